@@ -1,0 +1,214 @@
+"""Documented schemas of every DataFrame the toolkit hands from one stage to the next.
+
+Each frame is a :class:`FrameSchema`: an ordered list of columns with a pandas dtype and a
+meaning. ``schema.frame(rows)`` builds a frame with exactly those columns and dtypes;
+``schema.check(df)`` raises if a frame does not conform (used when a run is loaded back).
+``python -m toolkit.schemas`` prints the schemas as Markdown (the README's data dictionary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class FrameSchema:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def empty(self) -> pd.DataFrame:
+        """A frame with no rows and the schema's columns and dtypes."""
+        return self.frame([])
+
+    def frame(self, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+        """Build a conforming frame from row mappings; missing keys become nulls.
+
+        Raises ValueError when a row carries a key the schema does not know (nothing is
+        silently dropped).
+        """
+        rows = list(rows)
+        known = set(self.names)
+        for i, row in enumerate(rows):
+            extra = set(row) - known
+            if extra:
+                raise ValueError(f"{self.name} row {i}: unknown column(s) {sorted(extra)}")
+        df = pd.DataFrame.from_records(rows, columns=self.names)
+        return self.cast(df)
+
+    def cast(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Return ``df`` with the schema's column order and dtypes."""
+        out = df.reindex(columns=self.names).copy()
+        for col in self.columns:
+            if col.dtype.startswith("datetime64"):
+                out[col.name] = pd.to_datetime(out[col.name], utc=True).astype(col.dtype)
+            else:
+                out[col.name] = out[col.name].astype(col.dtype)
+        return out
+
+    def check(self, df: pd.DataFrame, source: str = "") -> None:
+        """Raise ValueError if ``df`` lacks a column of the schema or has an unknown one."""
+        missing = [n for n in self.names if n not in df.columns]
+        extra = [n for n in df.columns if n not in self.names]
+        if missing or extra:
+            where = f" ({source})" if source else ""
+            raise ValueError(
+                f"frame '{self.name}'{where} does not match its schema: "
+                f"missing {missing}, unexpected {extra}"
+            )
+
+    def markdown(self) -> str:
+        lines = [f"### `{self.name}`", "", self.description, "", "| column | dtype | meaning |"]
+        lines.append("|---|---|---|")
+        lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in self.columns]
+        return "\n".join(lines) + "\n"
+
+
+UTC_TS = "datetime64[ns, UTC]"
+
+INVENTORY = FrameSchema(
+    "inventory",
+    "One row per zone of the portfolio, as read from `inventory.csv`.",
+    (
+        Column("zone", "string", "zone name, lower case A-label form, no trailing dot"),
+        Column("zone_unicode", "string", "the same name in Unicode (U-label) form, for display"),
+        Column("owner", "string", "person or team accountable for the zone (null: none named)"),
+        Column("business_unit", "string", "business unit the zone belongs to"),
+        Column("risk_tier", "Int64", "1 (most critical) to 3; null when not given"),
+        Column("category", "string", "free text category (brand, service, internal, ...)"),
+        Column("registrar", "string", "registrar or parent operator that publishes the DS"),
+        Column(
+            "expected_signed",
+            "boolean",
+            "whether the organisation intends the zone to be signed (default true)",
+        ),
+        Column("policy", "string", "name of the signing policy in policy.yaml that applies"),
+        Column(
+            "last_reviewed", UTC_TS, "when the owner last reviewed the entry (ISO 8601 date)"
+        ),
+        Column("source_line", "Int64", "line of inventory.csv the row came from (header = 1)"),
+    ),
+)
+
+ZONES = FrameSchema(
+    "zones",
+    "One row per inventory zone and run: the zone's DNSSEC status as decided by the toolkit's "
+    "own validation of the chain of trust.",
+    (
+        Column("zone", "string", "zone name (A-label, no trailing dot)"),
+        Column("zone_unicode", "string", "zone name for display (U-label)"),
+        Column("owner", "string", "copied from the inventory"),
+        Column("business_unit", "string", "copied from the inventory"),
+        Column("risk_tier", "Int64", "copied from the inventory"),
+        Column("expected_signed", "boolean", "copied from the inventory"),
+        Column("status", "string", "secure | insecure | bogus | indeterminate (RFC 4035 §4.3)"),
+        Column("reasons", "string", "reason codes, `;`-joined (see toolkit.reasons)"),
+        Column("reason_text", "string", "the reasons in plain words"),
+        Column("parent", "string", "the parent zone that delegates this zone"),
+        Column("has_ds", "boolean", "the parent publishes DS records (null: could not tell)"),
+        Column("signed", "boolean", "the zone serves a DNSKEY RRset (null: could not tell)"),
+        Column("algorithms", "string", "DNSKEY algorithm numbers, `;`-joined"),
+        Column("ns_servers", "Int64", "authoritative server addresses of the zone probed"),
+        Column("ns_answered", "Int64", "of those, how many answered with authority"),
+        Column(
+            "min_rrsig_days_left",
+            "Float64",
+            "smallest remaining validity, in days, of the apex RRSIGs (negative: expired)",
+        ),
+        Column("earliest_expiration", UTC_TS, "expiration time of that signature"),
+        Column("checked_at", UTC_TS, "the `now` the chain was validated against"),
+    ),
+)
+
+RECORDS = FrameSchema(
+    "records",
+    "Every DS, DNSKEY, RRSIG, SOA and NS record collected, one row per record and server: "
+    "the raw evidence behind each status.",
+    (
+        Column("zone", "string", "inventory zone the record was collected for"),
+        Column("owner_name", "string", "owner name of the record (absolute, trailing dot)"),
+        Column("rrtype", "string", "DS | DNSKEY | RRSIG | SOA | NS"),
+        Column("ttl", "Int64", "TTL as served"),
+        Column("server", "string", "address of the server that served it"),
+        Column("server_name", "string", "name of that server (NS target), if known"),
+        Column("source", "string", "parent (DS side) or child (zone's own servers)"),
+        Column("key_tag", "Int64", "DS/DNSKEY key tag, or the RRSIG's key tag"),
+        Column("algorithm", "Int64", "DNSSEC algorithm number"),
+        Column("flags", "Int64", "DNSKEY flags (257 = KSK/SEP, 256 = ZSK)"),
+        Column("digest_type", "Int64", "DS digest type"),
+        Column("covered_type", "string", "RRSIG: the type it covers"),
+        Column("signer", "string", "RRSIG: the signer name"),
+        Column("inception", UTC_TS, "RRSIG inception"),
+        Column("expiration", UTC_TS, "RRSIG expiration"),
+        Column("rdata", "string", "the record's data in zone-file text"),
+        Column("queried_at", UTC_TS, "when the answer was received"),
+    ),
+)
+
+RESOLVER_CHECKS = FrameSchema(
+    "resolver_checks",
+    "One row per zone and configured validating resolver: what a user behind that resolver "
+    "gets when asking for the zone's SOA with DNSSEC.",
+    (
+        Column("zone", "string", "zone name"),
+        Column("resolver", "string", "resolver label (e.g. unbound)"),
+        Column("address", "string", "resolver address"),
+        Column("port", "Int64", "resolver port"),
+        Column("rcode", "string", "response code (NOERROR, SERVFAIL, ...); null: no answer"),
+        Column("ad", "boolean", "the Authenticated Data bit; null: no answer"),
+        Column("ede_code", "Int64", "Extended DNS Error code (RFC 8914), if given"),
+        Column("ede_text", "string", "Extended DNS Error text, if given"),
+        Column("latency_ms", "Float64", "round trip in milliseconds"),
+        Column("error", "string", "transport failure (timeout, refused, malformed), else null"),
+        Column("resolver_status", "string", "secure | insecure | bogus | indeterminate as seen by it"),
+        Column("queried_at", UTC_TS, "when the query was sent"),
+    ),
+)
+
+QUERIES = FrameSchema(
+    "queries",
+    "Every query the collector sent to an authoritative server and what came back "
+    "(a DNS failure is an observation, not a crash).",
+    (
+        Column("zone", "string", "inventory zone being collected (or the ancestor zone)"),
+        Column("qname", "string", "query name"),
+        Column("qtype", "string", "query type"),
+        Column("server", "string", "server address"),
+        Column("server_name", "string", "server name, if known"),
+        Column("transport", "string", "udp | tcp"),
+        Column("rcode", "string", "response code; null when there was no usable answer"),
+        Column("aa", "boolean", "authoritative answer bit"),
+        Column("tc", "boolean", "truncated bit of the UDP answer"),
+        Column("latency_ms", "Float64", "round trip in milliseconds"),
+        Column("error", "string", "timeout | refused | malformed | ...; null on success"),
+        Column("queried_at", UTC_TS, "when the query was sent"),
+    ),
+)
+
+ALL: dict[str, FrameSchema] = {
+    s.name: s for s in (INVENTORY, ZONES, RECORDS, RESOLVER_CHECKS, QUERIES)
+}
+
+
+def main() -> None:
+    for schema in ALL.values():
+        print(schema.markdown())
+
+
+if __name__ == "__main__":
+    main()
