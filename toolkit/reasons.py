@@ -63,7 +63,10 @@ _REASONS = [
         "RFC 4035 §5.3.3",
     ),
     Reason(
-        "RRSIG_MISSING", "error", "A record set of the zone apex carries no signature.", "RFC 4035 §2.2"
+        "RRSIG_MISSING",
+        "error",
+        "A record set of the zone apex carries no signature.",
+        "RFC 4035 §2.2",
     ),
     Reason(
         "SIG_EXPIRING_SOON",

@@ -98,9 +98,7 @@ INVENTORY = FrameSchema(
             "whether the organisation intends the zone to be signed (default true)",
         ),
         Column("policy", "string", "name of the signing policy in policy.yaml that applies"),
-        Column(
-            "last_reviewed", UTC_TS, "when the owner last reviewed the entry (ISO 8601 date)"
-        ),
+        Column("last_reviewed", UTC_TS, "when the owner last reviewed the entry (ISO 8601 date)"),
         Column("source_line", "Int64", "line of inventory.csv the row came from (header = 1)"),
     ),
 )
@@ -175,7 +173,9 @@ RESOLVER_CHECKS = FrameSchema(
         Column("ede_text", "string", "Extended DNS Error text, if given"),
         Column("latency_ms", "Float64", "round trip in milliseconds"),
         Column("error", "string", "transport failure (timeout, refused, malformed), else null"),
-        Column("resolver_status", "string", "secure | insecure | bogus | indeterminate as seen by it"),
+        Column(
+            "resolver_status", "string", "secure | insecure | bogus | indeterminate as seen by it"
+        ),
         Column("queried_at", UTC_TS, "when the query was sent"),
     ),
 )

@@ -1,0 +1,241 @@
+"""The run store: every collection run kept as an immutable, hashed snapshot.
+
+Layout of a workspace::
+
+    WORKSPACE/runs/<run_id>/manifest.json     format version, run id, UTC time, tool version,
+                                              parameters, SHA-256 and row count of each file
+    WORKSPACE/runs/<run_id>/<frame>.parquet   one file per frame (see toolkit.schemas)
+
+A run is written into a hidden temporary folder beside its final place and renamed into place
+in one step, so an interrupted run leaves no half-written run behind (at worst a ``.tmp-*``
+folder that no listing shows and the next write cleans up). Files are made read-only. Loading a
+run recomputes every hash and refuses a run whose files were altered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit import __version__
+from toolkit.errors import StoreError
+from toolkit.schemas import ALL as SCHEMAS
+
+FORMAT_VERSION = 1
+DEFAULT_WORKSPACE = Path("workspace")
+_RUNS = "runs"
+_MANIFEST = "manifest.json"
+
+
+@dataclass
+class Run:
+    """One stored run: its manifest and its frames (name → DataFrame)."""
+
+    run_id: str
+    path: Path
+    manifest: dict[str, Any]
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self.manifest["created_at"])
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.frames[name]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id: UTC time of the run plus 6 random hex digits."""
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+class Store:
+    """A workspace of runs. Cheap to create; does no I/O until asked."""
+
+    def __init__(self, workspace: str | Path = DEFAULT_WORKSPACE) -> None:
+        self.workspace = Path(workspace)
+        self.runs_dir = self.workspace / _RUNS
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(
+        self,
+        frames: Mapping[str, pd.DataFrame],
+        *,
+        parameters: Mapping[str, Any],
+        now: datetime,
+        run_id: str | None = None,
+    ) -> Run:
+        """Store ``frames`` as a new immutable run and return it.
+
+        ``now`` is the run's time (UTC); ``parameters`` (JSON-serialisable) records how the run
+        was made. Frames named after a schema in :mod:`toolkit.schemas` are checked against it.
+        Raises StoreError if the run id exists or a frame does not match its schema.
+        """
+        if now.tzinfo is None:
+            raise StoreError("run time must be timezone-aware (UTC)")
+        run_id = run_id or new_run_id(now)
+        final = self.runs_dir / run_id
+        if final.exists():
+            raise StoreError(f"run {run_id} already exists in {self.runs_dir}")
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self._clean_temporaries()
+        tmp = self.runs_dir / f".tmp-{run_id}"
+        tmp.mkdir()
+        try:
+            files: dict[str, dict[str, Any]] = {}
+            for name, df in frames.items():
+                if name in SCHEMAS:
+                    try:
+                        SCHEMAS[name].check(df, source=f"run {run_id}")
+                    except ValueError as exc:
+                        raise StoreError(str(exc)) from exc
+                fname = f"{name}.parquet"
+                df.to_parquet(tmp / fname, index=False)
+                files[fname] = {
+                    "frame": name,
+                    "rows": len(df),
+                    "sha256": sha256_file(tmp / fname),
+                }
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "run_id": run_id,
+                "created_at": now.astimezone(UTC).isoformat(),
+                "tool": "dnssec-governance-toolkit",
+                "tool_version": __version__,
+                "parameters": dict(parameters),
+                "files": files,
+            }
+            (tmp / _MANIFEST).write_text(
+                json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+            )
+            for p in tmp.iterdir():
+                p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                _fsync(p)
+            os.rename(tmp, final)
+            _fsync_dir(self.runs_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Run(run_id, final, manifest, dict(frames))
+
+    def _clean_temporaries(self) -> None:
+        for p in self.runs_dir.glob(".tmp-*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def list_runs(self) -> pd.DataFrame:
+        """One row per complete run, oldest first: run_id, created_at, tool_version, zones.
+
+        Temporary folders of interrupted writes are not runs and are not listed.
+        """
+        rows = []
+        if self.runs_dir.is_dir():
+            for p in sorted(self.runs_dir.iterdir()):
+                if p.name.startswith(".") or not (p / _MANIFEST).is_file():
+                    continue
+                m = self._read_manifest(p)
+                zones = m["files"].get("zones.parquet", {}).get("rows")
+                rows.append(
+                    {
+                        "run_id": m["run_id"],
+                        "created_at": pd.Timestamp(m["created_at"]),
+                        "tool_version": m["tool_version"],
+                        "zones": zones,
+                    }
+                )
+        df = pd.DataFrame(rows, columns=["run_id", "created_at", "tool_version", "zones"])
+        return df.sort_values(["created_at", "run_id"]).reset_index(drop=True)
+
+    def resolve(self, run: str = "latest") -> str:
+        """The run id that ``run`` ("latest" or an id or a unique id prefix) names.
+
+        Raises StoreError when no run matches or the prefix is ambiguous.
+        """
+        runs = self.list_runs()
+        if runs.empty:
+            raise StoreError(
+                f"no runs in workspace {self.workspace} (run `dnssec-audit collect` first)"
+            )
+        if run == "latest":
+            return str(runs["run_id"].iloc[-1])
+        matches = [r for r in runs["run_id"] if r == run or r.startswith(run)]
+        if len(matches) != 1:
+            what = "no run" if not matches else f"{len(matches)} runs"
+            raise StoreError(f"{what} in {self.workspace} match '{run}'")
+        return matches[0]
+
+    def load(self, run: str = "latest", *, verify: bool = True) -> Run:
+        """Load a run's manifest and frames. With ``verify`` (default) every file's SHA-256 is
+        recomputed first. Raises StoreError on a missing run, an altered or missing file, or an
+        unknown format version.
+        """
+        run_id = self.resolve(run)
+        path = self.runs_dir / run_id
+        manifest = self._read_manifest(path)
+        frames: dict[str, pd.DataFrame] = {}
+        for fname, meta in manifest["files"].items():
+            fpath = path / fname
+            if not fpath.is_file():
+                raise StoreError(f"run {run_id}: file {fname} listed in the manifest is missing")
+            if verify and sha256_file(fpath) != meta["sha256"]:
+                raise StoreError(
+                    f"run {run_id}: {fname} does not match the SHA-256 in its manifest "
+                    "(the evidence was altered)"
+                )
+            df = pd.read_parquet(fpath)
+            name = meta["frame"]
+            if name in SCHEMAS:
+                SCHEMAS[name].check(df, source=str(fpath))
+                df = SCHEMAS[name].cast(df)
+            frames[name] = df
+        return Run(run_id, path, manifest, frames)
+
+    def _read_manifest(self, path: Path) -> dict[str, Any]:
+        mpath = path / _MANIFEST
+        try:
+            manifest = json.loads(mpath.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StoreError(f"{mpath}: unreadable manifest ({exc})") from exc
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise StoreError(
+                f"{mpath}: format_version {version!r}, this tool reads {FORMAT_VERSION}"
+            )
+        return manifest
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        _fsync(path)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
