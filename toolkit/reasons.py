@@ -111,6 +111,11 @@ _REASONS = [
         "No authoritative server of the zone (or of its parent) gave a usable answer.",
     ),
     Reason(
+        "COLLECTION_FAILED",
+        "error",
+        "The collector failed on this zone; the error is recorded for the tool's maintainers.",
+    ),
+    Reason(
         "LAME_SERVER",
         "warning",
         "At least one authoritative server of the zone did not answer or answered "

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install the Debian packages the toolkit needs: the lab's daemons (Knot DNS, Unbound), Pango and
+# fonts for WeasyPrint, poppler-utils for reading PDFs back. Safe to re-run: it installs only
+# what is missing. Daemons are never started by the packages (policy-rc.d): the lab starts its
+# own, on its own addresses, and stops them by PID.
+set -eu
+
+PACKAGES="knot knot-dnsutils unbound bind9-dnsutils poppler-utils fonts-dejavu-core \
+libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 python3-venv"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        echo "install-debian-packages: need root (or sudo) to install:$missing" >&2
+        exit 1
+    fi
+fi
+
+echo "installing Debian packages:$missing"
+created_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+fi
+cleanup() { [ -n "$created_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d; }
+trap cleanup EXIT
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,134 @@
+"""The collector against the real lab: the toolkit's own verdict for every scenario, and its
+agreement with a real validating resolver (Unbound)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect, collect_run
+from toolkit.lab import LAB_ZONES
+from toolkit.portfolio import load_portfolio
+from toolkit.schemas import QUERIES, RECORDS, RESOLVER_CHECKS, ZONES
+from toolkit.store import Store
+
+SAMPLE = "data/sample-portfolio"
+
+pytestmark = pytest.mark.lab
+
+
+def lab_config(lab, **kw) -> CollectConfig:
+    return CollectConfig(
+        trust_anchor=lab.trust_anchor,
+        root_hints=lab.root_hints,
+        resolvers=tuple(ResolverSpec.parse(f"{n}={a}") for n, a in lab.resolvers.items()),
+        progress=False,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def frames(lab) -> dict[str, pd.DataFrame]:
+    return collect(load_portfolio(SAMPLE), lab_config(lab), now=datetime.now(UTC))
+
+
+def test_frames_follow_their_schemas(frames):
+    for schema in (ZONES, RECORDS, RESOLVER_CHECKS, QUERIES):
+        df = frames[schema.name]
+        schema.check(df)
+        assert list(df.dtypes.astype(str)) == list(schema.empty().dtypes.astype(str))
+    assert len(frames["zones"]) == len(frames["inventory"]) == 10
+
+
+def test_sample_portfolio_covers_every_lab_zone(frames):
+    assert {z.zone for z in LAB_ZONES} <= set(frames["zones"]["zone"])
+
+
+@pytest.mark.parametrize("lz", LAB_ZONES, ids=[z.zone for z in LAB_ZONES])
+def test_own_validation_gives_each_scenario_its_status(frames, lz):
+    row = frames["zones"].set_index("zone").loc[lz.zone]
+    assert row["status"] == lz.expected_status, row["reason_text"]
+    assert set(row["reasons"].split(";")) - {""} == set(lz.expected_reasons)
+    assert row["ns_servers"] == 2 and row["ns_answered"] == 2
+
+
+@pytest.mark.parametrize("lz", LAB_ZONES, ids=[z.zone for z in LAB_ZONES])
+def test_unbound_agrees_with_own_validation(frames, lz):
+    checks = frames["resolver_checks"]
+    row = checks[(checks["zone"] == lz.zone) & (checks["resolver"] == "unbound")].iloc[0]
+    assert row["error"] is pd.NA
+    expected = {
+        "secure": ("NOERROR", True),
+        "insecure": ("NOERROR", False),
+        "bogus": ("SERVFAIL", False),
+    }[lz.expected_status]
+    assert (row["rcode"], bool(row["ad"])) == expected
+    assert row["resolver_status"] == lz.expected_status
+    assert row["latency_ms"] > 0
+
+
+def test_zone_missing_from_dns_is_indeterminate_with_reason(frames):
+    row = frames["zones"].set_index("zone").loc["old-campaign.test"]
+    assert (row["status"], row["reasons"]) == ("indeterminate", "ZONE_NOT_FOUND")
+    assert "does not exist" in row["reason_text"]
+
+
+def test_records_are_the_evidence_behind_the_status(frames):
+    rec = frames["records"]
+    corp = rec[rec["zone"] == "corp.test"]
+    ds = corp[(corp["rrtype"] == "DS") & (corp["source"] == "parent")]
+    ksk = corp[(corp["rrtype"] == "DNSKEY") & (corp["flags"] == 257)]
+    assert len(ds) == 1 and set(ds["key_tag"]) == set(ksk["key_tag"])
+    assert set(corp.loc[corp["source"] == "child", "server"]) == {
+        f"{lab_base(frames)}.3",
+        f"{lab_base(frames)}.4",
+    }
+    # the ancestors whose keys the chain was validated with are in the evidence too
+    assert {".", "test"} <= set(rec["zone"])
+    shop = frames["zones"].set_index("zone").loc["shop.test"]
+    assert 2.5 < shop["min_rrsig_days_left"] < 3.5
+    events = frames["zones"].set_index("zone").loc["events.test"]
+    assert events["min_rrsig_days_left"] < -9
+
+
+def lab_base(frames) -> str:
+    server = frames["queries"]["server"].iloc[0]
+    return server.rsplit(".", 1)[0]
+
+
+def test_every_query_is_logged_with_its_outcome(frames):
+    q = frames["queries"]
+    assert len(q) > 30
+    assert q["error"].isna().all() and (q["rcode"] == "NOERROR").sum() > 0
+    assert set(q["qtype"]) >= {"NS", "DS", "DNSKEY", "SOA"}
+
+
+def test_collect_run_is_stored_and_reloads(lab, tmp_path):
+    now = datetime.now(UTC)
+    run = collect_run(SAMPLE, tmp_path / "ws", lab_config(lab), now=now)
+    loaded = Store(tmp_path / "ws").load("latest")
+    assert loaded.run_id == run.run_id
+    pd.testing.assert_frame_equal(loaded["zones"], run.frames["zones"])
+    assert loaded.manifest["parameters"]["resolvers"] == ["unbound=" + lab.resolvers["unbound"]]
+
+
+def test_dead_servers_are_observations_not_crashes(lab, tmp_path):
+    hints = tmp_path / "dead.hints"
+    dead = lab.root_hints.read_text().replace(".1\n", ".99\n")
+    assert dead != lab.root_hints.read_text()
+    hints.write_text(dead)
+    config = CollectConfig(
+        trust_anchor=lab.trust_anchor,
+        root_hints=hints,
+        resolvers=(ResolverSpec("nobody", "127.77.0.98"),),
+        transport=TransportConfig(timeout=0.3, tries=1),
+        progress=False,
+    )
+    frames = collect(load_portfolio(SAMPLE), config, now=datetime.now(UTC))
+    zones = frames["zones"]
+    assert (zones["status"] == "indeterminate").all()
+    assert set(zones["reasons"]) == {"PARENT_INDETERMINATE"}
+    assert frames["queries"]["error"].notna().all()
+    assert frames["resolver_checks"]["resolver_status"].eq("indeterminate").all()

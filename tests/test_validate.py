@@ -1,0 +1,298 @@
+"""The toolkit's own chain validation, on hand-built, hand-signed records (no network)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dns.dnssec
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from toolkit.collect.validate import (
+    ChildData,
+    ParentData,
+    Verdict,
+    check_signatures,
+    denial_of_ds,
+    judge_zone,
+    keys_matching_ds,
+)
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+PARENT = dns.name.from_text("test.")
+ZONE = dns.name.from_text("corp.test.")
+ALG = dns.dnssec.Algorithm.ECDSAP256SHA256
+
+
+class Signer:
+    """A zone's key pair(s) and a way to sign RRsets with them, at chosen times."""
+
+    def __init__(self, origin: dns.name.Name) -> None:
+        self.origin = origin
+        self.ksk_priv = ec.generate_private_key(ec.SECP256R1())
+        self.zsk_priv = ec.generate_private_key(ec.SECP256R1())
+        self.ksk = dns.dnssec.make_dnskey(self.ksk_priv.public_key(), ALG, flags=257)
+        self.zsk = dns.dnssec.make_dnskey(self.zsk_priv.public_key(), ALG, flags=256)
+        self.dnskey = dns.rrset.from_rdata_list(origin, 3600, [self.ksk, self.zsk])
+
+    def sign(self, rrset, *, ksk=False, inception=None, expiration=None):
+        priv, pub = (self.ksk_priv, self.ksk) if ksk else (self.zsk_priv, self.zsk)
+        sig = dns.dnssec.sign(
+            rrset,
+            priv,
+            self.origin,
+            pub,
+            inception=inception or NOW - timedelta(hours=1),
+            expiration=expiration or NOW + timedelta(days=30),
+        )
+        return dns.rrset.from_rdata_list(rrset.name, rrset.ttl, [sig])
+
+    def ds(self, key=None):
+        rd = dns.dnssec.make_ds(self.origin, key or self.ksk, "SHA256")
+        return dns.rrset.from_rdata_list(self.origin, 3600, [rd])
+
+
+def rr(name, rdtype, *texts, ttl=3600):
+    return dns.rrset.from_text_list(name, ttl, dns.rdataclass.IN, rdtype, list(texts))
+
+
+@pytest.fixture(scope="module")
+def parent():
+    return Signer(PARENT)
+
+
+@pytest.fixture(scope="module")
+def child():
+    return Signer(ZONE)
+
+
+def secure_parent(parent: Signer) -> Verdict:
+    return Verdict("secure", [], keys=parent.dnskey, has_ds=True, signed=True)
+
+
+def child_data(child: Signer, server="192.0.2.1", **sign_kw) -> ChildData:
+    soa = rr(ZONE, "SOA", "ns1.corp.test. h.corp.test. 1 7200 3600 1209600 3600")
+    ns = rr(ZONE, "NS", "ns1.corp.test.")
+    return ChildData(
+        server=server,
+        answered=True,
+        dnskey=child.dnskey,
+        dnskey_sigs=child.sign(child.dnskey, ksk=True, **sign_kw),
+        soa=soa,
+        soa_sigs=child.sign(soa, **sign_kw),
+        ns=ns,
+        ns_sigs=child.sign(ns, **sign_kw),
+    )
+
+
+def ds_data(parent: Signer, ds_rrset) -> ParentData:
+    return ParentData(answered=True, ds=ds_rrset, ds_sigs=parent.sign(ds_rrset))
+
+
+def nsec_denial(parent: Signer, types: str) -> list[dns.rrset.RRset]:
+    nsec = rr(ZONE, "NSEC", f"events.test. {types}")
+    return [nsec, parent.sign(nsec)]
+
+
+def judge(parent, children, pdata, **kw) -> Verdict:
+    return judge_zone(
+        ZONE,
+        parent_name=PARENT,
+        parent_verdict=kw.pop("parent_verdict", secure_parent(parent)),
+        parent_data=pdata,
+        children=children,
+        now=kw.pop("now", NOW),
+        min_validity_days=kw.pop("min_validity_days", 5),
+    )
+
+
+def test_secure_chain(parent, child):
+    v = judge(parent, [child_data(child)], ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("secure", [])
+    assert v.keys == child.dnskey and v.has_ds and v.signed and v.algorithms == (13,)
+    assert v.earliest_expiration == NOW + timedelta(days=30)
+
+
+def test_ds_matching_no_published_key_is_bogus(parent, child):
+    stranger = Signer(ZONE)
+    v = judge(parent, [child_data(child)], ds_data(parent, stranger.ds()))
+    assert (v.status, v.reasons) == ("bogus", ["DS_NO_MATCHING_DNSKEY"])
+
+
+@pytest.mark.parametrize(
+    "inception, expiration, reason",
+    [
+        (NOW - timedelta(days=40), NOW - timedelta(days=10), "RRSIG_EXPIRED"),
+        (NOW + timedelta(days=1), NOW + timedelta(days=30), "RRSIG_NOT_YET_VALID"),
+    ],
+    ids=["expired", "not-yet-valid"],
+)
+def test_signature_window(parent, child, inception, expiration, reason):
+    data = child_data(child, inception=inception, expiration=expiration)
+    v = judge(parent, [data], ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("bogus", [reason])
+
+
+def test_signature_over_other_data_does_not_verify(parent, child):
+    data = child_data(child)
+    data.soa = rr(ZONE, "SOA", "ns1.corp.test. h.corp.test. 2 7200 3600 1209600 3600")
+    v = judge(parent, [data], ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("bogus", ["RRSIG_INVALID"])
+
+
+def test_unsigned_apex_rrset_is_bogus(parent, child):
+    data = child_data(child)
+    data.ns_sigs = None
+    v = judge(parent, [data], ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("bogus", ["RRSIG_MISSING"])
+
+
+def test_ds_but_no_dnskey_is_bogus(parent, child):
+    data = ChildData("192.0.2.1", True, soa=rr(ZONE, "SOA", ". . 1 2 3 4 5"))
+    v = judge(parent, [data], ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("bogus", ["DNSKEY_MISSING"])
+
+
+def test_ds_rrset_with_bad_parent_signature_is_bogus(parent, child):
+    pdata = ParentData(True, ds=child.ds(), ds_sigs=Signer(PARENT).sign(child.ds()))
+    v = judge(parent, [child_data(child)], pdata)
+    assert v.status == "bogus" and v.reasons == ["RRSIG_MISSING"]
+
+
+def test_expiring_soon_is_a_warning_on_a_secure_zone(parent, child):
+    data = child_data(child, expiration=NOW + timedelta(days=3))
+    v = judge(parent, [data], ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("secure", ["SIG_EXPIRING_SOON"])
+    # the same signatures are fine under a 2-day floor
+    v = judge(parent, [data], ds_data(parent, child.ds()), min_validity_days=2)
+    assert (v.status, v.reasons) == ("secure", [])
+
+
+@pytest.mark.parametrize(
+    "signed, reason", [(True, "NO_DS_SIGNED"), (False, "UNSIGNED")], ids=["island", "unsigned"]
+)
+def test_proven_absence_of_ds_is_insecure(parent, child, signed, reason):
+    data = (
+        child_data(child)
+        if signed
+        else ChildData("192.0.2.1", True, soa=rr(ZONE, "SOA", ". . 1 2 3 4 5"))
+    )
+    pdata = ParentData(True, denial=nsec_denial(parent, "NS RRSIG NSEC"))
+    v = judge(parent, [data], pdata)
+    assert (v.status, v.reasons, v.has_ds) == ("insecure", [reason], False)
+
+
+@pytest.mark.parametrize(
+    "denial",
+    [
+        lambda p: [],
+        lambda p: nsec_denial(p, "NS DS RRSIG NSEC"),  # the NSEC says a DS exists
+        lambda p: [rr(ZONE, "NSEC", "events.test. NS RRSIG NSEC")],  # unsigned NSEC
+        lambda p: nsec_denial(Signer(PARENT), "NS RRSIG NSEC"),  # signed by a stranger
+    ],
+    ids=["no-proof", "bitmap-has-ds", "unsigned-proof", "foreign-signature"],
+)
+def test_missing_ds_without_valid_denial_is_bogus(parent, child, denial):
+    v = judge(parent, [child_data(child)], ParentData(True, denial=denial(parent)))
+    assert (v.status, v.reasons) == ("bogus", ["DS_DENIAL_UNPROVEN"])
+
+
+def test_nsec3_exact_match_and_opt_out_cover(parent):
+    salt, iterations = b"", 0
+    h = dns.dnssec.nsec3_hash(ZONE, salt, iterations, 1)
+    owner = dns.name.from_text(f"{h}.test.")
+    exact = rr(owner, "NSEC3", f"1 0 0 - {'V' * 32} NS")
+    assert denial_of_ds(ZONE, PARENT, [exact, parent.sign(exact)], parent.dnskey, NOW).ok
+    # an opt-out NSEC3 whose span covers the hash proves nothing signed is below it
+    low = dns.name.from_text(f"{'0' * 32}.test.")
+    cover = rr(low, "NSEC3", f"1 1 0 - {'V' * 32} NS")
+    assert denial_of_ds(ZONE, PARENT, [cover, parent.sign(cover)], parent.dnskey, NOW).ok
+    # the same span without the opt-out flag does not
+    plain = rr(low, "NSEC3", f"1 0 0 - {'V' * 32} NS")
+    assert not denial_of_ds(ZONE, PARENT, [plain, parent.sign(plain)], parent.dnskey, NOW).ok
+
+
+@pytest.mark.parametrize(
+    "status, code",
+    [
+        ("insecure", "PARENT_INSECURE"),
+        ("bogus", "PARENT_BOGUS"),
+        ("indeterminate", "PARENT_INDETERMINATE"),
+    ],
+)
+def test_parent_status_propagates(parent, child, status, code):
+    v = judge(
+        parent,
+        [child_data(child)],
+        ds_data(parent, child.ds()),
+        parent_verdict=Verdict(status, []),
+    )
+    assert (v.status, v.reasons) == (status, [code])
+
+
+def test_no_server_answering_is_indeterminate_never_secure(parent, child):
+    dead = [ChildData("192.0.2.1", False), ChildData("192.0.2.2", False)]
+    v = judge(parent, dead, ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("indeterminate", ["NO_RESPONSE"])
+    v = judge(parent, [child_data(child)], ParentData(answered=False))
+    assert (v.status, v.reasons) == ("indeterminate", ["NO_RESPONSE"])
+
+
+def test_nxdomain_at_parent_is_zone_not_found(parent, child):
+    v = judge(parent, [], ParentData(True, nxdomain=True))
+    assert (v.status, v.reasons) == ("indeterminate", ["ZONE_NOT_FOUND"])
+
+
+def test_worst_server_decides_and_lame_server_is_named(parent, child):
+    good = child_data(child, server="192.0.2.1")
+    stale = child_data(
+        child,
+        server="192.0.2.2",
+        inception=NOW - timedelta(days=40),
+        expiration=NOW - timedelta(days=1),
+    )
+    dead = ChildData("192.0.2.3", False)
+    v = judge(parent, [good, stale, dead], ds_data(parent, child.ds()))
+    assert v.status == "bogus"
+    assert v.reasons == ["RRSIG_EXPIRED", "LAME_SERVER"]
+    assert (v.servers, v.answered) == (3, 2)
+    v = judge(parent, [good, dead], ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("secure", ["LAME_SERVER"])
+
+
+def test_root_against_trust_anchor(child):
+    root = Signer(dns.name.root)
+    soa = rr(dns.name.root, "SOA", "a.root. h.root. 1 2 3 4 5")
+    data = ChildData(
+        "192.0.2.1",
+        True,
+        dnskey=root.dnskey,
+        dnskey_sigs=root.sign(root.dnskey, ksk=True),
+        soa=soa,
+        soa_sigs=root.sign(soa),
+    )
+    kw = dict(parent_name=None, parent_verdict=None, parent_data=None, children=[data], now=NOW)
+    assert judge_zone(dns.name.root, anchor_ds=root.ds(), **kw).status == "secure"
+    assert judge_zone(dns.name.root, anchor_dnskey=root.dnskey, **kw).status == "secure"
+    wrong = judge_zone(dns.name.root, anchor_ds=Signer(dns.name.root).ds(), **kw)
+    assert (wrong.status, wrong.reasons) == ("bogus", ["TRUST_ANCHOR_MISMATCH"])
+
+
+def test_keys_matching_ds_and_check_signatures_helpers(child):
+    assert keys_matching_ds(ZONE, child.ds(), child.dnskey) == [child.ksk]
+    assert keys_matching_ds(ZONE, child.ds(child.zsk), child.dnskey) == [child.zsk]
+    assert keys_matching_ds(ZONE, child.ds(), None) == []
+    ok = check_signatures(child.dnskey, child.sign(child.dnskey, ksk=True), [child.ksk], ZONE, NOW)
+    assert ok.ok and ok.reason is None
+    later = NOW + timedelta(days=31)
+    assert (
+        check_signatures(
+            child.dnskey, child.sign(child.dnskey, ksk=True), [child.ksk], ZONE, later
+        ).reason
+        == "RRSIG_EXPIRED"
+    )

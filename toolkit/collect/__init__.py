@@ -1,0 +1,37 @@
+"""Collect: probe every zone of a portfolio and validate its chain of trust.
+
+:func:`collect` returns the run frames; :func:`collect_run` also stores them as an immutable
+run. The pieces: ``anchors`` (trust anchor, root hints), ``transport`` (the thin sender),
+``walk`` (the delegation walk), ``validate`` (pure chain validation), ``resolvers``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from toolkit.collect.collector import CollectConfig, collect
+from toolkit.collect.resolvers import ResolverSpec
+from toolkit.collect.transport import TransportConfig
+from toolkit.portfolio import load_portfolio
+from toolkit.store import Run, Store
+
+__all__ = ["CollectConfig", "ResolverSpec", "TransportConfig", "collect", "collect_run"]
+
+
+def collect_run(
+    portfolio_dir: str | Path,
+    workspace: str | Path,
+    config: CollectConfig,
+    *,
+    now: datetime,
+) -> Run:
+    """Load the portfolio, collect it, and store the frames as a new run (returned).
+
+    Raises InputError for bad portfolio, trust-anchor or hints files; StoreError when the run
+    cannot be written. Nothing is stored when collection fails.
+    """
+    portfolio = load_portfolio(portfolio_dir)
+    frames = collect(portfolio, config, now=now)
+    parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
+    return Store(workspace).write(frames, parameters=parameters, now=now)

@@ -1,0 +1,232 @@
+"""Collection of a whole portfolio into the run frames (zones, records, resolver_checks, queries).
+
+This module only orchestrates: the walk asks the authoritative servers, the validator judges,
+the resolver checks ask the validating resolvers; here their results become tidy frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import dns.dnssec
+import dns.name
+import dns.rdatatype
+import dns.rrset
+import pandas as pd
+from tqdm import tqdm
+
+from toolkit.collect.anchors import load_root_hints, load_trust_anchor
+from toolkit.collect.resolvers import ResolverSpec, check_resolver
+from toolkit.collect.transport import Clock, Exchange, TransportConfig
+from toolkit.collect.validate import sig_time
+from toolkit.collect.walk import Walker, ZoneEvidence
+from toolkit.portfolio import Portfolio
+from toolkit.reasons import describe
+from toolkit.schemas import QUERIES, RECORDS, RESOLVER_CHECKS, ZONES
+
+log = logging.getLogger(__name__)
+
+# Used when the portfolio has no signing policy: the common 72-hour floor (REFERENCE §3).
+DEFAULT_MIN_VALIDITY_DAYS = 3.0
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """Where the DNS tree starts and whom to ask. ``None`` anchors/hints mean the IANA root."""
+
+    trust_anchor: Path | None = None
+    root_hints: Path | None = None
+    resolvers: tuple[ResolverSpec, ...] = ()
+    transport: TransportConfig = field(default_factory=TransportConfig)
+    progress: bool | None = None  # None: a bar only when stderr is a terminal
+
+    def parameters(self) -> dict[str, Any]:
+        """The configuration as JSON-serialisable run parameters (for the manifest)."""
+        return {
+            "trust_anchor": str(self.trust_anchor) if self.trust_anchor else "IANA root",
+            "root_hints": str(self.root_hints) if self.root_hints else "IANA root hints",
+            "resolvers": [f"{r.name}={r.address}@{r.port}" for r in self.resolvers],
+            "timeout_s": self.transport.timeout,
+            "tries": self.transport.tries,
+        }
+
+
+def zone_text(name: dns.name.Name) -> str:
+    """A zone name as the frames write it: no trailing dot, "." for the root."""
+    return "." if name == dns.name.root else name.to_text(omit_final_dot=True)
+
+
+def collect(
+    portfolio: Portfolio, config: CollectConfig, *, now: datetime
+) -> dict[str, pd.DataFrame]:
+    """Probe every inventory zone and return the run frames.
+
+    ``now`` is the time validation is judged against and the start of the run's clock.
+    Returns ``{"inventory", "zones", "records", "resolver_checks", "queries"}`` frames (schemas
+    in :mod:`toolkit.schemas`). DNS failures become rows; raises InputError only for unusable
+    trust-anchor or hints files.
+    """
+    anchor = load_trust_anchor(config.trust_anchor)
+    hints = load_root_hints(config.root_hints)
+    clock = Clock(now)
+    query_rows: list[dict] = []
+    current = {"zone": "."}
+
+    def record(ex: Exchange) -> None:
+        query_rows.append(ex.row(current["zone"]))
+
+    inventory = portfolio.inventory
+    floors = {}
+    for zone in inventory["zone"]:
+        policy = portfolio.policy_for(zone)
+        floors[zone] = (
+            policy.min_rrsig_validity_days if policy is not None else DEFAULT_MIN_VALIDITY_DAYS
+        )
+
+    walker = Walker(
+        hints,
+        anchor,
+        clock=clock,
+        transport=config.transport,
+        log=record,
+        min_validity_days=lambda n: floors.get(zone_text(n)),
+    )
+    zone_rows, resolver_rows = [], []
+    rows = inventory.to_dict("records")
+    bar = tqdm(rows, desc="collect", unit="zone", file=sys.stderr, disable=_no_bar(config))
+    for inv in bar:
+        zone = inv["zone"]
+        current["zone"] = zone
+        bar.set_postfix_str(zone, refresh=False)
+        zone_rows.append(_zone_row(walker, inv, clock))
+        for spec in config.resolvers:
+            resolver_rows.append(
+                check_resolver(zone, spec, clock=clock, transport=config.transport)
+            )
+    return {
+        "inventory": inventory,
+        "zones": ZONES.frame(zone_rows),
+        "records": RECORDS.frame(_record_rows(walker.evidence.values())),
+        "resolver_checks": RESOLVER_CHECKS.frame(resolver_rows),
+        "queries": QUERIES.frame(query_rows),
+    }
+
+
+def _no_bar(config: CollectConfig) -> bool | None:
+    if config.progress is None:
+        return None  # tqdm decides: no bar unless stderr is a terminal
+    return not config.progress
+
+
+def _zone_row(walker: Walker, inv: dict, clock: Clock) -> dict:
+    base = {k: inv.get(k) for k in ("zone", "zone_unicode", "owner", "business_unit")}
+    base |= {"risk_tier": inv.get("risk_tier"), "expected_signed": inv.get("expected_signed")}
+    name = dns.name.from_text(inv["zone"])
+    try:
+        ev = walker.collect_zone(name)
+    except Exception as exc:  # a bug or an answer we cannot parse must not lose the run
+        log.exception("collecting %s failed", inv["zone"])
+        return base | {
+            "status": "indeterminate",
+            "reasons": "COLLECTION_FAILED",
+            "reason_text": f"{describe('COLLECTION_FAILED')} ({type(exc).__name__}: {exc})",
+            "checked_at": clock.now(),
+        }
+    v = ev.verdict
+    checked_at = ev.queried_at
+    days_left = None
+    if v.earliest_expiration is not None:
+        days_left = round((v.earliest_expiration - checked_at).total_seconds() / 86400, 2)
+    return base | {
+        "status": v.status,
+        "reasons": ";".join(v.reasons),
+        "reason_text": describe(v.reasons),
+        "parent": zone_text(ev.parent) if ev.parent is not None else None,
+        "has_ds": v.has_ds,
+        "signed": v.signed,
+        "algorithms": ";".join(str(a) for a in v.algorithms),
+        "ns_servers": v.servers,
+        "ns_answered": v.answered,
+        "min_rrsig_days_left": days_left,
+        "earliest_expiration": v.earliest_expiration,
+        "checked_at": checked_at,
+    }
+
+
+def _record_rows(evidence: Iterable[ZoneEvidence]) -> list[dict]:
+    rows: list[dict] = []
+    for ev in evidence:
+        zone = zone_text(ev.name)
+        pd_ = ev.parent_data
+        if pd_ is not None and ev.parent_server is not None:
+            server = ev.parent_server
+            for rrset in [pd_.ds, pd_.ds_sigs, *pd_.denial]:
+                rows += _rows(zone, rrset, server[1], server[0], "parent", ev.queried_at)
+        for child in ev.children:
+            names = dict((a, n) for n, a in ev.servers)
+            at = ev.child_times.get(child.server, ev.queried_at)
+            for rrset in (
+                child.dnskey,
+                child.dnskey_sigs,
+                child.soa,
+                child.soa_sigs,
+                child.ns,
+                child.ns_sigs,
+            ):
+                rows += _rows(zone, rrset, child.server, names.get(child.server), "child", at)
+    return rows
+
+
+def _rows(
+    zone: str,
+    rrset: dns.rrset.RRset | None,
+    server: str,
+    server_name: str | None,
+    source: str,
+    at: datetime,
+) -> list[dict]:
+    if rrset is None:
+        return []
+    out = []
+    rrtype = dns.rdatatype.to_text(rrset.rdtype)
+    for rd in rrset:
+        row: dict[str, Any] = {
+            "zone": zone,
+            "owner_name": rrset.name.to_text(),
+            "rrtype": rrtype,
+            "ttl": rrset.ttl,
+            "server": server,
+            "server_name": server_name,
+            "source": source,
+            "rdata": rd.to_text(),
+            "queried_at": at,
+        }
+        if rrset.rdtype == dns.rdatatype.DNSKEY:
+            row |= {
+                "key_tag": dns.dnssec.key_id(rd),
+                "algorithm": int(rd.algorithm),
+                "flags": rd.flags,
+            }
+        elif rrset.rdtype == dns.rdatatype.DS:
+            row |= {
+                "key_tag": rd.key_tag,
+                "algorithm": int(rd.algorithm),
+                "digest_type": rd.digest_type,
+            }
+        elif rrset.rdtype == dns.rdatatype.RRSIG:
+            row |= {
+                "key_tag": rd.key_tag,
+                "algorithm": int(rd.algorithm),
+                "covered_type": dns.rdatatype.to_text(rd.type_covered),
+                "signer": rd.signer.to_text(),
+                "inception": sig_time(rd.inception),
+                "expiration": sig_time(rd.expiration),
+            }
+        out.append(row)
+    return out

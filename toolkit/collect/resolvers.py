@@ -1,0 +1,84 @@
+"""What users behind each validating resolver get: rcode, AD bit, Extended DNS Error, latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dns.flags
+import dns.rcode
+
+from toolkit.collect.transport import Clock, TransportConfig, ede, send
+from toolkit.errors import InputError
+
+
+@dataclass(frozen=True)
+class ResolverSpec:
+    """A validating resolver to ask: a label and an address (port 53 unless given)."""
+
+    name: str
+    address: str
+    port: int = 53
+
+    @classmethod
+    def parse(cls, text: str) -> ResolverSpec:
+        """Parse ``NAME=ADDR[@PORT]`` (e.g. ``unbound=127.53.0.53@53``).
+
+        Raises InputError (naming the option) when the text is not of that form."""
+        name, sep, rest = text.partition("=")
+        addr, _, port = rest.partition("@")
+        if not sep or not name or not addr:
+            raise InputError("--resolver", f"expected NAME=ADDR[@PORT], got {text!r}")
+        try:
+            port_no = int(port) if port else 53
+        except ValueError:
+            raise InputError("--resolver", f"port in {text!r} is not a number") from None
+        if not 0 < port_no < 65536:
+            raise InputError("--resolver", f"port in {text!r} is out of range")
+        return cls(name.strip(), addr.strip(), port_no)
+
+
+def resolver_status(rcode: str | None, ad: bool | None) -> str:
+    """The zone's status as a validating resolver shows it.
+
+    NOERROR/NXDOMAIN with AD: secure; without AD: insecure; SERVFAIL: bogus (what a validating
+    resolver answers for data that fails validation — the EDE code, where given, says more);
+    no answer or any other rcode: indeterminate.
+    """
+    if rcode in ("NOERROR", "NXDOMAIN"):
+        return "secure" if ad else "insecure"
+    if rcode == "SERVFAIL":
+        return "bogus"
+    return "indeterminate"
+
+
+def check_resolver(
+    zone: str, spec: ResolverSpec, *, clock: Clock, transport: TransportConfig
+) -> dict:
+    """Ask ``spec`` for ``zone``'s SOA (RD, DO and AD set); a row of ``resolver_checks``."""
+    ex = send(
+        zone + ".",
+        "SOA",
+        spec.address,
+        clock=clock,
+        config=transport,
+        recursion=True,
+        port=spec.port,
+    )
+    r = ex.response
+    rcode = dns.rcode.to_text(r.rcode()) if r is not None else None
+    ad = bool(r.flags & dns.flags.AD) if r is not None else None
+    code, text = ede(r)
+    return {
+        "zone": zone,
+        "resolver": spec.name,
+        "address": spec.address,
+        "port": spec.port,
+        "rcode": rcode,
+        "ad": ad,
+        "ede_code": code,
+        "ede_text": text,
+        "latency_ms": ex.latency_ms,
+        "error": ex.error,
+        "resolver_status": resolver_status(rcode, ad),
+        "queried_at": ex.queried_at,
+    }

@@ -1,0 +1,179 @@
+"""The thin sender: one DNS question to one server, every outcome an observation.
+
+Nothing here decides anything about DNSSEC. A timeout, a refusal or a malformed answer comes
+back as an :class:`Exchange` with ``error`` set, never as an exception.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+
+class Clock:
+    """Time injected into a collection: starts at ``start`` and advances with the monotonic
+    clock, so simulated runs (``start`` in the past or future) use the same code path."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("Clock start must be timezone-aware")
+        self.start = start
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._t0)
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """How patient the sender is: per-try timeout (s), tries per transport, and UDP payload."""
+
+    timeout: float = 2.0
+    tries: int = 2
+    port: int = 53
+    payload: int = 1232
+
+
+@dataclass
+class Exchange:
+    """One question and what came back (``response`` is None when nothing usable did)."""
+
+    qname: str
+    qtype: str
+    server: str
+    server_name: str | None
+    transport: str
+    response: dns.message.Message | None
+    error: str | None
+    latency_ms: float | None
+    tc: bool
+    queried_at: datetime
+
+    @property
+    def rcode(self) -> str | None:
+        return dns.rcode.to_text(self.response.rcode()) if self.response is not None else None
+
+    @property
+    def aa(self) -> bool | None:
+        return bool(self.response.flags & dns.flags.AA) if self.response is not None else None
+
+    def row(self, zone: str) -> dict:
+        """The exchange as a row of the ``queries`` frame."""
+        return {
+            "zone": zone,
+            "qname": self.qname,
+            "qtype": self.qtype,
+            "server": self.server,
+            "server_name": self.server_name,
+            "transport": self.transport,
+            "rcode": self.rcode,
+            "aa": self.aa,
+            "tc": self.tc,
+            "latency_ms": self.latency_ms,
+            "error": self.error,
+            "queried_at": self.queried_at,
+        }
+
+
+def make_query(
+    qname: dns.name.Name | str, qtype: str, *, recursion: bool, payload: int = 1232
+) -> dns.message.QueryMessage:
+    """A query with EDNS and the DO bit; RD for resolvers, AD to ask for the AD bit (RFC 6840)."""
+    q = dns.message.make_query(
+        qname, qtype, want_dnssec=True, use_edns=0, payload=payload, flags=dns.flags.AD
+    )
+    if recursion:
+        q.flags |= dns.flags.RD
+    return q
+
+
+def _error_name(exc: BaseException) -> str:
+    if isinstance(exc, dns.exception.Timeout):
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, (dns.query.BadResponse, dns.query.UnexpectedSource)):
+        return "mismatched answer"
+    if isinstance(exc, dns.exception.DNSException):
+        return f"malformed answer ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return f"network error ({exc.strerror or type(exc).__name__})"
+    return type(exc).__name__
+
+
+def send(
+    qname: dns.name.Name | str,
+    qtype: str,
+    server: str,
+    *,
+    clock: Clock,
+    config: TransportConfig,
+    server_name: str | None = None,
+    recursion: bool = False,
+    port: int | None = None,
+    log: Callable[[Exchange], None] | None = None,
+) -> Exchange:
+    """Ask ``server`` one question over UDP, retrying timeouts, and over TCP when the UDP
+    answer is truncated. Returns the last :class:`Exchange`; never raises for DNS failures.
+    Every exchange attempted is passed to ``log`` (the collector's ``queries`` rows)."""
+    port = config.port if port is None else port
+    name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
+    query = make_query(qname, qtype, recursion=recursion, payload=config.payload)
+    exchange: Exchange | None = None
+    for transport in ("udp", "tcp"):
+        for _ in range(max(1, config.tries)):
+            started = clock.now()
+            t0 = time.perf_counter()
+            response = error = None
+            tc = False
+            try:
+                if transport == "udp":
+                    response = dns.query.udp(query, server, timeout=config.timeout, port=port)
+                    tc = bool(response.flags & dns.flags.TC)
+                else:
+                    response = dns.query.tcp(query, server, timeout=config.timeout, port=port)
+            except (dns.exception.DNSException, OSError, EOFError) as exc:
+                error = _error_name(exc)
+            latency = (time.perf_counter() - t0) * 1000.0
+            exchange = Exchange(
+                name_text,
+                qtype,
+                server,
+                server_name,
+                transport,
+                response,
+                error,
+                round(latency, 3),
+                tc,
+                started,
+            )
+            if log is not None:
+                log(exchange)
+            if error != "timeout":
+                break
+        if exchange is not None and exchange.tc:
+            continue  # truncated over UDP: ask again over TCP
+        return exchange
+    assert exchange is not None
+    return exchange
+
+
+def ede(response: dns.message.Message | None) -> tuple[int | None, str | None]:
+    """The first Extended DNS Error (RFC 8914) of a response: (code, text), or (None, None)."""
+    if response is None:
+        return None, None
+    for opt in response.options:
+        if isinstance(opt, dns.edns.EDEOption):
+            return int(opt.code), opt.text
+    return None, None

@@ -1,0 +1,312 @@
+"""The delegation walk: from the root hints down to each zone, asking the authoritative servers.
+
+This is the I/O driver around :mod:`toolkit.collect.validate`. For each zone it finds the zone
+cuts on the way from the root (caching them, so a portfolio under one TLD asks the root and the
+TLD once), asks the parent's servers for the DS RRset (or its signed denial), asks every
+address of every authoritative server of the zone for DNSKEY, SOA and NS with DO set, and hands
+the evidence to :func:`toolkit.collect.validate.judge_zone`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from toolkit.collect.anchors import RootHints, TrustAnchor
+from toolkit.collect.transport import Clock, Exchange, TransportConfig, send
+from toolkit.collect.validate import ChildData, ParentData, Verdict, judge_zone
+
+Server = tuple[str | None, str]  # (server name, address)
+
+_MAX_DEPTH = 8  # nested NS-name resolutions before giving up (loops in glueless delegations)
+
+
+@dataclass
+class ZoneEvidence:
+    """Everything collected for one zone cut, and the verdict drawn from it."""
+
+    name: dns.name.Name
+    parent: dns.name.Name | None
+    servers: list[Server]
+    parent_data: ParentData | None
+    parent_server: Server | None
+    children: list[ChildData]
+    verdict: Verdict
+    queried_at: datetime
+    child_times: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass
+class _Lookup:
+    """Outcome of asking a zone's servers one question: the first usable exchange."""
+
+    exchange: Exchange | None
+    server: Server | None
+
+    @property
+    def response(self) -> dns.message.Message | None:
+        return self.exchange.response if self.exchange else None
+
+
+def _rrset(
+    section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int, covers: int = 0
+) -> dns.rrset.RRset | None:
+    for rrset in section:
+        if rrset.name == name and rrset.rdtype == rdtype and rrset.covers == covers:
+            return rrset
+    return None
+
+
+class Walker:
+    """Walks delegations and collects apex evidence; one instance per collection run."""
+
+    def __init__(
+        self,
+        hints: RootHints,
+        anchor: TrustAnchor,
+        *,
+        clock: Clock,
+        transport: TransportConfig,
+        log: Callable[[Exchange], None],
+        min_validity_days: Callable[[dns.name.Name], float | None] = lambda _: None,
+    ) -> None:
+        self.anchor = anchor
+        self.clock = clock
+        self.transport = transport
+        self.log = log
+        self.min_validity_days = min_validity_days
+        self._servers: dict[dns.name.Name, list[Server]] = {
+            dns.name.root: [(n, a) for n, a in hints.servers]
+        }
+        self._parent: dict[dns.name.Name, dns.name.Name] = {}
+        self._not_cut: set[dns.name.Name] = set()
+        self._missing: dict[dns.name.Name, ParentData] = {}
+        self.evidence: dict[dns.name.Name, ZoneEvidence] = {}
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def _ask(self, qname: dns.name.Name, qtype: str, server: Server) -> Exchange:
+        return send(
+            qname,
+            qtype,
+            server[1],
+            clock=self.clock,
+            config=self.transport,
+            server_name=server[0],
+            log=self.log,
+        )
+
+    def _ask_any(self, qname: dns.name.Name, qtype: str, servers: list[Server]) -> _Lookup:
+        """Ask servers in turn until one gives an answer (NOERROR or NXDOMAIN)."""
+        for server in servers:
+            ex = self._ask(qname, qtype, server)
+            r = ex.response
+            if r is not None and r.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                return _Lookup(ex, server)
+        return _Lookup(None, None)
+
+    # -- discovering zone cuts ----------------------------------------------------------------
+
+    def enclosing_zone(self, name: dns.name.Name, depth: int = 0) -> tuple[dns.name.Name, str]:
+        """Discover the zone cuts down to ``name``. Returns (deepest cut found, outcome) where
+        outcome is "zone" (name is a zone cut), "not-a-zone" (name exists inside the returned
+        zone), "nxdomain", or "no-response" (the returned zone's servers gave no answer)."""
+        current = dns.name.root
+        if name == dns.name.root:
+            return current, "zone"
+        labels = name.labels
+        for i in range(len(labels) - 2, -1, -1):
+            child = dns.name.Name(labels[i:])
+            if child in self._servers:
+                current = child
+                continue
+            if child in self._not_cut:
+                continue
+            if child in self._missing:
+                return current, "nxdomain" if self._missing[child].nxdomain else "no-response"
+            outcome = self._probe_cut(current, child, depth)
+            if outcome == "zone":
+                current = child
+            elif outcome == "not-a-zone":
+                self._not_cut.add(child)
+            else:
+                return current, outcome
+        return current, "zone" if current == name else "not-a-zone"
+
+    def _probe_cut(self, parent: dns.name.Name, child: dns.name.Name, depth: int) -> str:
+        lookup = self._ask_any(child, "NS", self._servers[parent])
+        r = lookup.response
+        if r is None:
+            self._missing[child] = ParentData(answered=False)
+            return "no-response"
+        if r.rcode() == dns.rcode.NXDOMAIN:
+            self._missing[child] = ParentData(answered=True, nxdomain=True)
+            return "nxdomain"
+        ns = _rrset(r.authority, child, dns.rdatatype.NS)
+        if ns is None and r.flags & dns.flags.AA:
+            ns = _rrset(r.answer, child, dns.rdatatype.NS)
+        if ns is None:
+            return "not-a-zone"
+        glue: dict[dns.name.Name, list[str]] = {}
+        for rrset in r.additional:
+            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                glue.setdefault(rrset.name, []).extend(rd.address for rd in rrset)
+        servers: list[Server] = []
+        for target in sorted({rd.target for rd in ns}):
+            addrs = glue.get(target) or self.resolve_addresses(target, depth + 1)
+            servers += [(target.to_text(), a) for a in sorted(set(addrs))]
+        self._servers[child] = servers
+        self._parent[child] = parent
+        return "zone"
+
+    def resolve_addresses(self, name: dns.name.Name, depth: int = 0) -> list[str]:
+        """IPv4 and IPv6 addresses of a server name, found by iterating from the root."""
+        if depth > _MAX_DEPTH:
+            return []
+        zone, outcome = self.enclosing_zone(name, depth)
+        if outcome in ("nxdomain", "no-response"):
+            return []
+        addrs: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            lookup = self._ask_any(name, rdtype, self._servers[zone])
+            r = lookup.response
+            if r is None:
+                continue
+            rrset = _rrset(r.answer, name, dns.rdatatype.from_text(rdtype))
+            addrs += [rd.address for rd in rrset or []]
+        return addrs
+
+    # -- collecting and judging ----------------------------------------------------------------
+
+    def collect_zone(self, name: dns.name.Name) -> ZoneEvidence:
+        """Evidence and verdict for ``name`` (and, cached, for every zone above it)."""
+        if name in self.evidence:
+            return self.evidence[name]
+        zone, outcome = self.enclosing_zone(name)
+        if outcome != "zone":
+            parent_ev = self.collect_zone(zone)
+            if outcome == "no-response":
+                pdata = ParentData(answered=False)
+            else:  # nxdomain, or the name exists but is not delegated: no such zone
+                pdata = ParentData(answered=True, nxdomain=True)
+            verdict = judge_zone(
+                name,
+                parent_name=zone,
+                parent_verdict=parent_ev.verdict,
+                parent_data=pdata,
+                children=[],
+                now=self.clock.now(),
+            )
+            ev = ZoneEvidence(name, zone, [], pdata, None, [], verdict, self.clock.now())
+            self.evidence[name] = ev
+            return ev
+        return self._collect_cut(name)
+
+    def _collect_cut(self, name: dns.name.Name) -> ZoneEvidence:
+        started = self.clock.now()
+        servers = self._servers[name]
+        parent = self._parent.get(name)
+        parent_data = parent_server = None
+        parent_verdict = None
+        if parent is not None:
+            parent_ev = self.collect_zone(parent)
+            parent_verdict = parent_ev.verdict
+            parent_data, parent_server = self._fetch_ds(name, parent)
+        children = []
+        child_times = {}
+        for server in servers:
+            child_times[server[1]] = self.clock.now()
+            children.append(self._fetch_apex(name, server))
+        now = self.clock.now()
+        if parent is None:
+            verdict = judge_zone(
+                name,
+                parent_name=None,
+                parent_verdict=None,
+                parent_data=None,
+                children=children,
+                now=now,
+                min_validity_days=self.min_validity_days(name),
+                anchor_ds=self.anchor.ds,
+                anchor_dnskey=self.anchor.dnskey,
+            )
+        else:
+            verdict = judge_zone(
+                name,
+                parent_name=parent,
+                parent_verdict=parent_verdict,
+                parent_data=parent_data,
+                children=children,
+                now=now,
+                min_validity_days=self.min_validity_days(name),
+            )
+        ev = ZoneEvidence(
+            name,
+            parent,
+            servers,
+            parent_data,
+            parent_server,
+            children,
+            verdict,
+            started,
+            child_times,
+        )
+        self.evidence[name] = ev
+        return ev
+
+    def _fetch_ds(
+        self, name: dns.name.Name, parent: dns.name.Name
+    ) -> tuple[ParentData, Server | None]:
+        lookup = self._ask_any(name, "DS", self._servers[parent])
+        r = lookup.response
+        if r is None:
+            return ParentData(answered=False), None
+        if r.rcode() == dns.rcode.NXDOMAIN:
+            return ParentData(answered=True, nxdomain=True), lookup.server
+        ds = _rrset(r.answer, name, dns.rdatatype.DS)
+        sigs = _rrset(r.answer, name, dns.rdatatype.RRSIG, dns.rdatatype.DS)
+        denial = [
+            rrset
+            for rrset in r.authority
+            if rrset.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+            or (
+                rrset.rdtype == dns.rdatatype.RRSIG
+                and rrset.covers in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+            )
+        ]
+        return ParentData(True, False, ds, sigs, denial), lookup.server
+
+    def _fetch_apex(self, name: dns.name.Name, server: Server) -> ChildData:
+        data = ChildData(server=server[1], answered=False)
+        for qtype in ("SOA", "DNSKEY", "NS"):
+            ex = self._ask(name, qtype, server)
+            r = ex.response
+            if r is None or r.rcode() != dns.rcode.NOERROR or not r.flags & dns.flags.AA:
+                if qtype == "NS":
+                    continue
+                # No authoritative SOA or DNSKEY answer: the server is lame or dead for this
+                # zone. Absence of a DNSKEY is only concluded from an authoritative answer.
+                data.answered = False
+                return data
+            rdtype = dns.rdatatype.from_text(qtype)
+            rrset = _rrset(r.answer, name, rdtype)
+            sigs = _rrset(r.answer, name, dns.rdatatype.RRSIG, rdtype)
+            if qtype == "SOA":
+                data.answered = rrset is not None
+                if not data.answered:
+                    return data
+                data.soa, data.soa_sigs = rrset, sigs
+            elif qtype == "DNSKEY":
+                data.dnskey, data.dnskey_sigs = rrset, sigs
+            else:
+                data.ns, data.ns_sigs = rrset, sigs
+        return data
