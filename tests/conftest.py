@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,7 +19,9 @@ import pytest
 
 from toolkit.lab import LabInfo, lab_down, lab_up, preflight
 
-LAB_TEST_BASE = "127.77.0"
+# Each concurrent test session needs its own addresses: override with DNSSEC_LAB_TEST_BASE.
+LAB_TEST_BASE = os.environ.get("DNSSEC_LAB_TEST_BASE", "127.77.0")
+SECOND_LAB_BASE = os.environ.get("DNSSEC_LAB_SECOND_BASE", "127.78.0")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.zone
 import pytest
+from conftest import LAB_TEST_BASE, SECOND_LAB_BASE
 
 from toolkit.errors import LabError
 from toolkit.lab import (
@@ -270,16 +272,16 @@ def test_lab_json_and_files(lab: LabInfo):
     assert LabInfo.load(lab.dir) == lab
     doc = json.loads((lab.dir / "lab.json").read_text())
     assert doc["format_version"] == 1
-    assert doc["resolvers"] == {"unbound": "127.77.0.53@53"}
+    assert doc["resolvers"] == {"unbound": f"{LAB_TEST_BASE}.53@53"}
     assert doc["servers"] == {
-        "root": "127.77.0.1",
-        "test": "127.77.0.2",
-        "ns1": "127.77.0.3",
-        "ns2": "127.77.0.4",
+        "root": f"{LAB_TEST_BASE}.1",
+        "test": f"{LAB_TEST_BASE}.2",
+        "ns1": f"{LAB_TEST_BASE}.3",
+        "ns2": f"{LAB_TEST_BASE}.4",
     }
     assert [z["zone"] for z in doc["zones"]] == ZONE_IDS
     assert lab.trust_anchor.read_text().startswith(". 3600 IN DS ")
-    assert "127.77.0.1" in lab.root_hints.read_text()
+    assert f"{LAB_TEST_BASE}.1" in lab.root_hints.read_text()
     assert (lab.dir / "keys" / "corp.test.ksk.pem").stat().st_mode & 0o077 == 0
     assert (lab.dir / "keys" / "legacy.test.decoy.pem").exists()
     for p in lab.processes:
@@ -296,7 +298,7 @@ def test_lab_status_all_running_and_answering(lab: LabInfo):
 
 @pytest.mark.lab
 def test_lab_up_refuses_an_address_in_use(lab: LabInfo, tmp_path: Path):
-    with pytest.raises(LabError, match=r"127\.77\.0\.1.*--base"):
+    with pytest.raises(LabError, match=re.escape(f"{lab.base}.1") + ".*--base"):
         lab_up(tmp_path / "other", base=lab.base)
 
 
@@ -310,13 +312,11 @@ def _gone(pid: int, cmdline: tuple[str, ...]) -> bool:
 
 @pytest.mark.lab
 def test_lab_down_stops_everything_once(tmp_path: Path):
-    reason = preflight()
-    if reason:
-        pytest.skip(reason)
+    assert preflight() is None, preflight()
     lab_dir = tmp_path / "lab2"
     try:
-        first = lab_up(lab_dir, base="127.78.0")
-        second = lab_up(lab_dir, base="127.78.0")  # restarts the lab running there
+        first = lab_up(lab_dir, base=SECOND_LAB_BASE)
+        second = lab_up(lab_dir, base=SECOND_LAB_BASE)  # restarts the lab running there
         assert all(_gone(p.pid, p.cmdline) for p in first.processes)
         assert lab_status(lab_dir)["running"].all()
         stopped = lab_down(lab_dir)
@@ -334,13 +334,11 @@ def test_lab_down_stops_everything_once(tmp_path: Path):
 
 @pytest.mark.lab
 def test_failed_start_stops_everything_and_shows_the_log(tmp_path: Path, monkeypatch):
-    reason = preflight()
-    if reason:
-        pytest.skip(reason)
+    assert preflight() is None, preflight()
     monkeypatch.setattr(servers, "unbound_config", lambda **_: "server:\n    no-such-option: 1\n")
     lab_dir = tmp_path / "broken"
     with pytest.raises(LabError, match=r"unbound exited during startup(.|\n)*no-such-option"):
-        lab_up(lab_dir, base="127.78.0", timeout=5)
+        lab_up(lab_dir, base=SECOND_LAB_BASE, timeout=5)
     info = LabInfo.load(lab_dir)
     assert [p.name for p in info.processes][:4] == [
         "knot-root",
