@@ -132,3 +132,28 @@ def test_dead_servers_are_observations_not_crashes(lab, tmp_path):
     assert set(zones["reasons"]) == {"PARENT_INDETERMINATE"}
     assert frames["queries"]["error"].notna().all()
     assert frames["resolver_checks"]["resolver_status"].eq("indeterminate").all()
+
+
+# The checks that must fail for each zone of the sample portfolio (and no other may fail).
+EXPECTED_FAILURES = {
+    "corp.test": set(),
+    "payments.test": set(),
+    "xn--bcher-kva.test": set(),
+    "shop.test": {"rrsig_validity_above_floor"},
+    "brand.test": {"zone_signed_as_expected", "ds_published_for_signed_zone"},
+    "legacy.test": {"chain_not_bogus"},
+    "events.test": {"chain_not_bogus", "rrsig_validity_above_floor"},
+    "intranet.test": set(),  # unsigned by decision (expected_signed = false)
+    "marketing.test": {"zone_signed_as_expected"},
+    "old-campaign.test": set(),
+}
+
+
+def test_stored_run_carries_the_findings_of_every_check(lab, tmp_path):
+    run = collect_run(SAMPLE, tmp_path / "ws", lab_config(lab), now=datetime.now(UTC))
+    findings = Store(tmp_path / "ws").load(run.run_id)["findings"]
+    failed = findings[findings["status"] == "fail"].groupby("zone")["check_id"].agg(frozenset)
+    assert {z: set(failed.get(z, ())) for z in EXPECTED_FAILURES} == EXPECTED_FAILURES
+    gone = findings[findings["zone"] == "old-campaign.test"]
+    assert set(gone["status"]) <= {"indeterminate", "not_applicable"}
+    assert (findings.groupby("zone").size() == findings["check_id"].nunique()).all()

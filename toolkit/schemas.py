@@ -200,8 +200,41 @@ QUERIES = FrameSchema(
     ),
 )
 
+FINDINGS = FrameSchema(
+    "findings",
+    "One row per check and zone: the outcome of every check of the catalogue (pass rows are "
+    "kept: they are the evidence that a control works).",
+    (
+        Column("check_id", "string", "stable id of the check (see the catalogue)"),
+        Column("zone", "string", "zone the result is about"),
+        Column("status", "string", "pass | fail | indeterminate | not_applicable"),
+        Column("severity", "string", "critical | high | medium | low | info (of the check)"),
+        Column("pillar", "string", "technical | operational | governance"),
+        Column("title", "string", "the check's title"),
+        Column("message", "string", "the result in words, parameters filled in"),
+        Column("evidence", "string", "where the facts come from (frame, rows, servers)"),
+        Column("references", "string", "RFCs and standards, `;`-joined"),
+    ),
+)
+
+CATALOGUE = FrameSchema(
+    "catalogue",
+    "One row per check of the toolkit.",
+    (
+        Column("check_id", "string", "stable id"),
+        Column("title", "string", "short title"),
+        Column("severity", "string", "critical | high | medium | low | info"),
+        Column("pillar", "string", "technical | operational | governance"),
+        Column("description", "string", "what is checked"),
+        Column("risk", "string", "what goes wrong when it fails"),
+        Column("remediation", "string", "what to do"),
+        Column("references", "string", "RFCs and standards, `;`-joined"),
+    ),
+)
+
+
 ALL: dict[str, FrameSchema] = {
-    s.name: s for s in (INVENTORY, ZONES, RECORDS, RESOLVER_CHECKS, QUERIES)
+    s.name: s for s in (INVENTORY, ZONES, RECORDS, RESOLVER_CHECKS, QUERIES, FINDINGS, CATALOGUE)
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from toolkit.checks import run_checks
 from toolkit.collect.collector import CollectConfig, collect
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
@@ -26,12 +27,14 @@ def collect_run(
     *,
     now: datetime,
 ) -> Run:
-    """Load the portfolio, collect it, and store the frames as a new run (returned).
+    """Load the portfolio, collect it, run the check catalogue over the frames, and store
+    everything (findings included) as a new run, which is returned.
 
     Raises InputError for bad portfolio, trust-anchor or hints files; StoreError when the run
     cannot be written. Nothing is stored when collection fails.
     """
     portfolio = load_portfolio(portfolio_dir)
     frames = collect(portfolio, config, now=now)
+    frames["findings"] = run_checks(frames, portfolio.policies, now=now)
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
     return Store(workspace).write(frames, parameters=parameters, now=now)

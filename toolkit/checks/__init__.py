@@ -1,0 +1,56 @@
+"""The check catalogue: every check of the toolkit, its metadata next to its code.
+
+:func:`default_registry` builds the registry of all checks by explicit registration (no import
+side effects); :func:`run_checks` runs it over a run's frames and returns the findings frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import pandas as pd
+
+from toolkit.checks import technical
+from toolkit.checks.base import (
+    CATALOGUE,
+    FINDINGS,
+    PILLARS,
+    RESULT_STATUSES,
+    SEVERITIES,
+    Check,
+    Context,
+    Registry,
+    Result,
+)
+from toolkit.policy import PolicySet
+
+__all__ = [
+    "CATALOGUE",
+    "FINDINGS",
+    "PILLARS",
+    "RESULT_STATUSES",
+    "SEVERITIES",
+    "Check",
+    "Context",
+    "Registry",
+    "Result",
+    "default_registry",
+    "run_checks",
+]
+
+
+def default_registry() -> Registry:
+    """A registry holding every check of the toolkit, in catalogue order."""
+    registry = Registry()
+    for module in (technical,):
+        for check, func in module.CHECKS:
+            registry.register(check, func)
+    return registry
+
+
+def run_checks(
+    frames: Mapping[str, pd.DataFrame], policies: PolicySet, *, now: datetime
+) -> pd.DataFrame:
+    """Run the whole catalogue over a run's frames; returns the findings frame."""
+    return default_registry().run(Context(frames, policies, now))

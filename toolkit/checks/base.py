@@ -1,0 +1,175 @@
+"""What a check is: metadata next to its code, a function from evidence frames to results.
+
+A :class:`Check` carries a stable id, title, severity, pillar, description, risk, remediation,
+RFC/standard references and a message template. Its function takes a :class:`Context` (the
+run's frames, the portfolio's policies and the injected ``now``) and yields one
+:class:`Result` per zone it looked at: pass, fail, indeterminate (could not decide — never a
+pass) or not_applicable. Frameworks point at check ids (see :mod:`toolkit.frameworks`), never
+the other way round.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from toolkit.policy import PolicySet
+from toolkit.schemas import CATALOGUE, FINDINGS
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+PILLARS = ("technical", "operational", "governance")
+RESULT_STATUSES = ("pass", "fail", "indeterminate", "not_applicable")
+_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's metadata. ``message`` is a ``str.format`` template over a result's params."""
+
+    id: str
+    title: str
+    severity: str
+    pillar: str
+    description: str
+    risk: str
+    remediation: str
+    references: tuple[str, ...]
+    message: str
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError(f"check id {self.id!r}: expected lower_snake_case, 3-64 chars")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"check {self.id}: severity {self.severity!r} not in {SEVERITIES}")
+        if self.pillar not in PILLARS:
+            raise ValueError(f"check {self.id}: pillar {self.pillar!r} not in {PILLARS}")
+        for name in ("title", "description", "risk", "remediation", "message"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"check {self.id}: {name} is empty")
+
+
+@dataclass(frozen=True)
+class Result:
+    """A check's outcome for one zone; ``params`` fill the message, ``evidence`` says where
+    the facts come from (frame, rows, servers)."""
+
+    zone: str
+    status: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    evidence: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in RESULT_STATUSES:
+            raise ValueError(f"result status {self.status!r} not in {RESULT_STATUSES}")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What checks read: the run's frames by name, the signing policies, and ``now``."""
+
+    frames: Mapping[str, pd.DataFrame]
+    policies: PolicySet
+    now: datetime
+    run_id: str = ""
+
+    def frame(self, name: str) -> pd.DataFrame | None:
+        return self.frames.get(name)
+
+
+CheckFunc = Callable[[Context], Iterable[Result]]
+
+
+class Registry:
+    """Checks by id, in registration order. Registration is explicit (no import side effects)."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, tuple[Check, CheckFunc]] = {}
+
+    def register(self, check: Check, func: CheckFunc) -> None:
+        """Add a check; raises ValueError when its id is taken."""
+        if check.id in self._checks:
+            raise ValueError(f"check id {check.id!r} registered twice")
+        self._checks[check.id] = (check, func)
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._checks
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+    def get(self, check_id: str) -> Check:
+        return self._checks[check_id][0]
+
+    def checks(self) -> list[Check]:
+        return [c for c, _ in self._checks.values()]
+
+    def catalogue(self) -> pd.DataFrame:
+        """The catalogue as a frame (schema CATALOGUE)."""
+        return CATALOGUE.frame(
+            {
+                "check_id": c.id,
+                "title": c.title,
+                "severity": c.severity,
+                "pillar": c.pillar,
+                "description": c.description,
+                "risk": c.risk,
+                "remediation": c.remediation,
+                "references": ";".join(c.references),
+            }
+            for c in self.checks()
+        )
+
+    def run(self, ctx: Context, ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Run the checks (all, or ``ids``) and return the findings frame (schema FINDINGS).
+
+        A check function that raises does not stop the others: every zone of the inventory
+        gets an indeterminate result for it, naming the error.
+        """
+        rows = []
+        wanted = list(ids) if ids is not None else list(self._checks)
+        zones = _zones(ctx)
+        for check_id in wanted:
+            check, func = self._checks[check_id]
+            try:
+                results = list(func(ctx))
+            except Exception as exc:  # a broken check must not hide the others' results
+                results = [
+                    Result(z, "indeterminate", {}, f"check failed: {type(exc).__name__}: {exc}")
+                    for z in zones
+                ]
+            for r in results:
+                rows.append(_row(check, r))
+        return FINDINGS.frame(rows)
+
+
+def _zones(ctx: Context) -> list[str]:
+    zones = ctx.frame("zones")
+    return [] if zones is None else list(zones["zone"])
+
+
+def _row(check: Check, r: Result) -> dict[str, Any]:
+    if r.status in ("pass", "not_applicable"):
+        message = r.params.get("detail") or ("passed" if r.status == "pass" else "not applicable")
+    elif r.status == "indeterminate":
+        message = r.params.get("detail") or r.evidence or "could not be decided"
+    else:
+        try:
+            message = check.message.format(**r.params)
+        except (KeyError, IndexError, ValueError) as exc:
+            message = f"{check.message} (message parameters incomplete: {exc})"
+    return {
+        "check_id": check.id,
+        "zone": r.zone,
+        "status": r.status,
+        "severity": check.severity,
+        "pillar": check.pillar,
+        "title": check.title,
+        "message": str(message),
+        "evidence": r.evidence,
+        "references": ";".join(check.references),
+    }

@@ -1,0 +1,237 @@
+"""Technical checks on what DNS shows: chain status, DS publication, signature validity,
+server responsiveness and agreement with validating resolvers.
+
+Each check is its metadata (:class:`Check`) beside its function. Functions read the run's
+frames through the :class:`Context` and yield one :class:`Result` per zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from toolkit.checks.base import Check, CheckFunc, Context, Result
+
+CHECKS: list[tuple[Check, CheckFunc]] = []
+
+
+def check(**meta: object) -> object:
+    """Decorator: declare a check's metadata next to its function (collected in CHECKS)."""
+
+    def deco(func: CheckFunc) -> CheckFunc:
+        CHECKS.append((Check(**meta), func))  # type: ignore[arg-type]
+        return func
+
+    return deco
+
+
+def _zones(ctx: Context) -> pd.DataFrame:
+    zones = ctx.frame("zones")
+    if zones is None:
+        raise ValueError("the run has no zones frame")
+    return zones
+
+
+def _reasons(row: pd.Series) -> list[str]:
+    r = row["reasons"]
+    return [] if r is pd.NA or r is None else [c for c in str(r).split(";") if c]
+
+
+def _ev(row: pd.Series) -> str:
+    return f"zones[{row['zone']}] status={row['status']} reasons={row['reasons'] or '-'}"
+
+
+@check(
+    id="chain_not_bogus",
+    title="Chain of trust validates",
+    severity="critical",
+    pillar="technical",
+    description="The zone's DNSSEC chain of trust, validated by the toolkit from the trust "
+    "anchor, is not bogus.",
+    risk="Validating resolvers refuse a bogus zone: its names stop resolving for every user "
+    "behind a validating resolver.",
+    remediation="Find the broken link (DS matching no key, expired or invalid signatures) and "
+    "re-sign or correct the DS at the registrar.",
+    references=("RFC 4035 §5", "RFC 4033 §5"),
+    message="The chain of trust is bogus: {why}",
+)
+def chain_not_bogus(ctx: Context) -> Iterator[Result]:
+    for _, row in _zones(ctx).iterrows():
+        status = row["status"]
+        if status == "bogus":
+            yield Result(row["zone"], "fail", {"why": row["reason_text"]}, _ev(row))
+        elif status == "indeterminate":
+            yield Result(row["zone"], "indeterminate", {"detail": row["reason_text"]}, _ev(row))
+        else:
+            yield Result(row["zone"], "pass", {"detail": f"chain is {status}"}, _ev(row))
+
+
+@check(
+    id="zone_signed_as_expected",
+    title="Zone signed as the inventory expects",
+    severity="high",
+    pillar="technical",
+    description="A zone the inventory marks as expected to be signed has a secure chain of "
+    "trust (signed, and a DS at the parent).",
+    risk="An unsigned or island zone can be spoofed by cache poisoning or on-path attackers.",
+    remediation="Sign the zone and publish its DS record through the registrar.",
+    references=("RFC 4033", "RFC 4035 §4.3"),
+    message="Expected to be signed but the chain is {status}: {why}",
+)
+def zone_signed_as_expected(ctx: Context) -> Iterator[Result]:
+    for _, row in _zones(ctx).iterrows():
+        expected = row["expected_signed"]
+        if expected is not pd.NA and not bool(expected):
+            detail = "the inventory records the zone as deliberately unsigned"
+            yield Result(row["zone"], "not_applicable", {"detail": detail}, _ev(row))
+        elif row["status"] == "indeterminate":
+            yield Result(row["zone"], "indeterminate", {"detail": row["reason_text"]}, _ev(row))
+        elif row["status"] == "insecure":
+            params = {"status": row["status"], "why": row["reason_text"]}
+            yield Result(row["zone"], "fail", params, _ev(row))
+        else:  # secure, or bogus (signed; its breakage is chain_not_bogus's finding)
+            yield Result(row["zone"], "pass", {"detail": "zone is signed"}, _ev(row))
+
+
+@check(
+    id="ds_published_for_signed_zone",
+    title="Signed zone has a DS at its parent",
+    severity="high",
+    pillar="technical",
+    description="A zone that serves DNSKEY records also has a DS record at its parent, so "
+    "validators can trust it (no island of security).",
+    risk="Without a DS the signatures protect nobody: validators treat the zone as unsigned.",
+    remediation="Submit the KSK's DS record (SHA-256) to the registrar and verify it appears.",
+    references=("RFC 4035 §4.3", "RFC 6781 §4.1.2"),
+    message="The zone is signed (algorithms {algorithms}) but its parent {parent} publishes "
+    "no DS record.",
+)
+def ds_published_for_signed_zone(ctx: Context) -> Iterator[Result]:
+    for _, row in _zones(ctx).iterrows():
+        signed, has_ds = row["signed"], row["has_ds"]
+        if signed is pd.NA:
+            yield Result(row["zone"], "indeterminate", {"detail": "signing unknown"}, _ev(row))
+        elif not signed:
+            yield Result(row["zone"], "not_applicable", {"detail": "zone not signed"}, _ev(row))
+        elif has_ds is pd.NA:
+            yield Result(row["zone"], "indeterminate", {"detail": "DS unknown"}, _ev(row))
+        elif not has_ds:
+            params = {"algorithms": row["algorithms"], "parent": row["parent"]}
+            yield Result(row["zone"], "fail", params, _ev(row))
+        else:
+            yield Result(row["zone"], "pass", {"detail": "DS published"}, _ev(row))
+
+
+@check(
+    id="rrsig_validity_above_floor",
+    title="Signatures valid for longer than the policy floor",
+    severity="high",
+    pillar="technical",
+    description="The apex signatures' remaining validity is above the signing policy's "
+    "minimum (min_rrsig_validity_days), so there is time to re-sign before they expire.",
+    risk="Signatures that expire make the zone bogus: an outage for validating users.",
+    remediation="Check the signer's re-signing schedule; re-sign now.",
+    references=("RFC 4035 §5.3.1", "RFC 6781 §4.4.2"),
+    message="Signatures expire in {days:.1f} days (on {when}), below the floor of {floor} days.",
+)
+def rrsig_validity_above_floor(ctx: Context) -> Iterator[Result]:
+    inventory = ctx.frame("inventory")
+    policies = (
+        dict(zip(inventory["zone"], inventory["policy"], strict=True))
+        if inventory is not None
+        else {}
+    )
+    for _, row in _zones(ctx).iterrows():
+        days = row["min_rrsig_days_left"]
+        if row["signed"] is pd.NA or days is pd.NA:
+            if row["signed"] is not pd.NA and not row["signed"]:
+                yield Result(row["zone"], "not_applicable", {"detail": "zone not signed"})
+            else:
+                yield Result(row["zone"], "indeterminate", {"detail": "no signature observed"})
+            continue
+        name = policies.get(row["zone"])
+        policy = ctx.policies.get(None if name is pd.NA else name)
+        if policy is None:
+            detail = "no signing policy applies: the floor is not evidenced"
+            yield Result(row["zone"], "indeterminate", {"detail": detail}, _ev(row))
+            continue
+        floor = policy.min_rrsig_validity_days
+        ev = f"zones[{row['zone']}] min_rrsig_days_left={days:.2f}; policy {policy.name}"
+        if days < floor:
+            when = row["earliest_expiration"]
+            when_text = "an unrecorded date" if pd.isna(when) else f"{when:%Y-%m-%d %H:%M} UTC"
+            params = {"days": float(days), "when": when_text, "floor": floor}
+            yield Result(row["zone"], "fail", params, ev)
+        else:
+            detail = f"{days:.1f} days left (floor {floor})"
+            yield Result(row["zone"], "pass", {"detail": detail}, ev)
+
+
+@check(
+    id="authoritative_servers_answer",
+    title="Every authoritative server answers",
+    severity="medium",
+    pillar="technical",
+    description="Every address of every authoritative server of the zone answers with "
+    "authority for the zone apex.",
+    risk="A dead or lame server slows resolution and, during a rollover, can serve stale keys.",
+    remediation="Repair or remove the server from the NS set at the zone and the parent.",
+    references=("RFC 1034 §4.2", "RFC 2182"),
+    message="{bad} of {total} authoritative server addresses did not answer with authority.",
+)
+def authoritative_servers_answer(ctx: Context) -> Iterator[Result]:
+    for _, row in _zones(ctx).iterrows():
+        total, answered = row["ns_servers"], row["ns_answered"]
+        ev = f"zones[{row['zone']}] ns_servers={total} ns_answered={answered}; queries frame"
+        if total is pd.NA or total == 0:
+            yield Result(row["zone"], "indeterminate", {"detail": "no server known"}, ev)
+        elif answered < total:
+            yield Result(
+                row["zone"], "fail", {"bad": int(total - answered), "total": int(total)}, ev
+            )
+        else:
+            yield Result(row["zone"], "pass", {"detail": f"all {int(total)} answered"}, ev)
+
+
+@check(
+    id="resolvers_agree_with_validation",
+    title="Validating resolvers agree with the toolkit",
+    severity="high",
+    pillar="technical",
+    description="Every configured validating resolver gives the zone the status the toolkit's "
+    "own validation found (AD on secure, SERVFAIL on bogus, neither on insecure).",
+    risk="Users behind a disagreeing resolver see a different Internet: an outage the "
+    "toolkit's own view would hide, or a resolver that does not validate at all.",
+    remediation="Find which resolver disagrees and why (Extended DNS Error, resolver logs).",
+    references=("RFC 4035 §4.9", "RFC 8914", "NIST SP 800-53 SC-21"),
+    message="{resolvers} disagree: they see the zone as {seen}, the toolkit as {status}.",
+)
+def resolvers_agree_with_validation(ctx: Context) -> Iterator[Result]:
+    checks = ctx.frame("resolver_checks")
+    for _, row in _zones(ctx).iterrows():
+        status = row["status"]
+        mine = checks[checks["zone"] == row["zone"]] if checks is not None else None
+        if mine is None or mine.empty:
+            yield Result(row["zone"], "indeterminate", {"detail": "no resolver was asked"})
+            continue
+        if status == "indeterminate":
+            yield Result(row["zone"], "indeterminate", {"detail": row["reason_text"]})
+            continue
+        answered = mine[mine["resolver_status"] != "indeterminate"]
+        off = answered[answered["resolver_status"] != status]
+        ev = "; ".join(
+            f"{r.resolver}@{r.address}: rcode={r.rcode} ad={r.ad} ede={r.ede_code}"
+            for r in mine.itertuples()
+        )
+        if not off.empty:
+            params = {
+                "resolvers": ", ".join(off["resolver"]),
+                "seen": ", ".join(sorted(set(off["resolver_status"]))),
+                "status": status,
+            }
+            yield Result(row["zone"], "fail", params, ev)
+        elif answered.empty:
+            yield Result(row["zone"], "indeterminate", {"detail": "no resolver answered"}, ev)
+        else:
+            yield Result(row["zone"], "pass", {"detail": f"{len(answered)} agree"}, ev)
