@@ -254,10 +254,12 @@ def lab_up(
     base: str = DEFAULT_BASE,
     now: datetime | None = None,
     timeout: float = READY_TIMEOUT,
+    key_seed: str | None = zones.DEFAULT_KEY_SEED,
 ) -> LabInfo:
     """Build, sign and serve the lab tree in ``lab_dir`` and start a validating Unbound.
 
-    Stops a lab already running from ``lab_dir`` first, then regenerates keys (fresh every time),
+    Stops a lab already running from ``lab_dir`` first, then regenerates keys (derived from
+    ``key_seed``, so the same seed gives the same key tags; ``None`` for random keys),
     zones, configs, ``root.ds``, ``root.hints`` and ``lab.json``, starts four knotd servers and
     Unbound on ``{base}.N`` port 53 and waits until each answers a real DNS query.
     ``now`` (timezone-aware, default: the current UTC time) anchors every signature's validity.
@@ -282,7 +284,7 @@ def lab_up(
         servers.check_address_free(address)
     _clean(lab)
 
-    keys = zones.generate_lab_keys(LAB_ZONES)
+    keys = zones.generate_lab_keys(LAB_ZONES, seed=key_seed)
     tree = zones.build_tree(addrs, keys, now, LAB_ZONES)
     _write_keys(lab, keys)
     zone_files = _write_zones(lab, tree)

@@ -9,6 +9,7 @@ KSK's DS (the lab's trust anchor).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,9 +98,25 @@ class SigningKey:
         return cls(key, dns.dnssec.make_dnskey(key.public_key(), ALGORITHM, flags=flags))
 
 
-def new_key(flags: int) -> SigningKey:
-    """A fresh ECDSAP256SHA256 key with the given DNSKEY flags (257 KSK, 256 ZSK)."""
-    key = ec.generate_private_key(ec.SECP256R1())
+# Order of the P-256 group: a private scalar is an integer in [1, n-1].
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+DEFAULT_KEY_SEED = "dnssec-governance-lab"
+"""Seed of the lab's keys: the same seed gives the same keys (and key tags) at every lab up,
+so a key manifest of the sample portfolio can name them. ``None`` gives random keys."""
+
+
+def new_key(flags: int, seed: str | None = None) -> SigningKey:
+    """An ECDSAP256SHA256 key with the given DNSKEY flags (257 KSK, 256 ZSK).
+
+    With ``seed`` the private scalar is derived from SHA-256 of the seed, so the key is the
+    same every time (a lab key, never a production practice); without, it is random."""
+    if seed is None:
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        digest = hashlib.sha256(seed.encode()).digest()
+        scalar = int.from_bytes(digest, "big") % (_P256_ORDER - 1) + 1
+        key = ec.derive_private_key(scalar, ec.SECP256R1())
     return SigningKey(key, dns.dnssec.make_dnskey(key.public_key(), ALGORITHM, flags=flags))
 
 
@@ -129,18 +146,28 @@ def absolute(zone: str) -> str:
     return zone if zone.endswith(".") else zone + "."
 
 
-def generate_lab_keys(catalog: Iterable[LabZone] = LAB_ZONES) -> LabKeys:
-    """Fresh keys for the root, ``test.`` and every signed zone of ``catalog``, plus decoys."""
+def generate_lab_keys(
+    catalog: Iterable[LabZone] = LAB_ZONES, seed: str | None = DEFAULT_KEY_SEED
+) -> LabKeys:
+    """Keys for the root, ``test.`` and every signed zone of ``catalog``, plus decoys.
+
+    With a ``seed`` (the default) every key is derived from it and the zone's name and role,
+    so the lab's key tags are stable across runs; ``seed=None`` makes every key random."""
+
+    def key(zone: str, role: str, flags: int) -> SigningKey:
+        return new_key(flags, None if seed is None else f"{seed}/{zone}/{role}")
+
     zones: dict[str, ZoneKeys] = {}
     decoys: dict[str, SigningKey] = {}
     for name in (ROOT, TEST):
-        zones[name] = ZoneKeys(new_key(KSK_FLAGS), new_key(ZSK_FLAGS))
+        zones[name] = ZoneKeys(key(name, "ksk", KSK_FLAGS), key(name, "zsk", ZSK_FLAGS))
     for lz in catalog:
         recipe = recipe_for(lz)
+        name = absolute(lz.zone)
         if recipe.window is not None:
-            zones[absolute(lz.zone)] = ZoneKeys(new_key(KSK_FLAGS), new_key(ZSK_FLAGS))
+            zones[name] = ZoneKeys(key(name, "ksk", KSK_FLAGS), key(name, "zsk", ZSK_FLAGS))
         if recipe.ds == "decoy":
-            decoys[absolute(lz.zone)] = new_key(KSK_FLAGS)
+            decoys[name] = key(name, "decoy", KSK_FLAGS)
     return LabKeys(zones, decoys)
 
 
