@@ -31,7 +31,9 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     $SUDO chmod +x /usr/sbin/policy-rc.d
     created_policy=1
 fi
-cleanup() { [ -n "$created_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d; }
+cleanup() {
+    if [ -n "$created_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+}
 trap cleanup EXIT
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
