@@ -1,0 +1,826 @@
+"""Render reports: parameterised notebook -> papermill -> nbconvert -> WeasyPrint PDF.
+
+One pipeline, several reports. Each step is a function of its own so that every report (board,
+audit, zone) reuses it with its own notebook and nbconvert template:
+
+1. :func:`execute_notebook` runs a notebook of ``notebooks/`` with papermill and parameters;
+2. :func:`notebook_to_html` converts the executed notebook with an nbconvert template of
+   ``report_templates/`` that hides every code cell and prompt and pulls in no remote script,
+   stylesheet or font;
+3. :func:`html_to_pdf` lays the HTML out with WeasyPrint and a print stylesheet, through a URL
+   fetcher that refuses anything but ``data:`` URLs and files inside ``report_templates/``
+   (the report never touches the network), and writes the PDF atomically.
+
+:func:`render_board_report` chains the three for ``notebooks/board_report.ipynb``.
+
+The second half of the module builds the HTML fragments the notebooks display (title block,
+KPI tiles, status chart, action table, method note). Every value that comes from the data —
+zone names, owners, reason text, resolver labels — is escaped there: it is untrusted and must
+appear as text, never as markup. CSS classes derived from data are whitelisted.
+
+The heavy libraries (papermill, nbconvert, WeasyPrint, matplotlib) are imported inside the
+functions that need them, so that a notebook importing this module for its fragments stays fast.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import pandas as pd
+
+from toolkit import __version__
+from toolkit.assess import STATUSES
+from toolkit.errors import ReportError, StoreError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.store import Run
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Environment variables that override where notebooks and templates are looked up.
+NOTEBOOKS_ENV = "DNSSEC_AUDIT_NOTEBOOKS"
+TEMPLATES_ENV = "DNSSEC_AUDIT_REPORT_TEMPLATES"
+PRINT_CSS = "print.css"
+BOARD_NOTEBOOK = "board_report.ipynb"
+BOARD_TEMPLATE = "board"
+BOARD_TITLE = "DNSSEC status — board report"
+#: Key of the output metadata a report notebook attaches to its title block; the renderer reads
+#: it back for the HTML <title>/<meta> and the PDF metadata.
+REPORT_META_KEY = "dnssec_report"
+#: Cells carrying this tag never reach the rendered report (developer notes).
+REMOVE_CELL_TAG = "remove-cell"
+KERNEL_NAME = "python3"
+
+
+def notebooks_dir() -> Path:
+    """Where report notebooks live: ``$DNSSEC_AUDIT_NOTEBOOKS`` or ``<repo>/notebooks``."""
+    return Path(os.environ.get(NOTEBOOKS_ENV) or REPO_ROOT / "notebooks")
+
+
+def templates_dir() -> Path:
+    """Where nbconvert templates and the print stylesheet live: ``$DNSSEC_AUDIT_REPORT_TEMPLATES``
+    or ``<repo>/report_templates``."""
+    return Path(os.environ.get(TEMPLATES_ENV) or REPO_ROOT / "report_templates")
+
+
+# -- step 1: papermill ---------------------------------------------------------------------------
+
+
+def execute_notebook(
+    notebook: Path | str,
+    out_dir: Path | str,
+    parameters: Mapping[str, Any],
+    *,
+    kernel_name: str = KERNEL_NAME,
+    cwd: Path | str | None = None,
+    timeout: int = 600,
+) -> Path:
+    """Execute ``notebook`` with papermill and ``parameters``; return the executed notebook.
+
+    The executed copy is written to ``out_dir`` under the notebook's name. The kernel runs in
+    ``cwd`` (default: the notebook's own folder, as in Jupyter), so pass paths as absolute
+    paths. A failing cell becomes a :class:`ReportError` naming the cell and its error.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    notebook = Path(notebook)
+    if not notebook.is_file():
+        raise ReportError(f"report notebook {notebook} does not exist")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / notebook.name
+    kernel_log = out_dir / f"{notebook.stem}.kernel.log"
+    try:
+        with open(kernel_log, "wb") as log_fh:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=dict(parameters),
+                kernel_name=kernel_name,
+                cwd=str(cwd or notebook.parent),
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                execution_timeout=timeout,
+                kernel_manager_class=_kernel_manager_class(log_fh),
+            )
+    except PapermillExecutionError as exc:
+        raise ReportError(
+            f"{notebook.name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}"
+        ) from exc
+    except Exception as exc:
+        hint = ""
+        if type(exc).__name__ == "NoSuchKernel":
+            hint = " (register it with `python -m ipykernel install --sys-prefix`)"
+        tail = _tail(kernel_log)
+        raise ReportError(
+            f"{notebook.name}: could not execute the notebook: {type(exc).__name__}: {exc}{hint}"
+            + (f"\nkernel output:\n{tail}" if tail else "")
+        ) from exc
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("kernel output of %s:\n%s", notebook.name, _tail(kernel_log, 50))
+    return executed
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _kernel_manager_class(log_fh: Any) -> type:
+    """The kernel manager papermill uses: the kernel's own stdout/stderr go to ``log_fh`` (not
+    the terminal: ipykernel logs noise such as an interrupt caught during shutdown), and CurveZMQ
+    keys are provisioned when pyzmq and the kernelspec support them, so the kernel's traffic is
+    encrypted (and ipykernel does not warn about plain TCP)."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    curve = bool(zmq.has("curve"))
+
+    class ReportKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _default_transport_encryption(self) -> str:
+            return "auto" if curve else "disabled"
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw.setdefault("stdout", log_fh)
+            kw.setdefault("stderr", log_fh)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return ReportKernelManager
+
+
+# -- step 2: nbconvert ---------------------------------------------------------------------------
+
+
+def report_metadata(nb: Any) -> dict[str, str]:
+    """The report metadata a notebook attached to one of its outputs (``REPORT_META_KEY`` in the
+    output's metadata), as strings; empty when there is none."""
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            meta = (output.get("metadata") or {}).get(REPORT_META_KEY)
+            if isinstance(meta, Mapping):
+                return {str(k): "" if v is None else str(v) for k, v in meta.items()}
+    return {}
+
+
+def notebook_to_html(
+    notebook: Path | str,
+    *,
+    template_name: str = BOARD_TEMPLATE,
+    template_dir: Path | str | None = None,
+) -> str:
+    """Convert an executed notebook to HTML with the nbconvert template ``template_name`` of
+    ``template_dir`` (default :func:`templates_dir`), hiding every input, prompt and cell tagged
+    ``remove-cell``. The notebook's report metadata (see :func:`report_metadata`) is handed to
+    the template as ``resources.report``. Output on stderr is left out of the HTML and logged.
+    """
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    notebook = Path(notebook)
+    tdir = Path(template_dir) if template_dir is not None else templates_dir()
+    if not (tdir / template_name / "conf.json").is_file():
+        raise ReportError(f"nbconvert template '{template_name}' not found in {tdir}")
+    nb = _read_notebook(notebook)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                raise ReportError(
+                    f"{notebook.name}: the notebook holds an error output: "
+                    f"{output.get('ename')}: {output.get('evalue')}"
+                )
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                log.warning("%s wrote to stderr: %s", notebook.name, output.get("text", "")[:500])
+    meta = report_metadata(nb)
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = [REMOVE_CELL_TAG]
+    try:
+        exporter = HTMLExporter(
+            config=config,
+            template_name=template_name,
+            extra_template_basedirs=[str(tdir)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            anchor_link_text="",
+        )
+        body, _ = exporter.from_notebook_node(
+            nb,
+            resources={"metadata": {"name": meta.get("title") or notebook.stem}, "report": meta},
+        )
+    except Exception as exc:
+        raise ReportError(
+            f"{notebook.name}: nbconvert failed with template '{template_name}': "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return body
+
+
+# -- step 3: WeasyPrint --------------------------------------------------------------------------
+
+
+@dataclass
+class FetchPolicy:
+    """Which URLs WeasyPrint may load while laying out a report: ``data:`` URLs and ``file:``
+    URLs of files inside ``root``; everything else (http, https, ftp, other files) is refused.
+
+    Every URL asked for is recorded in ``requested``, every refusal in ``refused``.
+    """
+
+    root: Path
+    requested: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def allows(self, url: str) -> bool:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "data":
+            return True
+        if scheme == "file" and parts.netloc in ("", "localhost"):
+            try:
+                path = Path(url2pathname(unquote(parts.path))).resolve()
+            except (OSError, ValueError):
+                return False
+            return path.is_relative_to(self.root.resolve())
+        return False
+
+    def check(self, url: str) -> None:
+        """Record ``url``; raise ValueError if it may not be fetched."""
+        self.requested.append(url)
+        if not self.allows(url):
+            self.refused.append(url)
+            log.warning("report rendering: refused to fetch %s", url[:200])
+            raise ValueError(f"the report renderer refuses to fetch {url[:200]}")
+
+
+def make_url_fetcher(policy: FetchPolicy) -> Any:
+    """A WeasyPrint URL fetcher that consults ``policy`` before opening anything."""
+    import weasyprint.urls as wurls
+
+    base = getattr(wurls, "URLFetcher", None)
+    if base is None:  # WeasyPrint < 66: a fetcher is a function returning a dict
+
+        def fetch(url: str) -> dict[str, Any]:
+            policy.check(url)
+            return wurls.default_url_fetcher(url)
+
+        return fetch
+
+    class _PolicyFetcher(base):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            policy.check(url)
+            return super().fetch(url, headers)
+
+    return _PolicyFetcher(timeout=5, allowed_protocols={"file", "data"}, allow_redirects=False)
+
+
+def html_to_pdf(
+    html_text: str,
+    out: Path | str,
+    *,
+    base_dir: Path | str | None = None,
+    stylesheets: Sequence[Path | str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+    policy: FetchPolicy | None = None,
+) -> Path:
+    """Lay ``html_text`` out with WeasyPrint and write the PDF to ``out`` atomically.
+
+    Relative URLs resolve against ``base_dir`` (default :func:`templates_dir`), the only folder
+    the renderer reads files from; ``stylesheets`` default to its ``print.css``. ``metadata``
+    overrides the document metadata WeasyPrint takes from the HTML <title>/<meta> elements:
+    keys ``title``, ``author``, ``description``, ``keywords`` (comma-separated), ``created``
+    and ``modified`` (W3C dates, e.g. ``2026-11-28``). ``policy`` records what was fetched and
+    refused (a fresh one is made otherwise). Returns ``out``.
+    """
+    from weasyprint import CSS, HTML
+
+    out = Path(out)
+    root = Path(base_dir) if base_dir is not None else templates_dir()
+    sheets = [Path(s) for s in stylesheets] if stylesheets is not None else [root / PRINT_CSS]
+    policy = policy or FetchPolicy(root)
+    fetcher = make_url_fetcher(policy)
+    base_url = root.resolve().as_uri() + "/"
+    try:
+        css = [CSS(filename=str(s), base_url=base_url, url_fetcher=fetcher) for s in sheets]
+        document = HTML(string=html_text, base_url=base_url, url_fetcher=fetcher).render(
+            stylesheets=css
+        )
+        for key, value in (metadata or {}).items():
+            if not value:
+                continue
+            if key == "author":
+                document.metadata.authors = [value]
+            elif key == "keywords":
+                document.metadata.keywords = [k.strip() for k in value.split(",") if k.strip()]
+            elif key in ("title", "description", "created", "modified"):
+                setattr(document.metadata, key, value)
+            else:
+                raise ValueError(f"unknown PDF metadata key '{key}'")
+        document.metadata.generator = f"dnssec-governance-toolkit {__version__}"
+        _write_atomically(out, lambda fh: document.write_pdf(fh))
+    except ReportError:
+        raise
+    except Exception as exc:
+        raise ReportError(
+            f"WeasyPrint could not render {out.name}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return out
+
+
+def _write_atomically(out: Path, write: Callable[[Any], Any]) -> None:
+    """Write ``out`` through a temporary file beside it, renamed into place when complete."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# -- the board report ----------------------------------------------------------------------------
+
+
+def render_board_report(
+    workspace: Path | str,
+    out: Path | str,
+    *,
+    run: str = "latest",
+    organisation: str = "Example Organisation",
+    period: str = "",
+    as_of: str = "",
+    classification: str = "INTERNAL",
+    keep_intermediate: bool = False,
+    policy: FetchPolicy | None = None,
+) -> Path:
+    """Render the board report of ``run`` of ``workspace`` to the PDF ``out``; return ``out``.
+
+    ``period`` (e.g. ``2026Q4``) and ``as_of`` (ISO date) default to the run's quarter and
+    date. With ``keep_intermediate`` the executed notebook and the HTML are kept beside the PDF
+    (``<out>.ipynb``, ``<out>.html``). ``policy`` (optional) records the URLs WeasyPrint asked
+    for. Raises :class:`ReportError`.
+    """
+    from toolkit.store import Store
+
+    workspace = Path(workspace).expanduser().resolve()
+    out = Path(out).expanduser().resolve()
+    if as_of:
+        try:
+            date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise ReportError(f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}") from exc
+    try:  # pin the run: the report covers exactly the run resolved now
+        run_id = Store(workspace).resolve(run)
+    except StoreError as exc:
+        raise ReportError(f"cannot report on run '{run}': {exc}") from exc
+    parameters = {
+        "workspace": str(workspace),
+        "run": run_id,
+        "organisation": organisation,
+        "period": period,
+        "as_of": as_of,
+        "classification": classification,
+    }
+    with tempfile.TemporaryDirectory(prefix="board-report-") as tmp:
+        t0 = time.perf_counter()
+        executed = execute_notebook(notebooks_dir() / BOARD_NOTEBOOK, tmp, parameters)
+        t1 = time.perf_counter()
+        body = notebook_to_html(executed, template_name=BOARD_TEMPLATE)
+        meta = report_metadata(_read_notebook(executed))
+        t2 = time.perf_counter()
+        if keep_intermediate:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
+            out.with_suffix(".html").write_text(body, encoding="utf-8")
+    pdf_meta = {k: meta[k] for k in _PDF_META_KEYS if meta.get(k)}
+    html_to_pdf(body, out, metadata=pdf_meta, policy=policy)
+    t3 = time.perf_counter()
+    log.info(
+        "board report %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs",
+        out.name,
+        t1 - t0,
+        t2 - t1,
+        t3 - t2,
+    )
+    return out
+
+
+_PDF_META_KEYS = ("title", "author", "description", "keywords", "created", "modified")
+
+
+def _read_notebook(path: Path) -> Any:
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:
+        raise ReportError(f"{path}: not a readable notebook: {exc}") from exc
+
+
+# -- HTML fragments for the report notebooks -----------------------------------------------------
+
+#: Display words and chart colours of the statuses, in the fixed order of toolkit.assess.
+STATUS_LABELS = {
+    "secure": "Secure",
+    "insecure": "Insecure",
+    "bogus": "Bogus",
+    "indeterminate": "Indeterminate",
+}
+STATUS_COLOURS = {
+    "secure": "#2e7d32",
+    "insecure": "#e0a100",
+    "bogus": "#c62828",
+    "indeterminate": "#7e57c2",
+}
+_STATUS_TEXT_COLOURS = {"insecure": "#222222"}
+
+
+def _e(value: Any) -> str:
+    """Escape any value for HTML text or a quoted attribute; null becomes the empty string."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def status_class(status: Any) -> str:
+    """CSS class of a status: ``status-<status>`` for a known status, else ``status-unknown``
+    (data never becomes a class name unchecked)."""
+    return (
+        f"status-{status}" if isinstance(status, str) and status in STATUSES else "status-unknown"
+    )
+
+
+def pct(value: float) -> str:
+    """A percentage as the headline shows it: one decimal and a % sign (``70.0%``)."""
+    return f"{value:.1f}%"
+
+
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 zone``, ``2 zones``."""
+    return f"{n} {singular if n == 1 else (plural_form or singular + 's')}"
+
+
+def quarter(day: date | datetime) -> str:
+    """The reporting period of a date: ``2026Q4``."""
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    """What the title block, the running header/footer and the PDF metadata say."""
+
+    title: str
+    organisation: str
+    period: str
+    as_of: str
+    run_id: str
+    classification: str
+
+    def metadata(self) -> dict[str, str]:
+        """The output metadata the renderer reads back (key :data:`REPORT_META_KEY`)."""
+        return {
+            "title": f"{self.title} — {self.organisation} — {self.period}",
+            "author": self.organisation,
+            "description": f"{self.title}, {self.period}, as of {self.as_of}, run {self.run_id}",
+            "keywords": f"DNSSEC, {self.classification}",
+            "created": self.as_of,
+            "modified": self.as_of,
+            "period": self.period,
+            "run_id": self.run_id,
+            "classification": self.classification,
+        }
+
+
+def report_info(
+    run: Run,
+    *,
+    title: str = BOARD_TITLE,
+    organisation: str = "",
+    period: str = "",
+    as_of: str = "",
+    classification: str = "INTERNAL",
+) -> ReportInfo:
+    """Fill the defaults from the run: ``as_of`` = the run's UTC date, ``period`` = its quarter.
+
+    Raises ValueError if ``as_of`` is not an ISO date.
+    """
+    created = run.created_at.astimezone(UTC)
+    day = date.fromisoformat(as_of) if as_of else created.date()
+    return ReportInfo(
+        title=title,
+        organisation=organisation.strip() or "—",
+        period=period.strip() or quarter(day),
+        as_of=day.isoformat(),
+        run_id=run.run_id,
+        classification=classification.strip().upper() or "INTERNAL",
+    )
+
+
+def title_block_html(info: ReportInfo) -> str:
+    """The report's first block. Its elements feed the running header and footer."""
+    return (
+        '<header class="title-block">'
+        f'<p class="classification">{_e(info.classification)}</p>'
+        f'<h1 class="report-title">{_e(info.title)}</h1>'
+        f'<p class="organisation">{_e(info.organisation)}</p>'
+        '<dl class="report-facts">'
+        f'<div><dt>Period</dt><dd class="report-period">{_e(info.period)}</dd></div>'
+        f"<div><dt>As of</dt><dd>{_e(info.as_of)}</dd></div>"
+        f'<div><dt>Run</dt><dd class="run-id">{_e(info.run_id)}</dd></div>'
+        "</dl>"
+        "</header>"
+    )
+
+
+def headline_html(h: Mapping[str, Any]) -> str:
+    """KPI tiles and the headline in plain words, from :func:`toolkit.assess.headline`."""
+    n = int(h["zones"])
+    tiles = [
+        (str(n), "zones checked", "every zone of the inventory", "tile-neutral"),
+        (
+            pct(h["signed_pct"]),
+            "signed",
+            f"{h['signed']} of {n} serve DNSSEC keys",
+            "tile-neutral",
+        ),
+        (
+            pct(h["secure_pct"]),
+            "secure",
+            f"{h['secure']} of {n} have a validated chain of trust",
+            "tile-good" if n and h["secure"] == n else "tile-neutral",
+        ),
+    ]
+    tiles_html = "".join(
+        f'<div class="kpi {cls}"><div class="kpi-value">{_e(value)}</div>'
+        f'<div class="kpi-label">{_e(label)}</div><div class="kpi-note">{_e(note)}</div></div>'
+        for value, label, note, cls in tiles
+    )
+    if n == 0:
+        words = "This run holds no zones: there is nothing to report."
+        return (
+            f'<section class="headline"><div class="kpis">{tiles_html}</div>'
+            f'<p class="headline-words">{_e(words)}</p></section>'
+        )
+    needing = int(h["needing_action"])
+    secure, others = int(h["secure"]), n - int(h["secure"])
+    sentence = (
+        f"{plural(n, 'zone')} checked: {pct(h['signed_pct'])} are signed with DNSSEC and "
+        f"{pct(h['secure_pct'])} are secure — their chain of trust validates from the DNS root "
+        "down to the zone."
+    )
+    if others == 0:
+        sentence += " All of them are secure."
+    else:
+        parts = [
+            f"{h['bogus']} {_is(h['bogus'])} bogus (validation fails, so users behind validating "
+            "resolvers cannot reach "
+            f"{'it' if h['bogus'] == 1 else 'them'})",
+            f"{h['insecure']} {_is(h['insecure'])} insecure (not protected by DNSSEC)",
+            f"{h['indeterminate']} {_is(h['indeterminate'])} indeterminate (could not be checked)",
+        ]
+        lead = "Of the other zone" if others == 1 else f"Of the other {others} zones"
+        if secure == 0:
+            lead = "Of these"
+        sentence += f" {lead}, {parts[0]}, {parts[1]} and {parts[2]}."
+    if needing:
+        action = (
+            f'<p class="callout callout-action"><strong>{_e(plural(needing, "zone"))} '
+            f"need{'s' if needing == 1 else ''} action</strong> — see “Zones needing action”, "
+            "most urgent first.</p>"
+        )
+    else:
+        action = '<p class="callout callout-clear"><strong>No zone needs action.</strong></p>'
+    counts = "".join(
+        f'<span class="count {status_class(s)}"><b>{int(h[s])}</b> {_e(STATUS_LABELS[s])}</span>'
+        for s in STATUSES
+    )
+    return (
+        '<section class="headline">'
+        f'<div class="kpis">{tiles_html}</div>'
+        f'<p class="headline-words">{_e(sentence)}</p>'
+        f'<p class="status-counts">{counts}</p>'
+        f"{action}"
+        "</section>"
+    )
+
+
+def _is(n: int) -> str:
+    return "is" if n == 1 else "are"
+
+
+def section_html(title: str, intro: str = "", cls: str = "") -> str:
+    """A section heading with an optional introductory sentence (both escaped)."""
+    intro_html = f'<p class="section-intro">{_e(intro)}</p>' if intro else ""
+    cls_attr = f' class="{_e(cls)}"' if cls else ""
+    return f"<h2{cls_attr}>{_e(title)}</h2>{intro_html}"
+
+
+def status_chart_svg(table: pd.DataFrame, *, width_in: float = 7.2) -> str:
+    """Horizontal stacked bar chart of :func:`toolkit.assess.status_by_tier` as SVG text.
+
+    Fixed colours per status, counts written in the segments, a legend above. The SVG is
+    deterministic: fixed hash salt, no date metadata; text is kept as text (DejaVu Sans).
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    table = table.reindex(columns=list(STATUSES), fill_value=0)
+    rows = list(table.index)[::-1]  # first tier on top
+    height_in = 1.2 + 0.5 * max(len(rows), 1)
+    rc = {
+        "svg.hashsalt": "dnssec-audit",
+        "svg.fonttype": "none",
+        "font.family": "DejaVu Sans",
+        "font.size": 10,
+    }
+    with matplotlib.rc_context(rc):
+        fig = Figure(figsize=(width_in, height_in))
+        ax = fig.add_subplot()
+        left = [0] * len(rows)
+        total = max((int(table.loc[r].sum()) for r in rows), default=0)
+        for status in STATUSES:
+            values = [int(table.loc[r, status]) for r in rows]
+            bars = ax.barh(
+                [str(r) for r in rows],
+                values,
+                left=left,
+                color=STATUS_COLOURS[status],
+                label=STATUS_LABELS[status],
+                height=0.6,
+                edgecolor="white",
+                linewidth=1,
+            )
+            for bar, v in zip(bars, values, strict=True):
+                if v and total and v / total >= 0.03:
+                    ax.text(
+                        bar.get_x() + bar.get_width() / 2,
+                        bar.get_y() + bar.get_height() / 2,
+                        str(v),
+                        ha="center",
+                        va="center",
+                        color=_STATUS_TEXT_COLOURS.get(status, "white"),
+                        fontsize=9,
+                        fontweight="bold",
+                    )
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        if not rows:
+            ax.text(0.5, 0.5, "No zones in this run", ha="center", va="center")
+            ax.set_yticks([])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0, max(total, 1))
+        ax.set_xlabel("Number of zones")
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        fig.legend(
+            loc="upper center",
+            ncol=len(STATUSES),
+            frameon=False,
+            bbox_to_anchor=(0.5, 1.0),
+            handlelength=1.2,
+            columnspacing=1.5,
+        )
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height_in))
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def status_chart_alt(table: pd.DataFrame) -> str:
+    """A text description of the status chart (the image's alternative text)."""
+    table = table.reindex(columns=list(STATUSES), fill_value=0)
+    if table.empty:
+        return "Zone status by risk tier: no zones in this run."
+    rows = []
+    for tier in table.index:
+        counts = [f"{int(table.loc[tier, s])} {s}" for s in STATUSES if int(table.loc[tier, s])]
+        rows.append(f"{tier}: {', '.join(counts) or 'no zones'}")
+    return "Zone status by risk tier. " + "; ".join(rows) + "."
+
+
+def _cell(value: Any, default: str = "") -> str:
+    text = _e(value)
+    return text if text else _e(default)
+
+
+def action_table_html(items: pd.DataFrame) -> str:
+    """The zones needing action (:func:`toolkit.assess.action_items`) as an HTML table."""
+    if items.empty:
+        return '<p class="all-clear">No zone needs action.</p>'
+    head = "".join(
+        f'<th class="col-{c}">{label}</th>'
+        for c, label in (
+            ("zone", "Zone"),
+            ("tier", "Tier"),
+            ("owner", "Owner"),
+            ("status", "Status"),
+            ("action", "What to do"),
+            ("why", "Why"),
+        )
+    )
+    body = []
+    for row in items.itertuples(index=False):
+        cls = status_class(row.status)
+        shown = _cell(row.zone_unicode, row.zone)
+        alabel = _e(row.zone)
+        zone = f'<span class="zone-name">{shown}</span>'
+        if alabel and alabel != shown:
+            zone += f'<span class="zone-alabel">{alabel}</span>'
+        tier = _e(row.risk_tier) or "—"
+        owner = _e(row.owner)
+        owner = owner if owner.strip() else '<span class="none-named">none named</span>'
+        label = STATUS_LABELS.get(row.status, "Unknown")
+        body.append(
+            f'<tr class="{cls}">'
+            f'<td class="col-zone">{zone}</td>'
+            f'<td class="col-tier">{tier}</td>'
+            f'<td class="col-owner">{owner}</td>'
+            f'<td class="col-status"><span class="status {cls}">{_e(label)}</span></td>'
+            f'<td class="col-action">{_cell(row.action)}</td>'
+            f'<td class="col-why">{_cell(row.why)}</td>'
+            "</tr>"
+        )
+    return (
+        f'<table class="actions"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def method_note_html(run: Run, info: ReportInfo) -> str:
+    """Traceability: which run and which tool versions the report stands on."""
+    m = run.manifest
+    files = m.get("files", {})
+    checks = run.frames.get("resolver_checks")
+    if checks is not None and not checks.empty:
+        labels = sorted({str(x) for x in checks["resolver"].dropna()})
+        resolvers = (
+            f"Cross-checked with {plural(len(labels), 'validating resolver')}: {', '.join(labels)}."
+        )
+    else:
+        resolvers = "No cross-check with validating resolvers is recorded in this run."
+    facts = [
+        ("Run", m.get("run_id", info.run_id)),
+        ("Collected at", _utc(m.get("created_at"))),
+        (
+            "Collected with",
+            f"{m.get('tool', 'dnssec-governance-toolkit')} {m.get('tool_version', '?')}",
+        ),
+        ("Report made with", f"dnssec-governance-toolkit {__version__}"),
+        (
+            "Evidence",
+            f"{plural(len(files), 'file')} of the run, each checked against the SHA-256 "
+            "recorded in the run's manifest before this report was produced.",
+        ),
+        ("Resolvers", resolvers),
+    ]
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
+    return f'<table class="traceability">{rows}</table>'
+
+
+def _utc(iso: Any) -> str:
+    try:
+        return datetime.fromisoformat(str(iso)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(iso or "")
+
+
+def resolve_workspace(workspace: Path | str, search: Iterable[Path] = ()) -> Path:
+    """An absolute workspace path. A relative path is taken from the current directory, or
+    from the first of ``search`` where it exists (a notebook opened in ``notebooks/`` finds
+    ``workspace`` of the repository)."""
+    path = Path(workspace).expanduser()
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    for base in search:
+        if (base / path).exists():
+            return (base / path).resolve()
+    return path.resolve()
