@@ -111,7 +111,8 @@ def test_collect_run_is_stored_and_reloads(lab, tmp_path):
     loaded = Store(tmp_path / "ws").load("latest")
     assert loaded.run_id == run.run_id
     pd.testing.assert_frame_equal(loaded["zones"], run.frames["zones"])
-    assert loaded.manifest["parameters"]["resolvers"] == ["unbound=" + lab.resolvers["unbound"]]
+    every = [f"{n}={a}" for n, a in lab.resolvers.items()]
+    assert loaded.manifest["parameters"]["resolvers"] == every
 
 
 def test_dead_servers_are_observations_not_crashes(lab, tmp_path):

@@ -272,7 +272,12 @@ def test_lab_json_and_files(lab: LabInfo):
     assert LabInfo.load(lab.dir) == lab
     doc = json.loads((lab.dir / "lab.json").read_text())
     assert doc["format_version"] == 1
-    assert doc["resolvers"] == {"unbound": f"{LAB_TEST_BASE}.53@53"}
+    assert doc["resolvers"] == {
+        "unbound": f"{LAB_TEST_BASE}.53@53",
+        "bind": f"{LAB_TEST_BASE}.54@53",
+        "knot-resolver": f"{LAB_TEST_BASE}.55@53",
+        "powerdns": f"{LAB_TEST_BASE}.56@53",
+    }
     assert doc["servers"] == {
         "root": f"{LAB_TEST_BASE}.1",
         "test": f"{LAB_TEST_BASE}.2",
@@ -292,7 +297,16 @@ def test_lab_json_and_files(lab: LabInfo):
 def test_lab_status_all_running_and_answering(lab: LabInfo):
     status = lab_status(lab.dir)
     assert list(status.columns) == ["name", "pid", "address", "running", "answering"]
-    assert list(status["name"]) == ["knot-root", "knot-test", "knot-ns1", "knot-ns2", "unbound"]
+    assert list(status["name"]) == [
+        "knot-root",
+        "knot-test",
+        "knot-ns1",
+        "knot-ns2",
+        "unbound",
+        "bind",
+        "knot-resolver",
+        "powerdns",
+    ]
     assert status["running"].all() and status["answering"].all()
 
 
@@ -323,7 +337,7 @@ def test_lab_down_stops_everything_once(tmp_path: Path):
         assert sorted(stopped) == sorted(p.name for p in second.processes)
         assert all(_gone(p.pid, p.cmdline) for p in second.processes)
         status = lab_status(lab_dir)
-        assert len(status) == 5 and not status["running"].any()
+        assert len(status) == 8 and not status["running"].any()
         assert lab_down(lab_dir) == []
         assert all(p.stopped for p in LabInfo.load(lab_dir).processes)
     finally:

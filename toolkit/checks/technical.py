@@ -235,3 +235,64 @@ def resolvers_agree_with_validation(ctx: Context) -> Iterator[Result]:
             yield Result(row["zone"], "indeterminate", {"detail": "no resolver answered"}, ev)
         else:
             yield Result(row["zone"], "pass", {"detail": f"{len(answered)} agree"}, ev)
+
+
+@check(
+    id="resolver_families_agree",
+    title="Validating resolver families agree with each other",
+    severity="high",
+    pillar="technical",
+    description="Every configured validating resolver (each its own implementation: Unbound, "
+    "BIND, Knot Resolver, PowerDNS Recursor, ...) that answered gives the zone the same "
+    "status: secure, insecure or bogus.",
+    risk="When implementations disagree, whether the zone resolves depends on which resolver "
+    "a user happens to sit behind: a partial outage that is hard to diagnose and that one "
+    "resolver's view alone hides.",
+    remediation="Compare what each resolver saw (rcode, AD, Extended DNS Error, logs); fix "
+    "the zone so that every implementation validates it the same way (e.g. consistent keys "
+    "and signatures on every authoritative server, algorithms all of them support).",
+    references=("RFC 4035 §5", "RFC 8914", "RFC 9276"),
+    message="Resolver families disagree on the zone's status: {seen}.",
+)
+def resolver_families_agree(ctx: Context) -> Iterator[Result]:
+    """One result per zone: fail when the resolvers that answered see different statuses
+    (the message names who saw what), pass when they all agree, indeterminate when fewer than
+    two answered. A resolver's label stands for its family. Agreement on a zone the toolkit
+    could not assess (own status indeterminate, e.g. the zone does not exist) is no evidence:
+    indeterminate, never a pass."""
+    checks = ctx.frame("resolver_checks")
+    for _, row in _zones(ctx).iterrows():
+        zone = row["zone"]
+        mine = checks[checks["zone"] == zone] if checks is not None else None
+        if mine is None or mine.empty:
+            yield Result(zone, "indeterminate", {"detail": "no resolver was asked"})
+            continue
+        status = mine["resolver_status"].fillna("indeterminate").astype(str)
+        answered = mine[status != "indeterminate"]
+        ev = "; ".join(
+            f"{r.resolver}@{r.address}: rcode={r.rcode} ad={r.ad} ede={r.ede_code} "
+            f"status={r.resolver_status}"
+            for r in mine.itertuples()
+        )
+        if len(answered) < 2:
+            detail = (
+                f"{len(answered)} of {len(mine)} resolvers answered: agreement needs at least two"
+            )
+            yield Result(zone, "indeterminate", {"detail": detail}, ev)
+            continue
+        seen: dict[str, list[str]] = {}
+        for r in answered.itertuples():
+            seen.setdefault(str(r.resolver_status), []).append(str(r.resolver))
+        if len(seen) > 1:
+            text = "; ".join(
+                f"{', '.join(sorted(names))} saw {st}" for st, names in sorted(seen.items())
+            )
+            yield Result(zone, "fail", {"seen": text}, ev)
+        else:
+            (st,) = seen
+            detail = f"{len(answered)} resolvers agree: {st}"
+            if row["status"] == "indeterminate":
+                why = f"{detail}, but the zone itself is indeterminate: {row['reason_text']}"
+                yield Result(zone, "indeterminate", {"detail": why}, ev)
+            else:
+                yield Result(zone, "pass", {"detail": detail}, ev)

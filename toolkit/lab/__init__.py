@@ -1,9 +1,12 @@
-"""A local DNSSEC lab: a private tree under ``.test`` served by Knot DNS, validated by Unbound.
+"""A local DNSSEC lab: a private tree under ``.test`` served by Knot DNS, validated by four
+real resolver families (Unbound, BIND 9, Knot Resolver, PowerDNS Recursor).
 
 The root zone, ``test.`` and the zones of :data:`LAB_ZONES` are signed by our own code
 (dnspython, ECDSAP256SHA256), each zone carrying one deliberate DNSSEC state (secure, expiring,
 island, DS mismatch, expired, unsigned). Four knotd servers serve them on ``{base}.1``-``.4`` port
-53 and an Unbound on ``{base}.53`` validates against the lab root's DS. Needs root.
+53; Unbound, BIND ``named``, ``kresd`` and ``pdns_recursor`` on ``{base}.53``-``.56`` validate
+against the lab root's DS only (see :mod:`toolkit.lab.resolvers`). Needs root (port 53, and
+``ip addr add`` of ``{base}.54`` to ``lo`` for named).
 
     info = lab_up("out/lab", base="127.53.0")   # a few seconds
     lab_status("out/lab")                        # DataFrame: name, pid, address, running, answering

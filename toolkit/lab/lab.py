@@ -11,6 +11,9 @@ Layout of a lab directory ``LAB`` (everything the lab writes; nothing else there
     LAB/zones/<zone>.zone        signed zone files, exactly as served
     LAB/knot/<server>/           knot.conf, run/ (pid, control socket), db/ (timers, journal)
     LAB/unbound/                 unbound.conf, its working directory and pid file
+    LAB/bind/                    named.conf, rndc.conf and named's working directory
+    LAB/kresd/                   kresd.conf, run/ (control socket), cache/ (emptied on rebuild)
+    LAB/pdns/                    recursor.conf, recursor.lua (trust anchor), run/ (pid, socket)
     LAB/logs/<process>.log       stdout/stderr (and Unbound's log file) of every daemon
 """
 
@@ -28,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.errors import LabError
-from toolkit.lab import servers, zones
+from toolkit.lab import resolvers, servers, zones
 from toolkit.lab.scenarios import DEFAULT_BASE, LAB_ZONES, PORT, LabAddresses, LabZone
 from toolkit.lab.servers import ProcessRecord
 
@@ -36,7 +39,7 @@ FORMAT_VERSION = 1
 READY_TIMEOUT = 10.0
 STATUS_COLUMNS = ["name", "pid", "address", "running", "answering"]
 
-_GENERATED_DIRS = ("keys", "zones", "knot", "unbound", "logs")
+_GENERATED_DIRS = ("keys", "zones", "knot", "unbound", "bind", "kresd", "pdns", "logs")
 _GENERATED_FILES = ("lab.json", "root.ds", "root.hints")
 
 
@@ -256,19 +259,22 @@ def lab_up(
     timeout: float = READY_TIMEOUT,
     key_seed: str | None = zones.DEFAULT_KEY_SEED,
 ) -> LabInfo:
-    """Build, sign and serve the lab tree in ``lab_dir`` and start a validating Unbound.
+    """Build, sign and serve the lab tree in ``lab_dir`` and start four validating resolvers.
 
     Stops a lab already running from ``lab_dir`` first, then regenerates keys (derived from
     ``key_seed``, so the same seed gives the same key tags; ``None`` for random keys),
-    zones, configs, ``root.ds``, ``root.hints`` and ``lab.json``, starts four knotd servers and
-    Unbound on ``{base}.N`` port 53 and waits until each answers a real DNS query.
+    zones, configs, ``root.ds``, ``root.hints`` and ``lab.json``, starts four knotd servers,
+    then Unbound, BIND, Knot Resolver and PowerDNS Recursor (``{base}.53``-``.56``, see
+    :mod:`toolkit.lab.resolvers`; ``{base}.54`` is added to ``lo`` for named) on port 53, and
+    waits until each answers a real DNS query.
     ``now`` (timezone-aware, default: the current UTC time) anchors every signature's validity.
     Resolvers validate against the real clock, so ``now`` must lie within about an hour of it:
-    otherwise the lab's own signatures look expired or not yet valid and Unbound's readiness
-    probe (a validated ``. SOA``) fails.
+    otherwise the lab's own signatures look expired or not yet valid and the resolvers'
+    readiness probe (a validated ``. SOA``) fails.
 
     Returns the :class:`LabInfo` also written to ``lab.json``. Raises LabError when the base is
-    invalid, a binary is missing, an address is taken by something else, or a daemon does not
+    invalid, a binary is missing (naming its Debian package), an address is taken by something
+    else, ``{base}.54`` cannot be added to ``lo``, or a daemon does not
     come up within ``timeout`` seconds (everything started is stopped again; the message
     carries the end of the daemon's log).
     """
@@ -280,8 +286,11 @@ def lab_up(
     lab.mkdir(parents=True, exist_ok=True)
     if (lab / "lab.json").exists():
         lab_down(lab)
-    for address in [*addrs.servers().values(), addrs.unbound]:
+    resolvers.require_binaries()
+    resolver_addresses = [r.partition("@")[0] for r in resolvers.addresses(addrs).values()]
+    for address in [*addrs.servers().values(), *resolver_addresses]:
         servers.check_address_free(address)
+    servers.check_address_free(_bind_address(addrs), resolvers.RNDC_PORT)
     _clean(lab)
 
     keys = zones.generate_lab_keys(LAB_ZONES, seed=key_seed)
@@ -293,6 +302,9 @@ def lab_up(
     (lab / "logs").mkdir()
     knots = _knot_daemons(lab, addrs, zone_files, LAB_ZONES)
     unbound = _unbound_daemon(lab, addrs)
+    others = [
+        _Daemon(r.name, list(r.argv), r.address, ".", True) for r in resolvers.prepare(lab, addrs)
+    ]
 
     info = LabInfo(
         dir=lab,
@@ -300,12 +312,12 @@ def lab_up(
         now=now,
         trust_anchor=lab / "root.ds",
         root_hints=lab / "root.hints",
-        resolvers=addrs.resolvers(),
+        resolvers=resolvers.addresses(addrs),
         servers=addrs.servers(),
         processes=(),
         zones=LAB_ZONES,
     )
-    logs = {d.name: lab / "logs" / f"{d.name}.log" for d in [*knots, unbound]}
+    logs = {d.name: lab / "logs" / f"{d.name}.log" for d in [*knots, unbound, *others]}
 
     def launch(group: list[_Daemon]) -> None:
         nonlocal info
@@ -324,24 +336,34 @@ def lab_up(
             _save(lab, info)  # record every PID at once, so lab_down can always clean up
         servers.wait_ready(started, logs, timeout)
 
+    added = False
     try:
         launch(knots)
-        launch([unbound])
+        added = resolvers.add_loopback_address(_bind_address(addrs))
+        launch([unbound, *others])  # all four resolvers start and are probed together
     except BaseException:
         servers.stop_all(info.processes)
         info = replace(info, processes=tuple(replace(p, stopped=True) for p in info.processes))
         _save(lab, info)
+        if added:
+            resolvers.remove_loopback_address(_bind_address(addrs))
         raise
     return info
+
+
+def _bind_address(addrs: LabAddresses) -> str:
+    """named's address: the lab puts it on ``lo`` while the lab runs (named needs that)."""
+    return addrs.host(resolvers.family("bind").host)
 
 
 def lab_down(lab_dir: str | Path) -> list[str]:
     """Stop the daemons recorded in ``LAB/lab.json`` (by PID, only if their cmdline matches).
 
-    Marks every process stopped in ``lab.json`` (atomically) and leaves all files in place.
+    Marks every process stopped in ``lab.json`` (atomically), takes named's ``{base}.54`` off
+    ``lo`` when it stopped this lab's named, and leaves all files in place.
     Returns the names of the processes signalled; an empty list when ``lab_dir`` or its
     ``lab.json`` does not exist or nothing was running (safe to call twice). Raises LabError
-    when ``lab.json`` is unreadable or a process survives SIGKILL.
+    when ``lab.json`` is unreadable, a process survives SIGKILL or the address cannot be removed.
     """
     if not (Path(lab_dir) / "lab.json").exists():
         return []
@@ -352,6 +374,9 @@ def lab_down(lab_dir: str | Path) -> list[str]:
     stopped = servers.stop_all(reversed(pending))
     info = replace(info, processes=tuple(replace(p, stopped=True) for p in info.processes))
     _save(Path(lab_dir), info)
+    bind = resolvers.family("bind")
+    if any(p.name == bind.name for p in pending):  # else another lab may own the address now
+        resolvers.remove_loopback_address(LabAddresses.from_base(info.base).host(bind.host))
     return stopped
 
 

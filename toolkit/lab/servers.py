@@ -70,14 +70,16 @@ def executable(name: str) -> str:
 
 
 def preflight() -> str | None:
-    """Why this machine cannot run a lab (not root, knotd or unbound missing), or None."""
+    """Why this machine cannot run a lab (not root, a daemon or ``ip`` missing), or None."""
+    from toolkit.lab import resolvers  # imports this module
+
     if os.geteuid() != 0:
         return "the DNS lab binds port 53 on loopback addresses and needs root"
-    for name in ("knotd", "unbound"):
-        try:
-            executable(name)
-        except LabError as exc:
-            return str(exc)
+    try:
+        executable("knotd")
+        resolvers.require_binaries()
+    except LabError as exc:
+        return str(exc)
     return None
 
 

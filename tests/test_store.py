@@ -1,0 +1,120 @@
+"""The run store: immutable, hashed, atomic snapshots."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from toolkit.errors import StoreError
+from toolkit.schemas import ZONES
+from toolkit.store import Store
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def zones_frame(n: int = 3) -> pd.DataFrame:
+    return ZONES.frame(
+        {
+            "zone": f"z{i}.test",
+            "zone_unicode": f"z{i}.test",
+            "status": "secure",
+            "risk_tier": 1 + i % 3,
+            "min_rrsig_days_left": 10.5,
+            "checked_at": NOW,
+            "expected_signed": True,
+        }
+        for i in range(n)
+    )
+
+
+def test_round_trip_keeps_rows_dtypes_and_manifest(tmp_path):
+    store = Store(tmp_path)
+    other = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
+    run = store.write({"zones": zones_frame(), "extra": other}, parameters={"p": 1}, now=NOW)
+    loaded = store.load(run.run_id)
+    pd.testing.assert_frame_equal(loaded["zones"], zones_frame())
+    pd.testing.assert_frame_equal(loaded["extra"], other)
+    m = loaded.manifest
+    assert m["run_id"] == run.run_id and m["parameters"] == {"p": 1}
+    assert m["created_at"] == NOW.isoformat()
+    assert m["files"]["zones.parquet"]["rows"] == 3
+    assert len(m["files"]["zones.parquet"]["sha256"]) == 64
+
+
+def test_failure_mid_write_leaves_no_run(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    calls = {"n": 0}
+    real = pd.DataFrame.to_parquet
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        store.write({"zones": zones_frame(), "b": zones_frame()}, parameters={}, now=NOW)
+    assert store.list_runs().empty
+    assert list((tmp_path / "runs").iterdir()) == []  # temporary folder removed too
+    with pytest.raises(StoreError, match="no runs"):
+        store.load()
+
+
+def test_an_interrupted_write_is_not_listed_and_is_cleaned_by_the_next(tmp_path):
+    store = Store(tmp_path)
+    ghost = tmp_path / "runs" / ".tmp-20261128T000000Z-abcdef"
+    ghost.mkdir(parents=True)
+    (ghost / "zones.parquet").write_bytes(b"half")
+    assert store.list_runs().empty
+    store.write({"zones": zones_frame()}, parameters={}, now=NOW)
+    assert not ghost.exists() and len(store.list_runs()) == 1
+
+
+def test_altered_evidence_is_refused(tmp_path):
+    store = Store(tmp_path)
+    run = store.write({"zones": zones_frame()}, parameters={}, now=NOW)
+    path = run.path / "zones.parquet"
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0x01
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="does not match the SHA-256"):
+        store.load(run.run_id)
+    path.unlink()
+    with pytest.raises(StoreError, match="missing"):
+        store.load(run.run_id)
+
+
+def test_latest_prefix_and_ambiguity(tmp_path):
+    store = Store(tmp_path)
+    a = store.write({"zones": zones_frame(1)}, parameters={}, now=NOW)
+    b = store.write({"zones": zones_frame(2)}, parameters={}, now=NOW + timedelta(hours=1))
+    assert store.resolve("latest") == b.run_id
+    assert store.resolve(a.run_id[:16]) == a.run_id
+    assert list(store.list_runs()["run_id"]) == [a.run_id, b.run_id]
+    with pytest.raises(StoreError, match="2 runs"):
+        store.resolve("2026")
+    with pytest.raises(StoreError, match="no run"):
+        store.resolve("1999")
+    with pytest.raises(StoreError, match="already exists"):
+        store.write({"zones": zones_frame()}, parameters={}, now=NOW, run_id=a.run_id)
+
+
+def test_schema_mismatch_and_bad_manifest_are_errors(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(StoreError, match="missing"):
+        store.write({"zones": zones_frame().drop(columns=["status"])}, parameters={}, now=NOW)
+    with pytest.raises(StoreError, match="timezone-aware"):
+        store.write({"zones": zones_frame()}, parameters={}, now=datetime(2026, 1, 1))
+    run = store.write({"zones": zones_frame()}, parameters={}, now=NOW)
+    manifest = run.path / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["format_version"] = 99
+    manifest.chmod(0o644)
+    manifest.write_text(json.dumps(doc))
+    with pytest.raises(StoreError, match="format_version 99"):
+        store.load(run.run_id)
