@@ -19,6 +19,21 @@ knot-resolver  6  DNSSEC Bogus            7  Signature Expired       same as fre
 powerdns       9  DNSKEY Missing          7  Signature Expired       same as fresh
 =============  =========================  =========================  =====================
 
+The audit scenarios' bogus zones (issue 3), fresh / cached, same fault across families:
+
+=============  ===============  ===============  ===============  ===============
+family         signer-wrong     not-yet-valid    rrsig-invalid    rrsig-missing
+=============  ===============  ===============  ===============  ===============
+unbound        9 / 6            8 / 6            6 / 6            10 / 6
+bind           none             none             none             none
+knot-resolver  6                8                6                10
+powerdns       6                8                6                10
+=============  ===============  ===============  ===============  ===============
+
+(6 DNSSEC Bogus, 8 Signature Not Yet Valid, 9 DNSKEY Missing, 10 RRSIGs Missing.) A signature
+naming the wrong signer is 9 at Unbound ("signatures from unknown keys") but 6 at Knot Resolver
+and PowerDNS.
+
 Where the families legitimately differ (asserted below, not hidden):
 
 - the same DS-matches-no-key fault is EDE 9 (DNSKEY Missing) at Unbound and PowerDNS, 6
@@ -74,13 +89,25 @@ FAMILIES = ["unbound", "bind", "knot-resolver", "powerdns"]
 ZONE_IDS = [z.zone for z in LAB_ZONES]
 
 # family -> bogus zone -> EDE code (None: the family sends no EDE). See the module docstring.
+_SIGNER, _EARLY, _INVALID, _NOSIG = (
+    "signer-wrong.test",
+    "not-yet-valid.test",
+    "rrsig-invalid.test",
+    "rrsig-missing.test",
+)
 EDE_FRESH = {
-    "unbound": {"legacy.test": 9, "events.test": 7},
-    "bind": {"legacy.test": None, "events.test": None},
-    "knot-resolver": {"legacy.test": 6, "events.test": 7},
-    "powerdns": {"legacy.test": 9, "events.test": 7},
+    "unbound": {"legacy.test": 9, "events.test": 7, _SIGNER: 9, _EARLY: 8, _INVALID: 6, _NOSIG: 10},
+    "bind": dict.fromkeys(("legacy.test", "events.test", _SIGNER, _EARLY, _INVALID, _NOSIG)),
+    "knot-resolver": {
+        **{"legacy.test": 6, "events.test": 7},
+        **{_SIGNER: 6, _EARLY: 8, _INVALID: 6, _NOSIG: 10},
+    },
+    "powerdns": {
+        **{"legacy.test": 9, "events.test": 7},
+        **{_SIGNER: 6, _EARLY: 8, _INVALID: 6, _NOSIG: 10},
+    },
 }
-EDE_CACHED = {**EDE_FRESH, "unbound": {"legacy.test": 6, "events.test": 6}}
+EDE_CACHED = {**EDE_FRESH, "unbound": dict.fromkeys(EDE_FRESH["unbound"], 6)}
 
 EXPECTED = {
     "secure": ("NOERROR", True),

@@ -140,7 +140,11 @@ RECORDS = FrameSchema(
     (
         Column("zone", "string", "inventory zone the record was collected for"),
         Column("owner_name", "string", "owner name of the record (absolute, trailing dot)"),
-        Column("rrtype", "string", "DS | DNSKEY | RRSIG | SOA | NS"),
+        Column(
+            "rrtype",
+            "string",
+            "DS | DNSKEY | RRSIG | SOA | NS | CDS | CDNSKEY | NSEC3PARAM | NSEC | NSEC3",
+        ),
         Column("ttl", "Int64", "TTL as served"),
         Column("server", "string", "address of the server that served it"),
         Column("server_name", "string", "name of that server (NS target), if known"),
@@ -233,8 +237,183 @@ CATALOGUE = FrameSchema(
 )
 
 
+# --- evidence frames of the full audit (one zone's probe plan, judged row by row) -----------
+
+NAMESERVERS = FrameSchema(
+    "nameservers",
+    "One row per inventory zone and server address asked: the parent's servers (DS and the "
+    "delegation's NS) and the zone's own (apex SOA, DNSKEY and NS), as each answered.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("side", "string", "parent (a server of the parent zone) or child (the zone's)"),
+        Column("server", "string", "server address"),
+        Column("server_name", "string", "server name (NS target), if known"),
+        Column(
+            "answered",
+            "boolean",
+            "answered with authority (child: the apex SOA; parent: the DS question)",
+        ),
+        Column("rcode", "string", "response code of that answer; null: none came back"),
+        Column("error", "string", "transport failure (timeout, refused, ...), else null"),
+        Column("soa_serial", "Int64", "child: SOA serial served"),
+        Column("soa_expire", "Int64", "child: SOA expire (seconds) served"),
+        Column("dnskey_set", "string", "child: DNSKEYs served, `tag/algorithm/flags`, `;`-joined"),
+        Column(
+            "ns_set",
+            "string",
+            "NS targets served, `;`-joined (parent: the delegation, asked of the first server)",
+        ),
+        Column("ds_set", "string", "parent: DS records served, `;`-joined (null: none)"),
+        Column("queried_at", UTC_TS, "when that answer came"),
+    ),
+)
+
+DNSKEYS = FrameSchema(
+    "dnskeys",
+    "One row per DNSKEY and zone server: each key as published, and what it does.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("server", "string", "address of the server that published it"),
+        Column("server_name", "string", "its name"),
+        Column("key_tag", "Int64", "key tag (RFC 4034 appendix B)"),
+        Column("algorithm", "Int64", "DNSSEC algorithm number"),
+        Column("flags", "Int64", "DNSKEY flags (256 zone key, +1 SEP, +128 REVOKE)"),
+        Column("protocol", "Int64", "protocol field (must be 3)"),
+        Column("zone_key", "boolean", "the Zone Key bit is set"),
+        Column("sep", "boolean", "the Secure Entry Point bit is set (a KSK or CSK)"),
+        Column("revoked", "boolean", "the REVOKE bit is set (RFC 5011)"),
+        Column("key_bits", "Int64", "public key size in bits (RSA modulus, curve size)"),
+        Column("ttl", "Int64", "DNSKEY RRset TTL"),
+        Column("ds_match", "boolean", "a DS at the parent is this key's digest (null: unknown)"),
+        Column("signs", "string", "RRset types it validly signs at this server, `;`-joined"),
+        Column("queried_at", UTC_TS, "when the DNSKEY RRset was received"),
+    ),
+)
+
+SIGNATURES = FrameSchema(
+    "signatures",
+    "One row per RRSIG, server and RRset (zone apex, denial records, and the DS at the parent), "
+    "with its status; a `missing` row for each algorithm of the key set without a signature.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("side", "string", "child (the zone's own RRsets) or parent (its DS)"),
+        Column("server", "string", "address of the server that served it"),
+        Column("server_name", "string", "its name"),
+        Column("owner", "string", "owner name of the RRset"),
+        Column("covered_type", "string", "type of the RRset signed"),
+        Column("key_tag", "Int64", "key tag of the signing key (null: missing)"),
+        Column("algorithm", "Int64", "algorithm of the signature"),
+        Column("signer", "string", "signer name"),
+        Column("inception", UTC_TS, "signature inception"),
+        Column("expiration", UTC_TS, "signature expiration"),
+        Column("original_ttl", "Int64", "original TTL in the RRSIG"),
+        Column("rrset_ttl", "Int64", "TTL of the RRset as served"),
+        Column(
+            "status",
+            "string",
+            "valid | expired | premature | invalid | unknown_key | revoked_key | "
+            "signer_mismatch | missing",
+        ),
+        Column("detail", "string", "why, when not valid"),
+        Column("days_left", "Float64", "days from the answer to the expiration"),
+        Column("queried_at", UTC_TS, "when the RRset was received"),
+    ),
+)
+
+DS_MATCHES = FrameSchema(
+    "ds_matches",
+    "One row per DS record at the parent: which published DNSKEY it points at, and whether its "
+    "digest verifies.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("parent", "string", "parent zone"),
+        Column("server", "string", "parent server whose DS RRset this is"),
+        Column("server_name", "string", "its name"),
+        Column("key_tag", "Int64", "DS key tag"),
+        Column("algorithm", "Int64", "DS algorithm"),
+        Column("digest_type", "Int64", "1 SHA-1, 2 SHA-256, 4 SHA-384 (0 and 3 MUST NOT)"),
+        Column("digest", "string", "digest, hex"),
+        Column("matches_key_tag", "boolean", "a published DNSKEY has this key tag and algorithm"),
+        Column(
+            "digest_verifies",
+            "boolean",
+            "the digest is that key's (null: a digest type the toolkit does not compute)",
+        ),
+        Column("key_flags", "Int64", "flags of the key pointed at"),
+        Column("key_has_sep", "boolean", "that key has the SEP bit"),
+        Column("key_revoked", "boolean", "that key has the REVOKE bit"),
+        Column("key_signs_dnskey", "boolean", "that key validly signs the DNSKEY RRset"),
+        Column("queried_at", UTC_TS, "when the zone was collected"),
+    ),
+)
+
+CDS = FrameSchema(
+    "cds",
+    "One row per CDS or CDNSKEY record and zone server (RFC 7344, RFC 8078): what it asks the "
+    "parent for and whether it matches the keys and the DS.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("server", "string", "server address"),
+        Column("server_name", "string", "server name"),
+        Column("rrtype", "string", "CDS | CDNSKEY"),
+        Column("rdata", "string", "the record in zone-file text"),
+        Column("key_tag", "Int64", "key tag (CDS field, or computed for CDNSKEY)"),
+        Column("algorithm", "Int64", "algorithm (0 in a delete request)"),
+        Column("digest_type", "Int64", "CDS digest type"),
+        Column("flags", "Int64", "CDNSKEY flags"),
+        Column("delete", "boolean", "a delete request (algorithm 0)"),
+        Column(
+            "delete_wellformed",
+            "boolean",
+            "delete request exactly `CDS 0 0 0 00` / `CDNSKEY 0 3 0 AA==` (null: not one)",
+        ),
+        Column("matches_dnskey", "boolean", "points at a published DNSKEY (null: delete)"),
+        Column("matches_ds", "boolean", "corresponds to a DS at the parent (null: delete/unknown)"),
+        Column("rrset_size", "Int64", "records in its RRset (a delete request must be alone)"),
+        Column("signed_by_ds_key", "boolean", "RRset validly signed by a key a DS points at"),
+        Column("queried_at", UTC_TS, "when it was received"),
+    ),
+)
+
+DENIAL = FrameSchema(
+    "denial",
+    "One row per denial-of-existence probe and zone server: a random non-existent name "
+    "(NXDOMAIN) and the apex with a type it does not hold (NODATA), and whether the NSEC/NSEC3 "
+    "proof holds.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("server", "string", "server address"),
+        Column("server_name", "string", "server name"),
+        Column("qname", "string", "name asked"),
+        Column("qtype", "string", "type asked"),
+        Column("purpose", "string", "nxdomain | nodata"),
+        Column("rcode", "string", "response code"),
+        Column("kind", "string", "nsec | nsec3 | none"),
+        Column("iterations", "Int64", "NSEC3 extra iterations (RFC 9276: 0)"),
+        Column("salt", "string", "NSEC3 salt, hex (RFC 9276: empty)"),
+        Column("opt_out", "boolean", "NSEC3 opt-out flag"),
+        Column("proof", "string", "valid | invalid | unsigned | not_denied"),
+        Column("why", "string", "what the proof showed or lacked"),
+        Column("queried_at", UTC_TS, "when the answer came"),
+    ),
+)
+
+EVIDENCE: tuple[FrameSchema, ...] = (NAMESERVERS, DNSKEYS, SIGNATURES, DS_MATCHES, CDS, DENIAL)
+"""The audit's evidence frames, one set of rows per inventory zone (built by the collector)."""
+
+
 ALL: dict[str, FrameSchema] = {
-    s.name: s for s in (INVENTORY, ZONES, RECORDS, RESOLVER_CHECKS, QUERIES, FINDINGS, CATALOGUE)
+    s.name: s
+    for s in (
+        INVENTORY,
+        ZONES,
+        RECORDS,
+        RESOLVER_CHECKS,
+        QUERIES,
+        FINDINGS,
+        CATALOGUE,
+        *EVIDENCE,
+    )
 }
 
 

@@ -1,7 +1,9 @@
-"""Collection of a whole portfolio into the run frames (zones, records, resolver_checks, queries).
+"""Collection of a whole portfolio into the run frames (zones, records, resolver_checks, queries
+and the audit's evidence frames).
 
-This module only orchestrates: the walk asks the authoritative servers, the validator judges,
-the resolver checks ask the validating resolvers; here their results become tidy frames.
+This module only orchestrates: the walk asks the authoritative servers (each zone's probe
+plan), the validator judges, the resolver checks ask the validating resolvers; here their
+results become tidy frames (:mod:`toolkit.collect.evidence` draws the evidence rows).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import dns.dnssec
+import dns.flags
 import dns.name
 import dns.rdatatype
 import dns.rrset
@@ -22,13 +25,20 @@ import pandas as pd
 from tqdm import tqdm
 
 from toolkit.collect.anchors import load_root_hints, load_trust_anchor
+from toolkit.collect.evidence import zone_evidence_rows
+from toolkit.collect.evidence import zone_text as zone_text
 from toolkit.collect.resolvers import ResolverSpec, check_resolver
 from toolkit.collect.transport import Clock, Exchange, TransportConfig
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import Walker, ZoneEvidence
 from toolkit.portfolio import Portfolio
 from toolkit.reasons import describe
-from toolkit.schemas import QUERIES, RECORDS, RESOLVER_CHECKS, ZONES
+from toolkit.schemas import EVIDENCE, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES, FrameSchema
+
+COLLECTED: tuple[FrameSchema, ...] = (ZONES, RECORDS, RESOLVER_CHECKS, QUERIES, *EVIDENCE)
+"""Every frame :func:`collect` returns besides ``inventory``. The evidence frames hold rows of
+inventory zones only (never of the ancestors walked through), so shards of a portfolio can be
+concatenated."""
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,7 @@ class CollectConfig:
     resolvers: tuple[ResolverSpec, ...] = ()
     transport: TransportConfig = field(default_factory=TransportConfig)
     progress: bool | None = None  # None: a bar only when stderr is a terminal
+    seed: int | None = 0  # seeds the denial probes' random names (None: fresh each run)
 
     def parameters(self) -> dict[str, Any]:
         """The configuration as JSON-serialisable run parameters (for the manifest)."""
@@ -54,12 +65,8 @@ class CollectConfig:
             "resolvers": [f"{r.name}={r.address}@{r.port}" for r in self.resolvers],
             "timeout_s": self.transport.timeout,
             "tries": self.transport.tries,
+            "seed": self.seed,
         }
-
-
-def zone_text(name: dns.name.Name) -> str:
-    """A zone name as the frames write it: no trailing dot, "." for the root."""
-    return "." if name == dns.name.root else name.to_text(omit_final_dot=True)
 
 
 def collect(
@@ -68,7 +75,8 @@ def collect(
     """Probe every inventory zone and return the run frames.
 
     ``now`` is the time validation is judged against and the start of the run's clock.
-    Returns ``{"inventory", "zones", "records", "resolver_checks", "queries"}`` frames (schemas
+    Returns ``{"inventory", "zones", "records", "resolver_checks", "queries"}`` and the evidence
+    frames ``{"nameservers", "dnskeys", "signatures", "ds_matches", "cds", "denial"}`` (schemas
     in :mod:`toolkit.schemas`). DNS failures become rows; raises InputError only for unusable
     trust-anchor or hints files.
     """
@@ -96,6 +104,7 @@ def collect(
         transport=config.transport,
         log=record,
         min_validity_days=lambda n: floors.get(zone_text(n)),
+        seed=config.seed,
     )
     zone_rows, resolver_rows = [], []
     rows = inventory.to_dict("records")
@@ -109,13 +118,33 @@ def collect(
             resolver_rows.append(
                 check_resolver(zone, spec, clock=clock, transport=config.transport)
             )
+    evidence = _evidence_rows(walker, inventory["zone"])
     return {
         "inventory": inventory,
         "zones": ZONES.frame(zone_rows),
         "records": RECORDS.frame(_record_rows(walker.evidence.values())),
         "resolver_checks": RESOLVER_CHECKS.frame(resolver_rows),
         "queries": QUERIES.frame(query_rows),
+        **{schema.name: schema.frame(evidence[schema.name]) for schema in EVIDENCE},
     }
+
+
+def _evidence_rows(walker: Walker, zones: Iterable[str]) -> dict[str, list[dict]]:
+    """The evidence rows of every inventory zone that was collected. A zone whose rows cannot
+    be drawn (a bug) gets none, which the checks read as "not evidenced", never as a pass."""
+    out: dict[str, list[dict]] = {schema.name: [] for schema in EVIDENCE}
+    for zone in zones:
+        ev = walker.evidence.get(dns.name.from_text(zone))
+        if ev is None:
+            continue
+        try:
+            rows = zone_evidence_rows(ev, walker.evidence.get(ev.parent) if ev.parent else None)
+        except Exception:  # a bug must not lose the run; the zone stays unevidenced
+            log.exception("drawing the evidence of %s failed", zone)
+            continue
+        for name, part in rows.items():
+            out[name] += part
+    return out
 
 
 def _no_bar(config: CollectConfig) -> bool | None:
@@ -180,6 +209,38 @@ def _record_rows(evidence: Iterable[ZoneEvidence]) -> list[dict]:
                 child.ns_sigs,
             ):
                 rows += _rows(zone, rrset, child.server, names.get(child.server), "child", at)
+        rows += _probe_record_rows(ev)
+    return rows
+
+
+_DENIAL_TYPES = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+
+
+def _probe_record_rows(ev: ZoneEvidence) -> list[dict]:
+    """Records of the audit probes beyond SOA/DNSKEY/NS: the apex CDS, CDNSKEY and NSEC3PARAM
+    (authoritative answers) and the NSEC/NSEC3 records of the denial answers, with RRSIGs."""
+    rows: list[dict] = []
+    zone = zone_text(ev.name)
+    for r in ev.results:
+        ex = r.exchange
+        resp = r.response
+        if r.probe.side != "child" or ex is None or resp is None:
+            continue
+        if r.probe.purpose == "apex" and r.probe.qtype in ("CDS", "CDNSKEY", "NSEC3PARAM"):
+            if not resp.flags & dns.flags.AA:
+                continue
+            rrsets = [rr for rr in resp.answer if rr.name == ev.name]
+        elif r.probe.purpose in ("nxdomain", "nodata"):
+            rrsets = [
+                rr
+                for rr in resp.authority
+                if rr.rdtype in _DENIAL_TYPES
+                or (rr.rdtype == dns.rdatatype.RRSIG and rr.covers in _DENIAL_TYPES)
+            ]
+        else:
+            continue
+        for rr in rrsets:
+            rows += _rows(zone, rr, ex.server, ex.server_name, "child", ex.queried_at)
     return rows
 
 
@@ -207,13 +268,13 @@ def _rows(
             "rdata": rd.to_text(),
             "queried_at": at,
         }
-        if rrset.rdtype == dns.rdatatype.DNSKEY:
+        if rrset.rdtype in (dns.rdatatype.DNSKEY, dns.rdatatype.CDNSKEY):
             row |= {
                 "key_tag": dns.dnssec.key_id(rd),
                 "algorithm": int(rd.algorithm),
                 "flags": rd.flags,
             }
-        elif rrset.rdtype == dns.rdatatype.DS:
+        elif rrset.rdtype in (dns.rdatatype.DS, dns.rdatatype.CDS):
             row |= {
                 "key_tag": rd.key_tag,
                 "algorithm": int(rd.algorithm),

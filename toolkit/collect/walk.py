@@ -1,14 +1,18 @@
 """The delegation walk: from the root hints down to each zone, asking the authoritative servers.
 
-This is the I/O driver around :mod:`toolkit.collect.validate`. For each zone it finds the zone
-cuts on the way from the root (caching them, so a portfolio under one TLD asks the root and the
-TLD once), asks the parent's servers for the DS RRset (or its signed denial), asks every
-address of every authoritative server of the zone for DNSKEY, SOA and NS with DO set, and hands
-the evidence to :func:`toolkit.collect.validate.judge_zone`.
+This is the I/O driver around :mod:`toolkit.collect.plan` and :mod:`toolkit.collect.validate`.
+For each zone it finds the zone cuts on the way from the root (caching them, so a portfolio
+under one TLD asks the root and the TLD once), sends the zone's probe plan through
+:func:`toolkit.collect.transport.send` (DS and NS at every parent server; SOA, DNSKEY, NS, CDS,
+CDNSKEY, NSEC3PARAM and two denial probes at every address of every zone server, with DO),
+keeps every exchange as evidence, and hands the apex data to
+:func:`toolkit.collect.validate.judge_zone`. A server that does not answer the plan's gate (the
+apex SOA) with authority is not asked the rest of its probes.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,17 +26,31 @@ import dns.rdatatype
 import dns.rrset
 
 from toolkit.collect.anchors import RootHints, TrustAnchor
+from toolkit.collect.plan import Probe, Server, ZonePlan, plan_zone, random_label
 from toolkit.collect.transport import Clock, Exchange, TransportConfig, send
 from toolkit.collect.validate import ChildData, ParentData, Verdict, judge_zone
-
-Server = tuple[str | None, str]  # (server name, address)
 
 _MAX_DEPTH = 8  # nested NS-name resolutions before giving up (loops in glueless delegations)
 
 
+@dataclass(frozen=True)
+class ProbeResult:
+    """A probe of the plan and its exchange (None: skipped, the server failed its gate)."""
+
+    probe: Probe
+    exchange: Exchange | None
+
+    @property
+    def response(self) -> dns.message.Message | None:
+        return self.exchange.response if self.exchange is not None else None
+
+
 @dataclass
 class ZoneEvidence:
-    """Everything collected for one zone cut, and the verdict drawn from it."""
+    """Everything collected for one zone cut, and the verdict drawn from it.
+
+    ``results`` holds every probe of ``plan`` with its exchange, in sending order (empty for
+    a name that is not a zone cut)."""
 
     name: dns.name.Name
     parent: dns.name.Name | None
@@ -43,6 +61,8 @@ class ZoneEvidence:
     verdict: Verdict
     queried_at: datetime
     child_times: dict[str, datetime] = field(default_factory=dict)
+    plan: ZonePlan | None = None
+    results: list[ProbeResult] = field(default_factory=list)
 
 
 @dataclass
@@ -78,8 +98,12 @@ class Walker:
         transport: TransportConfig,
         log: Callable[[Exchange], None],
         min_validity_days: Callable[[dns.name.Name], float | None] = lambda _: None,
+        seed: int | None = 0,
     ) -> None:
+        """``seed`` picks the label of each zone's non-existent name (see :meth:`nx_label`)."""
         self.anchor = anchor
+        self.seed = seed
+        self._rng = random.Random()
         self.clock = clock
         self.transport = transport
         self.log = log
@@ -215,17 +239,23 @@ class Walker:
         started = self.clock.now()
         servers = self._servers[name]
         parent = self._parent.get(name)
-        parent_data = parent_server = None
         parent_verdict = None
         if parent is not None:
-            parent_ev = self.collect_zone(parent)
-            parent_verdict = parent_ev.verdict
-            parent_data, parent_server = self._fetch_ds(name, parent)
-        children = []
+            parent_verdict = self.collect_zone(parent).verdict
+        plan = plan_zone(
+            name,
+            parent=parent,
+            parent_servers=self._servers[parent] if parent is not None else [],
+            zone_servers=servers,
+            nx_label=self.nx_label(name),
+        )
+        results = self.execute(plan)
+        parent_data, parent_server = parent_answer(name, results)
+        children = [child_data(name, server, results) for server in servers]
         child_times = {}
-        for server in servers:
-            child_times[server[1]] = self.clock.now()
-            children.append(self._fetch_apex(name, server))
+        for r in results:
+            if r.probe.side == "child" and r.exchange is not None:
+                child_times.setdefault(r.probe.server[1], r.exchange.queried_at)
         now = self.clock.now()
         if parent is None:
             verdict = judge_zone(
@@ -259,54 +289,99 @@ class Walker:
             verdict,
             started,
             child_times,
+            plan,
+            results,
         )
         self.evidence[name] = ev
         return ev
 
-    def _fetch_ds(
-        self, name: dns.name.Name, parent: dns.name.Name
-    ) -> tuple[ParentData, Server | None]:
-        lookup = self._ask_any(name, "DS", self._servers[parent])
-        r = lookup.response
-        if r is None:
-            return ParentData(answered=False), None
-        if r.rcode() == dns.rcode.NXDOMAIN:
-            return ParentData(answered=True, nxdomain=True), lookup.server
-        ds = _rrset(r.answer, name, dns.rdatatype.DS)
-        sigs = _rrset(r.answer, name, dns.rdatatype.RRSIG, dns.rdatatype.DS)
+    def nx_label(self, zone: dns.name.Name) -> str:
+        """The label of the random non-existent name asked under ``zone``: drawn from a
+        generator seeded with the walker's seed and the zone's name (so two runs, or two shards
+        of one run, ask the same names), or fresh for every zone when the seed is None."""
+        if self.seed is None:
+            return random_label(self._rng)
+        return random_label(random.Random(f"{self.seed}/{zone.to_text().lower()}"))
+
+    def execute(self, plan: ZonePlan) -> list[ProbeResult]:
+        """Send the plan's probes in order; a server (name and address) whose gate probe gets
+        no authoritative answer is skipped for the rest of the plan."""
+        failed: set[Server] = set()
+        results = []
+        for probe in plan.probes:
+            if probe.server in failed:
+                results.append(ProbeResult(probe, None))
+                continue
+            ex = self._ask(probe.qname, probe.qtype, probe.server)
+            results.append(ProbeResult(probe, ex))
+            if probe.gate and not _authoritative(ex.response, probe):
+                failed.add(probe.server)
+        return results
+
+
+def _authoritative(r: dns.message.Message | None, probe: Probe) -> bool:
+    """An authoritative NOERROR answer holding the RRset asked for."""
+    if r is None or r.rcode() != dns.rcode.NOERROR or not r.flags & dns.flags.AA:
+        return False
+    rdtype = dns.rdatatype.from_text(probe.qtype)
+    return _rrset(r.answer, probe.qname, rdtype) is not None
+
+
+def parent_answer(
+    name: dns.name.Name, results: list[ProbeResult]
+) -> tuple[ParentData, Server | None]:
+    """What the parent says about the zone's DS: the first usable DS answer (NOERROR or
+    NXDOMAIN) among the parent servers asked, and which server gave it."""
+    for r in results:
+        if r.probe.purpose != "ds" or r.response is None:
+            continue
+        resp = r.response
+        if resp.rcode() == dns.rcode.NXDOMAIN:
+            return ParentData(answered=True, nxdomain=True), r.probe.server
+        if resp.rcode() != dns.rcode.NOERROR:
+            continue
+        ds = _rrset(resp.answer, name, dns.rdatatype.DS)
+        sigs = _rrset(resp.answer, name, dns.rdatatype.RRSIG, dns.rdatatype.DS)
         denial = [
             rrset
-            for rrset in r.authority
+            for rrset in resp.authority
             if rrset.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
             or (
                 rrset.rdtype == dns.rdatatype.RRSIG
                 and rrset.covers in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
             )
         ]
-        return ParentData(True, False, ds, sigs, denial), lookup.server
+        return ParentData(True, False, ds, sigs, denial), r.probe.server
+    return ParentData(answered=False), None
 
-    def _fetch_apex(self, name: dns.name.Name, server: Server) -> ChildData:
-        data = ChildData(server=server[1], answered=False)
-        for qtype in ("SOA", "DNSKEY", "NS"):
-            ex = self._ask(name, qtype, server)
-            r = ex.response
-            if r is None or r.rcode() != dns.rcode.NOERROR or not r.flags & dns.flags.AA:
-                if qtype == "NS":
-                    continue
-                # No authoritative SOA or DNSKEY answer: the server is lame or dead for this
-                # zone. Absence of a DNSKEY is only concluded from an authoritative answer.
-                data.answered = False
+
+def child_data(name: dns.name.Name, server: Server, results: list[ProbeResult]) -> ChildData:
+    """One zone server's apex SOA, DNSKEY and NS as :func:`judge_zone` needs them. The server
+    counts as answering only with an authoritative SOA and an authoritative DNSKEY answer (the
+    absence of a DNSKEY is only concluded from an authoritative answer)."""
+    data = ChildData(server=server[1], answered=False)
+    mine = {
+        r.probe.qtype: r.response
+        for r in results
+        if r.probe.server == server and r.probe.purpose == "apex"
+    }
+    for qtype in ("SOA", "DNSKEY", "NS"):
+        r = mine.get(qtype)
+        if r is None or r.rcode() != dns.rcode.NOERROR or not r.flags & dns.flags.AA:
+            if qtype == "NS":
+                continue
+            data.answered = False
+            return data
+        rdtype = dns.rdatatype.from_text(qtype)
+        rrset = _rrset(r.answer, name, rdtype)
+        sigs = _rrset(r.answer, name, dns.rdatatype.RRSIG, rdtype)
+        if qtype == "SOA":
+            data.answered = rrset is not None
+            if not data.answered:
                 return data
-            rdtype = dns.rdatatype.from_text(qtype)
-            rrset = _rrset(r.answer, name, rdtype)
-            sigs = _rrset(r.answer, name, dns.rdatatype.RRSIG, rdtype)
-            if qtype == "SOA":
-                data.answered = rrset is not None
-                if not data.answered:
-                    return data
-                data.soa, data.soa_sigs = rrset, sigs
-            elif qtype == "DNSKEY":
-                data.dnskey, data.dnskey_sigs = rrset, sigs
-            else:
-                data.ns, data.ns_sigs = rrset, sigs
-        return data
+            data.soa, data.soa_sigs = rrset, sigs
+        elif qtype == "DNSKEY":
+            data.dnskey, data.dnskey_sigs = rrset, sigs
+        else:
+            data.ns, data.ns_sigs = rrset, sigs
+    return data

@@ -9,6 +9,7 @@ Layout of a lab directory ``LAB`` (everything the lab writes; nothing else there
                                  else the zone name without trailing dot; a ds-mismatch zone's
                                  unpublished decoy key is <zone>.decoy.pem
     LAB/zones/<zone>.zone        signed zone files, exactly as served
+    LAB/zones/<zone>.ns2.zone    ns2's own version of a zone, where a scenario needs one
     LAB/knot/<server>/           knot.conf, run/ (pid, control socket), db/ (timers, journal)
     LAB/unbound/                 unbound.conf, its working directory and pid file
     LAB/bind/                    named.conf, rndc.conf and named's working directory
@@ -84,6 +85,8 @@ class LabInfo:
                     "expected_status": z.expected_status,
                     "expected_reasons": list(z.expected_reasons),
                     "description": z.description,
+                    "expected_failures": sorted(z.expected_failures),
+                    "expected_signed": z.expected_signed,
                 }
                 for z in self.zones
             ],
@@ -132,6 +135,8 @@ class LabInfo:
                         expected_status=z["expected_status"],
                         expected_reasons=tuple(z["expected_reasons"]),
                         description=z.get("description", ""),
+                        expected_failures=frozenset(z.get("expected_failures", ())),
+                        expected_signed=bool(z.get("expected_signed", True)),
                     )
                     for z in doc["zones"]
                 ),
@@ -191,6 +196,11 @@ def _write_zones(lab: Path, tree: zones.LabTree) -> dict[str, Path]:
         path = zonedir / f"{_stem(name)}.zone"
         _write_atomic(path, zones.zone_text(zone))
         paths[name] = path
+    for server, variants in tree.variants.items():  # a server's own version of a zone
+        for name, zone in variants.items():
+            path = zonedir / f"{_stem(name)}.{server}.zone"
+            _write_atomic(path, zones.zone_text(zone))
+            paths[f"{name}@{server}"] = path
     return paths
 
 
@@ -227,7 +237,7 @@ def _knot_daemons(
             address=address,
             rundir=home / "run",
             dbdir=home / "db",
-            zones={z: zone_files[z] for z in served},
+            zones={z: zone_files.get(f"{z}@{role}", zone_files[z]) for z in served},
         )
         _write_atomic(conf, text)
         daemons.append(_Daemon(name, [knotd, "-c", str(conf)], address, served[0], False))

@@ -2,8 +2,9 @@
 
 Pure data. A scenario names a DNSSEC state the lab builds on purpose; ``expected_status`` and
 ``expected_reasons`` are what a correct checker must report for a zone built that way (the
-reason codes are those of :mod:`toolkit.reasons`). How each scenario is built lives in
-:mod:`toolkit.lab.zones`.
+reason codes are those of :mod:`toolkit.reasons`), ``expected_failures`` the checks of
+:mod:`toolkit.checks` that must fail on it. How each scenario is built lives in
+:mod:`toolkit.lab.recipes` and :mod:`toolkit.lab.zones`.
 """
 
 from __future__ import annotations
@@ -22,55 +23,313 @@ PORT = 53
 
 @dataclass(frozen=True)
 class LabZone:
-    """One zone of the lab's catalog and the verdict a correct checker must reach on it."""
+    """One zone of the lab's catalog and the verdict a correct checker must reach on it.
+
+    ``expected_failures`` are the check ids (see :mod:`toolkit.checks`) that must fail for the
+    zone in a portfolio whose policy allows algorithms 13, 15, 14, 16 and 8, asks for a
+    KSK/ZSK split and a 5-day signature floor (:data:`LAB_POLICY`); ``expected_signed`` is the
+    inventory's intent for the zone.
+    """
 
     zone: str  # A-label, no trailing dot
     scenario: str
     expected_status: str  # secure | insecure | bogus
     expected_reasons: tuple[str, ...]
     description: str
+    expected_failures: frozenset[str] = frozenset()
+    expected_signed: bool = True
 
 
-SCENARIOS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "secure": (
+@dataclass(frozen=True)
+class Scenario:
+    """What a correct checker reports for a zone built as the scenario says."""
+
+    expected_status: str
+    expected_reasons: tuple[str, ...]
+    expected_failures: frozenset[str]
+    description: str
+
+
+LAB_POLICY = {
+    "allowed_algorithms": (13, 15, 14, 16, 8),
+    "zsk_lifetime_days": 90,
+    "ksk_lifetime_days": 365,
+    "min_rrsig_validity_days": 5.0,
+    "key_scheme": "split",
+}
+"""The signing policy the scenarios' ``expected_failures`` assume (fields of SigningPolicy)."""
+
+
+def _s(status: str, reasons: tuple[str, ...], failures: set[str], description: str) -> Scenario:
+    return Scenario(status, reasons, frozenset(failures), description)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "secure": _s(
         "secure",
         (),
+        set(),
         "Signed with a KSK and a ZSK; the parent publishes the KSK's DS (SHA-256).",
     ),
-    "expiring": (
+    "expiring": _s(
         "secure",
         ("SIG_EXPIRING_SOON",),
+        {"rrsig_validity_above_floor", "rrsig_outlives_soa_expire"},
         "Signed and delegated securely, but the signatures expire in 3 days "
         "(inside a 5-day policy floor).",
     ),
-    "island": (
+    "island": _s(
         "insecure",
         ("NO_DS_SIGNED",),
+        {"zone_signed_as_expected", "ds_published_for_signed_zone"},
         "Signed, but the parent publishes no DS: an island of security.",
     ),
-    "ds-mismatch": (
+    "ds-mismatch": _s(
         "bogus",
         ("DS_NO_MATCHING_DNSKEY",),
+        {"chain_not_bogus", "ds_matches_dnskey"},
         "Signed, but the parent's DS is the digest of a key the zone does not publish.",
     ),
-    "expired": (
+    "expired": _s(
         "bogus",
         ("RRSIG_EXPIRED",),
+        {
+            "chain_not_bogus",
+            "rrsig_validity_above_floor",
+            "rrsig_not_expired",
+            "denial_proofs_valid",
+        },
         "Signed and delegated securely, but every signature expired 10 days ago.",
     ),
-    "unsigned": (
+    "unsigned": _s(
         "insecure",
         ("UNSIGNED",),
+        {"zone_signed_as_expected"},
         "Not signed; the parent publishes no DS.",
     ),
+    # --- the audit scenarios: one deliberate fault (or clean state) per check -----------------
+    "nsec3-iterations": _s(
+        "secure",
+        (),
+        {"nsec3_parameters_rfc9276"},
+        "Signed with NSEC3, 10 extra iterations and an 8-byte salt (RFC 9276 asks for 0 and none).",
+    ),
+    "nsec3-clean": _s(
+        "secure",
+        (),
+        set(),
+        "Signed with NSEC3, 0 extra iterations and no salt, as RFC 9276 recommends.",
+    ),
+    "rsasha1": _s(
+        "secure",
+        (),
+        {"dnskey_algorithm_must_not_sign", "dnskey_algorithm_in_policy"},
+        "Signed with RSASHA1 (algorithm 5, 2048-bit keys): validators still accept it, but "
+        "RFC 9905 says it MUST NOT be used for signing.",
+    ),
+    "rsa-1024": _s(
+        "secure",
+        (),
+        {"rsa_key_length"},
+        "Signed with RSASHA256 (algorithm 8): a 2048-bit KSK but a 1024-bit ZSK.",
+    ),
+    "rsasha512": _s(
+        "secure",
+        (),
+        {"dnskey_algorithm_not_recommended", "dnskey_algorithm_in_policy"},
+        "Signed with RSASHA512 (algorithm 10, NOT RECOMMENDED for signing by RFC 8624).",
+    ),
+    "ds-sha1-only": _s(
+        "secure",
+        (),
+        {"ds_digest_sha256"},
+        "The parent publishes only a SHA-1 DS (digest type 1) for the KSK.",
+    ),
+    "ds-bad-digest": _s(
+        "secure",
+        (),
+        {"ds_matches_dnskey"},
+        "Besides the KSK's good DS, the parent publishes a second SHA-256 DS with the KSK's key "
+        "tag whose digest does not verify.",
+    ),
+    "ds-gost": _s(
+        "secure",
+        (),
+        {"ds_digest_type_prohibited"},
+        "Besides the KSK's SHA-256 DS, the parent publishes a GOST DS (digest type 3, MUST NOT "
+        "be used); validators without GOST ignore it.",
+    ),
+    "ds-zsk-no-sep": _s(
+        "secure",
+        (),
+        {"ds_points_at_sep_key", "key_scheme_matches_policy"},
+        "One key with flags 256 (no SEP bit) signs everything, and the parent's DS points at it.",
+    ),
+    "csk": _s(
+        "secure",
+        (),
+        {"key_scheme_matches_policy"},
+        "A single combined signing key (flags 257) signs everything, where the policy asks for "
+        "a KSK/ZSK split.",
+    ),
+    "missing-algorithm-sig": _s(
+        "secure",
+        (),
+        {"rrsig_every_algorithm"},
+        "An Ed25519 KSK (algorithm 15) joins the ECDSA keys and signs only the DNSKEY set: the "
+        "other RRsets lack a signature of that algorithm (RFC 4035 §2.2).",
+    ),
+    "revoked-key-signing": _s(
+        "secure",
+        (),
+        {"rrsig_not_by_revoked_key"},
+        "A ZSK with the REVOKE bit (flags 384) is still published and still signs the zone's "
+        "data next to the current ZSK.",
+    ),
+    "signer-wrong": _s(
+        "bogus",
+        ("RRSIG_MISSING",),
+        {"chain_not_bogus", "rrsig_signer_is_zone"},
+        "The SOA's only signature names the parent (test.) as its signer.",
+    ),
+    "not-yet-valid": _s(
+        "bogus",
+        ("RRSIG_NOT_YET_VALID",),
+        {"chain_not_bogus", "rrsig_not_premature", "denial_proofs_valid"},
+        "Every signature's inception lies 3 days in the future.",
+    ),
+    "rrsig-invalid": _s(
+        "bogus",
+        ("RRSIG_INVALID",),
+        {"chain_not_bogus", "rrsig_verifies"},
+        "The SOA's signature was altered after signing: it does not verify.",
+    ),
+    "rrsig-missing": _s(
+        "bogus",
+        ("RRSIG_MISSING",),
+        {"chain_not_bogus", "rrsig_present"},
+        "The DNSKEY RRset's signature was removed after signing: nothing vouches for the keys.",
+    ),
+    "ttl-beyond-expiration": _s(
+        "secure",
+        (),
+        {"ttl_within_signature_validity"},
+        "The apex NS RRset has a TTL of 40 days, past its signatures' 30-day expiration.",
+    ),
+    "sigs-before-soa-expire": _s(
+        "secure",
+        (),
+        {"rrsig_outlives_soa_expire"},
+        "Signatures expire in 10 days (above the 5-day floor) but the SOA expire is 14 days.",
+    ),
+    "denial-unsigned": _s(
+        "secure",
+        (),
+        {"denial_proofs_valid", "rrsig_present"},
+        "The NSEC records lost their signatures after signing: no denial of existence verifies.",
+    ),
+    "cds-matching": _s(
+        "secure",
+        (),
+        set(),
+        "CDS (SHA-256) and CDNSKEY for the current KSK, signed by it.",
+    ),
+    "cds-mismatch": _s(
+        "secure",
+        (),
+        {"cds_matches_dnskey"},
+        "CDS and CDNSKEY for a key the zone does not publish.",
+    ),
+    "cds-zsk-signed": _s(
+        "secure",
+        (),
+        {"cds_signed_by_ds_key"},
+        "CDS and CDNSKEY for the current KSK, but signed only by the ZSK, which no DS points at.",
+    ),
+    "cds-delete": _s(
+        "secure",
+        (),
+        set(),
+        "A well-formed delete request: `CDS 0 0 0 00` and `CDNSKEY 0 3 0 AA==`, each alone.",
+    ),
+    "cds-delete-malformed": _s(
+        "secure",
+        (),
+        {"cds_delete_wellformed"},
+        "`CDS 0 0 0 00` published together with an ordinary CDS: a delete request must be alone.",
+    ),
+    "dnskey-inconsistent": _s(
+        "secure",
+        (),
+        {"dnskey_consistent_across_servers", "dnskey_unused"},
+        "ns1 publishes a pre-published third key that ns2 does not: the servers serve different "
+        "DNSKEY sets (each valid on its own).",
+    ),
+    "serial-mismatch": _s(
+        "secure",
+        (),
+        {"soa_serial_consistent_across_servers"},
+        "ns2 serves the zone with an older SOA serial than ns1.",
+    ),
+    "ns-mismatch": _s(
+        "secure",
+        (),
+        {"parent_child_ns_agree"},
+        "The zone's own NS set names a third server the parent's delegation does not.",
+    ),
+    "ns-inconsistent": _s(
+        "secure",
+        (),
+        {"ns_consistent_across_servers", "parent_child_ns_agree"},
+        "ns2's copy of the zone has an extra NS record that ns1's does not.",
+    ),
+    "lame-server": _s(
+        "secure",
+        ("LAME_SERVER",),
+        {"authoritative_servers_answer"},
+        "Parent and zone list a third server, ns3, whose address (the lab root server) does not "
+        "serve the zone: a lame delegation.",
+    ),
+    "zsk-prepublish": _s(
+        "secure",
+        (),
+        {"dnskey_unused"},
+        "ZSK rollover by pre-publication caught half-way: the new ZSK is published but does not "
+        "sign yet (an info finding only).",
+    ),
+    "ksk-double-ds": _s(
+        "secure",
+        (),
+        set(),
+        "KSK rollover by double DS caught half-way: the parent publishes the DS of the old and of "
+        "the new KSK; both keys are published, the old one signs.",
+    ),
 }
-"""Scenario name -> (expected_status, expected_reasons, description)."""
+"""Scenario name -> what a correct checker must report (status, reasons, failing checks)."""
 
 
-def _zone(zone: str, scenario: str) -> LabZone:
-    status, reasons, description = SCENARIOS[scenario]
-    return LabZone(zone, scenario, status, reasons, description)
+def _zone(zone: str, scenario: str, *, expected_signed: bool = True) -> LabZone:
+    sc = SCENARIOS[scenario]
+    failures = sc.expected_failures
+    if not expected_signed:  # the inventory says unsigned on purpose: nothing to expect
+        failures = failures - {"zone_signed_as_expected"}
+    return LabZone(
+        zone,
+        scenario,
+        sc.expected_status,
+        sc.expected_reasons,
+        sc.description,
+        failures,
+        expected_signed,
+    )
 
+
+_FIRST_SCENARIOS = ("secure", "expiring", "island", "ds-mismatch", "expired", "unsigned")
+
+AUDIT_ZONES: tuple[LabZone, ...] = tuple(
+    _zone(f"{name}.test", name) for name in SCENARIOS if name not in _FIRST_SCENARIOS
+)
+"""One zone per audit scenario, named after it (``nsec3-iterations.test``, ...)."""
 
 LAB_ZONES: tuple[LabZone, ...] = (
     _zone("corp.test", "secure"),
@@ -80,8 +339,15 @@ LAB_ZONES: tuple[LabZone, ...] = (
     _zone("brand.test", "island"),
     _zone("legacy.test", "ds-mismatch"),
     _zone("events.test", "expired"),
-    _zone("intranet.test", "unsigned"),
+    _zone("intranet.test", "unsigned", expected_signed=False),
     _zone("marketing.test", "unsigned"),
+    # --- more zones of the sample portfolio's organisation (issue 4) ---
+    _zone("api.test", "secure"),
+    _zone("partners.test", "secure"),
+    _zone("support.test", "secure"),
+    _zone("careers.test", "unsigned", expected_signed=False),
+    # --- the audit scenarios (issue 3): keep this block last in its own line ---
+    *AUDIT_ZONES,
 )
 """Every child zone of ``test.`` the lab builds, in catalog order."""
 

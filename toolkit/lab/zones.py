@@ -1,18 +1,20 @@
 """Build and sign the lab's zones: pure functions of the catalog, the keys and ``now``.
 
-Nothing here reads the clock or touches the disk. :func:`generate_lab_keys` draws fresh keys
-(ECDSAP256SHA256, a KSK and a ZSK per signed zone, plus a decoy key for every ``ds-mismatch``
-zone); :func:`build_tree` returns the root zone, ``test.`` and every catalog zone as
-:class:`dns.zone.Zone` objects, signed (NSEC) according to each zone's scenario, and the root
-KSK's DS (the lab's trust anchor).
+Nothing here reads the clock or touches the disk. :func:`generate_lab_keys` derives the keys
+each zone's recipe names (by default a KSK and a ZSK, ECDSAP256SHA256; RSA and Ed25519 where a
+scenario needs them; a decoy key the zone never publishes where a DS or CDS must point
+elsewhere); :func:`build_tree` returns the root zone, ``test.`` and every catalog zone as
+:class:`dns.zone.Zone` objects, signed (NSEC or NSEC3) and broken as each zone's
+:class:`~toolkit.lab.recipes.Recipe` says, the second server's copy where it differs, and the
+root KSK's DS (the lab's trust anchor).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import dns.dnssec
 import dns.name
@@ -21,17 +23,29 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from dns.dnssectypes import Algorithm, DSDigest
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 
 from toolkit.errors import LabError
+from toolkit.lab import faults
+from toolkit.lab.recipes import (
+    KSK_FLAGS,
+    NORMAL_WINDOW,
+    RECIPES,
+    ZSK_FLAGS,
+    DsSpec,
+    KeySpec,
+    Recipe,
+)
 from toolkit.lab.scenarios import LAB_ZONES, LabAddresses, LabZone
+from toolkit.lab.signer import KeyUse, rsa_private_key
+from toolkit.lab.signer import sign_zone as sign_with
+
+__all__ = ["KSK_FLAGS", "NORMAL_WINDOW", "RECIPES", "ZSK_FLAGS", "KeySpec", "Recipe"]
 
 ALGORITHM = Algorithm.ECDSAP256SHA256
-KSK_FLAGS = 257
-ZSK_FLAGS = 256
 TTL = 3600
 NEGATIVE_TTL = 300
 WWW_ADDRESS = "192.0.2.10"
@@ -43,37 +57,10 @@ TEST_SERVER = "ns.nic.test."
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """How a scenario is built.
-
-    ``window`` is the signature validity (inception, expiration) as offsets from ``now``;
-    ``None`` means the zone stays unsigned. ``ds`` says what the parent publishes: the DS of the
-    zone's KSK (``"ksk"``), the DS of a decoy key the zone never publishes (``"decoy"``), or
-    nothing (``"none"``).
-    """
-
-    window: tuple[timedelta, timedelta] | None
-    ds: str  # ksk | decoy | none
-
-
-NORMAL_WINDOW = (timedelta(hours=-1), timedelta(days=30))
-
-RECIPES: dict[str, Recipe] = {
-    "secure": Recipe(NORMAL_WINDOW, "ksk"),
-    "expiring": Recipe((timedelta(hours=-1), timedelta(days=3)), "ksk"),
-    "island": Recipe(NORMAL_WINDOW, "none"),
-    "ds-mismatch": Recipe(NORMAL_WINDOW, "decoy"),
-    "expired": Recipe((timedelta(days=-40), timedelta(days=-10)), "ksk"),
-    "unsigned": Recipe(None, "none"),
-}
-"""Scenario name -> how to build it (keys match :data:`toolkit.lab.scenarios.SCENARIOS`)."""
-
-
-@dataclass(frozen=True)
 class SigningKey:
     """A private key and the DNSKEY record that publishes its public half."""
 
-    private_key: ec.EllipticCurvePrivateKey
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
     dnskey: DNSKEY
 
     @property
@@ -89,13 +76,23 @@ class SigningKey:
             serialization.NoEncryption(),
         )
 
+    def use(self, signs: str) -> KeyUse:
+        """The key with what it signs (see :class:`toolkit.lab.signer.KeyUse`)."""
+        return KeyUse(self.private_key, self.dnskey, signs)  # type: ignore[arg-type]
+
     @classmethod
-    def from_pem(cls, pem: bytes, flags: int) -> SigningKey:
-        """Rebuild a key from :meth:`private_pem` output; raises LabError if not ECDSA P-256."""
+    def from_pem(cls, pem: bytes, flags: int, algorithm: int = ALGORITHM) -> SigningKey:
+        """Rebuild a key from :meth:`private_pem` output; raises LabError when the key does not
+        fit ``algorithm`` (ECDSA P-256 by default, RSA for 5/7/8/10, Ed25519 for 15)."""
         key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-            raise LabError("lab key is not an ECDSA P-256 private key")
-        return cls(key, dns.dnssec.make_dnskey(key.public_key(), ALGORITHM, flags=flags))
+        fits = {
+            Algorithm.ECDSAP256SHA256: isinstance(key, ec.EllipticCurvePrivateKey)
+            and key.curve.name == "secp256r1",
+            Algorithm.ED25519: isinstance(key, ed25519.Ed25519PrivateKey),
+        }.get(Algorithm(algorithm), isinstance(key, rsa.RSAPrivateKey))
+        if not fits:
+            raise LabError(f"lab key does not fit DNSSEC algorithm {algorithm}")
+        return cls(key, dns.dnssec.make_dnskey(key.public_key(), algorithm, flags=flags))  # type: ignore[arg-type]
 
 
 # Order of the P-256 group: a private scalar is an integer in [1, n-1].
@@ -106,26 +103,56 @@ DEFAULT_KEY_SEED = "dnssec-governance-lab"
 so a key manifest of the sample portfolio can name them. ``None`` gives random keys."""
 
 
-def new_key(flags: int, seed: str | None = None) -> SigningKey:
-    """An ECDSAP256SHA256 key with the given DNSKEY flags (257 KSK, 256 ZSK).
+RSA_ALGORITHMS = frozenset({1, 5, 7, 8, 10})
 
-    With ``seed`` the private scalar is derived from SHA-256 of the seed, so the key is the
-    same every time (a lab key, never a production practice); without, it is random."""
-    if seed is None:
-        key = ec.generate_private_key(ec.SECP256R1())
+
+def new_key(
+    flags: int, seed: str | None = None, algorithm: int = ALGORITHM, bits: int = 2048
+) -> SigningKey:
+    """A key with the given DNSKEY flags (257 KSK, 256 ZSK) and algorithm: ECDSAP256SHA256 by
+    default, Ed25519 (15), or RSA of ``bits`` bits (5, 7, 8, 10).
+
+    With ``seed`` the key is derived from SHA-256 of the seed, so it is the same every time (a
+    lab key, never a production practice); without, it is random. Raises LabError for another
+    algorithm."""
+    digest = hashlib.sha256(seed.encode()).digest() if seed is not None else None
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+    if algorithm == ALGORITHM:
+        if digest is None:
+            key = ec.generate_private_key(ec.SECP256R1())
+        else:
+            scalar = int.from_bytes(digest, "big") % (_P256_ORDER - 1) + 1
+            key = ec.derive_private_key(scalar, ec.SECP256R1())
+    elif algorithm == Algorithm.ED25519:
+        key = (
+            ed25519.Ed25519PrivateKey.generate()
+            if digest is None
+            else ed25519.Ed25519PrivateKey.from_private_bytes(digest)
+        )
+    elif algorithm in RSA_ALGORITHMS:
+        key = rsa_private_key(bits, seed)
     else:
-        digest = hashlib.sha256(seed.encode()).digest()
-        scalar = int.from_bytes(digest, "big") % (_P256_ORDER - 1) + 1
-        key = ec.derive_private_key(scalar, ec.SECP256R1())
-    return SigningKey(key, dns.dnssec.make_dnskey(key.public_key(), ALGORITHM, flags=flags))
+        raise LabError(f"the lab cannot make keys of DNSSEC algorithm {algorithm}")
+    dnskey = dns.dnssec.make_dnskey(key.public_key(), algorithm, flags=flags)  # type: ignore[arg-type]
+    return SigningKey(key, dnskey)
 
 
 @dataclass(frozen=True)
 class ZoneKeys:
-    """The key pair that signs one zone."""
+    """The keys of one zone: its KSK and ZSK (the same key for a single-key zone) and, by
+    role, any other key its recipe names (a pre-published ZSK, a revoked key, ...)."""
 
     ksk: SigningKey
     zsk: SigningKey
+    extra: Mapping[str, SigningKey] = field(default_factory=dict)
+
+    def role(self, name: str) -> SigningKey:
+        """The key playing ``name`` (``ksk``, ``zsk`` or an extra role); raises LabError."""
+        if name in self.extra:
+            return self.extra[name]
+        if name in ("ksk", "zsk"):
+            return self.ksk if name == "ksk" else self.zsk
+        raise LabError(f"no lab key with role {name!r}")
 
 
 @dataclass(frozen=True)
@@ -133,8 +160,8 @@ class LabKeys:
     """Every key of a lab.
 
     ``zones`` maps an absolute zone name (``"."``, ``"test."``, ``"corp.test."``) to its keys,
-    for signed zones only; ``decoys`` maps a ``ds-mismatch`` zone to the key whose DS the
-    parent publishes but the zone does not.
+    for signed zones only; ``decoys`` maps a zone whose recipe needs one (``ds-mismatch``,
+    ``cds-mismatch``) to a key the zone never publishes.
     """
 
     zones: Mapping[str, ZoneKeys]
@@ -149,10 +176,12 @@ def absolute(zone: str) -> str:
 def generate_lab_keys(
     catalog: Iterable[LabZone] = LAB_ZONES, seed: str | None = DEFAULT_KEY_SEED
 ) -> LabKeys:
-    """Keys for the root, ``test.`` and every signed zone of ``catalog``, plus decoys.
+    """Keys for the root, ``test.`` and every signed zone of ``catalog`` (the roles its recipe
+    names), plus decoys.
 
     With a ``seed`` (the default) every key is derived from it and the zone's name and role,
-    so the lab's key tags are stable across runs; ``seed=None`` makes every key random."""
+    so the lab's key tags are stable across runs; ``seed=None`` makes every key random.
+    Deriving the RSA keys of the RSA scenarios takes a few seconds (cached per process)."""
 
     def key(zone: str, role: str, flags: int) -> SigningKey:
         return new_key(flags, None if seed is None else f"{seed}/{zone}/{role}")
@@ -165,10 +194,30 @@ def generate_lab_keys(
         recipe = recipe_for(lz)
         name = absolute(lz.zone)
         if recipe.window is not None:
-            zones[name] = ZoneKeys(key(name, "ksk", KSK_FLAGS), key(name, "zsk", ZSK_FLAGS))
-        if recipe.ds == "decoy":
+            specs = {k.role: k for k in _all_specs(recipe)}
+            made = {
+                role: new_key(
+                    spec.flags,
+                    None if seed is None else f"{seed}/{name}/{role}",
+                    spec.algorithm,
+                    spec.bits,
+                )
+                for role, spec in specs.items()
+            }
+            ksk = made.get("ksk") or next(iter(made.values()))
+            zsk = made.get("zsk", ksk)
+            extra = {r: k for r, k in made.items() if r not in ("ksk", "zsk")}
+            zones[name] = ZoneKeys(ksk, zsk, extra)
+        if recipe.needs_decoy:
             decoys[name] = key(name, "decoy", KSK_FLAGS)
     return LabKeys(zones, decoys)
+
+
+def _all_specs(recipe: Recipe) -> list[KeySpec]:
+    specs = list(recipe.key_specs())
+    if recipe.ns2 is not None and recipe.ns2.keys is not None:
+        specs += [k for k in recipe.ns2.keys if k.role not in {s.role for s in specs}]
+    return specs
 
 
 def recipe_for(lz: LabZone) -> Recipe:
@@ -182,6 +231,23 @@ def recipe_for(lz: LabZone) -> Recipe:
 def make_ds(zone: str, key: SigningKey) -> DS:
     """The SHA-256 DS record of ``key`` for ``zone``."""
     return dns.dnssec.make_ds(absolute(zone), key.dnskey, DSDigest.SHA256)
+
+
+def ds_for(zone: str, spec: DsSpec, key: SigningKey) -> DS:
+    """The DS record ``spec`` describes for ``key``: digest types 1, 2 and 4 are computed; any
+    other (e.g. 3, GOST, which the lab cannot compute) gets a made-up 32-byte digest, and
+    ``corrupt`` flips the digest's last byte so that it does not verify."""
+    if spec.digest_type in (DSDigest.SHA1, DSDigest.SHA256, DSDigest.SHA384):
+        ds = dns.dnssec.make_ds(
+            absolute(zone), key.dnskey, spec.digest_type, policy=dns.dnssec.allow_all_policy
+        )
+    else:
+        digest = hashlib.sha256(b"lab digest " + key.dnskey.to_wire()).digest()
+        ds = DS(dns.rdataclass.IN, dns.rdatatype.DS, key.key_tag, key.dnskey.algorithm,
+                spec.digest_type, digest)  # fmt: skip
+    if spec.corrupt:
+        ds = ds.replace(digest=ds.digest[:-1] + bytes([ds.digest[-1] ^ 0xFF]))
+    return ds
 
 
 def soa_serial(now: datetime) -> int:
@@ -212,16 +278,24 @@ class _ZoneBuilder:
         return self.zone
 
 
-def build_child_zone(lz: LabZone, addrs: LabAddresses, serial: int) -> dns.zone.Zone:
+def _name_servers(addrs: LabAddresses, lame: bool = False) -> list[tuple[str, str]]:
+    """(label, address) of a child zone's servers; ``lame`` adds ns3 at the root server."""
+    servers = [("ns1", addrs.ns1), ("ns2", addrs.ns2)]
+    return [*servers, ("ns3", addrs.root)] if lame else servers
+
+
+def build_child_zone(
+    lz: LabZone, addrs: LabAddresses, serial: int, *, lame: bool = False
+) -> dns.zone.Zone:
     """The unsigned contents of catalog zone ``lz``.
 
     SOA, NS ``ns1``/``ns2`` with their A records (``{base}.3``/``{base}.4``), ``www`` A and an
-    apex TXT naming the scenario.
+    apex TXT naming the scenario. ``lame`` adds ``ns3`` at the lab root server's address.
     """
     origin = absolute(lz.zone)
     b = _ZoneBuilder(origin)
     b.soa(f"ns1.{origin}", f"hostmaster.{origin}", serial)
-    for ns, addr in (("ns1", addrs.ns1), ("ns2", addrs.ns2)):
+    for ns, addr in _name_servers(addrs, lame):
         b.add(origin, "NS", f"{ns}.{origin}")
         b.add(f"{ns}.{origin}", "A", addr)
     b.add(f"www.{origin}", "A", WWW_ADDRESS)
@@ -230,13 +304,18 @@ def build_child_zone(lz: LabZone, addrs: LabAddresses, serial: int) -> dns.zone.
 
 
 def build_test_zone(
-    addrs: LabAddresses, delegations: Mapping[str, list[DS]], serial: int
+    addrs: LabAddresses,
+    delegations: Mapping[str, list[DS]],
+    serial: int,
+    lame: Iterable[str] = (),
 ) -> dns.zone.Zone:
     """The unsigned ``test.`` zone delegating every zone of ``delegations`` (name -> its DS set).
 
     Also holds ``ns.nic.test.`` (its own server) and ``a.root-servers.test.`` (the root server's
-    name, so the name the root's NS points at resolves authoritatively).
+    name, so the name the root's NS points at resolves authoritatively). Zones in ``lame`` are
+    also delegated to ``ns3.<zone>`` at the root server's address.
     """
+    lame = {absolute(z) for z in lame}
     b = _ZoneBuilder(TEST)
     b.soa(TEST_SERVER, f"hostmaster.nic.{TEST}", serial)
     b.add(TEST, "NS", TEST_SERVER)
@@ -244,7 +323,7 @@ def build_test_zone(
     b.add(ROOT_SERVER, "A", addrs.root)
     for zone, ds_set in delegations.items():
         child = absolute(zone)
-        for ns, addr in (("ns1", addrs.ns1), ("ns2", addrs.ns2)):
+        for ns, addr in _name_servers(addrs, child in lame):
             b.add(child, "NS", f"{ns}.{child}")
             b.add(f"{ns}.{child}", "A", addr)
         for ds in ds_set:
@@ -285,11 +364,56 @@ def sign(zone: dns.zone.Zone, keys: ZoneKeys, inception: datetime, expiration: d
 
 @dataclass(frozen=True)
 class LabTree:
-    """The built lab: zones by absolute name (``"."``, ``"test."``, ...) and the trust anchor."""
+    """The built lab: zones by absolute name (``"."``, ``"test."``, ...) and the trust anchor.
+
+    ``variants`` maps a server role (``"ns2"``) to the zones it serves in another version than
+    the one in ``zones`` (absolute name -> zone).
+    """
 
     zones: dict[str, dns.zone.Zone]
     root_ds: DS
     serial: int
+    variants: dict[str, dict[str, dns.zone.Zone]] = field(default_factory=dict)
+
+
+def _uses(keys: ZoneKeys, specs: Sequence[KeySpec]) -> list[KeyUse]:
+    return [keys.role(spec.role).use(spec.signs) for spec in specs]
+
+
+def build_scenario_zone(
+    lz: LabZone,
+    addrs: LabAddresses,
+    keys: ZoneKeys | None,
+    decoy: SigningKey | None,
+    now: datetime,
+    serial: int,
+    *,
+    ns2: bool = False,
+) -> dns.zone.Zone:
+    """Catalog zone ``lz`` built, signed and broken as its recipe says, in the version ns1
+    serves (or, with ``ns2``, the version ns2 serves). Raises LabError when keys are missing."""
+    recipe = recipe_for(lz)
+    variant = recipe.ns2 if ns2 else None
+    specs = (variant.keys if variant and variant.keys else None) or recipe.key_specs()
+    edits = recipe.edits + (variant.edits if variant else ())
+    delta = variant.serial_delta if variant else 0
+    zone = build_child_zone(lz, addrs, (serial + delta) & 0xFFFFFFFF, lame=recipe.lame)
+    if recipe.window is None:
+        return zone
+    if keys is None:
+        raise LabError(f"no lab keys for zone {lz.zone}")
+    start, end = recipe.window
+    roles = {s.role: keys.role(s.role).use(s.signs) for s in _all_specs(recipe)}
+    if decoy is not None:
+        roles["decoy"] = decoy.use("none")
+    ctx = faults.FaultContext(
+        dns.name.from_text(absolute(lz.zone)), addrs, roles, now + start, now + end
+    )
+    faults.apply(faults.EDITS, edits, zone, ctx)
+    sign_with(zone, _uses(keys, specs), inception=now + start, expiration=now + end,
+              dnskey_ttl=TTL, nsec3=recipe.nsec3)  # fmt: skip
+    faults.apply(faults.FAULTS, recipe.faults, zone, ctx)
+    return zone
 
 
 def build_tree(
@@ -301,7 +425,8 @@ def build_tree(
     """Build and sign the whole lab at time ``now`` (timezone-aware).
 
     Root and ``test.`` are signed with a normal window (now-1h .. now+30d); each catalog zone is
-    signed, delegated and given a DS as its scenario's :data:`RECIPES` entry says.
+    built, signed, broken, delegated and given its DS records as its scenario's
+    :data:`RECIPES` entry says (with ns2's version in ``variants["ns2"]`` where it differs).
     Returns a :class:`LabTree`. Raises LabError when ``now`` is naive, a scenario is unknown or
     ``keys`` lack a key the catalog needs.
     """
@@ -310,6 +435,7 @@ def build_tree(
     catalog = tuple(catalog)
     serial = soa_serial(now)
     zones: dict[str, dns.zone.Zone] = {}
+    ns2: dict[str, dns.zone.Zone] = {}
     delegations: dict[str, list[DS]] = {}
 
     def keys_of(name: str) -> ZoneKeys:
@@ -321,22 +447,21 @@ def build_tree(
     for lz in catalog:
         name = absolute(lz.zone)
         recipe = recipe_for(lz)
-        zone = build_child_zone(lz, addrs, serial)
-        if recipe.window is not None:
-            start, end = recipe.window
-            sign(zone, keys_of(name), now + start, now + end)
-        if recipe.ds == "ksk":
-            delegations[name] = [make_ds(name, keys_of(name).ksk)]
-        elif recipe.ds == "decoy":
-            if name not in keys.decoys:
-                raise LabError(f"no decoy key for ds-mismatch zone {name}")
-            delegations[name] = [make_ds(name, keys.decoys[name])]
-        else:
-            delegations[name] = []
-        zones[name] = zone
+        zkeys = keys_of(name) if recipe.window is not None else None
+        decoy = keys.decoys.get(name)
+        if recipe.needs_decoy and decoy is None:
+            raise LabError(f"no decoy key for zone {name}")
+        zones[name] = build_scenario_zone(lz, addrs, zkeys, decoy, now, serial)
+        if recipe.ns2 is not None:
+            ns2[name] = build_scenario_zone(lz, addrs, zkeys, decoy, now, serial, ns2=True)
+        delegations[name] = [
+            ds_for(name, spec, decoy if spec.role == "decoy" else keys_of(name).role(spec.role))  # type: ignore[arg-type]
+            for spec in recipe.ds
+        ]
 
     start, end = NORMAL_WINDOW
-    test_zone = build_test_zone(addrs, delegations, serial)
+    lame = [lz.zone for lz in catalog if recipe_for(lz).lame]
+    test_zone = build_test_zone(addrs, delegations, serial, lame)
     sign(test_zone, keys_of(TEST), now + start, now + end)
     root_zone = build_root_zone(addrs, [make_ds(TEST, keys_of(TEST).ksk)], serial)
     sign(root_zone, keys_of(ROOT), now + start, now + end)
@@ -344,6 +469,7 @@ def build_tree(
         zones={ROOT: root_zone, TEST: test_zone, **zones},
         root_ds=make_ds(ROOT, keys_of(ROOT).ksk),
         serial=serial,
+        variants={"ns2": ns2} if ns2 else {},
     )
 
 

@@ -1,0 +1,130 @@
+"""Offline stand-ins for the lab's servers: answers built from signed :class:`dns.zone.Zone`
+objects (the lab's own, built purely by :mod:`toolkit.lab.zones`), and a collected zone's
+evidence assembled from them without any socket.
+
+``respond`` answers like an authoritative server that holds the zone: data with its RRSIGs,
+NODATA or NXDOMAIN with the SOA and *every* NSEC/NSEC3 record of the zone (a superset of the
+proof, which is what the proof checker must pick from). ``offline_evidence`` runs a zone's
+probe plan against such answers and returns the :class:`ZoneEvidence` the walk would have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+
+from toolkit.collect.plan import Server, plan_zone
+from toolkit.collect.transport import Exchange
+from toolkit.collect.validate import Verdict, judge_zone
+from toolkit.collect.walk import ProbeResult, ZoneEvidence, child_data, parent_answer
+
+IN = dns.rdataclass.IN
+DENIAL = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+
+
+def _rrsets(zone: dns.zone.Zone, name: dns.name.Name, rdtype: int) -> list[dns.rrset.RRset]:
+    node = zone.get_node(name)
+    if node is None:
+        return []
+    rds = node.get_rdataset(IN, rdtype)
+    if rds is None:
+        return []
+    out = [dns.rrset.from_rdata_list(name, rds.ttl, list(rds))]
+    sigs = node.get_rdataset(IN, dns.rdatatype.RRSIG, rdtype)
+    if sigs is not None:
+        out.append(dns.rrset.from_rdata_list(name, sigs.ttl, list(sigs)))
+    return out
+
+
+def _denial(zone: dns.zone.Zone) -> list[dns.rrset.RRset]:
+    out = []
+    for name, node in zone.nodes.items():
+        for rdtype in DENIAL:
+            if node.get_rdataset(IN, rdtype) is not None:
+                out += _rrsets(zone, name, rdtype)
+    return out
+
+
+def respond(zone: dns.zone.Zone | None, qname: dns.name.Name, qtype: str) -> dns.message.Message:
+    """The answer of a server holding ``zone`` (None: a server that does not serve it, which
+    answers REFUSED)."""
+    query = dns.message.make_query(qname, qtype, want_dnssec=True)
+    r = dns.message.make_response(query)
+    if zone is None:
+        r.set_rcode(dns.rcode.REFUSED)
+        return r
+    r.flags |= dns.flags.AA
+    rdtype = dns.rdatatype.from_text(qtype)
+    found = _rrsets(zone, qname, rdtype)
+    if found:
+        r.answer += found
+        return r
+    r.authority += _rrsets(zone, zone.origin, dns.rdatatype.SOA) + _denial(zone)
+    if zone.get_node(qname) is None:
+        r.set_rcode(dns.rcode.NXDOMAIN)
+    return r
+
+
+def offline_evidence(
+    zone_name: str,
+    served: dict[Server, dns.zone.Zone | None],
+    parent: dns.zone.Zone,
+    parent_verdict: Verdict,
+    now: datetime,
+    *,
+    edit: Callable[[Server, str, dns.message.Message], dns.message.Message] | None = None,
+) -> ZoneEvidence:
+    """What the walk collects for ``zone_name`` when each of its servers serves the zone given
+    in ``served`` (None: not at all) and the parent's one server serves ``parent``. ``edit``
+    may change an answer (server, qtype, message) before it is recorded."""
+    name = dns.name.from_text(zone_name)
+    parent_server = ("ns.nic.test.", "192.0.2.2")
+    plan = plan_zone(
+        name,
+        parent=parent.origin,
+        parent_servers=[parent_server],
+        zone_servers=list(served),
+        nx_label="_audit-0000000001",
+    )
+    results = []
+    for probe in plan.probes:
+        source = parent if probe.side == "parent" else served[probe.server]
+        response = respond(source, probe.qname, probe.qtype)
+        if edit is not None:
+            response = edit(probe.server, probe.qtype, response)
+        ex = Exchange(
+            probe.qname.to_text(),
+            probe.qtype,
+            probe.server[1],
+            probe.server[0],
+            "udp",
+            response,
+            None,
+            1.0,
+            False,
+            now,
+        )
+        results.append(ProbeResult(probe, ex))
+    pdata, pserver = parent_answer(name, results)
+    children = [child_data(name, server, results) for server in served]
+    verdict = judge_zone(
+        name,
+        parent_name=parent.origin,
+        parent_verdict=parent_verdict,
+        parent_data=pdata,
+        children=children,
+        now=now,
+        min_validity_days=5.0,
+    )
+    return ZoneEvidence(
+        name, parent.origin, list(served), pdata, pserver, children, verdict, now, {}, plan, results
+    )

@@ -1,0 +1,433 @@
+"""The audit checks on hand-built evidence frames: every check fails on its fault, passes on a
+healthy zone, is indeterminate without evidence and not applicable where it does not apply."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from toolkit.checks import Context, Registry, cds, consistency, default_registry, keys, signatures
+from toolkit.errors import InputError
+from toolkit.policy import PolicySet, SigningPolicy, load_policies
+from toolkit.schemas import CDS, DENIAL, DNSKEYS, DS_MATCHES, INVENTORY, NAMESERVERS, SIGNATURES
+from toolkit.schemas import ZONES as ZONES_SCHEMA
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+S1, S2 = "192.0.2.3", "192.0.2.4"
+PARENT = "192.0.2.2"
+KSK, ZSK = 101, 202
+MODULES = (keys, signatures, consistency, cds)
+POLICY = SigningPolicy("std", "", (13, 15, 8), 90, 365, 5.0, key_scheme="split")
+
+
+def healthy(zone: str) -> dict[str, list[dict]]:
+    """Evidence rows of a well-run zone: two servers, a KSK and a ZSK (13), a SHA-256 DS,
+    valid signatures (20 days left), valid NSEC proofs."""
+    owner = zone + "."
+    ns_set = f"ns1.{owner};ns2.{owner}"
+    out: dict[str, list[dict]] = {
+        "nameservers": [
+            dict(zone=zone, side="parent", server=PARENT, answered=True, ns_set=ns_set,
+                 ds_set=f"{KSK} 13 2 ab"),
+        ],
+        "dnskeys": [],
+        "signatures": [],
+        "ds_matches": [
+            dict(zone=zone, server=PARENT, key_tag=KSK, algorithm=13, digest_type=2, digest="ab",
+                 matches_key_tag=True, digest_verifies=True, key_flags=257, key_has_sep=True,
+                 key_revoked=False, key_signs_dnskey=True),
+        ],
+        "cds": [],
+        "denial": [],
+    }  # fmt: skip
+    for server in (S1, S2):
+        out["nameservers"].append(
+            dict(zone=zone, side="child", server=server, answered=True, soa_serial=7,
+                 soa_expire=1209600, dnskey_set=f"{KSK}/13/257;{ZSK}/13/256", ns_set=ns_set)
+        )  # fmt: skip
+        for tag, flags, signs in ((KSK, 257, "DNSKEY"), (ZSK, 256, "NS;SOA")):
+            out["dnskeys"].append(
+                dict(zone=zone, server=server, key_tag=tag, algorithm=13, flags=flags,
+                     protocol=3, zone_key=True, sep=flags == 257, revoked=False, key_bits=256,
+                     ttl=3600, ds_match=tag == KSK, signs=signs)
+            )  # fmt: skip
+        for covered, tag in (("SOA", ZSK), ("NS", ZSK), ("DNSKEY", KSK), ("NSEC", ZSK)):
+            out["signatures"].append(sig(zone, server, covered, tag))
+        for purpose, qtype in (("nxdomain", "A"), ("nodata", "TYPE65280")):
+            out["denial"].append(
+                dict(zone=zone, server=server, qname=f"_x.{owner}", qtype=qtype, purpose=purpose,
+                     kind="nsec", proof="valid", why="NSEC proves it")
+            )  # fmt: skip
+    return out
+
+
+def sig(zone, server, covered, tag, status="valid", **kw):
+    row = dict(zone=zone, side="child", server=server, owner=zone + ".", covered_type=covered,
+               key_tag=tag, algorithm=13, signer=zone + ".", original_ttl=3600, rrset_ttl=3600,
+               status=status, days_left=20.0)  # fmt: skip
+    return row | kw
+
+
+def where(rows, **match):
+    return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+
+
+def fault_nsec3(ev):
+    for r in ev["denial"]:
+        r.update(kind="nsec3", iterations=10, salt="ab")
+
+
+def fault_no_nsec3_issue(ev):
+    for r in ev["denial"]:
+        r.update(kind="nsec3", iterations=0, salt="")
+
+
+def fault_expired(ev):
+    ev["signatures"][0].update(status="expired", days_left=-2.0)
+
+
+def fault_premature(ev):
+    ev["signatures"][0].update(status="premature", days_left=33.0)
+
+
+def fault_invalid(ev):
+    ev["signatures"][2].update(status="invalid", detail="verify failure")
+
+
+def fault_signer(ev):
+    ev["signatures"][0].update(status="signer_mismatch", signer="test.")
+
+
+def fault_rsasha512(ev):
+    for r in ev["dnskeys"]:
+        r.update(algorithm=10, key_bits=2048)
+    for r in ev["signatures"]:
+        r["algorithm"] = 10
+
+
+def fault_missing_alg(ev):
+    zone = ev["signatures"][0]["zone"]
+    for server in (S1, S2):
+        ev["signatures"].append(sig(zone, server, "SOA", None, "missing", algorithm=15))
+
+
+def fault_no_rrsig(ev):
+    for r in where(ev["signatures"], covered_type="NS"):
+        r.update(status="missing", key_tag=None, signer=None)
+
+
+def fault_serial(ev):
+    where(ev["nameservers"], server=S2)[0]["soa_serial"] = 6
+
+
+def fault_dnskey_set(ev):
+    where(ev["nameservers"], server=S2)[0]["dnskey_set"] = f"{KSK}/13/257"
+
+
+def fault_ns_child(ev):
+    for r in where(ev["nameservers"], side="child"):
+        r["ns_set"] += ";ns3.x."
+
+
+def fault_ns_one_server(ev):
+    where(ev["nameservers"], server=S2)[0]["ns_set"] += ";ns3.x."
+
+
+def fault_parent_ds(ev):
+    zone = ev["nameservers"][0]["zone"]
+    ev["nameservers"].append(
+        dict(zone=zone, side="parent", server="192.0.2.22", answered=True,
+             ns_set=ev["nameservers"][0]["ns_set"], ds_set=None)
+    )  # fmt: skip
+
+
+def fault_denial(ev):
+    ev["denial"][0].update(proof="invalid", why="no NSEC covers it")
+
+
+def fault_rsa1024(ev):
+    for r in where(ev["dnskeys"], key_tag=ZSK):
+        r.update(algorithm=8, key_bits=1024)
+    for r in where(ev["signatures"], key_tag=ZSK):
+        r["algorithm"] = 8
+
+
+def fault_rsasha1(ev):
+    for r in ev["dnskeys"]:
+        r.update(algorithm=5, key_bits=2048)
+    for r in ev["signatures"]:
+        r["algorithm"] = 5
+
+
+def fault_sha1(ev):
+    ev["ds_matches"][0]["digest_type"] = 1
+
+
+def fault_gost(ev):
+    ev["ds_matches"].append(ev["ds_matches"][0] | {"digest_type": 3, "digest_verifies": None})
+
+
+def fault_bad_digest(ev):
+    ev["ds_matches"].append(ev["ds_matches"][0] | {"digest_verifies": False})
+
+
+def fault_no_sep(ev):
+    ev["ds_matches"][0].update(key_has_sep=False, key_flags=256)
+
+
+def fault_csk(ev):
+    for r in where(ev["signatures"], covered_type="DNSKEY"):
+        r["key_tag"] = ZSK
+
+
+def fault_unused(ev):
+    ev["dnskeys"].append(ev["dnskeys"][1] | {"key_tag": 303, "signs": "", "ds_match": False})
+
+
+def fault_revoked(ev):
+    ev["signatures"].append(ev["signatures"][0] | {"key_tag": 404, "status": "revoked_key"})
+
+
+def fault_ttl(ev):
+    ev["signatures"][1].update(original_ttl=40 * 86400, rrset_ttl=40 * 86400)
+
+
+def fault_soa_expire(ev):
+    for r in ev["signatures"]:
+        r["days_left"] = 10.0
+
+
+def cds_rows(zone, **kw):
+    base = dict(zone=zone, rrtype="CDS", rdata=f"{KSK} 13 2 ab", key_tag=KSK, algorithm=13,
+                digest_type=2, delete=False, matches_dnskey=True, matches_ds=True, rrset_size=1,
+                signed_by_ds_key=True)  # fmt: skip
+    return [base | {"server": s} | kw for s in (S1, S2)]
+
+
+def fault_cds_stray(ev):
+    ev["cds"] += cds_rows(ev["nameservers"][0]["zone"], matches_dnskey=False, key_tag=999)
+
+
+def fault_cds_unsigned(ev):
+    ev["cds"] += cds_rows(ev["nameservers"][0]["zone"], signed_by_ds_key=False)
+
+
+def fault_cds_delete_mixed(ev):
+    zone = ev["nameservers"][0]["zone"]
+    ev["cds"] += cds_rows(zone, rrset_size=2) + cds_rows(
+        zone, rdata="0 0 0 00", key_tag=0, algorithm=0, digest_type=0, delete=True,
+        delete_wellformed=True, matches_dnskey=None, matches_ds=None, rrset_size=2,
+    )  # fmt: skip
+
+
+def fault_cds_ok(ev):
+    ev["cds"] += cds_rows(ev["nameservers"][0]["zone"])
+
+
+FAULTS = {
+    "healthy.test": (None, set()),
+    "nsec3.test": (fault_nsec3, {"nsec3_parameters_rfc9276"}),
+    "nsec3-clean.test": (fault_no_nsec3_issue, set()),
+    "expired.test": (fault_expired, {"rrsig_not_expired"}),
+    "alg.test": (fault_missing_alg, {"rrsig_every_algorithm"}),
+    "early.test": (fault_premature, {"rrsig_not_premature"}),
+    "forged.test": (fault_invalid, {"rrsig_verifies"}),
+    "signer.test": (fault_signer, {"rrsig_signer_is_zone"}),
+    "sha512.test": (
+        fault_rsasha512,
+        {"dnskey_algorithm_not_recommended", "dnskey_algorithm_in_policy"},
+    ),
+    "bare.test": (fault_no_rrsig, {"rrsig_present"}),
+    "serial.test": (fault_serial, {"soa_serial_consistent_across_servers"}),
+    "keyset.test": (fault_dnskey_set, {"dnskey_consistent_across_servers"}),
+    "nschild.test": (fault_ns_child, {"parent_child_ns_agree"}),
+    "nsone.test": (fault_ns_one_server, {"parent_child_ns_agree", "ns_consistent_across_servers"}),
+    "parentds.test": (fault_parent_ds, {"parent_servers_agree_on_ds"}),
+    "denial.test": (fault_denial, {"denial_proofs_valid"}),
+    "rsa.test": (fault_rsa1024, {"rsa_key_length"}),
+    "sha1alg.test": (
+        fault_rsasha1,
+        {"dnskey_algorithm_must_not_sign", "dnskey_algorithm_in_policy"},
+    ),
+    "sha1ds.test": (fault_sha1, {"ds_digest_sha256"}),
+    "gost.test": (fault_gost, {"ds_digest_type_prohibited"}),
+    "digest.test": (fault_bad_digest, {"ds_matches_dnskey"}),
+    "nosep.test": (fault_no_sep, {"ds_points_at_sep_key"}),
+    "csk.test": (fault_csk, {"key_scheme_matches_policy"}),
+    "unused.test": (fault_unused, {"dnskey_unused"}),
+    "revoked.test": (fault_revoked, {"rrsig_not_by_revoked_key"}),
+    "ttl.test": (fault_ttl, {"ttl_within_signature_validity"}),
+    "expire.test": (fault_soa_expire, {"rrsig_outlives_soa_expire"}),
+    "cdsok.test": (fault_cds_ok, set()),
+    "cdsstray.test": (fault_cds_stray, {"cds_matches_dnskey"}),
+    "cdsunsigned.test": (fault_cds_unsigned, {"cds_signed_by_ds_key"}),
+    "cdsdelete.test": (fault_cds_delete_mixed, {"cds_delete_wellformed"}),
+}
+
+
+def registry() -> Registry:
+    reg = Registry()
+    for module in MODULES:
+        for check, func in module.CHECKS:
+            reg.register(check, func)
+    return reg
+
+
+def run(evidence: dict[str, dict[str, list[dict]]], zone_rows: list[dict], policies=None):
+    frames = {
+        schema.name: schema.frame([r for ev in evidence.values() for r in ev[schema.name]])
+        for schema in (NAMESERVERS, DNSKEYS, SIGNATURES, DS_MATCHES, CDS, DENIAL)
+    }
+    frames["zones"] = ZONES_SCHEMA.frame(zone_rows)
+    frames["inventory"] = INVENTORY.frame({"zone": r["zone"], "policy": "std"} for r in zone_rows)
+    policies = PolicySet({"std": POLICY}, "std") if policies is None else policies
+    return registry().run(Context(frames, policies, NOW))
+
+
+def zrow(zone, status="secure", **kw):
+    return dict(zone=zone, status=status, reasons="", reason_text="", has_ds=True, signed=True) | kw
+
+
+@pytest.fixture(scope="module")
+def findings():
+    evidence = {}
+    for zone, (fault, _) in FAULTS.items():
+        ev = healthy(zone)
+        if fault is not None:
+            fault(ev)
+        evidence[zone] = ev
+    return run(evidence, [zrow(z) for z in FAULTS])
+
+
+@pytest.mark.parametrize("zone", list(FAULTS))
+def test_each_check_fails_on_its_fault_and_only_there(findings, zone):
+    mine = findings[findings["zone"] == zone]
+    failed = set(mine.loc[mine["status"] == "fail", "check_id"])
+    assert failed == FAULTS[zone][1]
+    assert len(mine) == len(registry())
+
+
+def test_every_audit_check_is_exercised_by_a_fault():
+    covered = set().union(*(expected for _, expected in FAULTS.values()))
+    assert covered == {c.id for c in registry().checks()}
+
+
+def test_failures_name_frame_server_and_record(findings):
+    f = findings.set_index(["zone", "check_id"])
+    serial = f.loc[("serial.test", "soa_serial_consistent_across_servers")]
+    assert serial["message"] == (f"The servers serve different SOA serials: {S2}: 6; {S1}: 7.")
+    assert f"nameservers[child {S2} soa_serial=6]" in serial["evidence"]
+    expired = f.loc[("expired.test", "rrsig_not_expired")]
+    assert expired["message"] == f"1 expired signature(s) over expired.test. SOA at {S1}."
+    assert f"signatures[{S1} expired.test. SOA key {ZSK}/13]: expired" in expired["evidence"]
+    nsec3 = f.loc[("nsec3.test", "nsec3_parameters_rfc9276")]
+    assert nsec3["message"] == "NSEC3 uses 10 extra iteration(s) and salt 'ab'."
+    rsa = f.loc[("rsa.test", "rsa_key_length")]
+    assert rsa["message"] == f"RSA key(s) shorter than 2048 bits: {ZSK} (1024 bits)."
+    assert f.loc[("sha1alg.test", "dnskey_algorithm_must_not_sign")]["message"] == (
+        "The zone is signed with RSASHA1 (MUST NOT sign, RFC 9905)."
+    )
+    assert (
+        "prohibited digest type(s) 3 (GOST"
+        in f.loc[("gost.test", "ds_digest_type_prohibited")]["message"]
+    )
+    assert f.loc[("csk.test", "key_scheme_matches_policy")]["message"] == (
+        "The keys form a csk scheme; policy std asks for split."
+    )
+    assert (
+        "not alone in its RRset" in f.loc[("cdsdelete.test", "cds_delete_wellformed")]["evidence"]
+    )
+
+
+def test_not_applicable_where_the_zone_has_nothing_to_check(findings):
+    f = findings.set_index(["zone", "check_id"])["status"]
+    assert f[("healthy.test", "cds_matches_dnskey")] == "not_applicable"  # no CDS
+    assert f[("healthy.test", "rsa_key_length")] == "not_applicable"  # no RSA key
+    assert f[("healthy.test", "nsec3_parameters_rfc9276")] == "not_applicable"  # NSEC
+    assert f[("cdsok.test", "cds_delete_wellformed")] == "not_applicable"  # no delete request
+    assert f[("cdsok.test", "cds_matches_dnskey")] == "pass"
+
+
+def test_unsigned_and_unprobed_zones_are_never_passed():
+    plain = healthy("plain.test")
+    plain["dnskeys"], plain["signatures"], plain["ds_matches"] = [], [], []
+    for r in plain["nameservers"]:
+        r["dnskey_set"] = None
+    for r in plain["denial"]:
+        r.update(kind="none", proof="unsigned")
+    dead = healthy("dead.test")
+    for r in dead["nameservers"]:
+        r["answered"] = False
+    gone = {name: [] for name in plain}  # collected nothing at all
+    f = run(
+        {"plain.test": plain, "dead.test": dead, "gone.test": gone},
+        [
+            zrow("plain.test", "insecure", has_ds=False, signed=False),
+            zrow("dead.test", "indeterminate", reason_text="No server answered."),
+            zrow("gone.test", "indeterminate", has_ds=None, signed=None),
+        ],
+    )
+    by = f.groupby("zone")["status"].agg(set)
+    assert set(by["gone.test"]) == {"indeterminate"}
+    # a dead zone's parent still answered: the checks of the parent's side may decide
+    parent_side = {"parent_servers_agree_on_ds", "ds_digest_sha256", "ds_digest_type_prohibited"}
+    dead = f[(f["zone"] == "dead.test") & ~f["check_id"].isin(parent_side)]
+    assert set(dead["status"]) == {"indeterminate"}
+    status = f.set_index(["zone", "check_id"])["status"]
+    dnssec_only = [c.id for m in (keys, signatures, cds) for c, _ in m.CHECKS]
+    dnssec_only += ["dnskey_consistent_across_servers", "denial_proofs_valid"]
+    assert {status[("plain.test", c)] for c in dnssec_only} == {"not_applicable"}
+    assert status[("plain.test", "rrsig_not_expired")] == "not_applicable"
+    assert status[("plain.test", "ds_matches_dnskey")] == "not_applicable"
+    assert status[("plain.test", "soa_serial_consistent_across_servers")] == "pass"
+    dead_msg = f[(f["zone"] == "dead.test") & (f["check_id"] == "rrsig_not_expired")]
+    assert "No server answered." in dead_msg["message"].iloc[0]
+
+
+def test_policy_checks_without_a_policy_are_not_evidenced():
+    ev = {"healthy.test": healthy("healthy.test")}
+    f = run(ev, [zrow("healthy.test")], policies=PolicySet())
+    status = f.set_index("check_id")["status"]
+    assert status["dnskey_algorithm_in_policy"] == "indeterminate"
+    assert status["key_scheme_matches_policy"] == "indeterminate"
+    loose = PolicySet({"std": SigningPolicy("std", "", (13,), 90, 365, 5.0)}, "std")
+    f = run(ev, [zrow("healthy.test")], policies=loose)
+    assert f.set_index("check_id")["status"]["key_scheme_matches_policy"] == "not_applicable"
+
+
+def test_one_server_of_two_answering_cannot_prove_agreement():
+    ev = healthy("half.test")
+    where(ev["nameservers"], server=S2)[0]["answered"] = False
+    f = run({"half.test": ev}, [zrow("half.test")])
+    status = f.set_index("check_id")["status"]
+    assert status["dnskey_consistent_across_servers"] == "indeterminate"
+    assert status["soa_serial_consistent_across_servers"] == "indeterminate"
+
+
+def test_the_catalogue_registers_every_audit_check_with_complete_metadata():
+    catalogue = default_registry()
+    for check in registry().checks():
+        assert check.id in catalogue
+        assert check.references and check.message and check.severity in (
+            "critical", "high", "medium", "low", "info",
+        )  # fmt: skip
+
+
+def test_policy_files_may_name_a_key_scheme(tmp_path):
+    body = """format_version: 1
+policies:
+  std:
+    allowed_algorithms: [13]
+    zsk_lifetime_days: 90
+    ksk_lifetime_days: 365
+    min_rrsig_validity_days: 5
+{extra}"""
+    path = tmp_path / "policy.yaml"
+    path.write_text(body.format(extra="    key_scheme: csk\n"))
+    assert load_policies(path).get("std").key_scheme == "csk"
+    path.write_text(body.format(extra=""))
+    assert load_policies(path).get("std").key_scheme is None  # old files stay valid
+    path.write_text(body.format(extra="    key_scheme: both\n"))
+    with pytest.raises(InputError, match="expected split or csk"):
+        load_policies(path)

@@ -1,0 +1,235 @@
+"""The audit's pure core without a network: signature statuses, denial proofs, evidence rows,
+and the whole scenario catalog run offline (the lab's zones, built purely, answered by a fake
+server) through the evidence frames and the audit checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dns.dnssec
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from dns_fakes import offline_evidence, respond
+
+from toolkit.checks import Context, Registry, cds, consistency, keys, signatures
+from toolkit.collect.denial import check_denial
+from toolkit.collect.evidence import key_bits, zone_evidence_rows
+from toolkit.collect.sigstatus import judge_signatures
+from toolkit.collect.validate import Verdict
+from toolkit.lab import LAB_ZONES, LabAddresses, zones
+from toolkit.lab.scenarios import LAB_POLICY
+from toolkit.policy import PolicySet, SigningPolicy
+from toolkit.schemas import EVIDENCE, INVENTORY, ZONES
+
+NOW = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
+ADDRS = LabAddresses.from_base("127.99.0")
+NS1, NS2, NS3 = ("ns1.", ADDRS.ns1), ("ns2.", ADDRS.ns2), ("ns3.", ADDRS.root)
+AUDIT_MODULES = (keys, signatures, consistency, cds)
+AUDIT_IDS = {c.id for m in AUDIT_MODULES for c, _ in m.CHECKS}
+
+
+@pytest.fixture(scope="module")
+def tree() -> zones.LabTree:
+    return zones.build_tree(ADDRS, zones.generate_lab_keys(), NOW)
+
+
+def name(text: str) -> dns.name.Name:
+    return dns.name.from_text(text)
+
+
+# --- signature statuses ------------------------------------------------------------------
+
+
+class Keys:
+    def __init__(self) -> None:
+        self.priv = ec.generate_private_key(ec.SECP256R1())
+        alg = dns.dnssec.Algorithm.ECDSAP256SHA256
+        self.key = dns.dnssec.make_dnskey(self.priv.public_key(), alg, flags=256)
+        self.revoked = dns.dnssec.make_dnskey(self.priv.public_key(), alg, flags=256 | 128)
+        self.rrset = dns.rrset.from_rdata_list(name("z.test."), 3600, [self.key])
+
+    def sign(self, rrset, *, signer="z.test.", start=-1, end=24, key=None):
+        sig = dns.dnssec.sign(
+            rrset,
+            self.priv,
+            name(signer),
+            key or self.key,
+            inception=NOW + timedelta(hours=start),
+            expiration=NOW + timedelta(hours=end),
+        )
+        return dns.rrset.from_rdata_list(rrset.name, rrset.ttl, [sig])
+
+
+A = dns.rrset.from_text("www.z.test.", 300, "IN", "A", "192.0.2.1")
+
+
+@pytest.mark.parametrize(
+    "case, status",
+    [
+        ({}, "valid"),
+        ({"end": -2, "start": -30}, "expired"),
+        ({"start": 5}, "premature"),
+        ({"signer": "test."}, "signer_mismatch"),
+    ],
+)
+def test_each_rrsig_gets_its_status(case, status):
+    k = Keys()
+    (st,) = judge_signatures(A, k.sign(A, **case), k.rrset, name("z.test."), NOW)
+    assert st.status == status and st.key_tag == dns.dnssec.key_id(k.key)
+
+
+def test_a_signature_that_does_not_verify_or_names_an_unknown_key():
+    k, other = Keys(), Keys()
+    sig = k.sign(A)
+    forged = dns.rrset.from_rdata_list(A.name, 300, [sig[0].replace(signature=b"\0" * 64)])
+    assert [s.status for s in judge_signatures(A, forged, k.rrset, name("z.test."), NOW)] == [
+        "invalid"
+    ]
+    (st,) = judge_signatures(A, sig, other.rrset, name("z.test."), NOW)
+    assert st.status == "unknown_key" and "no DNSKEY" in st.detail
+    # an RRSIG of the key set's algorithm exists, so no "missing" entry comes on top
+
+
+def test_revoked_key_and_missing_signatures():
+    k = Keys()
+    keyset = dns.rrset.from_rdata_list(name("z.test."), 3600, [k.revoked])
+    (st,) = judge_signatures(A, k.sign(A, key=k.revoked), keyset, name("z.test."), NOW)
+    assert st.status == "revoked_key"  # verifies, but with a revoked key (RFC 5011)
+    missing = judge_signatures(A, None, k.rrset, name("z.test."), NOW)
+    assert [(s.status, s.algorithm) for s in missing] == [("missing", 13)]
+    assert [s.status for s in judge_signatures(A, None, None, name("z.test."), NOW)] == ["missing"]
+
+
+def test_key_sizes():
+    k = Keys()
+    assert key_bits(k.key) == 256
+    rsa = zones.new_key(256, "bits", algorithm=8, bits=1024)
+    assert key_bits(rsa.dnskey) == 1024
+
+
+# --- denial of existence -----------------------------------------------------------------
+
+
+def denial(tree, zone: str, qname: str, qtype: str, *, strip=()):
+    z = tree.zones[zone]
+    r = respond(z, name(qname), qtype)
+    r.authority = [
+        rr
+        for rr in r.authority
+        if not any(
+            rr.rdtype == t or (rr.rdtype == dns.rdatatype.RRSIG and rr.covers == t) for t in strip
+        )
+    ]
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    return check_denial(z.origin, name(qname), dns.rdatatype.from_text(qtype), r, keys_, NOW)
+
+
+@pytest.mark.parametrize("zone", ["corp.test.", "nsec3-iterations.test.", "nsec3-clean.test."])
+def test_nxdomain_and_nodata_proofs_validate(tree, zone):
+    nx = denial(tree, zone, f"_audit-1.{zone}", "A")
+    nodata = denial(tree, zone, zone, "TYPE65280")
+    assert (nx.proof, nodata.proof) == ("valid", "valid"), (nx.why, nodata.why)
+    assert nx.kind == ("nsec" if zone == "corp.test." else "nsec3")
+    if zone == "nsec3-iterations.test.":
+        assert (nx.iterations, nx.salt, nx.opt_out) == (10, "a1b2c3d4e5f60718", False)
+
+
+def test_broken_proofs_say_why(tree):
+    assert denial(tree, "corp.test.", "corp.test.", "SOA").proof == "not_denied"
+    stripped = denial(tree, "corp.test.", "_x.corp.test.", "A", strip=[dns.rdatatype.RRSIG])
+    assert stripped.proof == "invalid" and "missing" in stripped.why
+    nothing = denial(tree, "corp.test.", "_x.corp.test.", "A", strip=[dns.rdatatype.NSEC])
+    assert nothing.proof == "invalid" and "without any NSEC" in nothing.why
+    # a NODATA whose matching NSEC lists the type asked proves nothing
+    z = tree.zones["corp.test."]
+    r = respond(z, z.origin, "TYPE65280")
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    lying = check_denial(z.origin, z.origin, dns.rdatatype.TXT, r, keys_, NOW)
+    assert lying.proof == "invalid" and "lists the type" in lying.why
+    refused = dns.message.make_response(dns.message.make_query("x.corp.test.", "A"))
+    refused.set_rcode(dns.rcode.REFUSED)
+    assert check_denial(z.origin, name("x.corp.test."), 1, refused, keys_, NOW).proof == "invalid"
+    unsigned = tree.zones["intranet.test."]
+    r = respond(unsigned, name("_x.intranet.test."), "A")
+    assert check_denial(unsigned.origin, name("_x.intranet.test."), 1, r, None, NOW).proof == (
+        "unsigned"
+    )
+
+
+# --- the catalog, offline ----------------------------------------------------------------
+
+
+def served(tree, lz) -> dict:
+    zone = zones.absolute(lz.zone)
+    out = {NS1: tree.zones[zone], NS2: tree.variants.get("ns2", {}).get(zone, tree.zones[zone])}
+    if zones.RECIPES[lz.scenario].lame:
+        out[NS3] = None  # the lame server does not serve the zone
+    return out
+
+
+@pytest.fixture(scope="module")
+def offline(tree):
+    test = tree.zones["test."]
+    parent = Verdict("secure", [], keys=test.get_rrset(test.origin, dns.rdatatype.DNSKEY))
+    rows = {s.name: [] for s in EVIDENCE}
+    zone_rows, verdicts = [], {}
+    for lz in LAB_ZONES:
+        ev = offline_evidence(lz.zone + ".", served(tree, lz), test, parent, NOW)
+        verdicts[lz.zone] = ev.verdict
+        for frame, part in zone_evidence_rows(ev, None).items():
+            rows[frame] += part
+        v = ev.verdict
+        zone_rows.append(
+            {
+                "zone": lz.zone,
+                "status": v.status,
+                "reasons": ";".join(v.reasons),
+                "reason_text": ";".join(v.reasons),
+                "has_ds": v.has_ds,
+                "signed": v.signed,
+            }
+        )
+    frames = {s.name: s.frame(rows[s.name]) for s in EVIDENCE}
+    frames["zones"] = ZONES.frame(zone_rows)
+    frames["inventory"] = INVENTORY.frame({"zone": z.zone, "policy": "lab"} for z in LAB_ZONES)
+    policies = PolicySet({"lab": SigningPolicy("lab", "", **LAB_POLICY)}, "lab")
+    registry = Registry()
+    for module in AUDIT_MODULES:
+        for check, func in module.CHECKS:
+            registry.register(check, func)
+    findings = registry.run(Context(frames, policies, NOW))
+    return verdicts, frames, findings
+
+
+@pytest.mark.parametrize("lz", LAB_ZONES, ids=[z.zone for z in LAB_ZONES])
+def test_offline_catalog_gives_each_scenario_its_status_and_findings(offline, lz):
+    verdicts, _, findings = offline
+    assert verdicts[lz.zone].status == lz.expected_status
+    mine = findings[findings["zone"] == lz.zone]
+    failed = set(mine.loc[mine["status"] == "fail", "check_id"])
+    assert failed == lz.expected_failures & AUDIT_IDS
+    assert len(mine) == len(AUDIT_IDS)  # one result per check, never none
+
+
+def test_offline_evidence_frames_hold_the_facts(offline):
+    _, frames, _ = offline
+    ns = frames["nameservers"]
+    lame = ns[(ns["zone"] == "lame-server.test") & (ns["side"] == "child")]
+    assert sorted(lame["answered"]) == [False, True, True]
+    ds = frames["ds_matches"].set_index("zone")
+    assert ds.loc["legacy.test", "matches_key_tag"] == False  # noqa: E712
+    assert ds.loc["ds-sha1-only.test", "digest_type"] == 1
+    assert bool(ds.loc["ds-sha1-only.test", "digest_verifies"])
+    keys_ = frames["dnskeys"]
+    assert set(keys_.loc[keys_["zone"] == "rsa-1024.test", "key_bits"]) == {1024, 2048}
+    d = frames["denial"]
+    assert set(d.loc[d["zone"] == "nsec3-clean.test", "proof"]) == {"valid"}
+    sigs = frames["signatures"]
+    corp = sigs[(sigs["zone"] == "corp.test") & (sigs["side"] == "child")]
+    assert (corp["status"] == "valid").all()

@@ -1,0 +1,259 @@
+"""Checks that compare servers and the two sides of the delegation: DNSKEY set, SOA serial
+and NS set the same at every authoritative server, the parent's servers agreeing on the DS
+set, parent and child NS sets agreeing; and the denial of existence: proofs that validate, and
+NSEC3 parameters as RFC 9276 asks.
+
+They read the ``nameservers`` and ``denial`` evidence frames (see :mod:`toolkit.schemas`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from toolkit.checks.base import Context, Result
+from toolkit.checks.evidence import (
+    CheckList,
+    Evidence,
+    Row,
+    flag,
+    listing,
+    registrar,
+    zones_evidence,
+)
+
+CHECKS: CheckList = []
+check = registrar(CHECKS)
+
+
+def _ns_ref(r: Row, column: str) -> str:
+    value = "-" if r[column] is None else r[column]
+    return f"nameservers[{r['side']} {r['server']} {column}={value}]"
+
+
+def _disagreement(rows: list[Row], column: str, missing: str) -> str | None:
+    """None when every row shows the same ``column`` (``missing`` standing for None), else
+    who shows what."""
+    values: dict[str, list[str]] = {}
+    for r in rows:
+        shown = missing if r[column] is None else str(r[column])
+        values.setdefault(shown, []).append(str(r["server"]))
+    if len(values) < 2:
+        return None
+    return "; ".join(f"{listing(servers)}: {v}" for v, servers in sorted(values.items()))
+
+
+def _agree(ev: Evidence, column: str, what: str) -> Result:
+    """pass when every answering zone server shows the same ``column``; indeterminate when
+    fewer than two of several servers answered; fail listing the values otherwise."""
+    child, answering = ev.child(), ev.answering()
+    servers = {r["server"] for r in child}
+    if len(answering) < 2 and len(servers) > 1:
+        detail = f"only {len(answering)} of {len(servers)} servers answered"
+        return Result(ev.zone, "indeterminate", {"detail": detail}, _ns_ref(child[0], column))
+    refs = "; ".join(_ns_ref(r, column) for r in answering)
+    seen = _disagreement(answering, column, "none")
+    if seen:
+        return Result(ev.zone, "fail", {"what": what, "seen": seen}, refs)
+    return Result(ev.zone, "pass", {"detail": f"{len(answering)} server(s) agree"}, refs)
+
+
+@check(
+    id="dnskey_consistent_across_servers",
+    title="Same DNSKEY set on every server",
+    severity="high",
+    pillar="technical",
+    description="Every authoritative server of the zone serves the same DNSKEY RRset.",
+    risk="A stale or diverging server during a rollover is the classic DNSSEC outage: a "
+    "resolver that mixes answers from two servers finds signatures by keys it does not have.",
+    remediation="Find the server that lags (zone transfer, signer distribution) and resync it "
+    "before the rollover goes on.",
+    references=("RFC 6781 §4.1", "RFC 7583 §3.1", "NIST SP 800-53 SC-22"),
+    message="The servers serve different {what}s: {seen}.",
+)
+def dnskey_consistent_across_servers(ctx: Context) -> Iterator[Result]:
+    for ev in zones_evidence(ctx, ["dnskeys"]):
+        out = ev.unprobed() or ev.unsigned()
+        yield out or _agree(ev, "dnskey_set", "DNSKEY set")
+
+
+@check(
+    id="soa_serial_consistent_across_servers",
+    title="Same SOA serial on every server",
+    severity="medium",
+    pillar="technical",
+    description="Every authoritative server of the zone serves the same SOA serial.",
+    risk="A server behind on serials serves old data and old signatures: users see different "
+    "answers, and during a rollover old keys.",
+    remediation="Check zone transfers (NOTIFY, IXFR/AXFR, ACLs) to the lagging server.",
+    references=("RFC 1996", "RFC 2182 §3"),
+    message="The servers serve different {what}s: {seen}.",
+)
+def soa_serial_consistent_across_servers(ctx: Context) -> Iterator[Result]:
+    for ev in zones_evidence(ctx, []):
+        yield ev.unprobed() or _agree(ev, "soa_serial", "SOA serial")
+
+
+@check(
+    id="ns_consistent_across_servers",
+    title="Same NS set on every server",
+    severity="medium",
+    pillar="technical",
+    description="Every authoritative server of the zone serves the same apex NS RRset.",
+    risk="Diverging copies of the zone: which servers a resolver trusts depends on whom it "
+    "asked first; a sign of a server serving a stale or hand-edited copy.",
+    remediation="Resynchronise the servers from the primary and correct the zone source.",
+    references=("RFC 1034 §4.2.2", "RFC 2182 §3"),
+    message="The servers serve different {what}s: {seen}.",
+)
+def ns_consistent_across_servers(ctx: Context) -> Iterator[Result]:
+    for ev in zones_evidence(ctx, []):
+        yield ev.unprobed() or _agree(ev, "ns_set", "NS set")
+
+
+@check(
+    id="parent_child_ns_agree",
+    title="Parent and zone agree on the NS set",
+    severity="medium",
+    pillar="technical",
+    description="The NS set of the parent's delegation equals the apex NS set every server of "
+    "the zone serves.",
+    risk="Servers listed on one side only get no or unexpected traffic; a server missing at "
+    "the parent cannot be reached at all, one missing in the zone is dropped by resolvers.",
+    remediation="Update the delegation at the registrar or the zone's apex NS so they match.",
+    references=("RFC 1034 §4.2.2", "RFC 7477 §1"),
+    message="The parent delegates to {parent}; the zone's servers list {child}.",
+)
+def parent_child_ns_agree(ctx: Context) -> Iterator[Result]:
+    for ev in zones_evidence(ctx, []):
+        out = ev.unprobed()
+        if out:
+            yield out
+            continue
+        parent_rows = [r for r in ev.rows("nameservers") if r["side"] == "parent"]
+        parent = [r for r in parent_rows if r["ns_set"] is not None]
+        if not parent_rows:
+            yield Result(ev.zone, "not_applicable", {"detail": "no parent (trust anchor)"})
+            continue
+        if not parent:
+            detail = "no parent server returned the delegation's NS set"
+            yield Result(ev.zone, "indeterminate", {"detail": detail}, f"nameservers[{ev.zone}]")
+            continue
+        child = ev.answering()
+        refs = "; ".join(_ns_ref(r, "ns_set") for r in [*parent, *child])
+        if _disagreement([*parent, *child], "ns_set", "none"):
+            params = {
+                "parent": listing(r["ns_set"] for r in parent),
+                "child": listing(r["ns_set"] or "none" for r in child),
+            }
+            yield Result(ev.zone, "fail", params, refs)
+        else:
+            yield Result(ev.zone, "pass", {"detail": "NS sets agree"}, refs)
+
+
+@check(
+    id="parent_servers_agree_on_ds",
+    title="Every parent server serves the same DS set",
+    severity="high",
+    pillar="technical",
+    description="Every authoritative server of the parent zone that answered serves the same "
+    "DS RRset (or the same absence of one) for the zone.",
+    risk="A DS change half-propagated at the parent makes the zone secure through some parent "
+    "servers and bogus or insecure through others.",
+    remediation="Tell the registry/parent operator; hold any key removal until every parent "
+    "server serves the new DS set and its TTL has passed.",
+    references=("RFC 7583 §3.3", "RFC 6781 §4.1.2"),
+    message="The parent's servers serve different DS sets: {seen}.",
+)
+def parent_servers_agree_on_ds(ctx: Context) -> Iterator[Result]:
+    for ev in zones_evidence(ctx, []):
+        parent = [r for r in ev.rows("nameservers") if r["side"] == "parent"]
+        if not parent:
+            yield ev.unprobed() or Result(ev.zone, "not_applicable", {"detail": "no parent"})
+            continue
+        answered = [r for r in parent if flag(r["answered"])]
+        servers = {r["server"] for r in parent}
+        refs = "; ".join(_ns_ref(r, "ds_set") for r in parent)
+        if not answered or (len(answered) < 2 and len(servers) > 1):
+            detail = f"{len(answered)} of {len(servers)} parent servers answered"
+            yield Result(ev.zone, "indeterminate", {"detail": detail}, refs)
+            continue
+        seen = _disagreement(answered, "ds_set", "no DS")
+        if seen:
+            yield Result(ev.zone, "fail", {"seen": seen}, refs)
+        else:
+            detail = f"{len(answered)} parent server(s) agree"
+            yield Result(ev.zone, "pass", {"detail": detail}, refs)
+
+
+def _denial_ref(r: Row) -> str:
+    return f"denial[{r['server']} {r['qname']} {r['qtype']} {r['kind']}]"
+
+
+@check(
+    id="denial_proofs_valid",
+    title="Denial-of-existence proofs validate",
+    severity="high",
+    pillar="technical",
+    description="A random name under the zone (NXDOMAIN) and the apex with a type it does not "
+    "hold (NODATA) come, from every server, with a complete NSEC or NSEC3 proof whose "
+    "signatures verify.",
+    risk="Without a valid proof, validators turn every 'no such name' or 'no such record' into "
+    "SERVFAIL: mail and service discovery lookups fail for validating users.",
+    remediation="Re-sign the zone so its NSEC/NSEC3 chain is complete and signed; check the "
+    "server serves the signed denial records.",
+    references=("RFC 4035 §3.1.3", "RFC 4035 §5.4", "RFC 5155 §8"),
+    message="{count} denial answer(s) do not prove what they deny: {why}.",
+)
+def denial_proofs_valid(ctx: Context) -> Iterator[Result]:
+    for ev in zones_evidence(ctx, ["dnskeys", "denial"]):
+        out = ev.unprobed() or ev.unsigned()
+        if out:
+            yield out
+            continue
+        judged = [r for r in ev.rows("denial") if r["proof"] in ("valid", "invalid")]
+        if not judged:
+            detail = "no denial answer of a signed server to judge"
+            yield Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")
+            continue
+        bad = [r for r in judged if r["proof"] == "invalid"]
+        why = [f"{_denial_ref(r)}: {r['why']}" for r in bad]
+        params = {"count": len(bad), "why": listing(r["why"] for r in bad)}
+        passed = f"{len(judged)} proof(s) validate"
+        yield ev.result(why, params, passed, "; ".join(_denial_ref(r) for r in judged))
+
+
+@check(
+    id="nsec3_parameters_rfc9276",
+    title="NSEC3 with no extra iterations and no salt",
+    severity="medium",
+    pillar="technical",
+    description="A zone using NSEC3 uses 0 extra iterations and an empty salt.",
+    risk="Iterations cost validators CPU and buy no protection against zone walking; validators "
+    "may treat high counts as insecure (EDE 27) or fail them; a salt adds nothing.",
+    remediation="Set NSEC3 parameters to 1 0 0 - (iterations 0, no salt) on the signer.",
+    references=("RFC 9276 §3.1", "RFC 9276 §3.2", "RFC 5155 §10.3"),
+    message="NSEC3 uses {iterations} extra iteration(s) and salt '{salt}'.",
+)
+def nsec3_parameters_rfc9276(ctx: Context) -> Iterator[Result]:
+    for ev in zones_evidence(ctx, ["dnskeys", "denial"]):
+        out = ev.unprobed() or ev.unsigned()
+        if out:
+            yield out
+            continue
+        denial = ev.rows("denial")
+        nsec3 = [r for r in denial if r["kind"] == "nsec3"]
+        if not nsec3:
+            if any(r["kind"] == "nsec" for r in denial):
+                detail = "the zone uses NSEC"
+                yield Result(ev.zone, "not_applicable", {"detail": detail}, f"denial[{ev.zone}]")
+            else:
+                detail = "no NSEC or NSEC3 record seen"
+                yield Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")
+            continue
+        bad = [r for r in nsec3 if (r["iterations"] or 0) > 0 or (r["salt"] or "") != ""]
+        why = [f"{_denial_ref(r)}: iterations {r['iterations']}, salt '{r['salt']}'" for r in bad]
+        params = {
+            "iterations": listing(r["iterations"] or 0 for r in bad),
+            "salt": listing(r["salt"] or "" for r in bad),
+        }
+        yield ev.result(why, params, "iterations 0, no salt", _denial_ref(nsec3[0]))

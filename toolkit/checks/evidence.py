@@ -1,0 +1,183 @@
+"""Shared plumbing of the checks that read the audit's evidence frames.
+
+Every such check yields one result per zone of the ``zones`` frame and decides in the same
+order: a zone none of whose servers answered (or whose evidence is missing) is
+*indeterminate*; a zone the check does not concern (unsigned, no DS, no CDS) is
+*not_applicable*; otherwise *fail* or *pass* from the rows. :class:`Evidence` gives the rows of
+one zone as plain dicts (missing values as None): a portfolio has thousands of zones, and
+per-zone DataFrame filtering would cost more than the whole collection. :func:`registrar`
+makes the ``@check`` decorator of a check module.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from toolkit.checks.base import Check, CheckFunc, Context, Result
+
+CheckList = list[tuple[Check, CheckFunc]]
+Row = dict[str, Any]
+
+
+def registrar(checks: CheckList) -> Callable[..., Callable[[CheckFunc], CheckFunc]]:
+    """The ``@check(...)`` decorator of a module: declares a check's metadata next to its
+    function and appends both to ``checks``."""
+
+    def check(**meta: object) -> Callable[[CheckFunc], CheckFunc]:
+        def deco(func: CheckFunc) -> CheckFunc:
+            checks.append((Check(**meta), func))  # type: ignore[arg-type]
+            return func
+
+        return deco
+
+    return check
+
+
+def value(v: Any) -> Any:
+    """A cell as a plain value: None for pd.NA, NaN and NaT."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def flag(v: Any) -> bool:
+    """A boolean cell, missing counting as False."""
+    v = value(v)
+    return bool(v) if v is not None else False
+
+
+_GROUPED: dict[int, tuple[weakref.ref, int, dict[str, list[Row]]]] = {}
+
+
+def _plain_rows(df: pd.DataFrame) -> list[Row]:
+    """``df``'s rows as dicts of plain values (column by column: far faster than
+    ``to_dict("records")`` on Arrow-backed strings)."""
+    columns = list(df.columns)
+    data = []
+    for name in columns:
+        col = df[name]
+        values = col.tolist()
+        if col.isna().any():
+            values = [value(v) for v in values]
+        data.append(values)
+    return [dict(zip(columns, vals, strict=True)) for vals in zip(*data, strict=True)]
+
+
+def _records(df: pd.DataFrame) -> dict[str, list[Row]]:
+    """``df``'s rows as dicts of plain values, by zone (in frame order). Computed once per
+    frame object (the checks of one run read the same frames many times); frames are treated
+    as immutable."""
+    key = id(df)
+    hit = _GROUPED.get(key)
+    if hit is not None and hit[0]() is df and hit[1] == len(df):
+        return hit[2]
+    out: dict[str, list[Row]] = {}
+    for row in _plain_rows(df):
+        out.setdefault(str(row["zone"]), []).append(row)
+    _GROUPED[key] = (weakref.ref(df, lambda _: _GROUPED.pop(key, None)), len(df), out)
+    return out
+
+
+@dataclass
+class Evidence:
+    """The evidence rows of one zone, by frame, and its ``zones`` row."""
+
+    zone: str
+    row: Row
+    frames: dict[str, list[Row]]
+
+    def rows(self, frame: str) -> list[Row]:
+        """The zone's rows of ``frame`` (empty when none)."""
+        return self.frames.get(frame, [])
+
+    def child(self) -> list[Row]:
+        """``nameservers`` rows of the zone's own servers."""
+        return [r for r in self.rows("nameservers") if r["side"] == "child"]
+
+    def answering(self) -> list[Row]:
+        """``nameservers`` rows of the zone's servers that answered with authority."""
+        return [r for r in self.child() if flag(r["answered"])]
+
+    @property
+    def signed(self) -> bool:
+        """Some answering server publishes a DNSKEY RRset."""
+        return bool(self.rows("dnskeys"))
+
+    @property
+    def has_ds(self) -> bool:
+        """The parent publishes DS records for the zone."""
+        return bool(self.rows("ds_matches"))
+
+    def unprobed(self) -> Result | None:
+        """An indeterminate result when no server of the zone answered (or nothing was
+        recorded for it), else None."""
+        if self.answering():
+            return None
+        detail = "no authoritative server of the zone answered: not evidenced"
+        if self.row.get("status") == "indeterminate" and self.row.get("reason_text"):
+            detail = f"{detail} ({self.row['reason_text']})"
+        evidence = f"nameservers[{self.zone}]: no server answered with authority"
+        return Result(self.zone, "indeterminate", {"detail": detail}, evidence)
+
+    def unsigned(self) -> Result | None:
+        """A not_applicable result when the zone publishes no DNSKEY, else None."""
+        if self.signed:
+            return None
+        ev = f"dnskeys: no row for {self.zone} (no server publishes a DNSKEY RRset)"
+        return Result(self.zone, "not_applicable", {"detail": "zone not signed"}, ev)
+
+    def result(self, failures: list[str], params: dict, passed: str, checked: str) -> Result:
+        """``fail`` with ``params`` and the failures as evidence, or ``pass`` with ``passed``
+        as detail and ``checked`` (what was looked at) as evidence."""
+        if failures:
+            more = f"; … and {len(failures) - 12} more" if len(failures) > 12 else ""
+            return Result(self.zone, "fail", params, "; ".join(failures[:12]) + more)
+        return Result(self.zone, "pass", {"detail": passed}, checked)
+
+
+def zones_evidence(ctx: Context, frames: Iterable[str]) -> Iterator[Evidence]:
+    """One :class:`Evidence` per zone of the ``zones`` frame, holding its rows of ``frames``
+    (always with ``nameservers``). Raises ValueError when the run has no ``zones`` frame."""
+    zones = ctx.frame("zones")
+    if zones is None:
+        raise ValueError("the run has no zones frame")
+    grouped = {}
+    for name in {"nameservers", *frames}:
+        df = ctx.frame(name)
+        grouped[name] = _records(df) if df is not None else {}
+    for zone, (row, *_) in _records(zones).items():
+        yield Evidence(zone, row, {n: g[zone] for n, g in grouped.items() if zone in g})
+
+
+def policy_name(ctx: Context, zone: str) -> str | None:
+    """The ``policy`` the inventory names for ``zone`` (None: none named, or no inventory)."""
+    inventory = ctx.frame("inventory")
+    if inventory is None:
+        return None
+    rows = _records(inventory).get(zone)
+    return None if not rows or rows[0].get("policy") is None else str(rows[0]["policy"])
+
+
+def sig_ref(r: Row) -> str:
+    """A signature row named for the evidence: server, owner, type, key."""
+    key = "-" if r["key_tag"] is None else str(r["key_tag"])
+    alg = "-" if r["algorithm"] is None else str(r["algorithm"])
+    return f"signatures[{r['server']} {r['owner']} {r['covered_type']} key {key}/{alg}]"
+
+
+def key_ref(r: Row) -> str:
+    """A dnskeys row named for the evidence."""
+    return f"dnskeys[{r['server']} key {r['key_tag']}/{r['algorithm']} flags {r['flags']}]"
+
+
+def listing(items: Iterable[object]) -> str:
+    """Sorted, de-duplicated, comma-joined."""
+    return ", ".join(sorted({str(i) for i in items}))

@@ -1,0 +1,222 @@
+"""Authenticated denial of existence: does an NXDOMAIN or NODATA answer prove what it says?
+
+Pure functions, ``now`` injected. :func:`check_denial` takes one negative answer of a zone's
+server and the DNSKEY RRset that server serves, and checks the NSEC (RFC 4035 §5.4) or NSEC3
+(RFC 5155 §8) proof in its authority section: the right records are there, they cover or match
+the right names, their type bitmaps do not hold the type asked, and each is signed by the zone
+with a signature that verifies at ``now``. It also reports the NSEC3 parameters used
+(iterations, salt, opt-out), which RFC 9276 constrains.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+import dns.dnssec
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+from toolkit.collect.sigstatus import judge_signatures
+
+
+@dataclass(frozen=True)
+class DenialCheck:
+    """The verdict on one negative answer.
+
+    ``proof`` is ``valid``, ``invalid`` (why says what is missing or wrong), ``unsigned``
+    (the server serves no DNSKEY: no proof to expect) or ``not_denied`` (the name and type
+    exist after all, e.g. through a wildcard). ``kind`` is ``nsec``, ``nsec3`` or ``none``.
+    """
+
+    proof: str
+    why: str
+    kind: str = "none"
+    iterations: int | None = None
+    salt: str | None = None
+    opt_out: bool | None = None
+
+
+def types_of(rdata: object) -> set[int]:
+    """The types in an NSEC/NSEC3 type bitmap."""
+    out: set[int] = set()
+    for window, bitmap in rdata.windows:  # type: ignore[attr-defined]
+        for i, byte in enumerate(bitmap):
+            for bit in range(8):
+                if byte & (0x80 >> bit):
+                    out.add(window * 256 + i * 8 + bit)
+    return out
+
+
+def _b32hex(raw: bytes) -> str:
+    return base64.b32hexencode(raw).decode().rstrip("=").upper()
+
+
+def _nsec_covers(owner: dns.name.Name, nxt: dns.name.Name, name: dns.name.Name) -> bool:
+    """``name`` falls strictly between ``owner`` and ``nxt`` in canonical order (the last NSEC
+    of a zone points back at the apex and covers everything after its owner)."""
+    if owner < nxt:
+        return owner < name < nxt
+    return name > owner or name < nxt
+
+
+def _hash_covers(owner: str, nxt: str, h: str) -> bool:
+    if owner < nxt:
+        return owner < h < nxt
+    return h > owner or h < nxt
+
+
+def _common(a: dns.name.Name, b: dns.name.Name) -> dns.name.Name:
+    _, _, labels = a.fullcompare(b)
+    return dns.name.Name(a.labels[len(a.labels) - labels :])
+
+
+Sigs = dict[tuple[dns.name.Name, int], dns.rrset.RRset]
+
+
+def _signed(
+    records: list[dns.rrset.RRset],
+    sigs: Sigs,
+    zone: dns.name.Name,
+    keys: dns.rrset.RRset,
+    now: datetime,
+) -> str | None:
+    """None when every record has a signature by the zone that verifies at ``now``, else why
+    not (the statuses of :func:`toolkit.collect.sigstatus.judge_signatures`)."""
+    for rrset in records:
+        statuses = judge_signatures(rrset, sigs.get((rrset.name, rrset.rdtype)), keys, zone, now)
+        if not any(s.status == "valid" for s in statuses):
+            kind = dns.rdatatype.to_text(rrset.rdtype)
+            found = ", ".join(sorted({s.status for s in statuses})) or "no signature"
+            return f"{kind} {rrset.name} not validly signed ({found})"
+    return None
+
+
+def check_denial(
+    zone: dns.name.Name,
+    qname: dns.name.Name,
+    qtype: int,
+    response: dns.message.Message,
+    keys: dns.rrset.RRset | None,
+    now: datetime,
+) -> DenialCheck:
+    """Check the denial of existence in ``response`` to ``qname``/``qtype`` (asked of one of
+    ``zone``'s servers) against that server's DNSKEY RRset ``keys`` at ``now``."""
+    rcode = response.rcode()
+    answered = any(r.name == qname and r.rdtype == qtype for r in response.answer)
+    if rcode == dns.rcode.NOERROR and (answered or response.answer):
+        return DenialCheck("not_denied", "the server answered with data (a wildcard?)")
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return DenialCheck("invalid", f"answered {dns.rcode.to_text(rcode)}, not a denial")
+    if keys is None:
+        return DenialCheck("unsigned", "the server serves no DNSKEY: no proof expected")
+    nsec = [r for r in response.authority if r.rdtype == dns.rdatatype.NSEC]
+    nsec3 = [r for r in response.authority if r.rdtype == dns.rdatatype.NSEC3]
+    sigs = {(r.name, r.covers): r for r in response.authority if r.rdtype == dns.rdatatype.RRSIG}
+    nx = rcode == dns.rcode.NXDOMAIN
+    if nsec3:
+        return _nsec3(zone, qname, qtype, nx, nsec3, sigs, keys, now)
+    if nsec:
+        return _nsec(zone, qname, qtype, nx, nsec, sigs, keys, now)
+    what = "NXDOMAIN" if nx else "NODATA"
+    return DenialCheck("invalid", f"{what} without any NSEC or NSEC3 record")
+
+
+def _nsec(
+    zone: dns.name.Name,
+    qname: dns.name.Name,
+    qtype: int,
+    nx: bool,
+    records: list[dns.rrset.RRset],
+    sigs: Sigs,
+    keys: dns.rrset.RRset,
+    now: datetime,
+) -> DenialCheck:
+    if not nx:
+        match = [r for r in records if r.name == qname]
+        if not match:
+            return DenialCheck("invalid", f"NODATA without an NSEC matching {qname}", "nsec")
+        present = types_of(match[0][0])
+        if qtype in present or dns.rdatatype.CNAME in present:
+            return DenialCheck("invalid", "the matching NSEC lists the type asked", "nsec")
+        why = _signed(match[:1], sigs, zone, keys, now)
+        return DenialCheck("invalid" if why else "valid", why or "NSEC proves NODATA", "nsec")
+    covering = [r for r in records if _nsec_covers(r.name, r[0].next, qname)]
+    if not covering:
+        return DenialCheck("invalid", f"no NSEC covers {qname}", "nsec")
+    cover = covering[0]
+    encloser = max(_common(qname, cover.name), _common(qname, cover[0].next), key=len)
+    wildcard = dns.name.Name((b"*", *encloser.labels))
+    wild = [r for r in records if r.name == wildcard or _nsec_covers(r.name, r[0].next, wildcard)]
+    if not wild or wild[0].name == wildcard:
+        return DenialCheck("invalid", f"no NSEC proves that {wildcard} does not exist", "nsec")
+    needed = [cover] + ([wild[0]] if wild[0] is not cover else [])
+    why = _signed(needed, sigs, zone, keys, now)
+    return DenialCheck("invalid" if why else "valid", why or "NSEC proves NXDOMAIN", "nsec")
+
+
+def _nsec3(
+    zone: dns.name.Name,
+    qname: dns.name.Name,
+    qtype: int,
+    nx: bool,
+    records: list[dns.rrset.RRset],
+    sigs: Sigs,
+    keys: dns.rrset.RRset,
+    now: datetime,
+) -> DenialCheck:
+    first = records[0][0]
+    params = dict(
+        kind="nsec3",
+        iterations=int(first.iterations),
+        salt=first.salt.hex(),
+        opt_out=bool(first.flags & 1),
+    )
+    try:
+        chain = {r.name.labels[0].decode().upper(): r for r in records if len(r.name) > 1}
+    except UnicodeDecodeError:
+        return DenialCheck("invalid", "NSEC3 owner name is not a hash", **params)
+
+    def h(name: dns.name.Name) -> str:
+        return dns.dnssec.nsec3_hash(name, first.salt, first.iterations, first.algorithm).upper()
+
+    def cover(name: dns.name.Name) -> dns.rrset.RRset | None:
+        hashed = h(name)
+        for owner, rrset in chain.items():
+            if _hash_covers(owner, _b32hex(rrset[0].next), hashed):
+                return rrset
+        return None
+
+    if not nx:
+        match = chain.get(h(qname))
+        if match is None:
+            return DenialCheck("invalid", f"NODATA without an NSEC3 matching {qname}", **params)
+        present = types_of(match[0])
+        if qtype in present or dns.rdatatype.CNAME in present:
+            return DenialCheck("invalid", "the matching NSEC3 lists the type asked", **params)
+        why = _signed([match], sigs, zone, keys, now)
+        return DenialCheck("invalid" if why else "valid", why or "NSEC3 proves NODATA", **params)
+    # closest encloser proof (RFC 5155 §8.4)
+    encloser, next_closer = None, qname
+    candidate = qname
+    while len(candidate) > len(zone):
+        parent = candidate.parent()
+        if h(parent) in chain:
+            encloser, next_closer = parent, candidate
+            break
+        candidate = parent
+    if encloser is None:
+        return DenialCheck("invalid", "no NSEC3 matches a closest encloser", **params)
+    covering = cover(next_closer)
+    if covering is None:
+        return DenialCheck("invalid", f"no NSEC3 covers the next closer {next_closer}", **params)
+    wildcard = cover(dns.name.Name((b"*", *encloser.labels)))
+    if wildcard is None:
+        return DenialCheck("invalid", f"no NSEC3 covers *.{encloser}", **params)
+    needed = {id(r): r for r in (chain[h(encloser)], covering, wildcard)}
+    why = _signed(list(needed.values()), sigs, zone, keys, now)
+    return DenialCheck("invalid" if why else "valid", why or "NSEC3 proves NXDOMAIN", **params)

@@ -1,0 +1,108 @@
+"""The probe plan: which question to ask which server about one zone. Pure, no I/O.
+
+For a zone, its parent's servers and its own servers (name and address), :func:`plan_zone`
+lists every probe of the full audit, in the order the walk sends them:
+
+- at **every parent server address**: ``DS`` (with DO), the zone's DS RRset or its signed
+  denial, so the parent servers' agreement on the DS set can be judged; and at the first of
+  them ``NS``, the delegation, to compare with the zone's own NS set;
+- at **every address of every zone server**: ``SOA`` first (the *gate*: a server that does not
+  answer it with authority is dead or lame for the zone, and its later probes are skipped), then
+  ``DNSKEY``, ``NS``, ``CDS``, ``CDNSKEY`` and ``NSEC3PARAM`` at the apex, all with DO;
+- two **denial-of-existence** probes at every zone server address: a random name under the zone
+  (``A``), whose NXDOMAIN must come with an NSEC/NSEC3 proof, and the apex with a type that no
+  zone holds (``TYPE65280``, private use), whose NODATA must be proven too.
+
+The random label comes from :func:`random_label` with an injected :class:`random.Random`, so a
+seeded run asks the same names every time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dns.name
+
+Server = tuple[str | None, str]  # (server name, address)
+
+APEX_TYPES = ("SOA", "DNSKEY", "NS", "CDS", "CDNSKEY", "NSEC3PARAM")
+"""Apex RRsets asked of every zone server; SOA first, as the gate."""
+
+NXDOMAIN_TYPE = "A"
+NODATA_TYPE = "TYPE65280"
+"""A private-use type (RFC 6895 §3.1) no zone serves: the apex has no such RRset."""
+
+PURPOSES = ("ds", "delegation", "apex", "nxdomain", "nodata")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One question to one server: what, where, why, and whether it gates the server's rest.
+
+    ``side`` is ``parent`` (asked of the parent's servers) or ``child`` (the zone's own);
+    ``purpose`` one of :data:`PURPOSES`."""
+
+    server: Server
+    qname: dns.name.Name
+    qtype: str
+    purpose: str
+    side: str
+    gate: bool = False
+
+
+@dataclass(frozen=True)
+class ZonePlan:
+    """Every probe for one zone, in sending order, and the names of its denial probes."""
+
+    zone: dns.name.Name
+    parent: dns.name.Name | None
+    probes: tuple[Probe, ...]
+    nx_name: dns.name.Name
+
+    def for_side(self, side: str) -> list[Probe]:
+        """The probes of one side (``parent`` or ``child``), in order."""
+        return [p for p in self.probes if p.side == side]
+
+    @property
+    def queries(self) -> int:
+        """How many questions the plan asks at most (skipped probes included)."""
+        return len(self.probes)
+
+
+def random_label(rng: random.Random) -> str:
+    """A label no zone is likely to hold (``_audit-`` and 40 random bits in hex)."""
+    return f"_audit-{rng.getrandbits(40):010x}"
+
+
+def plan_zone(
+    zone: dns.name.Name,
+    *,
+    parent: dns.name.Name | None,
+    parent_servers: Sequence[Server],
+    zone_servers: Sequence[Server],
+    nx_label: str,
+) -> ZonePlan:
+    """The full probe plan for ``zone``.
+
+    ``parent_servers`` is empty for the trust anchor's zone (no DS to ask for); every
+    (name, address) pair is asked, the same address under two names twice. ``nx_label`` is the
+    label of the non-existent name asked (see :func:`random_label`). Raises ValueError when
+    ``nx_label`` is not a single valid label.
+    """
+    if not nx_label or "." in nx_label or len(nx_label.encode()) > 63:
+        raise ValueError(f"{nx_label!r} is not a single DNS label")
+    nx_name = dns.name.Name((nx_label.encode(), *zone.labels))
+    probes: list[Probe] = []
+    if parent is not None:
+        for i, server in enumerate(parent_servers):
+            probes.append(Probe(server, zone, "DS", "ds", "parent"))
+            if i == 0:  # the delegation once: a TLD has a dozen servers, and 10,000 zones
+                probes.append(Probe(server, zone, "NS", "delegation", "parent"))
+    for server in zone_servers:
+        for qtype in APEX_TYPES:
+            probes.append(Probe(server, zone, qtype, "apex", "child", gate=qtype == "SOA"))
+        probes.append(Probe(server, nx_name, NXDOMAIN_TYPE, "nxdomain", "child"))
+        probes.append(Probe(server, zone, NODATA_TYPE, "nodata", "child"))
+    return ZonePlan(zone, parent, tuple(probes), nx_name)

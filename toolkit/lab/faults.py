@@ -1,0 +1,181 @@
+"""The deliberate changes the lab's scenarios make to a zone: pure functions on a
+:class:`dns.zone.Zone`.
+
+*Edits* change the content before signing (so the result is signed): a long NS TTL, CDS and
+CDNSKEY records, an extra NS. *Faults* break the signed zone afterwards: a signature removed,
+altered or re-made with the wrong signer name, the NSEC chain's signatures stripped. Both are
+looked up by the names :mod:`toolkit.lab.recipes` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import dns.dnssec
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+from dns.dnssectypes import DSDigest
+
+from toolkit.errors import LabError
+from toolkit.lab.scenarios import LabAddresses
+from toolkit.lab.signer import KeyUse, sign_rrset
+
+FORTY_DAYS = 40 * 86400
+
+
+@dataclass(frozen=True)
+class FaultContext:
+    """What an edit or a fault may use: the zone's name, the lab's addresses, every key of the
+    zone by role (``decoy`` included when the recipe needs one), and the signature window."""
+
+    origin: dns.name.Name
+    addrs: LabAddresses
+    keys: Mapping[str, KeyUse]
+    inception: datetime
+    expiration: datetime
+
+    def key(self, role: str) -> KeyUse:
+        try:
+            return self.keys[role]
+        except KeyError:
+            raise LabError(f"{self.origin}: the recipe has no key {role!r}") from None
+
+
+Change = Callable[[dns.zone.Zone, FaultContext], None]
+
+
+def _add(zone: dns.zone.Zone, owner: dns.name.Name, rdtype: str, text: str, ttl: int) -> None:
+    rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), text)
+    with zone.writer() as txn:
+        txn.add(owner, ttl, rdata)
+
+
+def _cds_of(zone: dns.zone.Zone, ctx: FaultContext, role: str) -> None:
+    dnskey = ctx.key(role).dnskey
+    ds = dns.dnssec.make_ds(ctx.origin, dnskey, DSDigest.SHA256)
+    _add(zone, ctx.origin, "CDS", ds.to_text(), 3600)
+    _add(zone, ctx.origin, "CDNSKEY", dnskey.to_text(), 3600)
+
+
+def _ns_ttl_40_days(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    with zone.writer() as txn:
+        ns = txn.get(ctx.origin, dns.rdatatype.NS)
+        txn.replace(ctx.origin, dns.rdataset.from_rdata_list(FORTY_DAYS, list(ns)))
+
+
+def _cds_ksk(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _cds_of(zone, ctx, "ksk")
+
+
+def _cds_decoy(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _cds_of(zone, ctx, "decoy")
+
+
+def _cds_delete(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _add(zone, ctx.origin, "CDS", "0 0 0 00", 3600)
+    _add(zone, ctx.origin, "CDNSKEY", "0 3 0 AA==", 3600)
+
+
+def _cds_delete_with_ksk(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _cds_of(zone, ctx, "ksk")
+    _add(zone, ctx.origin, "CDS", "0 0 0 00", 3600)
+
+
+def _child_ns3(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    ns3 = dns.name.from_text("ns3", ctx.origin)
+    _add(zone, ctx.origin, "NS", ns3.to_text(), 3600)
+    _add(zone, ns3, "A", ctx.addrs.ns1, 3600)
+
+
+EDITS: dict[str, Change] = {
+    "ns-ttl-40-days": _ns_ttl_40_days,
+    "cds-ksk": _cds_ksk,
+    "cds-decoy": _cds_decoy,
+    "cds-delete": _cds_delete,
+    "cds-delete-with-ksk": _cds_delete_with_ksk,
+    "child-ns3": _child_ns3,
+}
+"""Changes applied before signing, by name."""
+
+
+def _soa_sigs(zone: dns.zone.Zone, ctx: FaultContext) -> dns.rrset.RRset:
+    node = zone.get_node(ctx.origin)
+    sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.SOA)
+    if sigs is None:
+        raise LabError(f"{ctx.origin}: no SOA signature to break (is the zone signed?)")
+    return dns.rrset.from_rdata_list(ctx.origin, sigs.ttl, list(sigs))
+
+
+def _strip_dnskey_rrsig(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    # Not the SOA's: a server like Knot treats a zone whose SOA is unsigned as unsigned and
+    # then serves no RRSIG at all.
+    _soa_sigs(zone, ctx)
+    with zone.writer() as txn:
+        txn.delete(ctx.origin, dns.rdatatype.RRSIG, dns.rdatatype.DNSKEY)
+
+
+def _corrupt_soa_rrsig(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    sigs = _soa_sigs(zone, ctx)
+    broken = [
+        sig.replace(signature=sig.signature[:-1] + bytes([sig.signature[-1] ^ 0xFF]))
+        for sig in sigs
+    ]
+    with zone.writer() as txn:
+        txn.delete(ctx.origin, dns.rdatatype.RRSIG, dns.rdatatype.SOA)
+        txn.add(ctx.origin, sigs.ttl, *broken)
+
+
+def _soa_signer_parent(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _soa_sigs(zone, ctx)
+    soa = zone.get_rrset(ctx.origin, dns.rdatatype.SOA)
+    sig = sign_rrset(soa, ctx.key("zsk"), ctx.origin.parent(), ctx.inception, ctx.expiration)
+    with zone.writer() as txn:
+        txn.delete(ctx.origin, dns.rdatatype.RRSIG, dns.rdatatype.SOA)
+        txn.add(sig)
+
+
+def _strip_nsec_rrsigs(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    with zone.writer() as txn:
+        for name in list(txn.iterate_names()):
+            if txn.get(name, dns.rdatatype.RRSIG, dns.rdatatype.NSEC) is not None:
+                txn.delete(name, dns.rdatatype.RRSIG, dns.rdatatype.NSEC)
+
+
+def _cds_signed_by_zsk(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    zsk = ctx.key("zsk")
+    with zone.writer() as txn:
+        for rdtype in (dns.rdatatype.CDS, dns.rdatatype.CDNSKEY):
+            rdataset = txn.get(ctx.origin, rdtype)
+            if rdataset is None:
+                raise LabError(f"{ctx.origin}: no {dns.rdatatype.to_text(rdtype)} to re-sign")
+            rrset = dns.rrset.from_rdata_list(ctx.origin, rdataset.ttl, list(rdataset))
+            txn.delete(ctx.origin, dns.rdatatype.RRSIG, rdtype)
+            txn.add(sign_rrset(rrset, zsk, ctx.origin, ctx.inception, ctx.expiration))
+
+
+FAULTS: dict[str, Change] = {
+    "strip-dnskey-rrsig": _strip_dnskey_rrsig,
+    "corrupt-soa-rrsig": _corrupt_soa_rrsig,
+    "soa-signer-parent": _soa_signer_parent,
+    "strip-nsec-rrsigs": _strip_nsec_rrsigs,
+    "cds-signed-by-zsk": _cds_signed_by_zsk,
+}
+"""Changes applied after signing, by name."""
+
+
+def apply(changes: Mapping[str, Change], names: tuple[str, ...], zone: dns.zone.Zone,
+          ctx: FaultContext) -> None:  # fmt: skip
+    """Apply the named changes in order; raises LabError for an unknown name."""
+    for name in names:
+        try:
+            change = changes[name]
+        except KeyError:
+            raise LabError(f"{ctx.origin}: unknown lab change {name!r}") from None
+        change(zone, ctx)
