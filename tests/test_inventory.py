@@ -34,7 +34,7 @@ def load_error(path: Path) -> InputError:
 
 def test_sample_loads_with_schema_dtypes():
     df = load_inventory(SAMPLE)
-    assert len(df) == 10
+    assert len(df) == 14
     assert list(df.columns) == INVENTORY.names
     for column in INVENTORY.columns:
         assert str(df[column.name].dtype) == column.dtype, column.name
@@ -54,17 +54,21 @@ def test_sample_zones_in_file_order_and_idn():
         "intranet.test",
         "marketing.test",
         "old-campaign.test",
+        "api.test",
+        "partners.test",
+        "support.test",
+        "careers.test",
     ]
     row = df.set_index("zone").loc["xn--bcher-kva.test"]
     assert row["zone_unicode"] == "bücher.test"
-    assert list(df["source_line"]) == list(range(2, 12))
+    assert list(df["source_line"]) == list(range(2, 16))
 
 
 def test_sample_values():
     df = load_inventory(SAMPLE).set_index("zone")
     assert pd.isna(df.loc["marketing.test", "owner"])  # the governance gap
     assert df.loc["intranet.test", "expected_signed"] == False  # noqa: E712
-    assert df["expected_signed"].sum() == 9
+    assert df["expected_signed"].sum() == 12
     assert df.loc["corp.test", "risk_tier"] == 1
     assert df.loc["events.test", "risk_tier"] == 3
     assert set(df["policy"]) == {"standard"}

@@ -343,7 +343,7 @@ def test_sample_portfolio_loads():
     portfolio = load_portfolio(SAMPLE_DIR)
     assert isinstance(portfolio, Portfolio)
     assert portfolio.directory == SAMPLE_DIR
-    assert len(portfolio.inventory) == 10
+    assert len(portfolio.inventory) == 14
     assert portfolio.has_policy_file
     standard = portfolio.policies.get("standard")
     assert portfolio.policy_for("corp.test") == standard
@@ -388,7 +388,7 @@ def test_missing_policy_file_means_not_evidenced(tmp_path):
     assert not portfolio.has_policy_file
     assert portfolio.policies.to_frame().empty
     assert portfolio.policy_for("corp.test") is None
-    assert len(portfolio.inventory) == 10
+    assert len(portfolio.inventory) == 14
 
 
 def test_missing_inventory(tmp_path):

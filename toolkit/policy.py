@@ -20,6 +20,13 @@ Format version 1::
         zsk_lifetime_days: 90         # positive whole numbers of days
         ksk_lifetime_days: 365
         min_rrsig_validity_days: 5    # number >= 0: warn below this remaining validity
+        key_scheme: split             # optional: split (KSK + ZSK) or csk; absent: either
+        # optional keys with documented defaults (toolkit.policy_settings.POLICY_EXTRAS):
+        # csk_lifetime_days, signature_validity_days, signature_refresh_days, dnskey_ttl,
+        # ds_ttl, ds_digest_types, denial, nsec3_iterations, nsec3_opt_out,
+        # zsk_rollover_method, ksk_rollover_method, cds_automation, ksk_storage
+    # optional organisation-wide sections (toolkit.policy_settings): policy_owner,
+    # last_review, roles, alerts, change_control, drills, maturity
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import pandas as pd
 import yaml
 
 from toolkit.errors import InputError, Problem
+from toolkit.policy_settings import POLICY_EXTRAS, SETTINGS_KEYS, Settings, read_settings
 from toolkit.schemas import Column, FrameSchema
 
 FORMAT_VERSION = 1
@@ -49,10 +57,32 @@ class SigningPolicy:
     zsk_lifetime_days: int
     ksk_lifetime_days: int
     min_rrsig_validity_days: float
+    # Optional keys (toolkit.policy_settings.POLICY_EXTRAS documents them and their defaults).
+    csk_lifetime_days: int | None = None
+    signature_validity_days: float = 14.0
+    signature_refresh_days: float = 5.0
+    dnskey_ttl: int = 3600
+    ds_ttl: int = 86400
+    ds_digest_types: tuple[int, ...] = (2,)
+    denial: str = "nsec"
+    nsec3_iterations: int = 0
+    nsec3_opt_out: bool = False
+    zsk_rollover_method: str = "pre-publication"
+    ksk_rollover_method: str = "double-ds"
+    cds_automation: bool = False
+    ksk_storage: tuple[str, ...] = ("hsm", "offline")
+    key_scheme: str | None = None  # split | csk; None: the policy does not say
 
     def allows(self, algorithm: int) -> bool:
         """Whether DNSSEC algorithm number ``algorithm`` is allowed by this policy."""
         return algorithm in self.allowed_algorithms
+
+    def lifetime_days(self, role: str) -> int | None:
+        """Maximum age in days of a key of ``role`` (ksk, zsk or csk; a CSK defaults to the
+        KSK lifetime); None for an unknown role."""
+        if role == "csk":
+            return self.csk_lifetime_days or self.ksk_lifetime_days
+        return {"ksk": self.ksk_lifetime_days, "zsk": self.zsk_lifetime_days}.get(role)
 
 
 POLICIES = FrameSchema(
@@ -70,6 +100,8 @@ POLICIES = FrameSchema(
             "warn when the remaining signature validity falls below this many days",
         ),
         Column("is_default", "boolean", "the policy applies to zones that name none"),
+        *(Column(name, x.dtype, x.meaning) for name, x in POLICY_EXTRAS.items()),
+        Column("key_scheme", "string", "split (KSK + ZSK) or csk (one combined key); null: any"),
     ),
 )
 
@@ -84,6 +116,7 @@ class PolicySet:
 
     policies: dict[str, SigningPolicy] = field(default_factory=dict)
     default: str | None = None
+    settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
         if self.default is not None and self.default not in self.policies:
@@ -127,6 +160,8 @@ class PolicySet:
                 "ksk_lifetime_days": p.ksk_lifetime_days,
                 "min_rrsig_validity_days": p.min_rrsig_validity_days,
                 "is_default": p.name == self.default,
+                **{n: x.cell(getattr(p, n)) for n, x in POLICY_EXTRAS.items()},
+                "key_scheme": p.key_scheme,
             }
             for p in self.policies.values()
         )
@@ -208,6 +243,12 @@ def _non_negative_days(value: Any) -> float:
     return float(value)
 
 
+def _key_scheme(value: Any) -> str:
+    if value not in ("split", "csk"):
+        raise ValueError(f"expected split or csk, found {_describe(value)}")
+    return str(value)
+
+
 def _format_version(value: Any) -> int:
     if not _is_int(value):
         raise ValueError(f"expected {FORMAT_VERSION}, found {_describe(value)}")
@@ -238,6 +279,8 @@ TOP_LEVEL_KEYS: dict[str, Key] = {
     "format_version": Key(True, _format_version, f"format of the file; must be {FORMAT_VERSION}"),
     "default_policy": Key(False, _policy_name, "policy of the zones that name none"),
     "policies": Key(True, _mapping, "the policies, by name"),
+    # organisation-wide sections, validated by toolkit.policy_settings.read_settings
+    **{k: Key(False, lambda v: v, meaning) for k, meaning in SETTINGS_KEYS.items()},
 }
 
 # Keys of one policy; each is also a field of SigningPolicy (besides ``name``).
@@ -249,6 +292,8 @@ POLICY_KEYS: dict[str, Key] = {
     "min_rrsig_validity_days": Key(
         True, _non_negative_days, "warn when remaining signature validity falls below"
     ),
+    **{k: Key(False, x.parse, x.meaning, x.default) for k, x in POLICY_EXTRAS.items()},
+    "key_scheme": Key(False, _key_scheme, "split (KSK + ZSK) or csk (one combined signing key)"),
 }
 
 
@@ -307,9 +352,14 @@ def load_policies(path: str | Path) -> PolicySet:
 
     reader = _Reader(_key_lines(node))
     policies, default = reader.read(data)
+    settings = Settings()
+    if data.get("format_version") == FORMAT_VERSION:  # another version: nothing else is read
+        settings, problems = read_settings({k: data[k] for k in SETTINGS_KEYS if k in data})
+        for field_path, message in problems:
+            reader.problem_at(field_path, message)
     if reader.problems:
         raise InputError(path, problems=reader.problems)
-    return PolicySet(policies, default)
+    return PolicySet(policies, default, settings)
 
 
 _Path = tuple[str, ...]

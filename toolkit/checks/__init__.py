@@ -6,12 +6,12 @@ side effects); :func:`run_checks` runs it over a run's frames and returns the fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
 
-from toolkit.checks import technical
+from toolkit.checks import cds, consistency, governance, keys, operational, signatures, technical
 from toolkit.checks.base import (
     CATALOGUE,
     FINDINGS,
@@ -43,14 +43,20 @@ __all__ = [
 def default_registry() -> Registry:
     """A registry holding every check of the toolkit, in catalogue order."""
     registry = Registry()
-    for module in (technical,):
+    for module in (technical, keys, signatures, consistency, cds, operational, governance):
         for check, func in module.CHECKS:
             registry.register(check, func)
     return registry
 
 
 def run_checks(
-    frames: Mapping[str, pd.DataFrame], policies: PolicySet, *, now: datetime
+    frames: Mapping[str, pd.DataFrame],
+    policies: PolicySet,
+    *,
+    now: datetime,
+    pillars: Sequence[str] | None = None,
+    run_id: str = "",
 ) -> pd.DataFrame:
-    """Run the whole catalogue over a run's frames; returns the findings frame."""
-    return default_registry().run(Context(frames, policies, now))
+    """Run the catalogue (only the checks of ``pillars``, when given) over a run's frames;
+    returns the findings frame."""
+    return default_registry().run(Context(frames, policies, now, run_id), pillars=pillars)

@@ -1,0 +1,119 @@
+"""What the operational and governance checks read from a :class:`Context`.
+
+Besides the run's frames (``zones``, ``records``) and the portfolio's ``inventory``, the
+context of a full assessment (:func:`toolkit.assessment.assess`) carries:
+
+* the record frames of :mod:`toolkit.governance` that exist — ``keys``, ``changes``,
+  ``drills``, ``incidents``, ``registrars``, ``exceptions`` (a missing one: not evidenced);
+* the history frames of :mod:`toolkit.governance.history` — ``key_sets`` (every run up to
+  the assessed one) and ``key_changes``.
+
+Results about the whole portfolio rather than one zone (drills, policy review, roles) carry
+the zone :data:`PORTFOLIO`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from toolkit.checks.base import Check, CheckFunc, Context, Result
+from toolkit.governance import RECORD_SPECS
+from toolkit.governance.history import KEY_SETS, key_set_changes, observed_key_sets
+
+PORTFOLIO = "(portfolio)"
+"""The zone of a result about the whole portfolio."""
+
+
+def collector() -> tuple[list[tuple[Check, CheckFunc]], Callable[..., object]]:
+    """A fresh ``(CHECKS, check)`` pair: the decorator appends each declared check to CHECKS."""
+    checks: list[tuple[Check, CheckFunc]] = []
+
+    def check(**meta: object) -> object:
+        def deco(func: CheckFunc) -> CheckFunc:
+            checks.append((Check(**meta), func))  # type: ignore[arg-type]
+            return func
+
+        return deco
+
+    return checks, check
+
+
+def inventory_zones(ctx: Context) -> list[str]:
+    """The inventory's zones (the run's zones when the context has no inventory)."""
+    inv = ctx.frame("inventory")
+    if inv is not None:
+        return list(inv["zone"])
+    zones = ctx.frame("zones")
+    return [] if zones is None else list(zones["zone"])
+
+
+def inventory(ctx: Context) -> pd.DataFrame:
+    """The inventory frame; raises ValueError when the context has none."""
+    inv = ctx.frame("inventory")
+    if inv is None:
+        raise ValueError("the context has no inventory frame")
+    return inv
+
+
+def zones(ctx: Context) -> pd.DataFrame:
+    """The run's zones frame; raises ValueError when the context has none."""
+    z = ctx.frame("zones")
+    if z is None:
+        raise ValueError("the context has no zones frame")
+    return z
+
+
+def missing(kind: str) -> str:
+    """The detail of a result whose record file is absent."""
+    return f"{RECORD_SPECS[kind].filename} not given: not evidenced"
+
+
+def not_evidenced(zones_: list[str], kind: str) -> list[Result]:
+    """Indeterminate results for ``zones_``: the record file ``kind`` is missing."""
+    return [Result(z, "indeterminate", {"detail": missing(kind)}) for z in zones_]
+
+
+def key_sets(ctx: Context) -> pd.DataFrame:
+    """The observed DNSKEY/DS sets: the context's history, else the run's own."""
+    ks = ctx.frame("key_sets")
+    if ks is not None:
+        return ks
+    z, r = ctx.frame("zones"), ctx.frame("records")
+    if z is None or r is None:
+        return KEY_SETS.empty()
+    return observed_key_sets(ctx.run_id or "run", pd.Timestamp(ctx.now), z, r)
+
+
+def key_changes(ctx: Context) -> pd.DataFrame:
+    """The DNSKEY/DS changes between runs: the context's, else computed from key_sets."""
+    kc = ctx.frame("key_changes")
+    return kc if kc is not None else key_set_changes(key_sets(ctx))
+
+
+def dnskey_state(ctx: Context) -> dict[str, str]:
+    """Zone -> ``signed`` | ``unsigned`` | ``unobserved`` (latest observed DNSKEY set)."""
+    ks = key_sets(ctx)
+    dk = ks[ks["rrtype"] == "DNSKEY"]
+    out = dict.fromkeys(inventory_zones(ctx), "unobserved")
+    if dk.empty:
+        return out
+    last = dk[dk["observed_at"] == dk.groupby("zone")["observed_at"].transform("max")]
+    for zone, group in last.groupby("zone"):
+        out[str(zone)] = "signed" if group["rdata"].notna().any() else "unsigned"
+    return out
+
+
+def listing(items: list[str], limit: int = 5) -> str:
+    """``a, b, c`` — at most ``limit`` items, then "and N more"."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def rows_evidence(frame: str, rows: pd.DataFrame, key: str = "source_line") -> str:
+    """Evidence text naming a derived frame and the record lines behind it."""
+    if key in rows and rows[key].notna().any():
+        lines = ", ".join(str(int(v)) for v in rows[key].dropna())
+        return f"{frame}: lines {lines}"
+    return frame

@@ -1,0 +1,173 @@
+"""The history of DNSKEY and DS sets across stored runs, and the changes between them.
+
+Two pure steps, frames in and frames out:
+
+1. :func:`observed_key_sets` reduces one run to the DNSKEY set each inventory zone served
+   (source ``child``) and the DS set its parent published (source ``parent``), deduplicated
+   across servers. A set that was observed empty is kept as one marker row with a null
+   ``rdata``; a set that could not be observed (server unreachable) has no row at all, so
+   "not seen" is never mistaken for "removed".
+2. :func:`key_set_changes` compares, per zone and record type, each observed set with the
+   previous observed one and lists every record added or removed between the two runs.
+
+:func:`load_key_history` is the thin I/O edge that feeds step 1 from a :class:`Store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from toolkit.schemas import UTC_TS, Column, FrameSchema
+from toolkit.store import Store
+
+KEY_SETS = FrameSchema(
+    "key_sets",
+    "One row per DNSKEY (as served by the zone) and DS (as published by the parent) record of "
+    "each inventory zone and run; a row with null `rdata` marks a set observed empty.",
+    (
+        Column("run_id", "string", "the run"),
+        Column("observed_at", UTC_TS, "the run's time"),
+        Column("zone", "string", "inventory zone"),
+        Column("rrtype", "string", "DNSKEY | DS"),
+        Column("key_tag", "Int64", "key tag (DS: of the key it points at)"),
+        Column("algorithm", "Int64", "DNSSEC algorithm"),
+        Column("flags", "Int64", "DNSKEY flags (257 KSK, 256 ZSK)"),
+        Column("digest_type", "Int64", "DS digest type"),
+        Column("rdata", "string", "the record's data; null: the set was observed empty"),
+    ),
+)
+
+KEY_CHANGES = FrameSchema(
+    "key_changes",
+    "One row per DNSKEY or DS record that appeared or disappeared between two consecutive "
+    "runs in which the zone's set was observed.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("rrtype", "string", "DNSKEY | DS"),
+        Column("change", "string", "added | removed"),
+        Column("key_tag", "Int64", "key tag"),
+        Column("algorithm", "Int64", "DNSSEC algorithm"),
+        Column("flags", "Int64", "DNSKEY flags"),
+        Column("digest_type", "Int64", "DS digest type"),
+        Column("rdata", "string", "the record's data"),
+        Column("before_run", "string", "last run before the change"),
+        Column("before_at", UTC_TS, "its time: the change happened after it"),
+        Column("after_run", "string", "first run showing the change"),
+        Column("after_at", UTC_TS, "its time: the change happened before it"),
+    ),
+)
+
+_SOURCE = {"DNSKEY": ("child", "signed"), "DS": ("parent", "has_ds")}
+
+
+def observed_key_sets(
+    run_id: str, observed_at: pd.Timestamp, zones: pd.DataFrame, records: pd.DataFrame
+) -> pd.DataFrame:
+    """The DNSKEY and DS sets of one run's inventory zones (schema :data:`KEY_SETS`).
+
+    ``zones`` and ``records`` are the run's frames (schemas ZONES and RECORDS). A zone's
+    DNSKEY set counts as observed when its ``signed`` is known, its DS set when ``has_ds``
+    is known; a zone whose status is indeterminate (e.g. it does not exist) is never taken
+    as observed empty, only its records (if any) are kept.
+    """
+    rows: list[dict[str, object]] = []
+    for rrtype, (source, flag) in _SOURCE.items():
+        observed = zones.loc[zones[flag].notna(), "zone"]
+        recs = records[
+            (records["rrtype"] == rrtype)
+            & (records["source"] == source)
+            & records["zone"].isin(observed)
+        ].drop_duplicates(["zone", "rdata"])
+        undecided = set(
+            zones.loc[zones["status"].fillna("indeterminate") == "indeterminate", "zone"]
+        )
+        for zone in observed:
+            mine = recs[recs["zone"] == zone]
+            if mine.empty and zone not in undecided:
+                rows.append({"zone": zone, "rrtype": rrtype})
+            for r in mine.itertuples():
+                rows.append(
+                    {
+                        "zone": zone,
+                        "rrtype": rrtype,
+                        "key_tag": r.key_tag,
+                        "algorithm": r.algorithm,
+                        "flags": r.flags,
+                        "digest_type": r.digest_type,
+                        "rdata": r.rdata,
+                    }
+                )
+    for row in rows:
+        row["run_id"] = run_id
+        row["observed_at"] = observed_at
+    return KEY_SETS.frame(rows).sort_values(["zone", "rrtype", "key_tag"]).reset_index(drop=True)
+
+
+def key_set_changes(key_sets: pd.DataFrame) -> pd.DataFrame:
+    """Records added or removed between consecutive observations (schema :data:`KEY_CHANGES`).
+
+    ``key_sets`` holds any number of runs (schema :data:`KEY_SETS`). For each zone and record
+    type the runs in which the set was observed are taken in time order, and each is compared
+    with the one before: a record (identified by its rdata) present only in the later set was
+    added, one present only in the earlier set was removed.
+    """
+    rows: list[dict[str, object]] = []
+    if key_sets.empty:
+        return KEY_CHANGES.empty()
+    for (zone, rrtype), group in key_sets.groupby(["zone", "rrtype"], sort=True):
+        runs = group.sort_values(["observed_at", "run_id"]).groupby("run_id", sort=False)
+        ordered = sorted(runs, key=lambda item: item[1]["observed_at"].iloc[0])
+        for (before_id, before), (after_id, after) in zip(ordered, ordered[1:], strict=False):
+            b = before.dropna(subset=["rdata"]).set_index("rdata")
+            a = after.dropna(subset=["rdata"]).set_index("rdata")
+            for change, side, rdatas in (
+                ("removed", b, b.index.difference(a.index)),
+                ("added", a, a.index.difference(b.index)),
+            ):
+                for rdata in rdatas:
+                    r = side.loc[rdata]
+                    rows.append(
+                        {
+                            "zone": zone,
+                            "rrtype": rrtype,
+                            "change": change,
+                            "key_tag": r["key_tag"],
+                            "algorithm": r["algorithm"],
+                            "flags": r["flags"],
+                            "digest_type": r["digest_type"],
+                            "rdata": rdata,
+                            "before_run": before_id,
+                            "before_at": before["observed_at"].iloc[0],
+                            "after_run": after_id,
+                            "after_at": after["observed_at"].iloc[0],
+                        }
+                    )
+    return KEY_CHANGES.frame(rows)
+
+
+def latest_sets(key_sets: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each zone's and type's most recent observation in ``key_sets``."""
+    if key_sets.empty:
+        return key_sets
+    last = key_sets.groupby(["zone", "rrtype"])["observed_at"].transform("max")
+    return key_sets[key_sets["observed_at"] == last].reset_index(drop=True)
+
+
+def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
+    """The key sets of every stored run up to and including run ``until`` (KEY_SETS schema).
+
+    Raises StoreError when ``until`` names no run or a run's files were altered.
+    """
+    last = store.resolve(until)
+    ids: Iterable[str] = store.list_runs()["run_id"]
+    parts = []
+    for run_id in ids:
+        run = store.load(run_id)
+        if "zones" in run.frames and "records" in run.frames:
+            when = pd.Timestamp(run.created_at).tz_convert("UTC")
+            parts.append(observed_key_sets(run_id, when, run["zones"], run["records"]))
+        if run_id == last:
+            break
+    return KEY_SETS.cast(pd.concat(parts, ignore_index=True)) if parts else KEY_SETS.empty()

@@ -1,0 +1,206 @@
+"""The ``maturity`` section of ``policy.yaml``: weights, level thresholds and gates of the
+maturity model (:mod:`toolkit.maturity`), with their defaults (REFERENCE §5) and the reader
+that validates them. Read through :func:`toolkit.policy_settings.read_settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolkit.policy_settings import (
+    GATE_KINDS,
+    PILLARS,
+    ZONE_STATUSES,
+    Collector,
+    _describe,
+    _is_int,
+    _is_number,
+    _name_list,
+    _text,
+    choice,
+    int_list,
+    word_list,
+)
+
+Path_ = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A maturity gate: when it triggers, the level is at most ``max_level``.
+
+    ``when="zone_status"``: a zone whose chain status is in ``statuses``;
+    ``when="check_fails"``: a zone for which a check of ``checks`` fails. ``tiers`` limits
+    the gate to zones of those risk tiers (empty: every zone).
+    """
+
+    id: str
+    when: str
+    max_level: int
+    statuses: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    tiers: tuple[int, ...] = ()
+
+
+DEFAULT_GATES: tuple[Gate, ...] = (
+    Gate("bogus-tier-1", "zone_status", 2, statuses=("bogus",), tiers=(1,)),
+    Gate("zone-without-owner", "check_fails", 3, checks=("zone_has_owner",)),
+    Gate(
+        "unapproved-change",
+        "check_fails",
+        3,
+        checks=("key_changes_approved", "change_approval_segregated"),
+    ),
+)
+"""Gates of REFERENCE §5 (bogus tier-1 zone caps at 2, zone without owner at 3), plus an
+unapproved DNSKEY/DS change capping at 3."""
+
+
+def _default_pillars() -> dict[str, float]:
+    return {"technical": 0.40, "operational": 0.35, "governance": 0.25}
+
+
+def _default_tiers() -> dict[int | None, float]:
+    return {1: 3.0, 2: 2.0, 3: 1.0, None: 1.0}
+
+
+@dataclass(frozen=True)
+class MaturitySettings:
+    """``maturity``: weights, level thresholds and gates of :mod:`toolkit.maturity`.
+
+    ``tier_weights`` maps a risk tier (None: untiered) to the weight of its zones in the
+    portfolio score; ``indicator_weights`` overrides the model's default indicator weights;
+    ``levels`` are the lowest scores of levels 2, 3, 4 and 5.
+    """
+
+    pillar_weights: Mapping[str, float] = field(default_factory=_default_pillars)
+    tier_weights: Mapping[int | None, float] = field(default_factory=_default_tiers)
+    indicator_weights: Mapping[str, float] = field(default_factory=dict)
+    levels: tuple[float, ...] = (40.0, 60.0, 75.0, 90.0)
+    gates: tuple[Gate, ...] = DEFAULT_GATES
+
+
+def read_maturity(c: Collector, body: dict[Any, Any]) -> MaturitySettings:
+    from toolkit.maturity import INDICATOR_NAMES  # the model's indicators (no import cycle)
+
+    path: Path_ = ("maturity",)
+    table = {
+        "pillar_weights": lambda v: v,
+        "tier_weights": lambda v: v,
+        "indicator_weights": lambda v: v,
+        "levels": lambda v: v,
+        "gates": lambda v: v,
+    }
+    raw = c.fields(path, body, table)
+    kw: dict[str, Any] = {}
+    if "pillar_weights" in raw:
+        weights = _weights(c, (*path, "pillar_weights"), raw["pillar_weights"], PILLARS)
+        if weights is not None:
+            kw["pillar_weights"] = {**_default_pillars(), **weights}
+    if "tier_weights" in raw:
+        tiers = _weights(c, (*path, "tier_weights"), raw["tier_weights"], (1, 2, 3, "untiered"))
+        if tiers is not None:
+            mapped = {None if k == "untiered" else k: v for k, v in tiers.items()}
+            kw["tier_weights"] = {**_default_tiers(), **mapped}
+    if "indicator_weights" in raw:
+        w = _weights(c, (*path, "indicator_weights"), raw["indicator_weights"], INDICATOR_NAMES)
+        if w is not None:
+            kw["indicator_weights"] = w
+    if "levels" in raw:
+        levels = raw["levels"]
+        ok = (
+            isinstance(levels, list)
+            and len(levels) == 4
+            and all(_is_number(v) and 0 < v <= 100 for v in levels)
+            and all(a < b for a, b in zip(levels, levels[1:], strict=False))
+        )
+        if ok:
+            kw["levels"] = tuple(float(v) for v in levels)
+        else:
+            c.problems.append(
+                (
+                    (*path, "levels"),
+                    "expected 4 increasing scores between 0 and 100 (the lowest score of "
+                    f"levels 2, 3, 4 and 5), found {_describe(levels)}",
+                )
+            )
+    if "gates" in raw:
+        gates = _gates(c, (*path, "gates"), raw["gates"])
+        if gates is not None:
+            kw["gates"] = gates
+    return MaturitySettings(**kw)
+
+
+def _weights(
+    c: Collector, path: Path_, value: Any, names: tuple[Any, ...]
+) -> dict[Any, float] | None:
+    body = c.mapping(path, value, "names to weights")
+    if body is None:
+        return None
+    out: dict[Any, float] = {}
+    before = len(c.problems)
+    for key, weight in body.items():
+        if key not in names:
+            known = ", ".join(str(n) for n in names)
+            c.problems.append(
+                ((*path, str(key)), f"unknown name '{key}'; expected one of: {known}")
+            )
+        elif not (_is_number(weight) and weight >= 0):
+            c.problems.append(
+                ((*path, str(key)), f"expected a weight, 0 or more, found {_describe(weight)}")
+            )
+        else:
+            out[key] = float(weight)
+    return out if len(c.problems) == before else None
+
+
+def _gates(c: Collector, path: Path_, value: Any) -> tuple[Gate, ...] | None:
+    from toolkit.checks import default_registry  # validated against the catalogue (no cycle)
+
+    known = default_registry()
+    if not isinstance(value, list):
+        c.problems.append((path, f"expected a list of gates, found {_describe(value)}"))
+        return None
+    table: dict[str, Callable[[Any], Any]] = {
+        "id": _text,
+        "when": choice(*GATE_KINDS),
+        "max_level": _level,
+        "statuses": word_list(*ZONE_STATUSES),
+        "checks": _name_list,
+        "tiers": int_list(1, 3),
+    }
+    before = len(c.problems)
+    gates: list[Gate] = []
+    for i, item in enumerate(value):
+        where = (*path, f"[{i}]")
+        body = c.mapping(where, item, "gate settings")
+        if body is None:
+            continue
+        fields = c.fields(where, body, table)
+        missing = [k for k in ("id", "when", "max_level") if k not in body]
+        for key in missing:
+            c.problems.append(((*where, key), f"required key '{key}' is missing from the gate"))
+        if missing or len(c.problems) > before:
+            continue
+        need = "statuses" if fields["when"] == "zone_status" else "checks"
+        if not fields.get(need):
+            c.problems.append(
+                ((*where, need), f"a '{fields['when']}' gate needs a non-empty '{need}' list")
+            )
+            continue
+        unknown = [k for k in fields.get("checks", ()) if k not in known]
+        if unknown:
+            c.problems.append(
+                ((*where, "checks"), f"unknown check id(s) {', '.join(unknown)} in the gate")
+            )
+            continue
+        gates.append(Gate(**fields))
+    return tuple(gates) if len(c.problems) == before else None
+
+
+def _level(value: Any) -> int:
+    if not (_is_int(value) and 1 <= value <= 5):
+        raise ValueError(f"expected a level 1 to 5, found {_describe(value)}")
+    return int(value)

@@ -1,0 +1,407 @@
+"""The organisation-wide sections of ``policy.yaml`` and the optional per-policy keys.
+
+``policy.yaml`` (see :mod:`toolkit.policy`) carries, besides the named signing policies, the
+governance facts the maturity model and the governance checks read. Every section is optional;
+an absent one takes the documented defaults below (REFERENCE §5), except the *facts* —
+``policy_owner``, ``last_review`` and ``roles`` — which have no default: when absent they are
+"not evidenced", and the checks say so. :attr:`Settings.given` records which sections the file
+gave.
+
+Top-level sections::
+
+    policy_owner: Head of Infrastructure     # who owns the signing policy
+    last_review: 2026-06-15                  # when it was last reviewed (ISO 8601 date)
+    roles:                                   # role -> the person or team holding it
+      zone_administrator: DNS Operations     # (the three roles below are the ones checked)
+      security_lead: CISO Office
+      registrar_liaison: Domains Desk
+    alerts:
+      coverage_max_age_days: 7               # every inventory zone probed within this many days
+      policy_review_max_days: 365            # the policy is reviewed at least this often
+      ds_publish_sla_hours: 72               # DS visible at the parent within (registrar: none)
+      signature_expiry_days: 7               # alert when signatures expire within this
+      rollover_window_days: 30               # a key rollover should complete within this
+    change_control:
+      match_window_hours: 48                 # a ticket's implemented_at within this of a change
+    drills:
+      cadence_days: 365                      # each scenario drilled at least this often
+      scenarios: [ksk_emergency_rollover]    # scenarios that must be drilled (empty: any)
+      followup_max_days: 90                  # drill follow-ups closed within this many days
+    maturity:
+      pillar_weights: {technical: 0.40, operational: 0.35, governance: 0.25}
+      tier_weights: {1: 3, 2: 2, 3: 1, untiered: 1}
+      indicator_weights: {chain_status: 3}   # overrides of toolkit.maturity's defaults
+      levels: [40, 60, 75, 90]               # lowest score of levels 2, 3, 4 and 5
+      gates:                                 # a gate caps the level whatever the score
+        - {id: bogus-tier-1, when: zone_status, statuses: [bogus], tiers: [1], max_level: 2}
+        - {id: zone-without-owner, when: check_fails, checks: [zone_has_owner], max_level: 3}
+
+The ``maturity`` section's types and reader live in :mod:`toolkit.maturity_settings`.
+Problems are returned as ``(field_path, message)`` pairs so that :mod:`toolkit.policy` reports
+them with their lines, in its one :class:`~toolkit.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:  # the maturity section lives in its own module, which imports this one
+    from toolkit.maturity_settings import MaturitySettings
+
+Path_ = tuple[str, ...]
+Problems = list[tuple[Path_, str]]
+
+ROLES: tuple[str, ...] = ("zone_administrator", "security_lead", "registrar_liaison")
+"""The roles the governance checks expect named (REFERENCE §1: signing policy & roles)."""
+
+PILLARS: tuple[str, ...] = ("technical", "operational", "governance")
+GATE_KINDS: tuple[str, ...] = ("zone_status", "check_fails")
+ZONE_STATUSES: tuple[str, ...] = ("secure", "insecure", "bogus", "indeterminate")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int):
+        return f"{value} (a whole number)"
+    if isinstance(value, float):
+        return f"{value} (a decimal number)"
+    if isinstance(value, str):
+        return f"'{value}' (text)"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+# --- value parsers (each returns the value or raises ValueError saying what was expected) -----
+
+
+def parse_bool(value: Any) -> bool:
+    """``true``/``false`` (YAML booleans only)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, found {_describe(value)}")
+    return value
+
+
+def choice(*options: str) -> Callable[[Any], str]:
+    """A parser accepting one of ``options`` (text)."""
+
+    def parse(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}; found {_describe(value)}")
+        return str(value)
+
+    return parse
+
+
+def non_negative_int(value: Any) -> int:
+    """A whole number >= 0."""
+    if not (_is_int(value) and value >= 0):
+        raise ValueError(f"expected a whole number, 0 or more, found {_describe(value)}")
+    return int(value)
+
+
+def positive_number(value: Any) -> float:
+    """A finite number > 0."""
+    if not (_is_number(value) and value > 0):
+        raise ValueError(f"expected a number above 0, found {_describe(value)}")
+    return float(value)
+
+
+def int_list(low: int, high: int) -> Callable[[Any], tuple[int, ...]]:
+    """A parser of a non-empty list of distinct whole numbers in ``low..high``."""
+
+    def parse(value: Any) -> tuple[int, ...]:
+        expected = f"expected a non-empty list of whole numbers {low} to {high}"
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{expected}, found {_describe(value)}")
+        bad = [f"item {i + 1} is {_describe(v)}" for i, v in enumerate(value) if not _ok(v)]
+        if bad:
+            raise ValueError(f"{expected}; {', '.join(bad)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"{expected}, each once")
+        return tuple(int(v) for v in value)
+
+    def _ok(v: Any) -> bool:
+        return _is_int(v) and low <= v <= high
+
+    return parse
+
+
+def word_list(*options: str) -> Callable[[Any], tuple[str, ...]]:
+    """A parser of a non-empty list of distinct words taken from ``options``."""
+
+    def parse(value: Any) -> tuple[str, ...]:
+        expected = f"expected a non-empty list of: {', '.join(options)}"
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{expected}; found {_describe(value)}")
+        bad = [f"item {i + 1} is {_describe(v)}" for i, v in enumerate(value) if v not in options]
+        if bad or len(set(value)) != len(value):
+            raise ValueError(f"{expected}, each once; {', '.join(bad) or 'a word is repeated'}")
+        return tuple(value)
+
+    return parse
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected non-empty text, found {_describe(value)}")
+    return value.strip()
+
+
+def _date(value: Any) -> pd.Timestamp:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    elif isinstance(value, date):
+        moment = datetime.combine(value, datetime.min.time(), UTC)
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"expected an ISO 8601 date YYYY-MM-DD, found '{value}'") from None
+        moment = datetime.combine(day, datetime.min.time(), UTC)
+    else:
+        raise ValueError(f"expected an ISO 8601 date YYYY-MM-DD, found {_describe(value)}")
+    return pd.Timestamp(moment).tz_convert("UTC").as_unit("ns")
+
+
+def _name_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and _NAME.match(v) for v in value):
+        raise ValueError(
+            f"expected a list of lower-case names (a-z, 0-9, _ and -), found {_describe(value)}"
+        )
+    return tuple(value)
+
+
+# --- the optional per-policy keys -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyExtra:
+    """An optional key of one signing policy: parser, meaning, default, frame dtype."""
+
+    parse: Callable[[Any], Any]
+    meaning: str
+    default: Any
+    dtype: str
+
+    def cell(self, value: Any) -> Any:
+        """The value as a cell of the policies frame (lists ``;``-joined)."""
+        return ";".join(str(v) for v in value) if isinstance(value, tuple) else value
+
+
+def _optional_days(value: Any) -> int:
+    if not (_is_int(value) and value > 0):
+        raise ValueError(f"expected a whole number of days above 0, found {_describe(value)}")
+    return int(value)
+
+
+POLICY_EXTRAS: dict[str, PolicyExtra] = {
+    "csk_lifetime_days": PolicyExtra(
+        _optional_days, "maximum age of a combined signing key (default: the KSK's)", None, "Int64"
+    ),
+    "signature_validity_days": PolicyExtra(
+        positive_number, "validity given to new signatures (BIND default 14)", 14.0, "Float64"
+    ),
+    "signature_refresh_days": PolicyExtra(
+        positive_number, "re-sign when this much validity is left (BIND default 5)", 5.0, "Float64"
+    ),
+    "dnskey_ttl": PolicyExtra(non_negative_int, "DNSKEY TTL in seconds", 3600, "Int64"),
+    "ds_ttl": PolicyExtra(non_negative_int, "DS TTL at the parent, in seconds", 86400, "Int64"),
+    "ds_digest_types": PolicyExtra(
+        int_list(1, 255), "DS digest types the zone may publish (2 = SHA-256)", (2,), "string"
+    ),
+    "denial": PolicyExtra(
+        choice("nsec", "nsec3"), "authenticated denial: nsec or nsec3", "nsec", "string"
+    ),
+    "nsec3_iterations": PolicyExtra(
+        non_negative_int, "NSEC3 extra iterations (RFC 9276: 0)", 0, "Int64"
+    ),
+    "nsec3_opt_out": PolicyExtra(parse_bool, "NSEC3 opt-out used", False, "boolean"),
+    "zsk_rollover_method": PolicyExtra(
+        choice("pre-publication", "double-signature"),
+        "ZSK rollover method (RFC 6781 §4.1.1)",
+        "pre-publication",
+        "string",
+    ),
+    "ksk_rollover_method": PolicyExtra(
+        choice("double-ds", "double-ksk", "double-rrset"),
+        "KSK rollover method (RFC 6781 §4.1.2)",
+        "double-ds",
+        "string",
+    ),
+    "cds_automation": PolicyExtra(
+        parse_bool, "CDS/CDNSKEY publish DS changes to the parent (RFC 7344)", False, "boolean"
+    ),
+    "ksk_storage": PolicyExtra(
+        word_list("hsm", "offline", "online"),
+        "where a KSK's private key may be kept (hsm, offline, online)",
+        ("hsm", "offline"),
+        "string",
+    ),
+}
+"""Optional keys of a signing policy, with their documented defaults."""
+
+
+# --- the organisation-wide sections -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Thresholds of ``alerts`` (defaults: REFERENCE §5)."""
+
+    coverage_max_age_days: float = 7.0
+    policy_review_max_days: float = 365.0
+    ds_publish_sla_hours: float = 72.0
+    signature_expiry_days: float = 7.0  # toolkit.alerts: signatures expiring within this
+    rollover_window_days: float = 30.0  # toolkit.history: a rollover completes within this
+
+
+@dataclass(frozen=True)
+class ChangeControl:
+    """``change_control``: how observed DNSKEY/DS changes are matched to tickets."""
+
+    match_window_hours: float = 48.0
+
+
+@dataclass(frozen=True)
+class DrillPolicy:
+    """``drills``: the cadence of drills, the scenarios required, the follow-up deadline."""
+
+    cadence_days: float = 365.0
+    scenarios: tuple[str, ...] = ()
+    followup_max_days: float = 90.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The organisation-wide sections of policy.yaml; ``given`` names those the file had.
+
+    ``policy_owner``, ``last_review`` and ``roles`` are facts with no default: None (or an
+    empty mapping) means not evidenced.
+    """
+
+    policy_owner: str | None = None
+    last_review: pd.Timestamp | None = None
+    roles: Mapping[str, str] = field(default_factory=dict)
+    alerts: Alerts = Alerts()
+    change_control: ChangeControl = ChangeControl()
+    drills: DrillPolicy = DrillPolicy()
+    maturity: MaturitySettings = field(default_factory=lambda: _default_maturity())
+    given: frozenset[str] = frozenset()
+
+
+SETTINGS_KEYS: dict[str, str] = {
+    "policy_owner": "who owns the signing policy",
+    "last_review": "date of the last review of the policy (YYYY-MM-DD)",
+    "roles": "role -> person or team (zone_administrator, security_lead, registrar_liaison)",
+    "alerts": "alert thresholds (coverage, policy review, DS publication SLA, signature "
+    "expiry, rollover window)",
+    "change_control": "how observed key changes are matched to change tickets",
+    "drills": "drill cadence, required scenarios, follow-up deadline",
+    "maturity": "maturity model weights, level thresholds and gates",
+}
+"""Top-level keys of policy.yaml read by :func:`read_settings`, with their meaning."""
+
+
+class Collector:
+    """Collects ``(field_path, message)`` problems while reading nested sections."""
+
+    def __init__(self) -> None:
+        self.problems: Problems = []
+
+    def mapping(self, path: Path_, value: Any, what: str) -> dict[Any, Any] | None:
+        if not isinstance(value, dict):
+            self.problems.append((path, f"expected a mapping of {what}, found {_describe(value)}"))
+            return None
+        return value
+
+    def fields(
+        self, path: Path_, data: dict[Any, Any], table: Mapping[str, Callable[[Any], Any]]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in table:
+                accepted = ", ".join(table)
+                self.problems.append(
+                    ((*path, str(key)), f"unknown key '{key}'; accepted keys: {accepted}")
+                )
+                continue
+            try:
+                out[key] = table[key](value)
+            except ValueError as exc:
+                self.problems.append(((*path, key), str(exc)))
+        return out
+
+
+def _default_maturity() -> MaturitySettings:
+    return _maturity_module().MaturitySettings()
+
+
+def _maturity_module() -> Any:
+    from toolkit import maturity_settings
+
+    return maturity_settings
+
+
+def read_settings(data: Mapping[str, Any]) -> tuple[Settings, Problems]:
+    """Validate the organisation-wide sections present in ``data`` (the top-level mapping).
+
+    Returns the :class:`Settings` (defaults for what is absent or invalid) and the problems
+    found, each as ``(field_path, message)``.
+    """
+    c = Collector()
+    kw: dict[str, Any] = {"given": frozenset(k for k in SETTINGS_KEYS if k in data)}
+    for key, parse in (("policy_owner", _text), ("last_review", _date)):
+        if key in data:
+            try:
+                kw[key] = parse(data[key])
+            except ValueError as exc:
+                c.problems.append(((key,), str(exc)))
+    if "roles" in data and (roles := c.mapping(("roles",), data["roles"], "roles")) is not None:
+        kw["roles"] = c.fields(("roles",), roles, dict.fromkeys(ROLES, _text))
+    sections: dict[str, tuple[type, Mapping[str, Callable[[Any], Any]]]] = {
+        "alerts": (
+            Alerts,
+            {
+                "coverage_max_age_days": positive_number,
+                "policy_review_max_days": positive_number,
+                "ds_publish_sla_hours": positive_number,
+                "signature_expiry_days": positive_number,
+                "rollover_window_days": positive_number,
+            },
+        ),
+        "change_control": (ChangeControl, {"match_window_hours": positive_number}),
+        "drills": (
+            DrillPolicy,
+            {
+                "cadence_days": positive_number,
+                "scenarios": _name_list,
+                "followup_max_days": positive_number,
+            },
+        ),
+    }
+    for key, (cls, table) in sections.items():
+        if key in data and (body := c.mapping((key,), data[key], "settings")) is not None:
+            kw[key] = cls(**c.fields((key,), body, table))
+    if "maturity" in data:
+        body = c.mapping(("maturity",), data["maturity"], "maturity settings")
+        if body is not None:
+            kw["maturity"] = _maturity_module().read_maturity(c, body)
+    return Settings(**kw), c.problems
