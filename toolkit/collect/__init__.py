@@ -26,15 +26,24 @@ def collect_run(
     config: CollectConfig,
     *,
     now: datetime,
+    workers: int | None = 1,
 ) -> Run:
-    """Load the portfolio, collect it, run the check catalogue over the frames, and store
-    everything (findings included) as a new run, which is returned.
+    """Load the portfolio, collect it, run the technical checks over the frames, and store
+    everything (their findings included) as a new run, which is returned.
 
     Raises InputError for bad portfolio, trust-anchor or hints files; StoreError when the run
-    cannot be written. Nothing is stored when collection fails.
+    cannot be written. Nothing is stored when collection fails. ``workers`` > 1 (``None``: one
+    per core) collects in that many processes (:func:`toolkit.collect.parallel.collect_parallel`).
     """
     portfolio = load_portfolio(portfolio_dir)
-    frames = collect(portfolio, config, now=now)
-    frames["findings"] = run_checks(frames, portfolio.policies, now=now)
+    if workers == 1:
+        frames = collect(portfolio, config, now=now)
+    else:
+        from toolkit.collect.parallel import collect_parallel
+
+        frames = collect_parallel(portfolio, config, now=now, workers=workers)
+    # Only the technical pillar at collection time: the operational and governance checks need
+    # the portfolio's records and the run history, and are computed by toolkit.assessment.
+    frames["findings"] = run_checks(frames, portfolio.policies, now=now, pillars=("technical",))
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
     return Store(workspace).write(frames, parameters=parameters, now=now)
