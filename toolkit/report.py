@@ -11,7 +11,11 @@ audit, zone) reuses it with its own notebook and nbconvert template:
    fetcher that refuses anything but ``data:`` URLs and files inside ``report_templates/``
    (the report never touches the network), and writes the PDF atomically.
 
-:func:`render_board_report` chains the three for ``notebooks/board_report.ipynb``.
+:func:`render_report` chains the three for one kind of report of :data:`REPORTS` (board,
+audit), fills the audit report's table of contents and embeds its attachments;
+:func:`render_board_report` and :func:`render_audit_report` are its two faces. A failing
+notebook raises :class:`NotebookError` naming the notebook and the cell, keeps the executed
+notebook for debugging and leaves no PDF behind.
 
 The second half of the module builds the HTML fragments the notebooks display (title block,
 KPI tiles, status chart, action table, method note). Every value that comes from the data —
@@ -24,16 +28,21 @@ functions that need them, so that a notebook importing this module for its fragm
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import io
+import json
 import logging
 import os
+import re
 import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -58,6 +67,13 @@ PRINT_CSS = "print.css"
 BOARD_NOTEBOOK = "board_report.ipynb"
 BOARD_TEMPLATE = "board"
 BOARD_TITLE = "DNSSEC status — board report"
+AUDIT_NOTEBOOK = "audit_report.ipynb"
+AUDIT_TEMPLATE = "audit"
+AUDIT_TITLE = "DNSSEC audit report"
+#: Placeholder a notebook displays where the table of contents goes; the renderer fills it.
+TOC_PLACEHOLDER = '<nav class="toc" id="toc"></nav>'
+#: The file a notebook writes into its ``attachments_dir`` to list the files to embed in the PDF.
+ATTACHMENTS_INDEX = "attachments.json"
 #: Key of the output metadata a report notebook attaches to its title block; the renderer reads
 #: it back for the HTML <title>/<meta> and the PDF metadata.
 REPORT_META_KEY = "dnssec_report"
@@ -88,12 +104,19 @@ def execute_notebook(
     kernel_name: str = KERNEL_NAME,
     cwd: Path | str | None = None,
     timeout: int = 600,
+    keep_failed: Path | str | None = None,
 ) -> Path:
     """Execute ``notebook`` with papermill and ``parameters``; return the executed notebook.
 
     The executed copy is written to ``out_dir`` under the notebook's name. The kernel runs in
     ``cwd`` (default: the notebook's own folder, as in Jupyter), so pass paths as absolute
-    paths. A failing cell becomes a :class:`ReportError` naming the cell and its error.
+    paths. Parameters must be plain data (str, int, float, bool, None, or lists and dicts of
+    them): papermill writes them into the notebook as Python literals, never as code.
+
+    A failing cell raises :class:`NotebookError` naming the notebook, the cell (its position
+    among the notebook's cells, its execution count and first line) and the error; with
+    ``keep_failed`` the executed notebook, holding the error output, is copied there first and
+    the message says where. Raises :class:`ReportError` for every other failure.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -101,6 +124,7 @@ def execute_notebook(
     notebook = Path(notebook)
     if not notebook.is_file():
         raise ReportError(f"report notebook {notebook} does not exist")
+    _check_parameters(notebook.name, parameters)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / notebook.name
@@ -120,8 +144,15 @@ def execute_notebook(
                 kernel_manager_class=_kernel_manager_class(log_fh),
             )
     except PapermillExecutionError as exc:
-        raise ReportError(
-            f"{notebook.name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}"
+        kept = _keep_copy(executed, keep_failed)
+        raise NotebookError(
+            notebook.name,
+            cell_index=exc.cell_index,
+            exec_count=exc.exec_count,
+            source=exc.source or "",
+            ename=exc.ename,
+            evalue=exc.evalue,
+            kept=kept,
         ) from exc
     except Exception as exc:
         hint = ""
@@ -135,6 +166,88 @@ def execute_notebook(
     if log.isEnabledFor(logging.DEBUG):
         log.debug("kernel output of %s:\n%s", notebook.name, _tail(kernel_log, 50))
     return executed
+
+
+class NotebookError(ReportError):
+    """A cell of a report notebook failed.
+
+    Fields: ``notebook`` (file name), ``cell_index`` (0-based position among all the executed
+    notebook's cells, papermill's injected parameters cell included), ``exec_count`` (the
+    execution count shown as ``In [n]``), ``source`` (the cell's code), ``ename`` and ``evalue``
+    (the error), ``kept`` (where the executed notebook was kept for debugging, or None).
+    """
+
+    def __init__(
+        self,
+        notebook: str,
+        *,
+        cell_index: int,
+        exec_count: int | None,
+        source: str,
+        ename: str,
+        evalue: str,
+        kept: Path | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.exec_count = exec_count
+        self.source = source
+        self.ename = ename
+        self.evalue = evalue
+        self.kept = kept
+        first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+        if len(first) > 80:
+            first = first[:77] + "..."
+        where = f"cell {cell_index + 1} (In [{exec_count}]" + (f": {first}" if first else "") + ")"
+        text = f"{notebook}: {where} failed: {ename}: {evalue}"
+        if kept is not None:
+            text += f"\nthe executed notebook, with the error in that cell, is kept at {kept}"
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_notebook_error, (self.notebook, self.__dict__.copy()))
+
+
+def _restore_notebook_error(notebook: str, fields: dict[str, Any]) -> NotebookError:
+    fields = {k: v for k, v in fields.items() if k != "notebook"}
+    return NotebookError(notebook, **fields)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _check_parameters(name: str, parameters: Mapping[str, Any]) -> None:
+    """Refuse parameters that are not plain data (papermill writes them as literals)."""
+
+    def plain(value: Any) -> bool:
+        if isinstance(value, _PLAIN):
+            return True
+        if isinstance(value, list | tuple):
+            return all(plain(v) for v in value)
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        return False
+
+    for key, value in parameters.items():
+        if not key.isidentifier() or not plain(value):
+            raise ReportError(
+                f"{name}: parameter {key!r} must be a name bound to plain data "
+                f"(str, number, bool, None, lists and dicts of them), got {type(value).__name__}"
+            )
+
+
+def _keep_copy(executed: Path, keep: Path | str | None) -> Path | None:
+    """Copy the executed notebook to ``keep`` (if given and it exists); return where."""
+    if keep is None or not executed.is_file():
+        return None
+    keep = Path(keep)
+    try:
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.write_bytes(executed.read_bytes())
+    except OSError as exc:
+        log.warning("could not keep the failed notebook at %s: %s", keep, exc)
+        return None
+    return keep
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -188,11 +301,14 @@ def notebook_to_html(
     *,
     template_name: str = BOARD_TEMPLATE,
     template_dir: Path | str | None = None,
+    report_kind: str = "",
 ) -> str:
     """Convert an executed notebook to HTML with the nbconvert template ``template_name`` of
     ``template_dir`` (default :func:`templates_dir`), hiding every input, prompt and cell tagged
     ``remove-cell``. The notebook's report metadata (see :func:`report_metadata`) is handed to
-    the template as ``resources.report``. Output on stderr is left out of the HTML and logged.
+    the template as ``resources.report``, ``report_kind`` (default: the template's name; it
+    must be lower-case letters) as ``resources.report_kind``. Output on stderr is left out of
+    the HTML and logged.
     """
     from nbconvert import HTMLExporter
     from traitlets.config import Config
@@ -211,7 +327,13 @@ def notebook_to_html(
                 )
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
                 log.warning("%s wrote to stderr: %s", notebook.name, output.get("text", "")[:500])
+    # a code cell without output adds nothing but an empty box (which would, for instance,
+    # push a cover page off page 1): leave it out
+    nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.get("outputs")]
     meta = report_metadata(nb)
+    kind = report_kind or template_name
+    if not kind.isalpha() or not kind.islower():
+        raise ReportError(f"report kind {kind!r}: expected lower-case letters")
     config = Config()
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = [REMOVE_CELL_TAG]
@@ -227,7 +349,11 @@ def notebook_to_html(
         )
         body, _ = exporter.from_notebook_node(
             nb,
-            resources={"metadata": {"name": meta.get("title") or notebook.stem}, "report": meta},
+            resources={
+                "metadata": {"name": meta.get("title") or notebook.stem},
+                "report": meta,
+                "report_kind": kind,
+            },
         )
     except Exception as exc:
         raise ReportError(
@@ -303,6 +429,8 @@ def html_to_pdf(
     stylesheets: Sequence[Path | str] | None = None,
     metadata: Mapping[str, str] | None = None,
     policy: FetchPolicy | None = None,
+    attachments: Sequence[PdfAttachment] = (),
+    pdf_variant: str | None = None,
 ) -> Path:
     """Lay ``html_text`` out with WeasyPrint and write the PDF to ``out`` atomically.
 
@@ -311,9 +439,12 @@ def html_to_pdf(
     overrides the document metadata WeasyPrint takes from the HTML <title>/<meta> elements:
     keys ``title``, ``author``, ``description``, ``keywords`` (comma-separated), ``created``
     and ``modified`` (W3C dates, e.g. ``2026-11-28``). ``policy`` records what was fetched and
-    refused (a fresh one is made otherwise). Returns ``out``.
+    refused (a fresh one is made otherwise). ``attachments`` are embedded as PDF file
+    attachments, dated ``created`` (so the same inputs give the same bytes); ``pdf_variant`` is
+    a WeasyPrint PDF variant such as ``pdf/a-3b`` (PDF/A-3 allows embedded files). The same
+    HTML, metadata and attachments give a byte-identical PDF. Returns ``out``.
     """
-    from weasyprint import CSS, HTML
+    from weasyprint import CSS, HTML, Attachment
 
     out = Path(out)
     root = Path(base_dir) if base_dir is not None else templates_dir()
@@ -338,7 +469,22 @@ def html_to_pdf(
             else:
                 raise ValueError(f"unknown PDF metadata key '{key}'")
         document.metadata.generator = f"dnssec-governance-toolkit {__version__}"
-        _write_atomically(out, lambda fh: document.write_pdf(fh))
+        stamp = _attachment_time((metadata or {}).get("created", ""))
+        embedded = [
+            Attachment(
+                file_obj=io.BytesIO(a.data),
+                name=a.name,
+                description=a.description,
+                created=stamp,
+                modified=stamp,
+                relationship="Data" if pdf_variant else "Unspecified",
+            )
+            for a in attachments
+        ]
+        options: dict[str, Any] = {"attachments": embedded} if embedded else {}
+        if pdf_variant:
+            options["pdf_variant"] = pdf_variant
+        _write_atomically(out, lambda fh: document.write_pdf(fh, **options))
     except ReportError:
         raise
     except Exception as exc:
@@ -346,6 +492,24 @@ def html_to_pdf(
             f"WeasyPrint could not render {out.name}: {type(exc).__name__}: {exc}"
         ) from exc
     return out
+
+
+@dataclass(frozen=True)
+class PdfAttachment:
+    """A file to embed in a PDF: its name in the PDF, its bytes and a one-line description."""
+
+    name: str
+    data: bytes
+    description: str = ""
+
+
+def _attachment_time(created: str) -> datetime:
+    """The date stamped on embedded files: the report's ``created`` date (UTC midnight), or the
+    epoch when there is none, never the wall clock (the PDF must be reproducible)."""
+    try:
+        return datetime.combine(date.fromisoformat(created[:10]), datetime.min.time(), UTC)
+    except ValueError:
+        return datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _write_atomically(out: Path, write: Callable[[Any], Any]) -> None:
@@ -364,7 +528,163 @@ def _write_atomically(out: Path, write: Callable[[Any], Any]) -> None:
         raise
 
 
-# -- the board report ----------------------------------------------------------------------------
+# -- rendering a report --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One kind of report: its notebook, nbconvert template, title, the options its notebook
+    takes as parameters, and how its PDF is written."""
+
+    kind: str
+    notebook: str
+    template: str
+    title: str
+    options: tuple[str, ...]
+    classification: str = "INTERNAL"
+    pdf_variant: str | None = None
+    #: the notebook takes an ``attachments_dir`` and lists files to embed there
+    attachments: bool = False
+
+
+_COMMON_OPTIONS = ("organisation", "period", "as_of", "classification")
+
+#: The reports :func:`render_report` knows, by kind.
+REPORTS: dict[str, ReportSpec] = {
+    "board": ReportSpec("board", BOARD_NOTEBOOK, BOARD_TEMPLATE, BOARD_TITLE, _COMMON_OPTIONS),
+    "audit": ReportSpec(
+        "audit",
+        AUDIT_NOTEBOOK,
+        AUDIT_TEMPLATE,
+        AUDIT_TITLE,
+        (*_COMMON_OPTIONS, "framework", "inline_zone_limit"),
+        classification="CONFIDENTIAL",
+        pdf_variant="pdf/a-3b",
+        attachments=True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What a report is about and how it is labelled (see :func:`render_report`).
+
+    ``period`` (e.g. ``2026Q4``) and ``as_of`` (ISO date) default to the run's quarter and
+    date; ``classification`` defaults to the report's own (INTERNAL for the board report,
+    CONFIDENTIAL for the audit report); ``framework`` (audit report) names the control
+    framework to report against; ``inline_zone_limit`` (audit report) is the number of zones
+    past which per-zone detail goes to PDF attachments instead of tables. With
+    ``keep_intermediate`` the executed notebook and the HTML are kept beside the PDF
+    (``<out>.ipynb``, ``<out>.html``). A failing notebook is kept at ``failed_notebook``
+    (default ``<out>.failed.ipynb``).
+    """
+
+    run: str = "latest"
+    organisation: str = "Example Organisation"
+    period: str = ""
+    as_of: str = ""
+    classification: str = ""
+    framework: str = ""
+    inline_zone_limit: int = 25
+    keep_intermediate: bool = False
+    failed_notebook: Path | None = None
+
+
+@dataclass
+class RenderedReport:
+    """A rendered report: the PDF, the run it covers, its metadata (title, report id, ...),
+    the files embedded in it, and seconds per stage (papermill, nbconvert, weasyprint)."""
+
+    path: Path
+    kind: str
+    run_id: str
+    metadata: dict[str, str]
+    attachments: list[PdfAttachment]
+    timings: dict[str, float]
+
+
+def render_report(
+    kind: str,
+    workspace: Path | str,
+    out: Path | str,
+    options: ReportOptions | None = None,
+    *,
+    policy: FetchPolicy | None = None,
+) -> RenderedReport:
+    """Render the report ``kind`` (a key of :data:`REPORTS`) of a run of ``workspace`` to the
+    PDF ``out``.
+
+    The run is pinned first (``options.run``: ``latest``, an id or a unique prefix), so the
+    report covers exactly that run. Its notebook runs with the options as parameters (data,
+    never code), nbconvert turns it into HTML, the table of contents is filled in, and
+    WeasyPrint writes the PDF atomically with the files the notebook listed for embedding.
+    ``policy`` (optional) records the URLs WeasyPrint asked for.
+
+    Raises :class:`NotebookError` when a cell fails (the executed notebook is kept, see
+    :class:`ReportOptions`) and :class:`ReportError` otherwise; either way nothing is written
+    at ``out``.
+    """
+    from toolkit.store import Store
+
+    if kind not in REPORTS:
+        raise ReportError(f"unknown report '{kind}' (known: {', '.join(sorted(REPORTS))})")
+    spec = REPORTS[kind]
+    options = options or ReportOptions()
+    workspace = Path(workspace).expanduser().resolve()
+    out = Path(out).expanduser().resolve()
+    if options.as_of:
+        try:
+            date.fromisoformat(options.as_of)
+        except ValueError as exc:
+            raise ReportError(
+                f"as_of must be an ISO date (YYYY-MM-DD), got {options.as_of!r}"
+            ) from exc
+    if options.framework:
+        check_framework(options.framework)
+    try:  # pin the run: the report covers exactly the run resolved now
+        run_id = Store(workspace).resolve(options.run)
+    except StoreError as exc:
+        raise ReportError(f"cannot report on run '{options.run}': {exc}") from exc
+    parameters: dict[str, Any] = {"workspace": str(workspace), "run": run_id}
+    parameters.update({name: getattr(options, name) for name in spec.options})
+    parameters["classification"] = options.classification or spec.classification
+    failed = options.failed_notebook or out.with_suffix(".failed.ipynb")
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix=f"{kind}-report-") as tmp:
+        if spec.attachments:
+            parameters["attachments_dir"] = str(Path(tmp) / "attachments")
+        t0 = time.perf_counter()
+        executed = execute_notebook(
+            notebooks_dir() / spec.notebook, tmp, parameters, keep_failed=failed
+        )
+        t1 = time.perf_counter()
+        body = fill_toc(notebook_to_html(executed, template_name=spec.template, report_kind=kind))
+        meta = report_metadata(_read_notebook(executed))
+        attachments = read_attachments(Path(tmp) / "attachments") if spec.attachments else []
+        t2 = time.perf_counter()
+        if options.keep_intermediate:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
+            out.with_suffix(".html").write_text(body, encoding="utf-8")
+    pdf_meta = {k: meta[k] for k in _PDF_META_KEYS if meta.get(k)}
+    html_to_pdf(
+        body,
+        out,
+        metadata=pdf_meta,
+        policy=policy,
+        attachments=attachments,
+        pdf_variant=spec.pdf_variant,
+    )
+    t3 = time.perf_counter()
+    failed.unlink(missing_ok=True)  # a stale notebook of an earlier failure would mislead
+    timings.update(papermill=t1 - t0, nbconvert=t2 - t1, weasyprint=t3 - t2)
+    log.info(
+        "%s report %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs",
+        kind,
+        out.name,
+        *timings.values(),
+    )
+    return RenderedReport(out, kind, run_id, meta, attachments, timings)
 
 
 def render_board_report(
@@ -384,50 +704,99 @@ def render_board_report(
     ``period`` (e.g. ``2026Q4``) and ``as_of`` (ISO date) default to the run's quarter and
     date. With ``keep_intermediate`` the executed notebook and the HTML are kept beside the PDF
     (``<out>.ipynb``, ``<out>.html``). ``policy`` (optional) records the URLs WeasyPrint asked
-    for. Raises :class:`ReportError`.
+    for. Raises :class:`ReportError` (see :func:`render_report`).
     """
-    from toolkit.store import Store
-
-    workspace = Path(workspace).expanduser().resolve()
-    out = Path(out).expanduser().resolve()
-    if as_of:
-        try:
-            date.fromisoformat(as_of)
-        except ValueError as exc:
-            raise ReportError(f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}") from exc
-    try:  # pin the run: the report covers exactly the run resolved now
-        run_id = Store(workspace).resolve(run)
-    except StoreError as exc:
-        raise ReportError(f"cannot report on run '{run}': {exc}") from exc
-    parameters = {
-        "workspace": str(workspace),
-        "run": run_id,
-        "organisation": organisation,
-        "period": period,
-        "as_of": as_of,
-        "classification": classification,
-    }
-    with tempfile.TemporaryDirectory(prefix="board-report-") as tmp:
-        t0 = time.perf_counter()
-        executed = execute_notebook(notebooks_dir() / BOARD_NOTEBOOK, tmp, parameters)
-        t1 = time.perf_counter()
-        body = notebook_to_html(executed, template_name=BOARD_TEMPLATE)
-        meta = report_metadata(_read_notebook(executed))
-        t2 = time.perf_counter()
-        if keep_intermediate:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
-            out.with_suffix(".html").write_text(body, encoding="utf-8")
-    pdf_meta = {k: meta[k] for k in _PDF_META_KEYS if meta.get(k)}
-    html_to_pdf(body, out, metadata=pdf_meta, policy=policy)
-    t3 = time.perf_counter()
-    log.info(
-        "board report %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs",
-        out.name,
-        t1 - t0,
-        t2 - t1,
-        t3 - t2,
+    options = ReportOptions(
+        run=run,
+        organisation=organisation,
+        period=period,
+        as_of=as_of,
+        classification=classification,
+        keep_intermediate=keep_intermediate,
     )
+    return render_report("board", workspace, out, options, policy=policy).path
+
+
+def render_audit_report(
+    workspace: Path | str,
+    out: Path | str,
+    *,
+    run: str = "latest",
+    organisation: str = "Example Organisation",
+    period: str = "",
+    as_of: str = "",
+    classification: str = "CONFIDENTIAL",
+    framework: str = "",
+    inline_zone_limit: int = 25,
+    keep_intermediate: bool = False,
+    policy: FetchPolicy | None = None,
+) -> Path:
+    """Render the audit report of ``run`` of ``workspace`` to the PDF ``out``; return ``out``.
+
+    Scope and method, findings (control by control for ``framework`` when a governance
+    assessment is available, check by check otherwise), governance records, DS publication
+    proofs with the raw records, a per-zone annex, and the run's frames embedded as CSV
+    attachments (PDF/A-3). Past ``inline_zone_limit`` zones, per-zone detail is left to the
+    attachments. Other arguments as for :func:`render_board_report`. Raises
+    :class:`ReportError` (see :func:`render_report`).
+    """
+    options = ReportOptions(
+        run=run,
+        organisation=organisation,
+        period=period,
+        as_of=as_of,
+        classification=classification,
+        framework=framework,
+        inline_zone_limit=inline_zone_limit,
+        keep_intermediate=keep_intermediate,
+    )
+    return render_report("audit", workspace, out, options, policy=policy).path
+
+
+def check_framework(framework: str) -> None:
+    """Raise ReportError unless ``framework`` is one the toolkit has a mapping for (the ids
+    of ``toolkit.frameworks``; any lower-case id when that module is absent)."""
+    try:
+        from toolkit.frameworks import FRAMEWORK_IDS
+    except ImportError:  # pragma: no cover - the frameworks ship with the toolkit
+        FRAMEWORK_IDS = ()
+    if FRAMEWORK_IDS and framework not in FRAMEWORK_IDS:
+        raise ReportError(f"unknown framework {framework!r} (known: {', '.join(FRAMEWORK_IDS)})")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", framework):
+        raise ReportError(f"framework {framework!r}: expected a lower-case id")
+
+
+_ATTACHMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+
+
+def read_attachments(folder: Path) -> list[PdfAttachment]:
+    """The files a notebook listed in ``folder/attachments.json`` (a list of objects with
+    ``name``, ``description`` and ``sha256``), in that order, each checked against its SHA-256.
+
+    An absent folder means no attachments. Raises ReportError on an unsafe or duplicate name, a
+    missing file or a hash that does not match.
+    """
+    index = folder / ATTACHMENTS_INDEX
+    if not index.is_file():
+        return []
+    try:
+        entries = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{index}: unreadable attachment list: {exc}") from exc
+    out: list[PdfAttachment] = []
+    seen: set[str] = set()
+    for entry in entries:
+        name = str(entry.get("name", ""))
+        if not _ATTACHMENT_NAME.match(name) or name == ATTACHMENTS_INDEX or name in seen:
+            raise ReportError(f"{index}: unusable attachment name {name!r}")
+        seen.add(name)
+        try:
+            data = (folder / name).read_bytes()
+        except OSError as exc:
+            raise ReportError(f"attachment {name} listed but not written: {exc}") from exc
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise ReportError(f"attachment {name} does not match the SHA-256 the report quotes")
+        out.append(PdfAttachment(name, data, str(entry.get("description", ""))))
     return out
 
 
@@ -493,7 +862,11 @@ def quarter(day: date | datetime) -> str:
 
 @dataclass(frozen=True)
 class ReportInfo:
-    """What the title block, the running header/footer and the PDF metadata say."""
+    """What the title block or cover, the running header/footer and the PDF metadata say.
+
+    ``report_id`` identifies the report: the same kind, run, as-of date, period, organisation,
+    classification and framework always give the same id (see :func:`report_id`).
+    """
 
     title: str
     organisation: str
@@ -501,20 +874,51 @@ class ReportInfo:
     as_of: str
     run_id: str
     classification: str
+    kind: str = "board"
+    framework: str = ""
+    report_id: str = ""
 
     def metadata(self) -> dict[str, str]:
         """The output metadata the renderer reads back (key :data:`REPORT_META_KEY`)."""
+        subject = f"{self.title}, {self.period}, as of {self.as_of}, run {self.run_id}"
+        if self.report_id:
+            subject += f", report {self.report_id}"
+        keywords = ["DNSSEC", self.classification]
+        if self.framework:
+            keywords.append(self.framework)
         return {
             "title": f"{self.title} — {self.organisation} — {self.period}",
             "author": self.organisation,
-            "description": f"{self.title}, {self.period}, as of {self.as_of}, run {self.run_id}",
-            "keywords": f"DNSSEC, {self.classification}",
+            "description": subject,
+            "keywords": ", ".join(keywords),
             "created": self.as_of,
             "modified": self.as_of,
             "period": self.period,
             "run_id": self.run_id,
             "classification": self.classification,
+            "report_id": self.report_id,
+            "kind": self.kind,
+            "framework": self.framework,
         }
+
+
+def report_id(
+    kind: str,
+    run_id: str,
+    *,
+    as_of: str,
+    period: str,
+    organisation: str = "",
+    classification: str = "",
+    framework: str = "",
+) -> str:
+    """A report's identifier, e.g. ``DNSSEC-AUDIT-2026Q4-5F1C09A2``: the kind, the period
+    (letters and digits only) and 8 hex digits of the SHA-256 of everything that makes the
+    report what it is. Deterministic: the same inputs always give the same id."""
+    key = "\x1f".join((kind, run_id, as_of, period, organisation, classification, framework))
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:8].upper()
+    label = re.sub(r"[^A-Za-z0-9]", "", period)[:12] or "NOPERIOD"
+    return f"DNSSEC-{re.sub(r'[^A-Za-z0-9]', '', kind).upper()}-{label}-{digest}"
 
 
 def report_info(
@@ -525,21 +929,36 @@ def report_info(
     period: str = "",
     as_of: str = "",
     classification: str = "INTERNAL",
+    kind: str = "board",
+    framework: str = "",
 ) -> ReportInfo:
-    """Fill the defaults from the run: ``as_of`` = the run's UTC date, ``period`` = its quarter.
+    """Fill the defaults from the run: ``as_of`` = the run's UTC date, ``period`` = its quarter;
+    ``report_id`` from all of them (:func:`report_id`).
 
     Raises ValueError if ``as_of`` is not an ISO date.
     """
     created = run.created_at.astimezone(UTC)
     day = date.fromisoformat(as_of) if as_of else created.date()
-    return ReportInfo(
+    info = ReportInfo(
         title=title,
         organisation=organisation.strip() or "—",
         period=period.strip() or quarter(day),
         as_of=day.isoformat(),
         run_id=run.run_id,
         classification=classification.strip().upper() or "INTERNAL",
+        kind=kind,
+        framework=framework.strip(),
     )
+    rid = report_id(
+        kind,
+        info.run_id,
+        as_of=info.as_of,
+        period=info.period,
+        organisation=info.organisation,
+        classification=info.classification,
+        framework=info.framework,
+    )
+    return replace(info, report_id=rid)
 
 
 def title_block_html(info: ReportInfo) -> str:
@@ -553,7 +972,12 @@ def title_block_html(info: ReportInfo) -> str:
         f'<div><dt>Period</dt><dd class="report-period">{_e(info.period)}</dd></div>'
         f"<div><dt>As of</dt><dd>{_e(info.as_of)}</dd></div>"
         f'<div><dt>Run</dt><dd class="run-id">{_e(info.run_id)}</dd></div>'
-        "</dl>"
+        + (
+            f'<div><dt>Report</dt><dd class="report-id">{_e(info.report_id)}</dd></div>'
+            if info.report_id
+            else ""
+        )
+        + "</dl>"
         "</header>"
     )
 
@@ -639,6 +1063,152 @@ def section_html(title: str, intro: str = "", cls: str = "") -> str:
     intro_html = f'<p class="section-intro">{_e(intro)}</p>' if intro else ""
     cls_attr = f' class="{_e(cls)}"' if cls else ""
     return f"<h2{cls_attr}>{_e(title)}</h2>{intro_html}"
+
+
+def escape(value: Any) -> str:
+    """Escape any value for HTML text or a quoted attribute; null becomes the empty string.
+    Every fragment builder of the reports passes data through this."""
+    return _e(value)
+
+
+_ANCHOR = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,80}$")
+
+
+def anchor_id(prefix: str, key: Any) -> str:
+    """A safe ``id`` for an anchor derived from data: ``prefix`` (letters, digits, ``-``) and
+    10 hex digits of the SHA-256 of ``key``. The same key always gives the same id."""
+    if not _ANCHOR.match(prefix):
+        raise ValueError(f"anchor prefix {prefix!r}: expected letters, digits, '-' or '_'")
+    return f"{prefix}-{hashlib.sha256(str(key).encode('utf-8')).hexdigest()[:10]}"
+
+
+def heading_html(
+    text: str, *, level: int = 2, anchor: str = "", toc: bool = False, cls: str = ""
+) -> str:
+    """A heading (h2 to h4) with the escaped ``text``. With ``toc`` (which needs an ``anchor``)
+    it gets an entry in the table of contents (h2: first level, h3: second level); every
+    heading gets a PDF bookmark at its level (the print stylesheet)."""
+    if level not in (2, 3, 4):
+        raise ValueError(f"heading level {level}: expected 2, 3 or 4")
+    if anchor and not _ANCHOR.match(anchor):
+        raise ValueError(f"anchor {anchor!r}: expected letters, digits, '-' or '_'")
+    if toc and (not anchor or level == 4):
+        raise ValueError("a table-of-contents entry needs an anchor and level 2 or 3")
+    attrs = f' id="{anchor}"' if anchor else ""
+    if toc:
+        attrs += f' data-toc="{level - 1}"'
+    if cls:
+        attrs += f' class="{_e(cls)}"'
+    return f"<h{level}{attrs}>{_e(text)}</h{level}>"
+
+
+def toc_placeholder_html(title: str = "Contents") -> str:
+    """The table of contents: a heading and :data:`TOC_PLACEHOLDER`, which the renderer
+    (:func:`fill_toc`) fills with every heading made with ``toc=True`` and its page number."""
+    return (
+        f'<section class="toc-page"><h2 class="toc-heading">{_e(title)}</h2>'
+        f"{TOC_PLACEHOLDER}</section>"
+    )
+
+
+class _TocScanner(HTMLParser):
+    """Collects (level, id, text) of h2/h3 elements carrying ``id`` and ``data-toc``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.entries: list[tuple[int, str, str]] = []
+        self._current: tuple[str, int, str] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("h2", "h3") and self._current is None:
+            a = dict(attrs)
+            level, anchor = a.get("data-toc"), a.get("id")
+            if level in ("1", "2") and anchor and _ANCHOR.match(anchor):
+                self._current = (tag, int(level), anchor)
+                self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._current is not None and tag == self._current[0]:
+            _, level, anchor = self._current
+            self.entries.append((level, anchor, " ".join("".join(self._text).split())))
+            self._current = None
+
+
+def fill_toc(html_text: str) -> str:
+    """Fill the first :data:`TOC_PLACEHOLDER` of ``html_text`` with links to every heading
+    carrying ``data-toc`` (see :func:`heading_html`); the print stylesheet adds dot leaders and
+    page numbers (``target-counter``). HTML without the placeholder is returned unchanged."""
+    where = html_text.find(TOC_PLACEHOLDER)
+    if where < 0:
+        return html_text
+    scanner = _TocScanner()
+    scanner.feed(html_text[where + len(TOC_PLACEHOLDER) :])
+    scanner.close()
+    items = "".join(
+        f'<li class="toc-level-{level}"><a href="#{anchor}">{_e(text)}</a></li>'
+        for level, anchor, text in scanner.entries
+    )
+    nav = f'<nav class="toc" id="toc"><ol>{items}</ol></nav>'
+    return html_text[:where] + nav + html_text[where + len(TOC_PLACEHOLDER) :]
+
+
+def cover_html(info: ReportInfo, facts: Sequence[tuple[str, str]] = (), note: str = "") -> str:
+    """A cover page: classification, title, organisation, period, as-of date, report id, run,
+    then ``facts`` (label, value) and a closing ``note``, all escaped. Its elements feed the
+    running header and footer (title, period, classification, report id)."""
+    rows = [
+        ("Period", info.period, "report-period"),
+        ("As of", info.as_of, ""),
+        ("Report id", info.report_id, "report-id"),
+        ("Run", info.run_id, "run-id"),
+    ]
+    rows += [(label, value, "") for label, value in facts]
+    dl = "".join(
+        f"<div><dt>{_e(label)}</dt><dd"
+        + (f' class="{cls}"' if cls else "")
+        + f">{_e(value)}</dd></div>"
+        for label, value, cls in rows
+    )
+    return (
+        '<section class="cover">'
+        f'<p class="classification cover-classification">{_e(info.classification)}</p>'
+        f'<h1 class="report-title">{_e(info.title)}</h1>'
+        f'<p class="organisation">{_e(info.organisation)}</p>'
+        f'<dl class="cover-facts">{dl}</dl>'
+        + (f'<p class="cover-note">{_e(note)}</p>' if note else "")
+        + f'<p class="cover-classification-foot">{_e(info.classification)}</p>'
+        "</section>"
+    )
+
+
+def figure_html(svg: str, alt: str, *, title: str = "", note: str = "") -> str:
+    """A vector figure kept on one page with its heading (h3, no table-of-contents entry) and
+    note: the SVG embedded as a ``data:`` image (the renderer fetches nothing else), ``alt``
+    its text alternative. All text is escaped."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (
+        '<figure class="chart">'
+        + (heading_html(title, level=3) if title else "")
+        + (f'<p class="note">{_e(note)}</p>' if note else "")
+        + f'<img src="data:image/svg+xml;base64,{data}" alt="{_e(alt)}">'
+        "</figure>"
+    )
+
+
+def notice_html(title: str, text: str, *, kind: str = "not-evidenced") -> str:
+    """A boxed notice, e.g. "Not evidenced: ..." where a report has no evidence to show (it
+    says so rather than inventing). ``kind``: not-evidenced, info or warning."""
+    if kind not in ("not-evidenced", "info", "warning"):
+        raise ValueError(f"notice kind {kind!r}")
+    return (
+        f'<div class="notice notice-{kind}"><p class="notice-title">{_e(title)}</p>'
+        f"<p>{_e(text)}</p></div>"
+    )
 
 
 def status_chart_svg(table: pd.DataFrame, *, width_in: float = 7.2) -> str:

@@ -1,0 +1,587 @@
+"""The evidence pack: the audit PDF and everything behind it, hashed, in one folder.
+
+Layout of a pack (``dnssec-audit report audit --evidence DIR``)::
+
+    DIR/manifest.json                         format, report id, as_of, tool version, run ids,
+                                              SHA-256, size and kind of every other file
+    DIR/SHA256SUMS                            the same hashes for `sha256sum -c` (manifest too)
+    DIR/README.txt                            what is where and how to verify it
+    DIR/audit-report.pdf                      the audit report (its data embedded, PDF/A-3)
+    DIR/runs/<run>/manifest.json              the run's own manifest, byte for byte
+    DIR/runs/<run>/frames/<frame>.parquet     the run's frames, byte for byte from the store
+                                              (their SHA-256 are those of the run manifest)
+    DIR/runs/<run>/frames/<frame>.csv         the same frames as CSV
+    DIR/runs/<run>/records/<zone>.zone        the raw DNS records per zone, zone-file text
+    DIR/report/tables/<table>.csv|.parquet    every table the report prints
+
+The pack is built in a hidden folder beside ``DIR`` and renamed into place when complete; an
+existing pack at ``DIR`` is replaced, anything else there is refused. The same run, options
+and as_of give the same bytes in every file (frames written deterministically, figures
+without timestamps, PDF dated as_of). :func:`verify_evidence_pack` recomputes every hash and
+names every altered, missing or extra file.
+
+CSV text cells that a spreadsheet would run as a formula (starting with ``= + - @`` or a
+tab) are prefixed with ``'``; the Parquet files hold the exact values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from toolkit import __version__
+from toolkit.errors import ToolkitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.report import FetchPolicy, RenderedReport, ReportOptions
+    from toolkit.store import Run
+
+FORMAT = "dnssec-audit-evidence-pack"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+README = "README.txt"
+REPORT_PDF = "audit-report.pdf"
+RUN_MANIFEST_ATTACHMENT = "run-manifest.json"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CSV_DATE = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class EvidenceError(ToolkitError):
+    """An evidence pack could not be written or read."""
+
+
+# -- deterministic data files --------------------------------------------------------------------
+
+
+def frame_csv_bytes(df: pd.DataFrame) -> bytes:
+    """A frame as UTF-8 CSV, the same bytes for the same frame: header row, ``\\n`` line ends,
+    times in UTC ISO 8601 with microseconds and ``Z``, nulls empty, text cells that would run
+    as a spreadsheet formula prefixed with ``'``."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_string_dtype(out[col]) or out[col].dtype == object:
+            out[col] = out[col].map(_defuse)
+    return out.to_csv(index=False, lineterminator="\n", date_format=_CSV_DATE).encode("utf-8")
+
+
+def _defuse(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def frame_parquet_bytes(df: pd.DataFrame) -> bytes:
+    """A frame as Parquet (pyarrow, no index): the same bytes for the same frame and library
+    versions."""
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A file of data behind a report: its name, bytes, what it holds and its rows."""
+
+    name: str
+    data: bytes
+    description: str
+    rows: int | None = None
+
+    @property
+    def sha256(self) -> str:
+        return sha256_bytes(self.data)
+
+
+def run_manifest_bytes(run: Run) -> bytes:
+    """The run's manifest.json exactly as stored."""
+    try:
+        return (Path(run.path) / "manifest.json").read_bytes()
+    except OSError as exc:
+        raise EvidenceError(f"run {run.run_id}: cannot read its manifest: {exc}") from exc
+
+
+def report_data_files(run: Run, tables: Mapping[str, pd.DataFrame]) -> list[DataFile]:
+    """The files the audit report embeds: the run's manifest, each frame of the run as CSV
+    (``<frame>.csv``), and each table the report prints (``table-<name>.csv``)."""
+    from toolkit.audit import RUN_FRAMES
+    from toolkit.schemas import ALL as SCHEMAS
+
+    files = [
+        DataFile(
+            RUN_MANIFEST_ATTACHMENT,
+            run_manifest_bytes(run),
+            f"manifest of run {run.run_id}: parameters and the SHA-256 of each file of the run",
+        )
+    ]
+    names = [n for n in RUN_FRAMES if n in run.frames]
+    names += sorted(n for n in run.frames if n not in RUN_FRAMES)
+    for name in names:
+        df = run.frames[name]
+        what = SCHEMAS[name].description if name in SCHEMAS else f"frame {name} of the run"
+        what = f"frame {name} of the run: " + what.replace("`", "")
+        files.append(DataFile(f"{name}.csv", frame_csv_bytes(df), what, len(df)))
+    for name, df in tables.items():
+        files.append(
+            DataFile(f"table-{name}.csv", frame_csv_bytes(df), table_description(name), len(df))
+        )
+    return files
+
+
+_TABLES = {
+    "runs": "the runs of the period (from each run's manifest)",
+    "scope": "zones in the inventory against zones probed",
+    "chain_zones": "the zones above the inventory walked for the chains of trust",
+    "trust_anchor_keys": "the root key-signing keys collected",
+    "check_summary": "results per check over all zones",
+    "ds_proofs": "DS publication proofs: each DS, who served it, when, and its verdict",
+    "zone_annex": "the per-zone annex: status facts and counts per zone",
+    "assessment_findings": "the governance assessment's findings (every check, every pillar)",
+    "requirements": "the status of each framework requirement",
+    "requirement_evidence": "the findings behind each requirement's status",
+}
+
+
+def table_description(name: str) -> str:
+    """What the report table ``name`` holds (one line)."""
+    if name.startswith("records_"):
+        kind = name.removeprefix("records_")
+        return f"the governance record {kind}.csv as the assessment read it"
+    return f"report table: {_TABLES.get(name, name)}"
+
+
+def write_attachment_dir(folder: Path | str, files: Sequence[DataFile]) -> list[dict[str, Any]]:
+    """Write ``files`` into ``folder`` with the index the renderer reads
+    (:data:`toolkit.report.ATTACHMENTS_INDEX`); return the index entries (name, description,
+    sha256, bytes, rows)."""
+    from toolkit.report import ATTACHMENTS_INDEX
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for f in files:
+        (folder / f.name).write_bytes(f.data)
+        entries.append(
+            {
+                "name": f.name,
+                "description": f.description,
+                "sha256": f.sha256,
+                "bytes": len(f.data),
+                "rows": f.rows,
+            }
+        )
+    (folder / ATTACHMENTS_INDEX).write_text(json.dumps(entries, indent=1), encoding="utf-8")
+    return entries
+
+
+def attachment_entries(files: Sequence[DataFile]) -> list[dict[str, Any]]:
+    """Index entries of ``files`` without writing them (name, description, sha256, bytes,
+    rows)."""
+    return [
+        {
+            "name": f.name,
+            "description": f.description,
+            "sha256": f.sha256,
+            "bytes": len(f.data),
+            "rows": f.rows,
+        }
+        for f in files
+    ]
+
+
+# -- writing a pack ------------------------------------------------------------------------------
+
+
+@dataclass
+class EvidencePack:
+    """A written pack: its folder, its manifest, the rendered report and seconds per stage."""
+
+    path: Path
+    manifest: dict[str, Any]
+    report: RenderedReport
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def manifest_sha256(self) -> str:
+        return sha256_bytes((self.path / MANIFEST).read_bytes())
+
+
+def write_evidence_pack(
+    workspace: Path | str,
+    out_dir: Path | str,
+    options: ReportOptions | None = None,
+    *,
+    policy: FetchPolicy | None = None,
+) -> EvidencePack:
+    """Render the audit report of a run and write it with its evidence to ``out_dir``.
+
+    ``options`` are the audit report's (run, organisation, period, as_of, classification,
+    framework, ...). The pack is complete or absent: it is built beside ``out_dir`` and
+    renamed into place; a pack already at ``out_dir`` is replaced, a folder holding anything
+    else is refused. A failing notebook is kept at ``<out_dir>.failed.ipynb``.
+
+    Raises EvidenceError, ReportError (report rendering) or StoreError (an altered run).
+    """
+    import time
+    from dataclasses import replace
+
+    from toolkit import audit
+    from toolkit.report import ReportOptions, render_report
+    from toolkit.store import Store
+    from toolkit.zonefile import zone_file_stem, zone_file_text
+
+    out_dir = Path(out_dir).expanduser().resolve()
+    workspace = Path(workspace).expanduser().resolve()
+    options = options or ReportOptions(classification="CONFIDENTIAL")
+    _check_target(out_dir)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{secrets.token_hex(4)}"
+    t0 = time.perf_counter()
+    tmp.mkdir(parents=True)
+    try:
+        failed = options.failed_notebook or out_dir.parent / f"{out_dir.name}.failed.ipynb"
+        rendered = render_report(
+            "audit",
+            workspace,
+            tmp / REPORT_PDF,
+            replace(options, keep_intermediate=False, failed_notebook=failed),
+            policy=policy,
+        )
+        t1 = time.perf_counter()
+        store = Store(workspace)
+        run = store.load(rendered.run_id)
+        meta = rendered.metadata
+        embedded = {a.name: sha256_bytes(a.data) for a in rendered.attachments}
+        files: dict[str, dict[str, Any]] = {}
+
+        def put(rel: str, data: bytes, kind: str, rows: int | None = None, src: str = "") -> None:
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            entry: dict[str, Any] = {"sha256": sha256_bytes(data), "bytes": len(data), "kind": kind}
+            if rows is not None:
+                entry["rows"] = rows
+            if src and embedded.get(src) == entry["sha256"]:
+                entry["embedded_in_pdf_as"] = src
+            files[rel] = entry
+
+        pdf = (tmp / REPORT_PDF).read_bytes()
+        files[REPORT_PDF] = {"sha256": sha256_bytes(pdf), "bytes": len(pdf), "kind": "report"}
+        base = f"runs/{run.run_id}"
+        put(
+            f"{base}/manifest.json",
+            run_manifest_bytes(run),
+            "run-manifest",
+            None,
+            RUN_MANIFEST_ATTACHMENT,
+        )
+        for fname, fmeta in sorted(run.manifest.get("files", {}).items()):
+            name = fmeta.get("frame", Path(fname).stem)
+            put(
+                f"{base}/frames/{fname}",
+                (run.path / fname).read_bytes(),
+                "frame",
+                fmeta.get("rows"),
+            )
+            if name in run.frames:
+                df = run.frames[name]
+                put(
+                    f"{base}/frames/{name}.csv",
+                    frame_csv_bytes(df),
+                    "frame",
+                    len(df),
+                    f"{name}.csv",
+                )
+        records = run.frames.get("records")
+        zones = sorted(
+            set(run.frames["zones"]["zone"])
+            | set([] if records is None else records["zone"].dropna())
+        )
+        header = (
+            f"collected {run.manifest.get('created_at', '')} by "
+            f"{run.manifest.get('tool', 'dnssec-governance-toolkit')} "
+            f"{run.manifest.get('tool_version', '')}"
+        )
+        stems: set[str] = set()
+        for zone in zones:
+            stem = zone_file_stem(zone)
+            if stem in stems:  # pragma: no cover - zone_file_stem never collides
+                raise EvidenceError(f"two zones map to the file name {stem}.zone")
+            stems.add(stem)
+            text = zone_file_text(
+                records if records is not None else _empty_records(),
+                zone,
+                run_id=run.run_id,
+                header=header,
+            )
+            rows = 0 if records is None else int((records["zone"] == zone).sum())
+            put(f"{base}/records/{stem}.zone", text.encode("utf-8"), "records", rows)
+        gov = audit.governance_view(
+            run, store, framework=options.framework, as_of=meta.get("created", "")
+        )
+        tables = audit.report_frames(
+            run, store, period=meta.get("period", ""), as_of=meta.get("created", ""), governance=gov
+        )
+        for name, df in tables.items():
+            put(
+                f"report/tables/{name}.csv",
+                frame_csv_bytes(df),
+                "table",
+                len(df),
+                f"table-{name}.csv",
+            )
+            put(f"report/tables/{name}.parquet", frame_parquet_bytes(df), "table", len(df))
+        put(README, _readme(run.run_id).encode("utf-8"), "readme")
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "tool": "dnssec-governance-toolkit",
+            "tool_version": __version__,
+            "as_of": meta.get("created", ""),
+            "report": {
+                "kind": "audit",
+                "file": REPORT_PDF,
+                "report_id": meta.get("report_id", ""),
+                "title": meta.get("title", ""),
+                "organisation": meta.get("author", ""),
+                "period": meta.get("period", ""),
+                "classification": meta.get("classification", ""),
+                "framework": meta.get("framework", ""),
+                "embedded_files": sorted(embedded),
+            },
+            "runs": [
+                {
+                    "run_id": run.run_id,
+                    "created_at": run.manifest.get("created_at", ""),
+                    "tool_version": run.manifest.get("tool_version", ""),
+                    "manifest_sha256": files[f"{base}/manifest.json"]["sha256"],
+                }
+            ],
+            "files": dict(sorted(files.items())),
+        }
+        manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        (tmp / MANIFEST).write_bytes(manifest_bytes)
+        (tmp / SUMS).write_text(_sums_text(manifest, manifest_bytes), encoding="utf-8")
+        _fsync_tree(tmp)
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    t2 = time.perf_counter()
+    return EvidencePack(
+        out_dir,
+        manifest,
+        rendered,
+        {**rendered.timings, "report": t1 - t0, "pack": t2 - t1},
+    )
+
+
+def _empty_records() -> pd.DataFrame:
+    from toolkit.schemas import RECORDS
+
+    return RECORDS.empty()
+
+
+def _sums_text(manifest: Mapping[str, Any], manifest_bytes: bytes) -> str:
+    lines = [f"{meta['sha256']}  {name}" for name, meta in sorted(manifest["files"].items())]
+    lines.append(f"{sha256_bytes(manifest_bytes)}  {MANIFEST}")
+    return "\n".join(lines) + "\n"
+
+
+def _readme(run_id: str) -> str:
+    return f"""DNSSEC audit evidence pack
+==========================
+
+{REPORT_PDF}  the audit report. Its data is embedded in it (PDF/A-3 attachments; list them
+    with `pdfdetach -list {REPORT_PDF}`, extract with `pdfdetach -saveall`); each embedded CSV
+    is byte-identical to the file of this pack that the manifest names ("embedded_in_pdf_as").
+runs/{run_id}/manifest.json  the run's own manifest, byte for byte as stored.
+runs/{run_id}/frames/  the run's frames: Parquet byte for byte from the store (SHA-256 as in
+    the run's manifest) and the same frames as CSV.
+runs/{run_id}/records/  the raw DNS records collected per zone, as zone-file text, one block
+    per answer with the server and the UTC time it was received.
+report/tables/  every table the report prints, as CSV and Parquet.
+{MANIFEST}  the SHA-256, size and kind of every file above, the run ids, tool version, as_of.
+{SUMS}  the same hashes (and the manifest's) for `sha256sum -c {SUMS}`.
+
+Verify: `dnssec-audit evidence verify <this folder>` names every altered, missing or extra
+file. CSV text cells starting with = + - @ or a tab are prefixed with ' so that a spreadsheet
+does not run them; the Parquet files hold the exact values.
+"""
+
+
+def _check_target(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EvidenceError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_pack(out_dir):
+        raise EvidenceError(
+            f"{out_dir} holds files that are not an evidence pack: refusing to replace it"
+        )
+
+
+def _is_pack(path: Path) -> bool:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Rename ``tmp`` to ``out_dir``; an existing pack there is moved aside first, then
+    removed (the new pack is in place before the old one is deleted)."""
+    _check_target(out_dir)
+    old = None
+    if out_dir.is_dir():
+        if any(out_dir.iterdir()):
+            old = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
+            os.rename(out_dir, old)
+        else:
+            out_dir.rmdir()
+    os.rename(tmp, out_dir)
+    _fsync_dir(out_dir.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- verifying a pack ----------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    """What :func:`verify_evidence_pack` found: files whose bytes differ from the manifest
+    (``altered``), listed but absent (``missing``), present but not listed (``extra``), and
+    other ``problems`` (unreadable manifest, unsafe paths, SHA256SUMS disagreeing)."""
+
+    path: Path
+    checked: int = 0
+    altered: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    manifest_sha256: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.altered or self.missing or self.extra or self.problems)
+
+    def lines(self) -> list[str]:
+        """The findings, one per line (``ALTERED path``, ``MISSING path``, ...)."""
+        out = [f"PROBLEM {p}" for p in self.problems]
+        out += [f"ALTERED {p}" for p in self.altered]
+        out += [f"MISSING {p}" for p in self.missing]
+        out += [f"EXTRA   {p}" for p in self.extra]
+        return out
+
+
+def _safe_relpath(name: str) -> bool:
+    p = PurePosixPath(name)
+    return bool(name) and not p.is_absolute() and ".." not in p.parts and "\\" not in name
+
+
+def verify_evidence_pack(path: Path | str) -> Verification:
+    """Recompute the SHA-256 of every file of the pack at ``path`` against its manifest.
+
+    Every listed file must exist as a regular file (not a link) with the recorded hash and
+    size; every file in the folder must be listed (except the manifest and SHA256SUMS, which
+    must agree with it). Returns a :class:`Verification`; raises nothing for a damaged pack
+    (its damage is the result), EvidenceError only when ``path`` is not a folder.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise EvidenceError(f"{root} is not a folder")
+    result = Verification(root)
+    try:
+        manifest_bytes = (root / MANIFEST).read_bytes()
+        manifest = json.loads(manifest_bytes)
+    except FileNotFoundError:
+        result.missing.append(MANIFEST)
+        result.extra = sorted(_all_files(root))
+        return result
+    except (OSError, ValueError) as exc:
+        result.problems.append(f"{MANIFEST} is unreadable: {exc}")
+        return result
+    result.manifest_sha256 = sha256_bytes(manifest_bytes)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        result.problems.append(f"{MANIFEST} is not the manifest of an evidence pack")
+        return result
+    if manifest.get("format_version") != FORMAT_VERSION:
+        result.problems.append(
+            f"{MANIFEST}: format_version {manifest.get('format_version')!r}, "
+            f"this tool reads {FORMAT_VERSION}"
+        )
+        return result
+    listed: dict[str, Any] = manifest.get("files") or {}
+    for name, meta in sorted(listed.items()):
+        if not _safe_relpath(name) or name in (MANIFEST, SUMS):
+            result.problems.append(f"{MANIFEST} lists an unsafe path: {name!r}")
+            continue
+        file = root / name
+        if file.is_symlink() or (file.exists() and not file.is_file()):
+            result.altered.append(name)
+            continue
+        if not file.is_file():
+            result.missing.append(name)
+            continue
+        result.checked += 1
+        data = file.read_bytes()
+        if sha256_bytes(data) != meta.get("sha256") or len(data) != meta.get("bytes"):
+            result.altered.append(name)
+    for name in sorted(_all_files(root)):
+        if name not in listed and name not in (MANIFEST, SUMS):
+            result.extra.append(name)
+    sums = root / SUMS
+    if not sums.is_file() or sums.is_symlink():
+        result.missing.append(SUMS)
+    elif sums.read_text(encoding="utf-8", errors="replace") != _sums_text(manifest, manifest_bytes):
+        result.altered.append(SUMS)
+    return result
+
+
+def _all_files(root: Path) -> Iterable[str]:
+    """Every non-directory entry under ``root`` (files, links, others), as POSIX paths."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        base = Path(dirpath)
+        for d in list(dirnames):
+            if (base / d).is_symlink():  # a link to a folder is an entry, not a folder to enter
+                dirnames.remove(d)
+                yield (base / d).relative_to(root).as_posix()
+        for f in filenames:
+            yield (base / f).relative_to(root).as_posix()
