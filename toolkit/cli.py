@@ -16,6 +16,8 @@ from toolkit.errors import InputError, ToolkitError
 
 DEFAULT_LAB_DIR = Path(".lab")
 DEFAULT_LAB_BASE = "127.53.0"
+SYNTHETIC_LAB_DIR = Path(".lab-synthetic")
+SYNTHETIC_LAB_BASE = "127.100.0"
 SAMPLE_PORTFOLIO = Path(__file__).resolve().parent.parent / "data" / "sample-portfolio"
 
 
@@ -32,6 +34,17 @@ def _parse_now(text: str | None) -> datetime:
     except ValueError:
         raise InputError("--now", f"expected an ISO 8601 time, got {text!r}") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
 
 
 def _add_workspace(p: argparse.ArgumentParser) -> None:
@@ -70,6 +83,9 @@ def _json(df: object) -> str:
 def cmd_lab(args: argparse.Namespace) -> int:
     from toolkit import lab
 
+    if args.drill_name and args.action != "drill":
+        print(f"dnssec-audit: error: lab {args.action} takes no NAME", file=sys.stderr)
+        return 2
     if args.action == "up":
         info = lab.lab_up(args.dir, base=args.base, now=_parse_now(args.now))
         print(f"lab up in {info.dir}")
@@ -78,12 +94,63 @@ def cmd_lab(args: argparse.Namespace) -> int:
         for name, addr in info.resolvers.items():
             print(f"  resolver:     {name}={addr}")
         print(f"collect with: dnssec-audit collect --portfolio DIR --lab {args.dir}")
+    elif args.action == "synthetic":
+        from toolkit.lab.synthetic import synthetic_up
+
+        # its own defaults, so it never replaces the regular lab of ./.lab on 127.53.0
+        lab_dir = SYNTHETIC_LAB_DIR if args.dir == DEFAULT_LAB_DIR else args.dir
+        base = SYNTHETIC_LAB_BASE if args.base == DEFAULT_LAB_BASE else args.base
+        syn = synthetic_up(
+            lab_dir,
+            zones_count=args.zones,
+            base=base,
+            dead_fraction=args.dead_fraction,
+            now=_parse_now(args.now),
+        )
+        print(
+            f"synthetic lab up in {syn.info.dir}: {len(syn.zones)} signed zones"
+            f" ({len(syn.dead)} delegated to {syn.dead_address}, where nothing listens)"
+            f" in {syn.timings['total']:.1f} s"
+        )
+        print(f"  portfolio:    {syn.portfolio}")
+        print(
+            f"collect with: dnssec-audit collect --portfolio {syn.portfolio} --lab {lab_dir}"
+            " --no-resolvers"
+        )
+        print(f"stop with:    dnssec-audit lab down --dir {lab_dir}")
+    elif args.action == "drill":
+        return cmd_lab_drill(args)
     elif args.action == "down":
         stopped = lab.lab_down(args.dir)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     else:
         _print_frame(lab.lab_status(args.dir), "table")
     return 0
+
+
+def cmd_lab_drill(args: argparse.Namespace) -> int:
+    from toolkit.lab.drills import append_record, drill_list, run_drill
+
+    if args.list:
+        _print_frame(drill_list(), "table")
+        return 0
+    if not args.drill_name:
+        print("dnssec-audit: error: lab drill needs a NAME (or --list)", file=sys.stderr)
+        return 2
+    now = _parse_now(args.now)
+    out = args.out or Path("out") / "drills" / f"{args.drill_name}-{now:%Y%m%dT%H%M%SZ}"
+    result = run_drill(args.drill_name, args.dir, out, now=now)
+    for step in result.steps:
+        fired = ", ".join(a["rule"] for a in step.alerts) or "-"
+        print(f"step {step.index} {step.at:%Y-%m-%d %H:%M} {step.status:13} alerts: {fired}")
+        print(f"       {step.title}")
+    print(f"outcome: {result.outcome}")
+    print(f"lessons: {result.record['lessons']}")
+    print(f"record:  {result.directory / 'drill-record.csv'}")
+    if args.append_record:
+        append_record(args.append_record, result.record)
+        print(f"appended to {args.append_record}")
+    return 0 if result.outcome == "passed" else 1
 
 
 # -- collect --------------------------------------------------------------------------------
@@ -124,7 +191,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from toolkit.collect import collect_run
 
     config = _collect_config(args)
-    run = collect_run(args.portfolio, args.workspace, config, now=_parse_now(args.now))
+    run = collect_run(
+        args.portfolio, args.workspace, config, now=_parse_now(args.now), workers=args.workers
+    )
     h = headline(run.frames["zones"])
     print(
         f"run {run.run_id}: {h['zones']} zones, {h['secure']} secure, {h['insecure']} insecure,"
@@ -157,22 +226,177 @@ def cmd_zones(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- assessment -----------------------------------------------------------------------------
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    from toolkit.assessment import assess, render_text
+
+    result = assess(args.portfolio, args.workspace, run=args.run, now=_parse_now(args.now))
+    if args.format == "json":
+        print(json.dumps(result.to_dict(args.framework), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(result, args.framework), end="")
+    return 0
+
+
+def cmd_inventory(args: argparse.Namespace) -> int:
+    from toolkit.asset_export import export_inventory
+
+    out = export_inventory(args.portfolio, args.workspace, args.out, run=args.run)
+    print(f"wrote {out}")
+    return 0
+
+
 # -- reports --------------------------------------------------------------------------------
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from toolkit.report import render_board_report
+REPORT_DEFAULTS = {  # kind -> (output file, classification)
+    "board": (Path("out/board-report.pdf"), "INTERNAL"),
+    "audit": (Path("out/audit-report.pdf"), "CONFIDENTIAL"),
+}
 
-    out = render_board_report(
-        args.workspace,
-        args.out,
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from toolkit.report import ReportOptions, render_report
+
+    default_out, default_class = REPORT_DEFAULTS[args.kind]
+    if args.kind != "audit" and (args.evidence or args.framework):
+        raise InputError("--evidence/--framework", "only the audit report takes them")
+    options = ReportOptions(
         run=args.run,
         organisation=args.organisation,
         period=args.period,
         as_of=args.as_of,
-        classification=args.classification,
+        classification=args.classification or default_class,
+        framework=args.framework or "",
+        inline_zone_limit=args.inline_zone_limit,
     )
+    if args.evidence:
+        from toolkit.evidence import write_evidence_pack
+
+        pack = write_evidence_pack(args.workspace, args.evidence, options)
+        print(
+            f"wrote evidence pack {pack.path} ({len(pack.manifest['files'])} files, "
+            f"report {pack.manifest['report']['report_id']}, manifest SHA-256 "
+            f"{pack.manifest_sha256})"
+        )
+        return 0
+    out = render_report(args.kind, args.workspace, args.out or default_out, options).path
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    from toolkit.evidence import verify_evidence_pack
+
+    result = verify_evidence_pack(args.dir)
+    for line in result.lines():
+        print(line)
+    if not result.ok:
+        print(
+            f"dnssec-audit: evidence pack {args.dir} does NOT verify: "
+            f"{len(result.altered)} altered, {len(result.missing)} missing, "
+            f"{len(result.extra)} extra, {len(result.problems)} other problem(s)",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"evidence pack {args.dir} verifies: {result.checked} files match the manifest "
+        f"(manifest SHA-256 {result.manifest_sha256})"
+    )
+    return 0
+
+
+# -- history, alerts, metrics -----------------------------------------------------------------
+
+HISTORY_VIEWS = ("changes", "timeline", "rollovers", "faults", "known-good", "signatures", "trends")
+_HISTORY_COLUMNS = {
+    "changes": ["zone", "at", "change", "key_tag", "role", "detail"],
+    "timeline": ["zone", "at", "status", "phases", "dnskeys", "ds"],
+    "faults": ["zone", "at", "fault", "key_tag", "severity", "detail"],
+    "known-good": ["zone", "at", "rrtype", "key_tag", "algorithm", "flags", "digest_type"],
+}
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from toolkit import history
+    from toolkit.inventory import normalize_zone
+    from toolkit.portfolio import load_portfolio
+
+    zones = None
+    if args.zone:
+        try:
+            zones = [normalize_zone(args.zone)[0]]
+        except ValueError as exc:
+            raise InputError("--zone", f"{args.zone!r} is not a zone name: {exc}") from None
+    h = history.load_history(args.workspace, zones=zones)
+    policies = load_portfolio(args.portfolio).policies if args.portfolio else None
+    views = {
+        "changes": lambda: history.changes(h),
+        "timeline": lambda: history.timeline(h),
+        "rollovers": lambda: history.rollovers(h, policies),
+        "faults": lambda: history.faults(h),
+        "known-good": lambda: history.last_known_good(h),
+        "signatures": lambda: history.signature_trend(h),
+        "trends": lambda: history.trends(h, args.period, policies=policies),
+    }
+    df = views[args.view]()
+    cols = _HISTORY_COLUMNS.get(args.view)
+    _print_frame(df[cols] if cols and args.format == "table" else df, args.format)
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from toolkit.alerts import (
+        ConsoleSink,
+        JsonlSink,
+        WebhookSink,
+        acknowledge,
+        alerts_frame,
+        evaluate_alerts,
+    )
+
+    now = _parse_now(args.now)
+    if args.ack:
+        by = args.by or os.environ.get("USER") or "unknown"
+        try:
+            alert = acknowledge(args.workspace, args.ack, by=by, now=now)
+        except KeyError as exc:
+            print(f"dnssec-audit: error: {exc.args[0]}", file=sys.stderr)
+            return 1
+        print(f"acknowledged {alert['id']} ({alert['rule']} {alert['zone']}) by {by}")
+        return 0
+    if args.list:
+        _print_frame(alerts_frame(args.workspace), args.format)
+        return 0
+    sinks: list = [ConsoleSink()]
+    if args.jsonl:
+        sinks.append(JsonlSink(args.jsonl))
+    if args.webhook:
+        try:
+            sinks.append(WebhookSink(args.webhook, timeout=args.timeout))
+        except ValueError as exc:
+            raise InputError("--webhook", str(exc)) from None
+    run = evaluate_alerts(args.workspace, now=now, sinks=sinks, portfolio_dir=args.portfolio)
+    acked = sum(1 for a in run.active if a.get("acknowledged_at"))
+    print(
+        f"run {run.latest_run_id}: {len(run.new)} new, {len(run.cleared)} cleared, "
+        f"{len(run.active)} active ({acked} acknowledged)"
+    )
+    for sink, n in sorted(run.pending.items()):
+        print(f"dnssec-audit: {n} alert(s) pending delivery to {sink}", file=sys.stderr)
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from toolkit.metrics import latest_exposition, write_metrics
+
+    text = latest_exposition(args.workspace, args.run)
+    if args.out:
+        print(f"wrote {write_metrics(text, args.out)}")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -202,14 +426,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("lab", help="a local DNSSEC lab of real servers on loopback")
-    p.add_argument("action", choices=["up", "down", "status"])
-    p.add_argument("--dir", type=Path, default=DEFAULT_LAB_DIR, help="lab folder (./.lab)")
+    p.add_argument("action", choices=["up", "down", "status", "synthetic", "drill"])
+    p.add_argument("drill_name", nargs="?", metavar="NAME", help="drill: the drill to play")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=DEFAULT_LAB_DIR,
+        help="lab folder (./.lab; synthetic: ./.lab-synthetic)",
+    )
     p.add_argument(
         "--base",
         default=DEFAULT_LAB_BASE,
-        help="first three octets of the lab's loopback addresses (127.53.0)",
+        help="first three octets of the lab's loopback addresses (127.53.0; synthetic: 127.100.0)",
     )
     p.add_argument("--now", help="sign relative to this time (ISO 8601; default: now)")
+    p.add_argument(
+        "--zones", type=_positive_int, default=10000, help="synthetic: signed zones (10000)"
+    )
+    p.add_argument(
+        "--dead-fraction",
+        type=float,
+        default=0.0,
+        help="synthetic: share of zones delegated to an address where nothing listens (0)",
+    )
+    p.add_argument("--list", action="store_true", help="drill: list the drills")
+    p.add_argument("--out", type=Path, help="drill: output folder (out/drills/NAME-TIME)")
+    p.add_argument("--append-record", type=Path, help="drill: append the record to drills.csv")
     p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("collect", help="probe every zone of a portfolio and store a run")
@@ -230,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tries", type=int, default=2, help="tries per server and transport (2)")
     p.add_argument("--now", help="validate as of this time (ISO 8601; default: now)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="collector processes (default: one per core; 1: a single sequential process)",
+    )
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("runs", help="list the stored runs")
@@ -243,16 +491,91 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_zones)
 
-    p = sub.add_parser("report", help="render a report as PDF")
-    p.add_argument("kind", choices=["board"])
+    p = sub.add_parser(
+        "assess", help="findings, framework requirements and maturity scores of a run"
+    )
+    p.add_argument("--portfolio", type=Path, help="portfolio folder (default: the run's)")
+    _add_workspace(p)
+    p.add_argument("--run", default="latest", help="run id, unique prefix, or latest")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--framework",
+        choices=["iso27001", "soc2", "nist-800-53", "nis2", "cis"],
+        help="only this framework's requirements (and the findings of its checks)",
+    )
+    p.add_argument("--now", help="assess as of this time (ISO 8601; default: now)")
+    p.set_defaults(func=cmd_assess)
+
+    p = sub.add_parser("inventory", help="the inventory enriched with a run's DNSSEC facts")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--portfolio", type=Path, help="portfolio folder (default: the run's)")
+    _add_workspace(p)
+    p.add_argument("--run", default="latest", help="run id, unique prefix, or latest")
+    p.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    p.set_defaults(func=cmd_inventory)
+
+    p = sub.add_parser("report", help="render a report as PDF (audit: and an evidence pack)")
+    p.add_argument("kind", choices=sorted(REPORT_DEFAULTS))
     _add_workspace(p)
     p.add_argument("--run", default="latest")
-    p.add_argument("--out", type=Path, default=Path("out/board-report.pdf"))
+    p.add_argument(
+        "--out", type=Path, help="PDF to write (out/board-report.pdf, out/audit-report.pdf)"
+    )
     p.add_argument("--organisation", default="Example Organisation")
     p.add_argument("--period", default="", help="e.g. 2026Q4 (default: from the run date)")
     p.add_argument("--as-of", default="", help="ISO date (default: the run's date)")
-    p.add_argument("--classification", default="INTERNAL")
+    p.add_argument("--classification", default="", help="INTERNAL (board), CONFIDENTIAL (audit)")
+    p.add_argument(
+        "--framework",
+        default="",
+        help="audit: report control by control for iso27001|soc2|nist-800-53|nis2|cis",
+    )
+    p.add_argument(
+        "--evidence",
+        type=Path,
+        metavar="DIR",
+        help="audit: write the evidence pack (PDF, frames, records, manifest) to DIR",
+    )
+    p.add_argument(
+        "--inline-zone-limit",
+        type=_positive_int,
+        default=25,
+        help="audit: past this many zones, per-zone detail goes to PDF attachments (25)",
+    )
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("evidence", help="check an evidence pack")
+    p.add_argument("action", choices=["verify"])
+    p.add_argument("dir", type=Path, help="the evidence pack's folder")
+    p.set_defaults(func=cmd_evidence)
+
+    p = sub.add_parser("history", help="what changed across the stored runs, and the trends")
+    _add_workspace(p)
+    p.add_argument("--zone", help="only this zone")
+    p.add_argument("--view", choices=HISTORY_VIEWS, default="changes", help="(changes)")
+    p.add_argument("--period", choices=["week", "month", "quarter"], default="quarter")
+    p.add_argument("--portfolio", type=Path, help="policy.yaml from here (rollover window)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("alerts", help="evaluate the alert rules on the latest run, deliver")
+    _add_workspace(p)
+    p.add_argument("--portfolio", type=Path, help="policy and records (default: the run's)")
+    p.add_argument("--ack", metavar="ID", help="acknowledge alert ID (or a unique prefix)")
+    p.add_argument("--by", help="who acknowledges (default: $USER)")
+    p.add_argument("--list", action="store_true", help="print every alert of the state")
+    p.add_argument("--webhook", metavar="URL", help="POST each new alert as JSON to URL")
+    p.add_argument("--jsonl", type=Path, metavar="FILE", help="append new alerts to FILE")
+    p.add_argument("--timeout", type=float, default=5.0, help="webhook timeout, seconds (5)")
+    p.add_argument("--now", help="evaluate as of this time (ISO 8601; default: now)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("metrics", help="a run as Prometheus text exposition (textfile collector)")
+    _add_workspace(p)
+    p.add_argument("--run", default="latest", help="run id, unique prefix, or latest")
+    p.add_argument("--out", type=Path, help="write here atomically (default: stdout)")
+    p.set_defaults(func=cmd_metrics)
 
     p = sub.add_parser("demo", help="lab up, collect the sample portfolio, board PDF, lab down")
     p.add_argument("--out", default="out")
