@@ -406,14 +406,18 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from toolkit.demo import run_demo
 
-    pdf = run_demo(
+    out = run_demo(
         out_dir=Path(args.out),
         workspace=Path(args.workspace),
         lab_dir=Path(args.lab_dir),
         base=args.base,
         now=_parse_now(args.now),
+        history_quarters=args.history_quarters,
     )
-    print(f"board report: {pdf.resolve()}")
+    print(f"board report:  {out.board_pdf.resolve()}")
+    print(f"audit report:  {out.audit_pdf.resolve()}")
+    print(f"evidence pack: {out.evidence_dir.resolve()} (verified)")
+    print(f"runs:          {out.history_runs} simulated history + today's {out.run_id}")
     return 0
 
 
@@ -583,6 +587,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lab-dir", default=str(DEFAULT_LAB_DIR))
     p.add_argument("--base", default=DEFAULT_LAB_BASE)
     p.add_argument("--now", help="simulated time (ISO 8601; default: now)")
+    p.add_argument(
+        "--history-quarters",
+        type=int,
+        default=4,
+        help="quarters of simulated history to play before today's run (4; 0 for none)",
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 
