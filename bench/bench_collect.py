@@ -1,0 +1,582 @@
+"""Benchmark of the collector on a synthetic portfolio of signed zones served by real Knot DNS.
+
+One run on one machine measures, in this order:
+
+a. the raw ceiling: dnspython ``dns.query.udp`` DNSKEY/SOA queries per second (the collector's
+   own query message, DO set) against the same knotd with nothing else to do, in one process
+   and in one process per core;
+b. the full collector with its own validation (``collect_parallel``, one process per core):
+   zones/s, queries/s (rows of the ``queries`` frame), wall time and peak memory;
+c. the collector's queries/s as a fraction of the all-cores ceiling;
+d. the same with 10 % of the zones delegated to an address where nothing listens and a short
+   timeout: the run still finishes, bounded by the timeouts;
+e. DNSViz (``dnsviz probe`` + ``dnsviz grok`` from a separate venv, default
+   ``.bench-venv``) on 100 of the zones, and the toolkit on the same 100 zones.
+
+It prints a Markdown report and writes it atomically to ``bench/results.md``
+(``--quick``: 500 zones, written to ``bench/results-quick.md``). Every daemon it starts is
+stopped by PID at the end, whatever happens. Needs root (port 53 on loopback) and knotd.
+
+    .venv/bin/python bench/bench_collect.py            # 10,000 zones, a few minutes
+    .venv/bin/python bench/bench_collect.py --quick    # a smoke run
+
+DNSViz set-up (once): ``apt-get install graphviz libgraphviz-dev``, then
+``python3 -m venv .bench-venv && .bench-venv/bin/pip install dnsviz dnspython cryptography
+pygraphviz``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import dns.exception
+import dns.query
+import pandas as pd
+
+from toolkit.collect import CollectConfig, TransportConfig, collect
+from toolkit.collect.parallel import DEFAULT_THREADS, collect_parallel
+from toolkit.collect.transport import make_query
+from toolkit.lab import lab_down
+from toolkit.lab.synthetic import SyntheticLab, synthetic_up
+from toolkit.portfolio import Portfolio, load_portfolio
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DNSVIZ = ROOT / ".bench-venv" / "bin" / "dnsviz"
+
+# -- machine ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    """Facts about this machine and the software measured."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    knot = subprocess.run(["knotd", "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores (nproc)": str(os.cpu_count()),
+        "CPU": cpu,
+        "RAM": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "Python": platform.python_version(),
+        "dnspython": version("dnspython"),
+        "cryptography": version("cryptography"),
+        "pandas": version("pandas"),
+        "toolkit": version("dnssec-governance-toolkit"),
+        "server": knot,
+    }
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _descendants(root: int, exclude: set[int]) -> list[int]:
+    parent_of: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parent_of[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = [root], [root]
+    while frontier:
+        kids = [p for p, pp in parent_of.items() if pp in frontier and p not in exclude]
+        tree += kids
+        frontier = kids
+    return tree
+
+
+class MemorySampler(threading.Thread):
+    """Samples RSS of this process and its descendants (lab daemons excluded) every 0.1 s.
+
+    ``peak_sum_mb``: the largest sampled sum of VmRSS (a lower bound of the true peak, shared
+    pages counted in every process); ``hwm_sum_mb``: the sum of each process's own peak
+    (VmHWM) — an upper bound, as the processes need not peak together.
+    """
+
+    def __init__(self, exclude: set[int], interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.exclude = exclude
+        self.interval = interval
+        self.peak_sum_kb = 0
+        self.peak_processes = 0
+        self.hwm: dict[int, int] = {}
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            pids = _descendants(os.getpid(), self.exclude)
+            total = sum(_status_kb(p, "VmRSS:") for p in pids)
+            if total > self.peak_sum_kb:
+                self.peak_sum_kb, self.peak_processes = total, len(pids)
+            for p in pids:
+                self.hwm[p] = max(self.hwm.get(p, 0), _status_kb(p, "VmHWM:"))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    @property
+    def peak_sum_mb(self) -> float:
+        return self.peak_sum_kb / 1024
+
+    @property
+    def hwm_sum_mb(self) -> float:
+        return sum(self.hwm.values()) / 1024
+
+
+# -- (a) the raw ceiling -----------------------------------------------------------------------
+
+
+def _ceiling_worker(args: tuple[list[str], list[str], float, float, int]) -> tuple[int, int]:
+    """Send DNSKEY/SOA queries as fast as possible from ``start_at`` for ``duration`` s."""
+    addresses, names, start_at, duration, threads = args
+    counts = [0] * threads
+    errors = [0] * threads
+
+    def loop(k: int) -> None:
+        i = k
+        end = start_at + duration
+        while time.time() < end:
+            q = make_query(names[i % len(names)], "DNSKEY" if i % 2 else "SOA", recursion=False)
+            try:
+                dns.query.udp(q, addresses[i % len(addresses)], timeout=2.0)
+                counts[k] += 1
+            except (dns.exception.DNSException, OSError):
+                errors[k] += 1
+            i += threads
+
+    time.sleep(max(0.0, start_at - time.time()))
+    if threads == 1:
+        loop(0)
+    else:
+        pool = [threading.Thread(target=loop, args=(k,)) for k in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    return sum(counts), sum(errors)
+
+
+def ceiling(
+    addresses: list[str], names: list[str], processes: int, duration: float, threads: int = 1
+) -> tuple[float, int]:
+    """Queries/s of ``processes`` processes (each ``threads`` threads) for ``duration`` s."""
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(processes, mp_context=ctx) as pool:
+        pool.submit(time.sleep, 0).result()  # the pool is up before the clock starts
+        start_at = time.time() + 1.0
+        jobs = [
+            pool.submit(_ceiling_worker, (addresses, names, start_at, duration, threads))
+            for _ in range(processes)
+        ]
+        results = [j.result() for j in jobs]
+    return sum(c for c, _ in results) / duration, sum(e for _, e in results)
+
+
+# -- (b), (d) the collector ----------------------------------------------------------------
+
+
+@dataclass
+class CollectResult:
+    zones: int
+    wall_s: float
+    queries: int
+    statuses: dict[str, int]
+    peak_rss_mb: float
+    hwm_sum_mb: float
+    processes: int
+    frames: dict[str, pd.DataFrame] = field(repr=False)
+
+    @property
+    def zones_per_s(self) -> float:
+        return self.zones / self.wall_s
+
+    @property
+    def queries_per_s(self) -> float:
+        return self.queries / self.wall_s
+
+
+def run_collector(
+    syn: SyntheticLab,
+    portfolio: Portfolio,
+    transport: TransportConfig,
+    workers: int,
+    threads: int | None = None,
+) -> CollectResult:
+    """Collect ``portfolio`` from the synthetic lab, sampling memory; one timed run."""
+    config = CollectConfig(
+        trust_anchor=syn.info.trust_anchor,
+        root_hints=syn.info.root_hints,
+        transport=transport,
+        progress=False,
+    )
+    sampler = MemorySampler({p.pid for p in syn.info.processes})
+    sampler.start()
+    t0 = time.perf_counter()
+    try:
+        if workers == 1 and threads in (None, 1):
+            frames = collect(portfolio, config, now=datetime.now(UTC))
+        else:
+            frames = collect_parallel(
+                portfolio, config, now=datetime.now(UTC), workers=workers, threads=threads
+            )
+        wall = time.perf_counter() - t0
+    finally:
+        sampler.stop()
+    z = frames["zones"]
+    return CollectResult(
+        zones=len(z),
+        wall_s=wall,
+        queries=len(frames["queries"]),
+        statuses=z["status"].value_counts().to_dict(),
+        peak_rss_mb=sampler.peak_sum_mb,
+        hwm_sum_mb=sampler.hwm_sum_mb,
+        processes=sampler.peak_processes,
+        frames=frames,
+    )
+
+
+def subset(portfolio: Portfolio, zones: Sequence[str]) -> Portfolio:
+    """The portfolio restricted to ``zones`` (inventory order kept)."""
+    inv = portfolio.inventory[portfolio.inventory["zone"].isin(set(zones))]
+    inv = inv.reset_index(drop=True)
+    return Portfolio(inventory=inv, policies=portfolio.policies, directory=portfolio.directory)
+
+
+def knot_rss_mb(syn: SyntheticLab) -> float:
+    """Current RSS of the lab's knotd processes (server side, not the collector's)."""
+    return sum(_status_kb(p.pid, "VmRSS:") for p in syn.info.processes) / 1024
+
+
+# -- (e) DNSViz ------------------------------------------------------------------------------
+
+
+@dataclass
+class DnsvizResult:
+    zones: int
+    probe_s: float
+    grok_s: float
+    queries: int
+    secure: int
+    threads: int
+    note: str = ""
+
+    @property
+    def total_s(self) -> float:
+        return self.probe_s + self.grok_s
+
+
+def run_dnsviz(dnsviz: Path, syn: SyntheticLab, zones: list[str], workdir: Path) -> DnsvizResult:
+    """``dnsviz probe`` (authoritative analysis from the lab root, ancestry included) and
+    ``dnsviz grok`` (validation from the lab root's KSK) on ``zones``; the best of a run with
+    one thread and one with ``4 x cores`` threads."""
+    names = workdir / "dnsviz-names.txt"
+    names.write_text("".join(z + "\n" for z in zones))
+    root_zone = (syn.info.dir / "zones" / "root.zone").read_text().splitlines()
+    anchors = workdir / "dnsviz-trusted-keys.txt"
+    anchors.write_text("".join(line + "\n" for line in root_zone if "IN DNSKEY 257 " in line))
+    root = syn.info.servers["root"]
+    best: DnsvizResult | None = None
+    for threads in (1, 4 * (os.cpu_count() or 1)):
+        probe_out, grok_out = workdir / "dnsviz-probe.json", workdir / "dnsviz-grok.json"
+        probe = [str(dnsviz), "probe", "-A", "-a", ".", "-x", f".:a.root-servers.test={root}"]
+        probe += ["-t", str(threads), "-f", str(names), "-o", str(probe_out)]
+        t0 = time.perf_counter()
+        subprocess.run(probe, check=True, capture_output=True, cwd=workdir)
+        t1 = time.perf_counter()
+        grok = [str(dnsviz), "grok", "-P", "-t", str(anchors), "-r", str(probe_out)]
+        subprocess.run([*grok, "-o", str(grok_out)], check=True, capture_output=True, cwd=workdir)
+        t2 = time.perf_counter()
+        probed = json.loads(probe_out.read_text())
+        queries = sum(
+            len(clients)
+            for name, data in probed.items()
+            if isinstance(data, dict) and not name.startswith("_meta")
+            for q in data.get("queries", [])
+            for clients in q.get("responses", {}).values()
+        )
+        grokked = json.loads(grok_out.read_text())
+        statuses = Counter(
+            str(grokked.get(z + ".", {}).get("delegation", {}).get("status")) for z in zones
+        )
+        note = ", ".join(f"{n} {st}" for st, n in statuses.most_common() if st != "SECURE")
+        secure = statuses.get("SECURE", 0)
+        result = DnsvizResult(len(zones), t1 - t0, t2 - t1, queries, secure, threads, note)
+        if best is None or result.total_s < best.total_s:
+            best = result
+    assert best is not None
+    return best
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def render(facts: dict[str, str], results: dict[str, object], notes: list[str], quick: bool) -> str:
+    """The Markdown report."""
+    lines = ["# Collector benchmark" + (" (quick smoke run)" if quick else ""), ""]
+    lines += ["| machine | |", "|---|---|"]
+    lines += [_row(k, v) for k, v in facts.items()]
+    lines += ["", "| measure | value |", "|---|---|"]
+    lines += [_row(k, v) for k, v in results.items()]
+    if notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; returns the exit code."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--zones", type=int, default=10000, help="synthetic zones (10000)")
+    ap.add_argument("--quick", action="store_true", help="500 zones, results-quick.md")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--base", default="127.100.0", help="live lab addresses (127.100.0)")
+    ap.add_argument("--dead-base", default="127.101.0", help="dead lab addresses (127.101.0)")
+    ap.add_argument("--dead-fraction", type=float, default=0.1)
+    ap.add_argument("--dead-timeout", type=float, default=0.5, help="seconds per try (0.5)")
+    ap.add_argument("--dead-threads", type=int, default=4, help="threads per worker (4)")
+    ap.add_argument("--ceiling-seconds", type=float, default=10.0)
+    ap.add_argument("--dnsviz", type=Path, default=DEFAULT_DNSVIZ, help="dnsviz executable")
+    ap.add_argument("--dnsviz-zones", type=int, default=100)
+    ap.add_argument("--out", type=Path, help="report file (bench/results.md)")
+    ap.add_argument("--keep", action="store_true", help="keep the lab folders")
+    args = ap.parse_args(argv)
+    n = 500 if args.quick and args.zones == 10000 else args.zones
+    out = args.out or ROOT / "bench" / ("results-quick.md" if args.quick else "results.md")
+    ceiling_s = min(args.ceiling_seconds, 3.0) if args.quick else args.ceiling_seconds
+
+    # workers fork from a server that has the toolkit imported already (lab build included)
+    preload = ["toolkit.collect.collector", "toolkit.lab.zones"]
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
+    facts = machine()
+    results: dict[str, object] = {}
+    notes: list[str] = []
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    live_dir, dead_dir = work / "live", work / "dead"
+    cores = os.cpu_count() or 1
+
+    def say(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    try:
+        say(f"building the synthetic lab: {n} signed zones on {args.base}.x")
+        syn = synthetic_up(live_dir, zones_count=n, base=args.base)
+        results["zones in the portfolio"] = f"{n:,}"
+        results["lab build: keys + signing of the zones"] = (
+            f"{syn.timings['keys_and_signing']:.1f} s ({cores} processes)"
+        )
+        results[f"lab build: root and test. ({n:,} delegations), knotd ready"] = (
+            f"{syn.timings['parent_zones']:.1f} s + {syn.timings['servers_ready']:.1f} s"
+        )
+        ns = [syn.info.servers["ns1"], syn.info.servers["ns2"]]
+        names = [z + "." for z in syn.zones]
+
+        say("(a) raw ceiling")
+        one, e1 = ceiling(ns, names, 1, ceiling_s)
+        allc, e2 = ceiling(ns, names, cores, ceiling_s)
+        thr, e3 = ceiling(ns, names, cores, ceiling_s, threads=DEFAULT_THREADS)
+        results["(a) ceiling, 1 process (1 core)"] = f"{one:,.0f} queries/s"
+        results[f"(a) ceiling, {cores} processes (all cores)"] = (
+            f"{allc:,.0f} queries/s ({allc / cores:,.0f} per core)"
+        )
+        results[f"(a) ceiling, {cores} processes x {DEFAULT_THREADS} threads (for reference)"] = (
+            f"{thr:,.0f} queries/s"
+        )
+        if e1 + e2 + e3:
+            notes.append(f"ceiling runs saw {e1 + e2 + e3} failed queries")
+
+        say("(b) full collector with own validation")
+        portfolio = load_portfolio(syn.portfolio)
+        res = run_collector(syn, portfolio, TransportConfig(), args.workers)
+        ok = res.statuses.get("secure", 0)
+        results["(b) collector: processes x threads"] = f"{args.workers} x {DEFAULT_THREADS}"
+        results["(b) collector: wall time"] = f"{res.wall_s:.1f} s"
+        results["(b) collector: zones/s"] = f"{res.zones_per_s:,.1f}"
+        results["(b) collector: queries/s"] = (
+            f"{res.queries_per_s:,.0f} ({res.queries:,} queries, "
+            f"{res.queries / res.zones:.1f} per zone)"
+        )
+        results["(b) collector: zones secure"] = f"{ok:,} of {res.zones:,}"
+        results["(b) peak memory, collector processes"] = (
+            f"{res.peak_rss_mb:,.0f} MB sampled sum of RSS ({res.processes} processes); "
+            f"{res.hwm_sum_mb:,.0f} MB sum of per-process peaks (VmHWM)"
+        )
+        results["(b) knotd memory (server side, not counted above)"] = f"{knot_rss_mb(syn):,.0f} MB"
+        say("(a) raw ceiling again, after the collector (the load may have changed)")
+        after, e4 = ceiling(ns, names, cores, ceiling_s)
+        e2 += e4
+        results[f"(a) ceiling, {cores} processes, measured again after (b)"] = (
+            f"{after:,.0f} queries/s"
+        )
+        ref = (allc + after) / 2
+        frac = res.queries_per_s / ref
+        results["(c) collector / all-cores ceiling (queries/s)"] = (
+            f"**{frac:.0%}** of the mean of the two ceiling runs (aim: >= 60 %)"
+        )
+        results["(c) peak memory vs the 1.5 GB aim"] = (
+            f"{'within' if res.hwm_sum_mb < 1536 else 'ABOVE'}"
+            f" (upper bound {res.hwm_sum_mb:,.0f} MB)"
+        )
+        del res
+
+        if args.dnsviz_zones > 0:
+            step = max(1, len(syn.zones) // args.dnsviz_zones)
+            sample = list(syn.zones[::step])[: args.dnsviz_zones]
+            say(f"(e) toolkit and DNSViz on {len(sample)} zones")
+            small = subset(portfolio, sample)
+            tk_seq = run_collector(syn, small, TransportConfig(), 1)
+            tk_par = run_collector(syn, small, TransportConfig(), args.workers)
+            results[f"(e) toolkit, {len(sample)} zones, 1 process"] = (
+                f"{tk_seq.wall_s:.2f} s ({tk_seq.queries} queries)"
+            )
+            results[f"(e) toolkit, {len(sample)} zones, {args.workers} processes"] = (
+                f"{tk_par.wall_s:.2f} s"
+            )
+            if args.dnsviz.exists():
+                dv = run_dnsviz(args.dnsviz, syn, sample, work)
+                results[f"(e) DNSViz {version_of(args.dnsviz)}, {dv.zones} zones"] = (
+                    f"{dv.total_s:.2f} s (probe {dv.probe_s:.2f} s with -t {dv.threads}, "
+                    f"grok {dv.grok_s:.2f} s; {dv.queries} queries; {dv.secure} SECURE"
+                    + (f", {dv.note}" if dv.note else "")
+                    + ")"
+                )
+                best_tk = min(tk_seq.wall_s, tk_par.wall_s)
+                results["(e) speed ratio toolkit / DNSViz, same 100 zones"] = (
+                    f"**{dv.total_s / best_tk:.1f}x** "
+                    f"(1 process: {dv.total_s / tk_seq.wall_s:.1f}x)"
+                )
+                notes.append(
+                    "DNSViz runs against the private root with `dnsviz probe -A -a . -x "
+                    ".:a.root-servers.test=ROOT_ADDR` (authoritative analysis, ancestry from "
+                    "the lab root) and `dnsviz grok -P -t ROOT_KSK_FILE` (validation from the "
+                    "lab root's KSK; -P allows the private 127/8 server addresses)."
+                )
+            else:
+                notes.append(f"DNSViz not run: {args.dnsviz} not found (see the docstring)")
+
+        say("stopping the live lab")
+        lab_down(live_dir)
+
+        say(f"(d) {args.dead_fraction:.0%} dead servers, timeout {args.dead_timeout} s, 1 try")
+        dsyn = synthetic_up(
+            dead_dir, zones_count=n, base=args.dead_base, dead_fraction=args.dead_fraction
+        )
+        dportfolio = load_portfolio(dsyn.portfolio)
+        transport = TransportConfig(timeout=args.dead_timeout, tries=1)
+        dres = run_collector(dsyn, dportfolio, transport, args.workers, args.dead_threads)
+        wait = len(dsyn.dead) * 2 * transport.timeout * transport.tries
+        zones = dres.frames["zones"]
+        dead_rows = zones[zones["zone"].isin(dsyn.dead)]
+        indeterminate = dead_rows["status"] == "indeterminate"
+        flagged = int((indeterminate & (dead_rows["reasons"] == "NO_RESPONSE")).sum())
+        results["(d) dead zones"] = (
+            f"{len(dsyn.dead):,} of {n:,} (both servers on {dsyn.dead_address})"
+        )
+        results["(d) wall time"] = (
+            f"{dres.wall_s:.1f} s ({dres.zones_per_s:,.1f} zones/s); timeouts alone would cost "
+            f"{wait:,.0f} s sequentially, {wait / (args.workers * args.dead_threads):,.0f} s "
+            f"spread over {args.workers} processes x {args.dead_threads} threads"
+        )
+        results["(d) dead zones reported indeterminate / NO_RESPONSE"] = f"{flagged:,}"
+        results["(d) live zones secure"] = (
+            f"{dres.statuses.get('secure', 0):,} of {n - len(dsyn.dead):,}"
+        )
+        results["(d) peak memory, collector processes"] = (
+            f"{dres.peak_rss_mb:,.0f} MB sampled; {dres.hwm_sum_mb:,.0f} MB sum of peaks"
+        )
+    finally:
+        for d in (live_dir, dead_dir):
+            try:
+                lab_down(d)
+            except Exception as exc:  # report, and go on stopping the other lab
+                print(f"lab down {d}: {exc}", file=sys.stderr)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    notes += [
+        "Memory: this process and its descendants (forkserver, workers) sampled from /proc "
+        "every 0.1 s; the knotd daemons are excluded. The sampled sum counts shared pages in "
+        "every process; the sum of per-process peaks is an upper bound.",
+        "Queries/s of the collector counts the rows of its `queries` frame (every UDP/TCP "
+        "exchange with an authoritative server) over the wall time of the whole collection, "
+        "validation and frame building included.",
+        f"Load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        "(other work on the machine lowers every figure).",
+    ]
+    report = render(facts, results, notes, args.quick)
+    print(report)
+    write_atomic(out, report)
+    print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
+def version_of(dnsviz: Path) -> str:
+    """The DNSViz version installed beside ``dnsviz`` (its venv's pip metadata)."""
+    py = dnsviz.parent / "python"
+    cmd = [str(py), "-c", "import importlib.metadata as m; print(m.version('dnsviz'))"]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "(version unknown)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
