@@ -183,3 +183,22 @@ def _row(check: Check, r: Result) -> dict[str, Any]:
         "evidence": r.evidence,
         "references": ";".join(check.references),
     }
+
+
+CheckList = list[tuple[Check, CheckFunc]]
+
+
+def collector() -> tuple[CheckList, Callable[..., Callable[[CheckFunc], CheckFunc]]]:
+    """A fresh ``(CHECKS, check)`` pair for a checks module: ``@check(**metadata)`` declares a
+    check's metadata next to its function and appends both to ``CHECKS``, which
+    :func:`toolkit.checks.default_registry` registers explicitly."""
+    checks: CheckList = []
+
+    def check(**meta: Any) -> Callable[[CheckFunc], CheckFunc]:
+        def deco(func: CheckFunc) -> CheckFunc:
+            checks.append((Check(**meta), func))
+            return func
+
+        return deco
+
+    return checks, check

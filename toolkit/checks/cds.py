@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from toolkit.checks.base import Context, Result
+from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.evidence import (
-    CheckList,
     Evidence,
     Row,
     flag,
     listing,
-    registrar,
     zones_evidence,
 )
 
-CHECKS: CheckList = []
-check = registrar(CHECKS)
+CHECKS, check = collector()
 
 
 def _ref(r: Row) -> str:

@@ -13,30 +13,15 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from toolkit.checks.base import Check, CheckFunc, Context, Result
+from toolkit.checks.base import Context, Result
 
-CheckList = list[tuple[Check, CheckFunc]]
 Row = dict[str, Any]
-
-
-def registrar(checks: CheckList) -> Callable[..., Callable[[CheckFunc], CheckFunc]]:
-    """The ``@check(...)`` decorator of a module: declares a check's metadata next to its
-    function and appends both to ``checks``."""
-
-    def check(**meta: object) -> Callable[[CheckFunc], CheckFunc]:
-        def deco(func: CheckFunc) -> CheckFunc:
-            checks.append((Check(**meta), func))  # type: ignore[arg-type]
-            return func
-
-        return deco
-
-    return check
 
 
 def value(v: Any) -> Any:

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from toolkit.checks.base import Context, Result
+from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.evidence import (
-    CheckList,
     Evidence,
     Row,
     flag,
     key_ref,
     listing,
     policy_name,
-    registrar,
     zones_evidence,
 )
 from toolkit.policy import SigningPolicy
 
-CHECKS: CheckList = []
-check = registrar(CHECKS)
+CHECKS, check = collector()
 
 MUST_NOT_SIGN = {
     1: "RSAMD5 (MUST NOT, RFC 8624)",

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from toolkit.checks.base import Context, Result
+from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.records import (
     PORTFOLIO,
-    collector,
     dnskey_state,
     inventory,
     inventory_zones,

@@ -14,30 +14,14 @@ the zone :data:`PORTFOLIO`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandas as pd
 
-from toolkit.checks.base import Check, CheckFunc, Context, Result
+from toolkit.checks.base import Context, Result
 from toolkit.governance import RECORD_SPECS
 from toolkit.governance.history import KEY_SETS, key_set_changes, observed_key_sets
 
 PORTFOLIO = "(portfolio)"
 """The zone of a result about the whole portfolio."""
-
-
-def collector() -> tuple[list[tuple[Check, CheckFunc]], Callable[..., object]]:
-    """A fresh ``(CHECKS, check)`` pair: the decorator appends each declared check to CHECKS."""
-    checks: list[tuple[Check, CheckFunc]] = []
-
-    def check(**meta: object) -> object:
-        def deco(func: CheckFunc) -> CheckFunc:
-            checks.append((Check(**meta), func))  # type: ignore[arg-type]
-            return func
-
-        return deco
-
-    return checks, check
 
 
 def inventory_zones(ctx: Context) -> list[str]:

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from toolkit.checks.base import Context, Result
+from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.evidence import (
-    CheckList,
     Evidence,
     Row,
     listing,
-    registrar,
     sig_ref,
     zones_evidence,
 )
 
-CHECKS: CheckList = []
-check = registrar(CHECKS)
+CHECKS, check = collector()
 
 USABLE = ("valid", "revoked_key", "expired", "premature", "invalid", "signer_mismatch")
 

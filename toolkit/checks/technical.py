@@ -11,19 +11,9 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from toolkit.checks.base import Check, CheckFunc, Context, Result
+from toolkit.checks.base import Context, Result, collector
 
-CHECKS: list[tuple[Check, CheckFunc]] = []
-
-
-def check(**meta: object) -> object:
-    """Decorator: declare a check's metadata next to its function (collected in CHECKS)."""
-
-    def deco(func: CheckFunc) -> CheckFunc:
-        CHECKS.append((Check(**meta), func))  # type: ignore[arg-type]
-        return func
-
-    return deco
+CHECKS, check = collector()
 
 
 def _zones(ctx: Context) -> pd.DataFrame:
