@@ -20,7 +20,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,16 +186,21 @@ class Store:
             raise StoreError(f"{what} in {self.workspace} match '{run}'")
         return matches[0]
 
-    def load(self, run: str = "latest", *, verify: bool = True) -> Run:
-        """Load a run's manifest and frames. With ``verify`` (default) every file's SHA-256 is
-        recomputed first. Raises StoreError on a missing run, an altered or missing file, or an
-        unknown format version.
+    def load(
+        self, run: str = "latest", *, verify: bool = True, frames: Iterable[str] | None = None
+    ) -> Run:
+        """Load a run's manifest and frames (all, or only those named in ``frames``). With
+        ``verify`` (default) the SHA-256 of every file loaded is recomputed first. Raises
+        StoreError on a missing run, an altered or missing file, or an unknown format version.
         """
+        wanted = None if frames is None else set(frames)
         run_id = self.resolve(run)
         path = self.runs_dir / run_id
         manifest = self._read_manifest(path)
         frames: dict[str, pd.DataFrame] = {}
         for fname, meta in manifest["files"].items():
+            if wanted is not None and meta["frame"] not in wanted:
+                continue
             fpath = path / fname
             if not fpath.is_file():
                 raise StoreError(f"run {run_id}: file {fname} listed in the manifest is missing")

@@ -72,7 +72,8 @@ def observed_key_sets(
     is known; a zone whose status is indeterminate (e.g. it does not exist) is never taken
     as observed empty, only its records (if any) are kept.
     """
-    rows: list[dict[str, object]] = []
+    undecided = set(zones.loc[zones["status"].fillna("indeterminate") == "indeterminate", "zone"])
+    parts: list[pd.DataFrame] = []
     for rrtype, (source, flag) in _SOURCE.items():
         observed = zones.loc[zones[flag].notna(), "zone"]
         recs = records[
@@ -80,29 +81,18 @@ def observed_key_sets(
             & (records["source"] == source)
             & records["zone"].isin(observed)
         ].drop_duplicates(["zone", "rdata"])
-        undecided = set(
-            zones.loc[zones["status"].fillna("indeterminate") == "indeterminate", "zone"]
+        parts.append(
+            recs[["zone", "key_tag", "algorithm", "flags", "digest_type", "rdata"]].assign(
+                rrtype=rrtype
+            )
         )
-        for zone in observed:
-            mine = recs[recs["zone"] == zone]
-            if mine.empty and zone not in undecided:
-                rows.append({"zone": zone, "rrtype": rrtype})
-            for r in mine.itertuples():
-                rows.append(
-                    {
-                        "zone": zone,
-                        "rrtype": rrtype,
-                        "key_tag": r.key_tag,
-                        "algorithm": r.algorithm,
-                        "flags": r.flags,
-                        "digest_type": r.digest_type,
-                        "rdata": r.rdata,
-                    }
-                )
-    for row in rows:
-        row["run_id"] = run_id
-        row["observed_at"] = observed_at
-    return KEY_SETS.frame(rows).sort_values(["zone", "rrtype", "key_tag"]).reset_index(drop=True)
+        seen = set(recs["zone"])
+        empty = [z for z in observed if z not in seen and z not in undecided]
+        parts.append(pd.DataFrame({"zone": pd.Series(empty, dtype="string"), "rrtype": rrtype}))
+    out = pd.concat(parts, ignore_index=True)
+    out["run_id"] = run_id
+    out["observed_at"] = observed_at
+    return KEY_SETS.cast(out).sort_values(["zone", "rrtype", "key_tag"]).reset_index(drop=True)
 
 
 def key_set_changes(key_sets: pd.DataFrame) -> pd.DataFrame:
@@ -113,38 +103,41 @@ def key_set_changes(key_sets: pd.DataFrame) -> pd.DataFrame:
     with the one before: a record (identified by its rdata) present only in the later set was
     added, one present only in the earlier set was removed.
     """
-    rows: list[dict[str, object]] = []
     if key_sets.empty:
         return KEY_CHANGES.empty()
-    for (zone, rrtype), group in key_sets.groupby(["zone", "rrtype"], sort=True):
-        runs = group.sort_values(["observed_at", "run_id"]).groupby("run_id", sort=False)
-        ordered = sorted(runs, key=lambda item: item[1]["observed_at"].iloc[0])
-        for (before_id, before), (after_id, after) in zip(ordered, ordered[1:], strict=False):
-            b = before.dropna(subset=["rdata"]).set_index("rdata")
-            a = after.dropna(subset=["rdata"]).set_index("rdata")
-            for change, side, rdatas in (
-                ("removed", b, b.index.difference(a.index)),
-                ("added", a, a.index.difference(b.index)),
-            ):
-                for rdata in rdatas:
-                    r = side.loc[rdata]
-                    rows.append(
-                        {
-                            "zone": zone,
-                            "rrtype": rrtype,
-                            "change": change,
-                            "key_tag": r["key_tag"],
-                            "algorithm": r["algorithm"],
-                            "flags": r["flags"],
-                            "digest_type": r["digest_type"],
-                            "rdata": rdata,
-                            "before_run": before_id,
-                            "before_at": before["observed_at"].iloc[0],
-                            "after_run": after_id,
-                            "after_at": after["observed_at"].iloc[0],
-                        }
-                    )
-    return KEY_CHANGES.frame(rows)
+    key = ["zone", "rrtype"]
+    # Each observation (zone, type, run) and the observation before it, in time order.
+    obs = (
+        key_sets[[*key, "run_id", "observed_at"]]
+        .drop_duplicates([*key, "run_id"])
+        .sort_values([*key, "observed_at", "run_id"], kind="stable")
+    )
+    obs["before_run"] = obs.groupby(key, sort=False)["run_id"].shift()
+    obs["before_at"] = obs.groupby(key, sort=False)["observed_at"].shift()
+    pairs = obs.dropna(subset=["before_run"]).rename(
+        columns={"run_id": "after_run", "observed_at": "after_at"}
+    )
+    members = key_sets.dropna(subset=["rdata"])
+    cols = ["key_tag", "algorithm", "flags", "digest_type"]
+    out = []
+    for change, side, other in (
+        ("added", "after_run", "before_run"),
+        ("removed", "before_run", "after_run"),
+    ):
+        mine = pairs.merge(
+            members[[*key, "run_id", "rdata", *cols]].rename(columns={"run_id": side}),
+            on=[*key, side],
+        )
+        theirs = members[[*key, "run_id", "rdata"]].rename(columns={"run_id": other})
+        both = mine.merge(theirs, on=[*key, other, "rdata"], how="left", indicator=True)
+        out.append(both[both["_merge"] == "left_only"].drop(columns="_merge").assign(change=change))
+    changes = pd.concat(out, ignore_index=True)
+    changes = changes.sort_values(
+        [*key, "after_at", "after_run", "change", "rdata"],
+        ascending=[True, True, True, True, False, True],
+        kind="stable",
+    )
+    return KEY_CHANGES.cast(changes.reset_index(drop=True))
 
 
 def latest_sets(key_sets: pd.DataFrame) -> pd.DataFrame:
@@ -164,7 +157,7 @@ def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
     ids: Iterable[str] = store.list_runs()["run_id"]
     parts = []
     for run_id in ids:
-        run = store.load(run_id)
+        run = store.load(run_id, frames=("zones", "records"))
         if "zones" in run.frames and "records" in run.frames:
             when = pd.Timestamp(run.created_at).tz_convert("UTC")
             parts.append(observed_key_sets(run_id, when, run["zones"], run["records"]))
