@@ -10,7 +10,7 @@ set -eu
 
 PACKAGES="knot knot-dnsutils unbound bind9 knot-resolver pdns-recursor iproute2 bind9-dnsutils \
 poppler-utils fonts-dejavu-core fonts-dejavu-extra \
-libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 python3-venv"
+libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 python3-venv chromium"
 
 missing=""
 for p in $PACKAGES; do

@@ -254,7 +254,44 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 REPORT_DEFAULTS = {  # kind -> (output file, classification)
     "board": (Path("out/board-report.pdf"), "INTERNAL"),
     "audit": (Path("out/audit-report.pdf"), "CONFIDENTIAL"),
+    "zone": (Path("out/zone-report.pdf"), "INTERNAL"),
+    "dashboard": (Path("out/dashboard.html"), "INTERNAL"),
+    "policy": (Path("out/policy-statement.pdf"), "INTERNAL"),
+    "runbook": (Path("out/runbook.pdf"), "CONFIDENTIAL"),
 }
+#: Reports that are not run reports of render_report: see _report_document.
+DOCUMENT_KINDS = ("dashboard", "policy", "runbook")
+
+
+def _report_document(args: argparse.Namespace, default_out: Path, classification: str) -> int:
+    """The dashboard (HTML), the policy statement and a zone's runbook (PDF)."""
+    from toolkit import report
+
+    out = args.out or default_out
+    common = {"organisation": args.organisation, "as_of": args.as_of,
+              "classification": classification}  # fmt: skip
+    if args.kind == "dashboard":
+        done = report.render_dashboard(args.workspace, out, run=args.run, **common)
+    elif args.kind == "policy":
+        portfolio = args.portfolio or _run_portfolio(args.workspace, args.run)
+        done = report.render_policy_statement(portfolio, out, **common)
+    else:
+        done = report.render_runbook(args.workspace, out, zone=args.zone, run=args.run,
+                                     portfolio=args.portfolio, **common)  # fmt: skip
+    print(f"wrote {done.path}")
+    return 0
+
+
+def _run_portfolio(workspace: Path | str, run: str) -> Path:
+    """The portfolio folder a stored run was collected from."""
+    from toolkit.store import Store
+
+    portfolio = (Store(workspace).load(run, verify=False).manifest.get("parameters") or {}).get(
+        "portfolio"
+    )
+    if not portfolio:
+        raise InputError("--portfolio", f"run {run} names no portfolio: pass --portfolio")
+    return Path(portfolio)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -263,6 +300,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     default_out, default_class = REPORT_DEFAULTS[args.kind]
     if args.kind != "audit" and (args.evidence or args.framework):
         raise InputError("--evidence/--framework", "only the audit report takes them")
+    if (args.kind in ("zone", "runbook")) != bool(args.zone):
+        raise InputError("--zone", "the zone report and the runbook need --zone; no other does")
+    if args.portfolio and args.kind not in ("policy", "runbook"):
+        raise InputError("--portfolio", "only the policy statement and the runbook take it")
+    if args.kind in DOCUMENT_KINDS:
+        return _report_document(args, default_out, args.classification or default_class)
     options = ReportOptions(
         run=args.run,
         organisation=args.organisation,
@@ -271,6 +314,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         classification=args.classification or default_class,
         framework=args.framework or "",
         inline_zone_limit=args.inline_zone_limit,
+        zone=args.zone or "",
     )
     if args.evidence:
         from toolkit.evidence import write_evidence_pack
@@ -529,6 +573,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", default="", help="e.g. 2026Q4 (default: from the run date)")
     p.add_argument("--as-of", default="", help="ISO date (default: the run's date)")
     p.add_argument("--classification", default="", help="INTERNAL (board), CONFIDENTIAL (audit)")
+    p.add_argument("--zone", default="", help="zone: the zone to report on (A- or U-label)")
+    p.add_argument(
+        "--portfolio", type=Path, help="policy, runbook: portfolio folder (default: the run's)"
+    )
     p.add_argument(
         "--framework",
         default="",

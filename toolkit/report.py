@@ -70,6 +70,9 @@ BOARD_TITLE = "DNSSEC status — board report"
 AUDIT_NOTEBOOK = "audit_report.ipynb"
 AUDIT_TEMPLATE = "audit"
 AUDIT_TITLE = "DNSSEC audit report"
+ZONE_NOTEBOOK = "zone_report.ipynb"
+ZONE_TEMPLATE = "zone"
+ZONE_TITLE = "DNSSEC zone report"
 #: Placeholder a notebook displays where the table of contents goes; the renderer fills it.
 TOC_PLACEHOLDER = '<nav class="toc" id="toc"></nav>'
 #: The file a notebook writes into its ``attachments_dir`` to list the files to embed in the PDF.
@@ -545,13 +548,30 @@ class ReportSpec:
     pdf_variant: str | None = None
     #: the notebook takes an ``attachments_dir`` and lists files to embed there
     attachments: bool = False
+    #: stylesheets of ``report_templates/``, in order (print.css first)
+    stylesheets: tuple[str, ...] = (PRINT_CSS,)
 
 
 _COMMON_OPTIONS = ("organisation", "period", "as_of", "classification")
 
 #: The reports :func:`render_report` knows, by kind.
 REPORTS: dict[str, ReportSpec] = {
-    "board": ReportSpec("board", BOARD_NOTEBOOK, BOARD_TEMPLATE, BOARD_TITLE, _COMMON_OPTIONS),
+    "board": ReportSpec(
+        "board",
+        BOARD_NOTEBOOK,
+        BOARD_TEMPLATE,
+        BOARD_TITLE,
+        _COMMON_OPTIONS,
+        stylesheets=(PRINT_CSS, "board/board.css"),
+    ),
+    "zone": ReportSpec(
+        "zone",
+        ZONE_NOTEBOOK,
+        ZONE_TEMPLATE,
+        ZONE_TITLE,
+        (*_COMMON_OPTIONS, "zone"),
+        stylesheets=(PRINT_CSS, "board/board.css", "zone/zone.css"),
+    ),
     "audit": ReportSpec(
         "audit",
         AUDIT_NOTEBOOK,
@@ -573,7 +593,8 @@ class ReportOptions:
     date; ``classification`` defaults to the report's own (INTERNAL for the board report,
     CONFIDENTIAL for the audit report); ``framework`` (audit report) names the control
     framework to report against; ``inline_zone_limit`` (audit report) is the number of zones
-    past which per-zone detail goes to PDF attachments instead of tables. With
+    past which per-zone detail goes to PDF attachments instead of tables; ``zone`` (zone
+    report) names the zone. With
     ``keep_intermediate`` the executed notebook and the HTML are kept beside the PDF
     (``<out>.ipynb``, ``<out>.html``). A failing notebook is kept at ``failed_notebook``
     (default ``<out>.failed.ipynb``).
@@ -586,6 +607,7 @@ class ReportOptions:
     classification: str = ""
     framework: str = ""
     inline_zone_limit: int = 25
+    zone: str = ""
     keep_intermediate: bool = False
     failed_notebook: Path | None = None
 
@@ -645,6 +667,9 @@ def render_report(
         run_id = Store(workspace).resolve(options.run)
     except StoreError as exc:
         raise ReportError(f"cannot report on run '{options.run}': {exc}") from exc
+    if "zone" in spec.options:  # the zone must be one of the run's, before a kernel starts
+        zones = Store(workspace).load(run_id)["zones"]
+        options = replace(options, zone=find_zone(zones, options.zone))
     parameters: dict[str, Any] = {"workspace": str(workspace), "run": run_id}
     parameters.update({name: getattr(options, name) for name in spec.options})
     parameters["classification"] = options.classification or spec.classification
@@ -670,6 +695,7 @@ def render_report(
     html_to_pdf(
         body,
         out,
+        stylesheets=[templates_dir() / s for s in spec.stylesheets],
         metadata=pdf_meta,
         policy=policy,
         attachments=attachments,
@@ -751,6 +777,320 @@ def render_audit_report(
         keep_intermediate=keep_intermediate,
     )
     return render_report("audit", workspace, out, options, policy=policy).path
+
+
+# -- documents: the health dashboard (HTML), the policy statement and the runbooks (PDF) ----------
+
+DASHBOARD_NOTEBOOK = "dashboard.ipynb"
+DASHBOARD_TEMPLATE = "dashboard"
+POLICY_NOTEBOOK = "policy_statement.ipynb"
+POLICY_TEMPLATE = "policy"
+POLICY_TITLE = "DNSSEC Policy and Practice Statement"
+RUNBOOK_NOTEBOOK = "runbook.ipynb"
+RUNBOOK_TEMPLATE = "runbook"
+RUNBOOK_TITLE = "DNSSEC incident runbook"
+#: Extra print stylesheet of the policy statement and the runbooks (beside print.css).
+DOCUMENTS_CSS = "documents.css"
+
+
+class _ExternalRefs(HTMLParser):
+    """Collects what in an HTML page would make a browser load something or run code."""
+
+    _URL_ATTRS = ("src", "href", "action", "formaction", "srcset", "poster", "data", "background")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "link", "iframe", "object", "embed", "base", "frame"):
+            self.problems.append(f"<{tag}> element")
+        for name, value in attrs:
+            v = (value or "").strip()
+            if name.startswith("on"):
+                self.problems.append(f"event handler {name} on <{tag}>")
+            elif name in self._URL_ATTRS and v and not v.startswith(("#", "data:")):
+                self.problems.append(f"{name}={v[:80]!r} on <{tag}>")
+            elif name == "style" and "url(" in v.replace(" ", "").lower():
+                self.problems.append(f"url() in the style of <{tag}>")
+            elif name == "http-equiv" and v.lower() == "refresh":
+                self.problems.append("meta refresh")
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style and ("url(" in data.lower() or "@import" in data.lower()):
+            self.problems.append("url() or @import in a <style> element")
+
+
+def external_references(html_text: str) -> list[str]:
+    """What in ``html_text`` would make a browser fetch something or run code: script, link,
+    frame or object elements, event handlers, URLs other than ``#fragment`` and ``data:``,
+    ``url()``/``@import`` in styles. Empty for a self-contained page."""
+    scanner = _ExternalRefs()
+    scanner.feed(html_text)
+    scanner.close()
+    return scanner.problems
+
+
+def render_dashboard(
+    workspace: Path | str,
+    out: Path | str,
+    *,
+    run: str = "latest",
+    organisation: str = "Example Organisation",
+    as_of: str = "",
+    classification: str = "INTERNAL",
+    history_runs: int = 400,
+    keep_intermediate: bool = False,
+) -> RenderedReport:
+    """Render the health dashboard of ``run`` of ``workspace`` to the HTML file ``out``.
+
+    Validation coverage, status by resolver family, resolver latency (with its trend over the
+    last ``history_runs`` runs), the signature-expiry horizon and the open alerts, in one
+    self-contained page: inline stylesheet, inline SVG charts, no script, and a
+    Content-Security-Policy that lets the browser load nothing. The page is checked with
+    :func:`external_references` before it is written (atomically). Returns the
+    :class:`RenderedReport` (its ``path`` is ``out``; timings papermill and nbconvert).
+
+    Raises :class:`NotebookError` when a cell fails (the executed notebook is kept at
+    ``<out>.failed.ipynb``) and :class:`ReportError` otherwise (unknown run, a page that is not
+    self-contained); either way nothing is written at ``out``.
+    """
+    from toolkit.store import Store
+
+    workspace = Path(workspace).expanduser().resolve()
+    out = Path(out).expanduser().resolve()
+    _check_as_of(as_of)
+    try:
+        run_id = Store(workspace).resolve(run)
+    except StoreError as exc:
+        raise ReportError(f"cannot make a dashboard of run '{run}': {exc}") from exc
+    parameters = {
+        "workspace": str(workspace),
+        "run": run_id,
+        "organisation": organisation,
+        "as_of": as_of,
+        "classification": classification,
+        "history_runs": int(history_runs),
+    }
+    failed = out.with_suffix(".failed.ipynb")
+    with tempfile.TemporaryDirectory(prefix="dashboard-") as tmp:
+        t0 = time.perf_counter()
+        executed = execute_notebook(
+            notebooks_dir() / DASHBOARD_NOTEBOOK, tmp, parameters, keep_failed=failed
+        )
+        t1 = time.perf_counter()
+        page = notebook_to_html(executed, template_name=DASHBOARD_TEMPLATE)
+        meta = report_metadata(_read_notebook(executed))
+        if keep_intermediate:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
+    problems = external_references(page)
+    if problems:
+        raise ReportError(
+            "the dashboard is not self-contained: " + "; ".join(sorted(set(problems))[:10])
+        )
+    _write_atomically(out, lambda fh: fh.write(page.encode("utf-8")))
+    t2 = time.perf_counter()
+    failed.unlink(missing_ok=True)
+    timings = {"papermill": t1 - t0, "nbconvert": t2 - t1}
+    log.info("dashboard %s: papermill %.2fs, nbconvert %.2fs", out.name, *timings.values())
+    return RenderedReport(out, "dashboard", run_id, meta, [], timings)
+
+
+def render_policy_statement(
+    portfolio_dir: Path | str,
+    out: Path | str,
+    *,
+    organisation: str = "Example Organisation",
+    as_of: str = "",
+    classification: str = "INTERNAL",
+    keep_intermediate: bool = False,
+    policy: FetchPolicy | None = None,
+) -> RenderedReport:
+    """Render the DNSSEC Policy and Practice Statement of the portfolio ``portfolio_dir`` (its
+    ``policy.yaml``) to the PDF ``out``, following the outline of RFC 6841: introduction,
+    publication, operational requirements, facility/management controls, technical security
+    controls (key generation, lifetimes, signature validity, algorithms, DS and TTLs,
+    NSEC/NSEC3, rollover methods), audit, and every value of the file in an annex. Every value
+    comes from policy.yaml; a value the file does not give is stated as "not defined in
+    policy.yaml" (with the toolkit's default it then applies). ``as_of`` (ISO date) defaults to
+    the file's ``last_review``, else its modification date.
+
+    Raises :class:`ReportError` (an invalid policy.yaml surfaces as a :class:`NotebookError`
+    naming the problem); nothing is written at ``out`` on failure.
+    """
+    portfolio_dir = Path(portfolio_dir).expanduser().resolve()
+    if not (portfolio_dir / "policy.yaml").is_file():
+        raise ReportError(f"{portfolio_dir}: no policy.yaml to make a policy statement of")
+    _check_as_of(as_of)
+    parameters = {
+        "portfolio": str(portfolio_dir),
+        "organisation": organisation,
+        "as_of": as_of,
+        "classification": classification,
+    }
+    return _render_document(
+        "policy", POLICY_NOTEBOOK, POLICY_TEMPLATE, parameters, out,
+        run_id="", keep_intermediate=keep_intermediate, policy=policy,
+    )  # fmt: skip
+
+
+def render_runbook(
+    workspace: Path | str,
+    out: Path | str,
+    *,
+    zone: str,
+    portfolio: Path | str | None = None,
+    run: str = "latest",
+    organisation: str = "Example Organisation",
+    as_of: str = "",
+    classification: str = "CONFIDENTIAL",
+    keep_intermediate: bool = False,
+    policy: FetchPolicy | None = None,
+) -> RenderedReport:
+    """Render the incident runbook of ``zone`` to the PDF ``out``: numbered procedures for a
+    suspected DS mispublication, a failed rollover and validation failures, filled with the
+    zone's registrar contact and escalation path (``registrars.csv``), the roles of
+    ``policy.yaml``, its last known-good DS and DNSKEY sets (:func:`toolkit.history.
+    last_known_good` over the workspace's runs) in zone-file syntax, and the exact
+    verification commands. ``portfolio`` defaults to the one ``run`` was collected from.
+
+    Raises :class:`ReportError` (unknown run or zone, no portfolio); nothing is written at
+    ``out`` on failure.
+    """
+    from toolkit.store import Store
+
+    workspace = Path(workspace).expanduser().resolve()
+    _check_as_of(as_of)
+    store = Store(workspace)
+    try:
+        run_id = store.resolve(run)
+        manifest = store.load(run_id, verify=False).manifest
+    except StoreError as exc:
+        raise ReportError(f"cannot make a runbook from run '{run}': {exc}") from exc
+    if portfolio is None:
+        portfolio = (manifest.get("parameters") or {}).get("portfolio")
+        if not portfolio:
+            raise ReportError(f"run {run_id} names no portfolio: pass portfolio=")
+    portfolio = Path(portfolio).expanduser().resolve()
+    if not (portfolio / "inventory.csv").is_file():
+        raise ReportError(f"{portfolio}: no inventory.csv (portfolio folder expected)")
+    parameters = {
+        "workspace": str(workspace),
+        "run": run_id,
+        "zone": zone,
+        "portfolio": str(portfolio),
+        "organisation": organisation,
+        "as_of": as_of,
+        "classification": classification,
+    }
+    return _render_document(
+        "runbook", RUNBOOK_NOTEBOOK, RUNBOOK_TEMPLATE, parameters, out,
+        run_id=run_id, keep_intermediate=keep_intermediate, policy=policy,
+    )  # fmt: skip
+
+
+def _check_as_of(as_of: str) -> None:
+    if as_of:
+        try:
+            date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise ReportError(f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}") from exc
+
+
+def _render_document(
+    kind: str,
+    notebook: str,
+    template: str,
+    parameters: Mapping[str, Any],
+    out: Path | str,
+    *,
+    run_id: str,
+    keep_intermediate: bool,
+    policy: FetchPolicy | None,
+) -> RenderedReport:
+    """papermill -> nbconvert (table of contents filled) -> WeasyPrint with print.css and
+    :data:`DOCUMENTS_CSS`, for the documents that are not run reports (see
+    :func:`render_report` for those)."""
+    out = Path(out).expanduser().resolve()
+    failed = out.with_suffix(".failed.ipynb")
+    with tempfile.TemporaryDirectory(prefix=f"{kind}-") as tmp:
+        t0 = time.perf_counter()
+        executed = execute_notebook(notebooks_dir() / notebook, tmp, parameters, keep_failed=failed)
+        t1 = time.perf_counter()
+        body = fill_toc(notebook_to_html(executed, template_name=template, report_kind=kind))
+        meta = report_metadata(_read_notebook(executed))
+        t2 = time.perf_counter()
+        if keep_intermediate:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
+            out.with_suffix(".html").write_text(body, encoding="utf-8")
+    root = templates_dir()
+    html_to_pdf(
+        body,
+        out,
+        stylesheets=[root / PRINT_CSS, root / DOCUMENTS_CSS],
+        metadata={k: meta[k] for k in _PDF_META_KEYS if meta.get(k)},
+        policy=policy,
+    )
+    t3 = time.perf_counter()
+    failed.unlink(missing_ok=True)
+    timings = {"papermill": t1 - t0, "nbconvert": t2 - t1, "weasyprint": t3 - t2}
+    log.info("%s %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs", kind, out.name,
+             *timings.values())  # fmt: skip
+    return RenderedReport(out, kind, run_id, meta, [], timings)
+
+
+def render_zone_report(
+    workspace: Path | str,
+    out: Path | str,
+    *,
+    zone: str,
+    run: str = "latest",
+    organisation: str = "Example Organisation",
+    period: str = "",
+    as_of: str = "",
+    classification: str = "INTERNAL",
+    keep_intermediate: bool = False,
+    policy: FetchPolicy | None = None,
+) -> Path:
+    """Render the report of one ``zone`` of ``run`` of ``workspace`` to the PDF ``out``; return
+    ``out``.
+
+    A chain-of-trust diagram (parent DS -> DNSKEY -> RRSIG over the apex RRsets, faults marked),
+    the key timeline over the history, the zone's findings and its status per run. ``zone`` is
+    matched case-insensitively, with or without the final dot, as A-label or U-label. Other
+    arguments as for :func:`render_board_report`. Raises :class:`ReportError` for a zone the
+    run does not hold (before starting a kernel) and as :func:`render_report` does.
+    """
+    options = ReportOptions(
+        run=run,
+        organisation=organisation,
+        period=period,
+        as_of=as_of,
+        classification=classification,
+        zone=zone,
+        keep_intermediate=keep_intermediate,
+    )
+    return render_report("zone", workspace, out, options, policy=policy).path
+
+
+def find_zone(zones: pd.DataFrame, zone: str) -> str:
+    """The zone of ``zones`` named ``zone`` (A-label or U-label, any case, final dot or not);
+    raises ReportError naming a few zones the run does hold."""
+    want = str(zone or "").strip().rstrip(".").casefold()
+    if not want:
+        raise ReportError("the zone report needs a zone (--zone)")
+    for a, u in zip(zones["zone"], zones["zone_unicode"].fillna(zones["zone"]), strict=True):
+        if want in (str(a).rstrip(".").casefold(), str(u).rstrip(".").casefold()):
+            return str(a)
+    some = ", ".join(sorted(str(z) for z in zones["zone"])[:8])
+    raise ReportError(f"zone {zone!r} is not in the run (it holds: {some or 'no zones'})")
 
 
 def check_framework(framework: str) -> None:
@@ -1209,92 +1549,6 @@ def notice_html(title: str, text: str, *, kind: str = "not-evidenced") -> str:
         f'<div class="notice notice-{kind}"><p class="notice-title">{_e(title)}</p>'
         f"<p>{_e(text)}</p></div>"
     )
-
-
-def status_chart_svg(table: pd.DataFrame, *, width_in: float = 7.2) -> str:
-    """Horizontal stacked bar chart of :func:`toolkit.assess.status_by_tier` as SVG text.
-
-    Fixed colours per status, counts written in the segments, a legend above. The SVG is
-    deterministic: fixed hash salt, no date metadata; text is kept as text (DejaVu Sans).
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    table = table.reindex(columns=list(STATUSES), fill_value=0)
-    rows = list(table.index)[::-1]  # first tier on top
-    height_in = 1.2 + 0.5 * max(len(rows), 1)
-    rc = {
-        "svg.hashsalt": "dnssec-audit",
-        "svg.fonttype": "none",
-        "font.family": "DejaVu Sans",
-        "font.size": 10,
-    }
-    with matplotlib.rc_context(rc):
-        fig = Figure(figsize=(width_in, height_in))
-        ax = fig.add_subplot()
-        left = [0] * len(rows)
-        total = max((int(table.loc[r].sum()) for r in rows), default=0)
-        for status in STATUSES:
-            values = [int(table.loc[r, status]) for r in rows]
-            bars = ax.barh(
-                [str(r) for r in rows],
-                values,
-                left=left,
-                color=STATUS_COLOURS[status],
-                label=STATUS_LABELS[status],
-                height=0.6,
-                edgecolor="white",
-                linewidth=1,
-            )
-            for bar, v in zip(bars, values, strict=True):
-                if v and total and v / total >= 0.03:
-                    ax.text(
-                        bar.get_x() + bar.get_width() / 2,
-                        bar.get_y() + bar.get_height() / 2,
-                        str(v),
-                        ha="center",
-                        va="center",
-                        color=_STATUS_TEXT_COLOURS.get(status, "white"),
-                        fontsize=9,
-                        fontweight="bold",
-                    )
-            left = [a + b for a, b in zip(left, values, strict=True)]
-        if not rows:
-            ax.text(0.5, 0.5, "No zones in this run", ha="center", va="center")
-            ax.set_yticks([])
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlim(0, max(total, 1))
-        ax.set_xlabel("Number of zones")
-        for side in ("top", "right", "left"):
-            ax.spines[side].set_visible(False)
-        ax.tick_params(axis="y", length=0)
-        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-        ax.set_axisbelow(True)
-        fig.legend(
-            loc="upper center",
-            ncol=len(STATUSES),
-            frameon=False,
-            bbox_to_anchor=(0.5, 1.0),
-            handlelength=1.2,
-            columnspacing=1.5,
-        )
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height_in))
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    return buf.getvalue()
-
-
-def status_chart_alt(table: pd.DataFrame) -> str:
-    """A text description of the status chart (the image's alternative text)."""
-    table = table.reindex(columns=list(STATUSES), fill_value=0)
-    if table.empty:
-        return "Zone status by risk tier: no zones in this run."
-    rows = []
-    for tier in table.index:
-        counts = [f"{int(table.loc[tier, s])} {s}" for s in STATUSES if int(table.loc[tier, s])]
-        rows.append(f"{tier}: {', '.join(counts) or 'no zones'}")
-    return "Zone status by risk tier. " + "; ".join(rows) + "."
 
 
 def _cell(value: Any, default: str = "") -> str:
