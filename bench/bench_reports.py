@@ -1,0 +1,171 @@
+"""Benchmark of the reports: board report for 1,000 zones, audit report for 10,000 zones.
+
+The portfolio is made by replicating a real run (by default the demo's latest run in
+``out/workspace``, made by ``make demo``) under new zone names — ``r00001-corp.test`` and so on
+— with a matching synthetic portfolio folder (inventory plus the demo's governance records),
+so the reports read realistic frames and the governance assessment runs over every zone.
+Each report is rendered in a fresh process; wall time and peak memory (maximum RSS of that
+process and, separately, of its largest child — the notebook kernel) are reported, and the
+result table is written atomically to ``bench/results-reports.md``.
+
+    make demo && .venv/bin/python bench/bench_reports.py
+    .venv/bin/python bench/bench_reports.py --board-zones 200 --audit-zones 1000   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+ANCESTORS = {".", "test"}
+
+
+def _rename(zone: str, k: int) -> str:
+    return f"r{k:05d}-{zone}"
+
+
+def replicate(source: Path, target: Path, zones: int) -> tuple[Path, Path, str]:
+    """A workspace and portfolio folder under ``target`` holding ``zones`` zones made from the
+    latest run of ``source``; returns (workspace, portfolio, run id)."""
+    from toolkit.store import Store
+
+    run = Store(source).load("latest")
+    src_zones = list(run["zones"]["zone"])
+    copies = math.ceil(zones / len(src_zones))
+    frames: dict[str, pd.DataFrame] = {}
+    for name, df in run.frames.items():
+        if "zone" not in df.columns:
+            frames[name] = df
+            continue
+        keep = df[df["zone"].isin(ANCESTORS)]
+        own = df[~df["zone"].isin(ANCESTORS)]
+        parts = [keep]
+        for k in range(copies):
+            part = own.copy()
+            part["zone"] = part["zone"].map(lambda z, k=k: _rename(z, k))
+            if "zone_unicode" in part.columns:
+                part["zone_unicode"] = part["zone"]
+            parts.append(part)
+        out = pd.concat(parts, ignore_index=True)
+        wanted = {_rename(z, k) for k in range(copies) for z in src_zones}
+        wanted = set(sorted(wanted)[:zones]) | ANCESTORS
+        frames[name] = out[out["zone"].isin(wanted)].reset_index(drop=True)
+    portfolio = target / "portfolio"
+    portfolio.mkdir(parents=True)
+    src_portfolio = Path(run.manifest["parameters"]["portfolio"])
+    for f in src_portfolio.iterdir():
+        if f.name != "inventory.csv" and f.is_file():
+            shutil.copy(f, portfolio / f.name)
+    inv = run["inventory"].set_index("zone")
+    inv_rows = []
+    for z in frames["zones"]["zone"]:
+        row = inv.loc[z.split("-", 1)[1]].to_dict()
+        row["zone"] = z
+        inv_rows.append(row)
+    csv = pd.DataFrame(inv_rows).drop(columns=["zone_unicode", "source_line"])
+    csv["last_reviewed"] = pd.to_datetime(csv["last_reviewed"], utc=True).dt.strftime("%Y-%m-%d")
+    csv = csv[["zone", *[c for c in csv.columns if c != "zone"]]]
+    csv.to_csv(portfolio / "inventory.csv", index=False)
+    params = dict(run.manifest["parameters"], portfolio=str(portfolio), replicated_from=run.run_id)
+    workspace = target / "ws"
+    new = Store(workspace).write(frames, parameters=params, now=run.created_at)
+    return workspace, portfolio, new.run_id
+
+
+def render_one(kind: str, workspace: str, out: str) -> None:
+    """Child mode: render one report, print JSON with seconds and peak memory."""
+    from toolkit.report import render_audit_report, render_board_report
+
+    t0 = time.perf_counter()
+    if kind == "board":
+        render_board_report(workspace, out)
+    else:
+        render_audit_report(workspace, out, framework="iso27001")
+    seconds = time.perf_counter() - t0
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "self_mb": own, "child_mb": kids}))
+
+
+def measure(kind: str, workspace: Path, out: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--one", kind, str(workspace), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} report failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    from pypdf import PdfReader
+
+    result["pages"] = len(PdfReader(out).pages)
+    result["pdf_mb"] = out.stat().st_size / 1e6
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", type=Path, default=ROOT / "out" / "workspace")
+    ap.add_argument("--board-zones", type=int, default=1000)
+    ap.add_argument("--audit-zones", type=int, default=10000)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results-reports.md")
+    ap.add_argument("--one", nargs=3, metavar=("KIND", "WORKSPACE", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        render_one(*args.one)
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
+        for kind, n in (("board", args.board_zones), ("audit", args.audit_zones)):
+            t0 = time.perf_counter()
+            ws, _, run_id = replicate(args.source, Path(tmp) / f"{kind}-{n}", n)
+            prep = time.perf_counter() - t0
+            r = measure(kind, ws, Path(tmp) / f"{kind}.pdf")
+            rows.append((kind, n, prep, r))
+            print(f"{kind}: {n} zones, {r}", flush=True)
+    load = os.getloadavg()
+    lines = [
+        "# Report benchmark",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · "
+        f"{platform.processor() or platform.machine()} · Python {platform.python_version()} · "
+        f"load average at the end {load[0]:.2f}",
+        "",
+        "| report | zones | wall time | peak RSS renderer | peak RSS kernel | pages | PDF size |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, n, _prep, r in rows:
+        lines.append(
+            f"| {kind} | {n:,} | {r['seconds']:.1f} s | {r['self_mb']:.0f} MB | "
+            f"{r['child_mb']:.0f} MB | {r['pages']} | {r['pdf_mb']:.1f} MB |"
+        )
+    lines += [
+        "",
+        "Wall time: papermill (kernel start, notebook), nbconvert and WeasyPrint, in a fresh "
+        "process; the audit report includes the governance assessment of every zone. "
+        "Portfolio: the demo's latest run replicated under new zone names.",
+    ]
+    text = "\n".join(lines) + "\n"
+    tmp_out = args.out.with_suffix(".tmp")
+    tmp_out.write_text(text)
+    tmp_out.replace(args.out)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
