@@ -202,3 +202,18 @@ def collector() -> tuple[CheckList, Callable[..., Callable[[CheckFunc], CheckFun
         return deco
 
     return checks, check
+
+
+def rows_by_zone(df: pd.DataFrame | None, column: str = "zone") -> Callable[[str], pd.DataFrame]:
+    """A lookup of ``df``'s rows per zone, grouped once.
+
+    Filtering a frame per zone inside a loop over zones costs zones × rows; at 10,000 zones
+    that is the difference between a second and minutes. Missing zones get an empty frame
+    (with the same columns); ``df`` None gives a lookup that returns an empty frame too.
+    """
+    if df is None:
+        empty = pd.DataFrame()
+        return lambda zone: empty
+    groups = {key: group for key, group in df.groupby(column, sort=False)}
+    empty = df.iloc[0:0]
+    return lambda zone: groups.get(zone, empty)

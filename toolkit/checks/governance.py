@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from toolkit.checks.base import Context, Result, collector
+from toolkit.checks.base import Context, Result, collector, rows_by_zone
 from toolkit.checks.records import (
     PORTFOLIO,
     dnskey_state,
@@ -127,8 +127,9 @@ def unsigned_zone_risk_accepted(ctx: Context) -> Iterator[Result]:
     exceptions = ctx.frame("exceptions")
     given = exceptions if exceptions is not None else EXCEPTIONS.schema.empty()
     rows = oversight.risk_acceptance(zones(ctx), inventory(ctx), given, now=ctx.now)
+    of = rows_by_zone(rows)
     for zone in inventory_zones(ctx):
-        mine = rows[rows["zone"] == zone]
+        mine = of(zone)
         if mine.empty:
             yield Result(zone, "not_applicable", {"detail": "signed, or status unknown"})
             continue
@@ -269,8 +270,9 @@ def key_custodian_named(ctx: Context) -> Iterator[Result]:
         yield from not_evidenced(inventory_zones(ctx), "keys")
         return
     now = pd.Timestamp(ctx.now)
+    of = rows_by_zone(manifest)
     for zone in inventory_zones(ctx):
-        mine = manifest[manifest["zone"] == zone]
+        mine = of(zone)
         active = mine[[is_active(k, now) for k in mine.itertuples()]] if len(mine) else mine
         ev = rows_evidence(f"keys.csv[{zone}]", active)
         if active.empty:

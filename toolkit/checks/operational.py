@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from toolkit.checks.base import Context, Result, collector
+from toolkit.checks.base import Context, Result, collector, rows_by_zone
 from toolkit.checks.records import (
     PORTFOLIO,
     dnskey_state,
@@ -54,6 +54,7 @@ def dnskey_in_manifest(ctx: Context) -> Iterator[Result]:
         if manifest is not None
         else None
     )
+    of = rows_by_zone(check_rows)
     for zone, seen in state.items():
         if seen == "unobserved":
             yield Result(zone, "indeterminate", {"detail": "DNSKEY set not observed"})
@@ -62,7 +63,7 @@ def dnskey_in_manifest(ctx: Context) -> Iterator[Result]:
         elif check_rows is None:
             yield Result(zone, "indeterminate", {"detail": missing("keys")})
         else:
-            mine = check_rows[check_rows["zone"] == zone]
+            mine = of(zone)
             bad = mine[mine["status"] == "unlisted"]
             ev = f"manifest_check[{zone}]: {_KEYS_EV}"
             if bad.empty:
@@ -91,8 +92,10 @@ def manifest_key_observed(ctx: Context) -> Iterator[Result]:
         yield from not_evidenced(inventory_zones(ctx), "keys")
         return
     rows = reconcile.manifest_reconciliation(manifest, key_sets(ctx), now=ctx.now)
+    of = rows_by_zone(rows)
     for zone in inventory_zones(ctx):
-        mine = rows[(rows["zone"] == zone) & rows["in_manifest"].fillna(False)]
+        mine = of(zone)
+        mine = mine[mine["in_manifest"].fillna(False)]
         active = mine[mine["status"] != "retired"]
         ev = rows_evidence(f"manifest_check[{zone}] (keys.csv)", mine)
         if active.empty:
@@ -131,6 +134,7 @@ def key_rollover_not_overdue(ctx: Context) -> Iterator[Result]:
         if manifest is not None
         else None
     )
+    of_ages = rows_by_zone(ages)
     for zone, seen in state.items():
         if seen != "signed":
             status = "indeterminate" if seen == "unobserved" else "not_applicable"
@@ -139,7 +143,7 @@ def key_rollover_not_overdue(ctx: Context) -> Iterator[Result]:
         if ages is None:
             yield Result(zone, "indeterminate", {"detail": missing("keys")})
             continue
-        mine = ages[ages["zone"] == zone]
+        mine = of_ages(zone)
         ev = rows_evidence(f"key_ages[{zone}] (keys.csv dates, policy lifetimes)", mine)
         late = mine[mine["status"].isin(["overdue", "retirement_passed"])]
         unknown = mine[mine["status"].isin(["age_unknown", "no_policy"])]
@@ -182,8 +186,9 @@ def ksk_custody_offline(ctx: Context) -> Iterator[Result]:
         yield from not_evidenced(inventory_zones(ctx), "keys")
         return
     rows = reconcile.ksk_custody(manifest, key_sets(ctx), inventory(ctx), ctx.policies, now=ctx.now)
+    of = rows_by_zone(rows)
     for zone in inventory_zones(ctx):
-        mine = rows[rows["zone"] == zone]
+        mine = of(zone)
         ev = rows_evidence(f"ksk_custody[{zone}] (keys.csv storage, policy ksk_storage)", mine)
         bad = mine[mine["status"] == "non_compliant"]
         if not bad.empty:
@@ -229,9 +234,10 @@ def key_changes_approved(ctx: Context) -> Iterator[Result]:
     recon = (
         reconcile.change_reconciliation(kc, log, window_hours=window) if log is not None else None
     )
+    of_kc, of_recon = rows_by_zone(kc), rows_by_zone(recon)
     for zone in inventory_zones(ctx):
         n = int(runs.get(zone, 0))
-        mine = kc[kc["zone"] == zone]
+        mine = of_kc(zone)
         ev = f"key_changes[{zone}] over {n} run(s); change_reconciliation (changes.csv)"
         if n < 2:
             detail = "fewer than two runs observed the zone: no history to compare"
@@ -242,7 +248,7 @@ def key_changes_approved(ctx: Context) -> Iterator[Result]:
             detail = f"{len(mine)} change(s) observed; {missing('changes')}"
             yield Result(zone, "indeterminate", {"detail": detail}, ev)
         else:
-            rec = recon[recon["zone"] == zone]
+            rec = of_recon(zone)
             bad = rec[~rec["approved"].astype(bool)]
             if bad.empty:
                 detail = f"{len(rec)} change(s), each with an approved ticket"
@@ -314,8 +320,9 @@ def ds_publish_within_sla(ctx: Context) -> Iterator[Result]:
     rows = reconcile.ds_publication(
         log, key_sets(ctx), inventory(ctx), ctx.frame("registrars"), default_sla_hours=sla
     )
+    of = rows_by_zone(rows)
     for zone in inventory_zones(ctx):
-        mine = rows[rows["zone"] == zone]
+        mine = of(zone)
         ev = f"ds_publication[{zone}]: changes.csv ds_publish tickets vs DS sets at the parent"
         bad = mine[mine["status"].isin(["late", "missing"])]
         if mine.empty:
@@ -365,6 +372,7 @@ def bogus_zone_has_incident(ctx: Context) -> Iterator[Result]:
     z = zones(ctx)
     incidents = ctx.frame("incidents")
     rows = oversight.bogus_incidents(z, incidents) if incidents is not None else None
+    of = rows_by_zone(rows)
     bogus = set(z.loc[z["status"] == "bogus", "zone"])
     for zone in inventory_zones(ctx):
         if zone not in bogus:
@@ -372,7 +380,7 @@ def bogus_zone_has_incident(ctx: Context) -> Iterator[Result]:
         elif rows is None:
             yield Result(zone, "indeterminate", {"detail": missing("incidents")})
         else:
-            r = rows[rows["zone"] == zone].iloc[0]
+            r = of(zone).iloc[0]
             ids = "none" if pd.isna(r["incidents"]) else r["incidents"]
             ev = f"zones[{zone}] status=bogus; incidents.csv: {ids}"
             if r["status"] == "recorded":

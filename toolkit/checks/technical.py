@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from toolkit.checks.base import Context, Result, collector
+from toolkit.checks.base import Context, Result, collector, rows_by_zone
 
 CHECKS, check = collector()
 
@@ -199,9 +199,10 @@ def authoritative_servers_answer(ctx: Context) -> Iterator[Result]:
 )
 def resolvers_agree_with_validation(ctx: Context) -> Iterator[Result]:
     checks = ctx.frame("resolver_checks")
+    of = rows_by_zone(checks)
     for _, row in _zones(ctx).iterrows():
         status = row["status"]
-        mine = checks[checks["zone"] == row["zone"]] if checks is not None else None
+        mine = of(row["zone"]) if checks is not None else None
         if mine is None or mine.empty:
             yield Result(row["zone"], "indeterminate", {"detail": "no resolver was asked"})
             continue
@@ -251,9 +252,10 @@ def resolver_families_agree(ctx: Context) -> Iterator[Result]:
     could not assess (own status indeterminate, e.g. the zone does not exist) is no evidence:
     indeterminate, never a pass."""
     checks = ctx.frame("resolver_checks")
+    of = rows_by_zone(checks)
     for _, row in _zones(ctx).iterrows():
         zone = row["zone"]
-        mine = checks[checks["zone"] == zone] if checks is not None else None
+        mine = of(zone) if checks is not None else None
         if mine is None or mine.empty:
             yield Result(zone, "indeterminate", {"detail": "no resolver was asked"})
             continue
