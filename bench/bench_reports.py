@@ -38,6 +38,12 @@ def _rename(zone: str, k: int) -> str:
     return f"r{k:05d}-{zone}"
 
 
+def _alabel(zone: str) -> str:
+    from toolkit.inventory import normalize_zone
+
+    return normalize_zone(zone)[0]
+
+
 def replicate(source: Path, target: Path, zones: int) -> tuple[Path, Path, str]:
     """A workspace and portfolio folder under ``target`` holding ``zones`` zones made from the
     latest run of ``source``; returns (workspace, portfolio, run id)."""
@@ -67,9 +73,31 @@ def replicate(source: Path, target: Path, zones: int) -> tuple[Path, Path, str]:
     portfolio = target / "portfolio"
     portfolio.mkdir(parents=True)
     src_portfolio = Path(run.manifest["parameters"]["portfolio"])
+    names = list(frames["zones"]["zone"])
+    copies_of: dict[str, list[str]] = {}
+    for z in names:
+        copies_of.setdefault(z.split("-", 1)[1], []).append(z)
     for f in src_portfolio.iterdir():
-        if f.name != "inventory.csv" and f.is_file():
+        if f.name == "inventory.csv" or not f.is_file():
+            continue
+        if f.suffix != ".csv":
             shutil.copy(f, portfolio / f.name)
+            continue
+        records = pd.read_csv(f, dtype=str, keep_default_na=False)
+        for col in ("zone", "zones"):  # each record is copied for every copy of its zone
+            if col in records.columns:
+                records[col] = records[col].map(
+                    lambda v: ";".join(
+                        c for z in v.split(";") if z for c in copies_of.get(_alabel(z), [])
+                    )
+                )
+                records = records[records[col] != ""] if col == "zone" else records
+                if col == "zone":
+                    records = records.assign(zone=records["zone"].str.split(";")).explode("zone")
+        for key in ("ticket", "exception", "incident"):
+            if key in records.columns:  # ids stay unique
+                records[key] = records[key] + "-" + records.groupby(key).cumcount().astype(str)
+        records.to_csv(portfolio / f.name, index=False)
     inv = run["inventory"].set_index("zone")
     inv_rows = []
     for z in frames["zones"]["zone"]:
@@ -132,6 +160,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
         for kind, n in (("board", args.board_zones), ("audit", args.audit_zones)):
+            if n <= 0:
+                continue  # --board-zones 0 / --audit-zones 0: skip that report
             t0 = time.perf_counter()
             ws, _, run_id = replicate(args.source, Path(tmp) / f"{kind}-{n}", n)
             prep = time.perf_counter() - t0

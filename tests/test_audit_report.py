@@ -625,8 +625,8 @@ def test_parameters_must_be_plain_data(tmp_path):
 
 
 def test_unknown_report_kind(tmp_path):
-    with pytest.raises(ReportError, match="unknown report 'zone'"):
-        report.render_report("zone", tmp_path, tmp_path / "x.pdf")
+    with pytest.raises(ReportError, match="unknown report 'weekly'"):
+        report.render_report("weekly", tmp_path, tmp_path / "x.pdf")
 
 
 # -- pieces --------------------------------------------------------------------------------------
@@ -739,4 +739,6 @@ def test_board_and_audit_share_one_template_and_stylesheet():
         conf = json.loads((tdir / kind / "conf.json").read_text())
         assert conf["base_template"] == "common"
     assert (tdir / "common" / "report.html.j2").is_file()
-    assert sorted(p.name for p in tdir.glob("*.css")) == ["print.css"]
+    # one print stylesheet for every report; documents.css only adds the policy statement's
+    # and runbook's own elements
+    assert sorted(p.name for p in tdir.glob("*.css")) == ["documents.css", "print.css"]

@@ -211,11 +211,27 @@ def risks_table_html(view: BoardView) -> str:
     )
 
 
-def rag_table_html(view: BoardView) -> str:
-    """Tier-1 zones, red / amber / green, with the reason; the rules below the table."""
+_RAG_ORDER = {"red": 0, "amber": 1, "green": 2}
+
+
+def rag_table_html(view: BoardView, limit: int = 6) -> str:
+    """Tier-1 zones, red / amber / green, with the reason; the rules below the table.
+
+    Red first, then amber, then green; past ``limit`` rows the rest is counted, not listed
+    (the audit report lists every zone), so the board report keeps to its pages."""
     t = view.tier1
     if t.empty:
         return notice_html("Tier-1 zones: none", "The inventory names no tier-1 zone.", kind="info")
+    counts = t["rag"].value_counts()
+    summary = ", ".join(f"{int(counts.get(k, 0))} {_RAG[k].lower()}" for k in _RAG_ORDER)
+    t = t.assign(_order=t["rag"].map(_RAG_ORDER).fillna(3)).sort_values(["_order", "zone"])
+    shown = t.head(limit)
+    more = (
+        f"{len(shown)} of {len(t)} tier-1 zones shown, worst first ({summary}); the audit "
+        "report lists every zone. "
+        if len(t) > len(shown)
+        else ""
+    )
     head = "".join(
         f'<th class="col-{c}">{label}</th>'
         for c, label in (
@@ -229,7 +245,7 @@ def rag_table_html(view: BoardView) -> str:
         )
     )
     body = []
-    for r in t.to_dict("records"):
+    for r in shown.to_dict("records"):
         cls = _rag_class(r["rag"])
         shown = _e(r["zone_unicode"]) or _e(r["zone"])
         score = (
@@ -251,7 +267,7 @@ def rag_table_html(view: BoardView) -> str:
     extra = "" if view.available else " Without an assessment the rating rests on the status alone."
     return (
         f'<table class="rag-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
-        f'</table><p class="note">{_e(rules)}.{_e(extra)}</p>'
+        f'</table><p class="note">{_e(more)}{_e(rules)}.{_e(extra)}</p>'
     )
 
 
