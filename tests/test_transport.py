@@ -1,0 +1,109 @@
+"""The thin sender against real sockets on loopback: every failure is an observation."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime
+
+import dns.flags
+import dns.message
+import dns.rcode
+
+from toolkit.collect.transport import Clock, TransportConfig, send
+
+CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
+FAST = TransportConfig(timeout=0.3, tries=1)
+
+
+def serve_udp(reply) -> tuple[str, int, threading.Thread]:
+    """A one-shot UDP server on 127.0.0.1 answering the first datagram with reply(query)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(3)
+
+    def run() -> None:
+        try:
+            data, peer = sock.recvfrom(4096)
+            out = reply(data)
+            if out is not None:
+                sock.sendto(out, peer)
+        finally:
+            sock.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return "127.0.0.1", sock.getsockname()[1], t
+
+
+def test_garbage_answer_is_a_malformed_observation():
+    addr, port, t = serve_udp(lambda q: q[:2] + b"\x81\x80\xff\xff garbage")
+    ex = send("corp.test.", "SOA", addr, clock=CLOCK, config=FAST, port=port)
+    t.join()
+    assert ex.response is None and ex.error.startswith("malformed answer")
+    assert ex.row("corp.test")["error"] == ex.error
+
+
+def test_answer_with_another_id_is_not_taken_for_ours():
+    def wrong_id(q: bytes) -> bytes:
+        r = dns.message.make_response(dns.message.from_wire(q))
+        r.id = (r.id + 1) % 65536
+        return r.to_wire()
+
+    addr, port, t = serve_udp(wrong_id)
+    ex = send("corp.test.", "SOA", addr, clock=CLOCK, config=FAST, port=port)
+    t.join()
+    assert ex.response is None and ex.error in ("timeout", "mismatched answer")
+
+
+def test_silence_is_a_timeout_and_a_closed_port_is_refused():
+    addr, port, t = serve_udp(lambda q: None)
+    ex = send("corp.test.", "SOA", addr, clock=CLOCK, config=FAST, port=port)
+    t.join()
+    assert (ex.response, ex.error) == (None, "timeout")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    free_port = closed.getsockname()[1]
+    closed.close()
+    ex = send("corp.test.", "SOA", "127.0.0.1", clock=CLOCK, config=FAST, port=free_port)
+    assert ex.error in ("refused", "timeout")
+
+
+def test_truncated_udp_answer_is_retried_over_tcp():
+    def truncated(q: bytes) -> bytes:
+        r = dns.message.make_response(dns.message.from_wire(q))
+        r.flags |= dns.flags.TC
+        return r.to_wire()
+
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    port = tcp.getsockname()[1]
+    tcp.listen(1)
+    tcp.settimeout(3)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", port))
+    udp.settimeout(3)
+
+    def run() -> None:
+        data, peer = udp.recvfrom(4096)
+        udp.sendto(truncated(data), peer)
+        conn, _ = tcp.accept()
+        with conn:
+            length = int.from_bytes(conn.recv(2), "big")
+            q = dns.message.from_wire(conn.recv(length))
+            r = dns.message.make_response(q)
+            r.set_rcode(dns.rcode.NXDOMAIN)
+            wire = r.to_wire()
+            conn.sendall(len(wire).to_bytes(2, "big") + wire)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    seen = []
+    ex = send(
+        "corp.test.", "SOA", "127.0.0.1", clock=CLOCK, config=FAST, port=port, log=seen.append
+    )
+    t.join()
+    udp.close()
+    tcp.close()
+    assert [e.transport for e in seen] == ["udp", "tcp"] and seen[0].tc
+    assert (ex.transport, ex.rcode, ex.error) == ("tcp", "NXDOMAIN", None)
