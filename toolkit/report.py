@@ -625,6 +625,56 @@ class RenderedReport:
     timings: dict[str, float]
 
 
+def _notebook_to_pdf(
+    kind: str,
+    notebook: str,
+    template: str,
+    parameters: dict[str, Any],
+    out: Path,
+    *,
+    run_id: str,
+    stylesheets: Sequence[Path],
+    failed: Path,
+    keep_intermediate: bool,
+    policy: FetchPolicy | None,
+    attachments: bool = False,
+    pdf_variant: str | None = None,
+) -> RenderedReport:
+    """The one pipeline of every PDF: papermill runs ``notebook`` with ``parameters`` (a failing
+    cell keeps the executed notebook at ``failed``), nbconvert renders it with ``template`` and
+    the table of contents is filled in, WeasyPrint writes ``out`` atomically with the files the
+    notebook listed for embedding (when ``attachments``)."""
+    with tempfile.TemporaryDirectory(prefix=f"{kind}-report-") as tmp:
+        if attachments:
+            parameters["attachments_dir"] = str(Path(tmp) / "attachments")
+        t0 = time.perf_counter()
+        executed = execute_notebook(notebooks_dir() / notebook, tmp, parameters, keep_failed=failed)
+        t1 = time.perf_counter()
+        body = fill_toc(notebook_to_html(executed, template_name=template, report_kind=kind))
+        meta = report_metadata(_read_notebook(executed))
+        embedded = read_attachments(Path(tmp) / "attachments") if attachments else []
+        t2 = time.perf_counter()
+        if keep_intermediate:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
+            out.with_suffix(".html").write_text(body, encoding="utf-8")
+    html_to_pdf(
+        body,
+        out,
+        stylesheets=stylesheets,
+        metadata={k: meta[k] for k in _PDF_META_KEYS if meta.get(k)},
+        policy=policy,
+        attachments=embedded,
+        pdf_variant=pdf_variant,
+    )
+    t3 = time.perf_counter()
+    failed.unlink(missing_ok=True)  # a stale notebook of an earlier failure would mislead
+    timings = {"papermill": t1 - t0, "nbconvert": t2 - t1, "weasyprint": t3 - t2}
+    log.info("%s report %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs", kind, out.name,
+             *timings.values())  # fmt: skip
+    return RenderedReport(out, kind, run_id, meta, embedded, timings)
+
+
 def render_report(
     kind: str,
     workspace: Path | str,
@@ -673,44 +723,20 @@ def render_report(
     parameters: dict[str, Any] = {"workspace": str(workspace), "run": run_id}
     parameters.update({name: getattr(options, name) for name in spec.options})
     parameters["classification"] = options.classification or spec.classification
-    failed = options.failed_notebook or out.with_suffix(".failed.ipynb")
-    timings: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix=f"{kind}-report-") as tmp:
-        if spec.attachments:
-            parameters["attachments_dir"] = str(Path(tmp) / "attachments")
-        t0 = time.perf_counter()
-        executed = execute_notebook(
-            notebooks_dir() / spec.notebook, tmp, parameters, keep_failed=failed
-        )
-        t1 = time.perf_counter()
-        body = fill_toc(notebook_to_html(executed, template_name=spec.template, report_kind=kind))
-        meta = report_metadata(_read_notebook(executed))
-        attachments = read_attachments(Path(tmp) / "attachments") if spec.attachments else []
-        t2 = time.perf_counter()
-        if options.keep_intermediate:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
-            out.with_suffix(".html").write_text(body, encoding="utf-8")
-    pdf_meta = {k: meta[k] for k in _PDF_META_KEYS if meta.get(k)}
-    html_to_pdf(
-        body,
+    return _notebook_to_pdf(
+        kind,
+        spec.notebook,
+        spec.template,
+        parameters,
         out,
-        stylesheets=[templates_dir() / s for s in spec.stylesheets],
-        metadata=pdf_meta,
+        run_id=run_id,
+        stylesheets=[templates_dir() / name for name in spec.stylesheets],
+        failed=options.failed_notebook or out.with_suffix(".failed.ipynb"),
+        keep_intermediate=options.keep_intermediate,
         policy=policy,
-        attachments=attachments,
+        attachments=spec.attachments,
         pdf_variant=spec.pdf_variant,
     )
-    t3 = time.perf_counter()
-    failed.unlink(missing_ok=True)  # a stale notebook of an earlier failure would mislead
-    timings.update(papermill=t1 - t0, nbconvert=t2 - t1, weasyprint=t3 - t2)
-    log.info(
-        "%s report %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs",
-        kind,
-        out.name,
-        *timings.values(),
-    )
-    return RenderedReport(out, kind, run_id, meta, attachments, timings)
 
 
 def render_board_report(
@@ -1018,32 +1044,19 @@ def _render_document(
     :data:`DOCUMENTS_CSS`, for the documents that are not run reports (see
     :func:`render_report` for those)."""
     out = Path(out).expanduser().resolve()
-    failed = out.with_suffix(".failed.ipynb")
-    with tempfile.TemporaryDirectory(prefix=f"{kind}-") as tmp:
-        t0 = time.perf_counter()
-        executed = execute_notebook(notebooks_dir() / notebook, tmp, parameters, keep_failed=failed)
-        t1 = time.perf_counter()
-        body = fill_toc(notebook_to_html(executed, template_name=template, report_kind=kind))
-        meta = report_metadata(_read_notebook(executed))
-        t2 = time.perf_counter()
-        if keep_intermediate:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
-            out.with_suffix(".html").write_text(body, encoding="utf-8")
     root = templates_dir()
-    html_to_pdf(
-        body,
+    return _notebook_to_pdf(
+        kind,
+        notebook,
+        template,
+        dict(parameters),
         out,
+        run_id=run_id,
         stylesheets=[root / PRINT_CSS, root / DOCUMENTS_CSS],
-        metadata={k: meta[k] for k in _PDF_META_KEYS if meta.get(k)},
+        failed=out.with_suffix(".failed.ipynb"),
+        keep_intermediate=keep_intermediate,
         policy=policy,
     )
-    t3 = time.perf_counter()
-    failed.unlink(missing_ok=True)
-    timings = {"papermill": t1 - t0, "nbconvert": t2 - t1, "weasyprint": t3 - t2}
-    log.info("%s %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs", kind, out.name,
-             *timings.values())  # fmt: skip
-    return RenderedReport(out, kind, run_id, meta, [], timings)
 
 
 def render_zone_report(
