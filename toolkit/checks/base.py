@@ -214,6 +214,10 @@ def rows_by_zone(df: pd.DataFrame | None, column: str = "zone") -> Callable[[str
     if df is None:
         empty = pd.DataFrame()
         return lambda zone: empty
+    # Arrow-backed string columns make every small take/filter slow; the per-zone groups are
+    # read, never written back, so plain object columns serve them better.
+    strings = {c: object for c, t in df.dtypes.items() if isinstance(t, pd.StringDtype)}
+    df = df.astype(strings) if strings else df
     groups = {key: group for key, group in df.groupby(column, sort=False)}
     empty = df.iloc[0:0]
     return lambda zone: groups.get(zone, empty)
