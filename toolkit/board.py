@@ -389,17 +389,23 @@ def tier1_rag(
     worst (their worst severity), rag, why. Without ``scores``/``findings`` (no assessment)
     score and level are null and the rating rests on the DNSSEC status alone.
     """
+    from toolkit.checks.base import rows_by_zone
+
     t1 = zones[zones["risk_tier"].astype("Float64") == 1].sort_values("zone")
+    score_of = rows_by_zone(scores)
+    failed_of = rows_by_zone(
+        findings[findings["status"] == "fail"] if findings is not None else None
+    )
     rows = []
     for z in t1.itertuples(index=False):
         score = level = None
         if scores is not None:
-            s = scores[scores["zone"] == z.zone]
+            s = score_of(z.zone)
             if len(s):
                 score, level = round(float(s["overall"].iloc[0]), 1), int(s["level"].iloc[0])
         open_n, worst = 0, ""
         if findings is not None:
-            f = findings[(findings["zone"] == z.zone) & (findings["status"] == "fail")]
+            f = failed_of(z.zone)
             open_n = len(f)
             ranks = sorted(_SEV_RANK.get(str(s), 9) for s in f["severity"])
             worst = SEVERITIES[ranks[0]] if ranks and ranks[0] < len(SEVERITIES) else ""
