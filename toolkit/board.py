@@ -17,7 +17,7 @@ the report then prints "not evidenced", never a score it could not compute.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -444,12 +444,6 @@ def tier1_rag(
         )
     cols = ["zone", "zone_unicode", "owner", "status", "score", "level", "open", "worst", "rag"]
     return pd.DataFrame(rows, columns=[*cols, "why"])
-
-
-def level_bands(levels: Sequence[float]) -> list[tuple[int, float, float]]:
-    """(level, lowest score, highest score) of each maturity level 1–5."""
-    edges = [0.0, *levels, 100.0]
-    return [(i + 1, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
 
 
 def fmt_change(change: float | None, previous_period: str = "") -> str:

@@ -402,7 +402,3 @@ class LabAddresses:
     def servers(self) -> dict[str, str]:
         """Authoritative servers: role -> address (``root``, ``test``, ``ns1``, ``ns2``)."""
         return {"root": self.root, "test": self.test, "ns1": self.ns1, "ns2": self.ns2}
-
-    def resolvers(self) -> dict[str, str]:
-        """Validating resolvers: name -> ``address@port``."""
-        return {"unbound": f"{self.unbound}@{PORT}"}
