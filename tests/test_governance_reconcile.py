@@ -200,6 +200,24 @@ def test_ksk_custody_against_policy_storage():
     assert c.loc[1, "allowed"] == "hsm;offline"
 
 
+def test_zone_policies_first_inventory_row_and_default():
+    strict = SigningPolicy("strict", "", (13,), 30, 180, 5.0)
+    policies = PolicySet(
+        {"standard": POLICIES.get("standard"), "strict": strict}, default="standard"
+    )
+    inv = INVENTORY.frame(
+        [
+            {"zone": "a.test", "zone_unicode": "a.test", "policy": "strict"},
+            {"zone": "a.test", "zone_unicode": "a.test", "policy": "standard"},  # not the first
+            {"zone": "b.test", "zone_unicode": "b.test"},  # none named: the default
+            {"zone": "c.test", "zone_unicode": "c.test", "policy": "nope"},  # unknown: none
+        ]
+    )
+    of = rc.zone_policies(inv, policies)
+    assert of == {"a.test": strict, "b.test": POLICIES.get("standard"), "c.test": None}
+    assert of.get("unlisted.test") is None
+
+
 # --- change control --------------------------------------------------------------------------
 
 

@@ -25,7 +25,8 @@ so :meth:`Maturity.explain` returns rows that add up to the score exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,19 +250,29 @@ def score(
     cfg = settings or policies.settings.maturity
     weights = {i.name: float(cfg.indicator_weights.get(i.name, i.weight)) for i in INDICATORS}
     attributed = _attribute(findings, inventory)
-    table = (
-        attributed.groupby(["scored", "indicator"])["status"].value_counts().unstack(fill_value=0)
-        if len(attributed)
-        else pd.DataFrame()
+    counts: dict[tuple[str, str], dict[str, int]] = {}  # (zone, indicator) -> status -> n
+    keys = zip(
+        attributed["scored"].tolist(),
+        attributed["indicator"].tolist(),
+        attributed["status"].tolist(),
+        strict=True,
     )
-    counts = dict(zip(table.index, table.to_dict("records"), strict=True))
-    zone_rows = {r.zone: r for r in zones.itertuples()}
-    accepted = attributed[
-        (attributed["check_id"] == "unsigned_zone_risk_accepted") & (attributed["status"] == "pass")
-    ]
+    for (zone, name, status), n in Counter(keys).items():
+        counts.setdefault((zone, name), {})[status] = n
+    # only the columns read here and by _graded: itertuples costs per column and row
+    zone_rows = {
+        r.zone: r for r in zones[["zone", "status", "algorithms", "signed", "reasons"]].itertuples()
+    }
+    accepted: dict[str, list[Any]] = {}
+    is_accepted = (attributed["check_id"] == "unsigned_zone_risk_accepted") & (
+        attributed["status"] == "pass"
+    )
+    columns = ["scored", "check_id", "zone", "status", "message", "evidence"]
+    for r in attributed.loc[is_accepted, columns].itertuples():
+        accepted.setdefault(r.scored, []).append(r)
     ind_rows: list[dict[str, Any]] = []
     ev_rows: list[dict[str, Any]] = []
-    for inv in inventory.itertuples():
+    for inv in inventory[["zone", "risk_tier", "expected_signed", "policy"]].itertuples():
         for ind in INDICATORS:
             n = counts.get((inv.zone, ind.name), {})
             if ind.grade in ("share", "other"):
@@ -311,13 +322,16 @@ def _attribute(findings: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataFrame:
     zones = list(inventory["zone"])
     own = f[f["zone"].isin(zones)].assign(scored=lambda d: d["zone"])
     shared = f[f["zone"] == PORTFOLIO]
-    spread = [shared.assign(scored=z) for z in zones] if len(shared) else []
-    return pd.concat([own, *spread], ignore_index=True)
+    parts = [own]
+    if len(shared) and zones:  # every shared row once per zone, zone after zone
+        spread = shared.iloc[list(range(len(shared))) * len(zones)]
+        parts.append(spread.assign(scored=[z for z in zones for _ in range(len(shared))]))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _share(n: Mapping[str, int], ind: Indicator) -> tuple[float | None, str, str]:
     """An indicator scored as the share of its findings that pass."""
-    passed, failed, unknown = (int(n.get(s, 0)) for s in ("pass", "fail", "indeterminate"))
+    passed, failed, unknown = n.get("pass", 0), n.get("fail", 0), n.get("indeterminate", 0)
     total = passed + failed + unknown
     if not n:
         if ind.grade == "other":
@@ -337,9 +351,10 @@ def _graded(
     n: Mapping[str, int],
     zone_rows: Mapping[str, Any],
     policies: PolicySet,
-    accepted: pd.DataFrame,
+    accepted: Mapping[str, list[Any]],
 ) -> tuple[float | None, str, str, list[dict[str, Any]]]:
-    """(score, status, detail, extra evidence rows) of a graded indicator for one zone."""
+    """(score, status, detail, extra evidence rows) of a graded indicator for one zone
+    (``accepted``: the passing unsigned_zone_risk_accepted findings by scored zone)."""
     z = zone_rows.get(inv.zone)
     zone_ev = [] if z is None else [
         {
@@ -352,11 +367,11 @@ def _graded(
     ]  # fmt: skip
     expected = pd.isna(inv.expected_signed) or bool(inv.expected_signed)
     if ind.grade == "chain_status":
-        mine = accepted[accepted["scored"] == inv.zone]
+        mine = accepted.get(inv.zone, [])
         ev = zone_ev + [
             {"source": "findings", "check_id": r.check_id, "subject": r.zone,
              "status": r.status, "message": r.message, "evidence": r.evidence}
-            for r in mine.itertuples()
+            for r in mine
         ]  # fmt: skip
         if z is None or pd.isna(z.status) or z.status == "indeterminate":
             return 0.0, "not_evidenced", "chain status not determined", ev
@@ -364,7 +379,7 @@ def _graded(
             return 1.0, "scored", "secure", ev
         if z.status == "bogus":
             return 0.0, "scored", "bogus", ev
-        if not expected or not mine.empty:
+        if not expected or mine:
             return 1.0, "scored", "insecure, by decision or accepted risk", ev
         return 0.2, "scored", "insecure but should be signed", ev
     if ind.grade == "algorithm_strength":
@@ -398,6 +413,7 @@ def _aggregate(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Contributions of every indicator row; scores as exact sums of them."""
     ind = ind.copy()
+    zone_of, pillar_of = ind["zone"].tolist(), ind["pillar"].tolist()  # per row, plain values
     live = ind["score"].notna() & (ind["weight"] > 0)
     w = ind["weight"].where(live, 0.0).astype(float)
     s = ind["score"].fillna(0.0).astype(float)
@@ -424,21 +440,22 @@ def _aggregate(
     }
     ind["portfolio_pillar_points"] = [
         pts * tw[z] / pillar_tw[p] if pillar_tw.get(p) else 0.0
-        for pts, z, p in zip(ind["pillar_points"], ind["zone"], ind["pillar"], strict=True)
+        for pts, z, p in zip(ind["pillar_points"].tolist(), zone_of, pillar_of, strict=True)
     ]
     ind = INDICATOR_SCORES.cast(ind)
-    alive = ind.assign(a=live).groupby(["zone", "pillar"])["a"].any()
-    pillar_sum = ind.groupby(["zone", "pillar"])["pillar_points"].agg(_fsum)
-    overall = ind.groupby("zone")["overall_points"].agg(_fsum)
+    zone_pillar = list(zip(zone_of, pillar_of, strict=True))
+    alive = {k for k, a in zip(zone_pillar, live.tolist(), strict=True) if a}
+    pillar_sum = _fsums(zone_pillar, ind["pillar_points"])
+    overall = _fsums(zone_of, ind["overall_points"])
     rows = []
     for zone in inventory["zone"]:
         row: dict[str, Any] = {"zone": zone, "risk_tier": tiers[zone], "tier_weight": tw[zone]}
         for p in PILLARS:
-            row[p] = pillar_sum.get((zone, p)) if alive.get((zone, p), False) else None
+            row[p] = pillar_sum.get((zone, p)) if (zone, p) in alive else None
         row["overall"] = overall.get(zone, 0.0)
         rows.append(row)
     port: dict[str, Any] = {"zone": PORTFOLIO, "tier_weight": total_tw}
-    port_pillars = ind.groupby("pillar")["portfolio_pillar_points"].agg(_fsum)
+    port_pillars = _fsums(pillar_of, ind["portfolio_pillar_points"])
     for p in PILLARS:
         port[p] = port_pillars.get(p) if pillar_tw.get(p) else None
     port["overall"] = _fsum(ind["portfolio_points"])
@@ -451,13 +468,22 @@ def _fsum(values: pd.Series) -> float:
     return math.fsum(values.astype(float))
 
 
+def _fsums(keys: list[Hashable], values: pd.Series) -> dict[Hashable, float]:
+    """The exactly rounded sum (:func:`math.fsum`) of a column per key (``keys``: one per
+    row)."""
+    groups: dict[Hashable, list[float]] = {}
+    for key, v in zip(keys, values.astype(float).tolist(), strict=True):
+        groups.setdefault(key, []).append(v)
+    return {key: math.fsum(vs) for key, vs in groups.items()}
+
+
 def _gates(
     findings: pd.DataFrame, zones: pd.DataFrame, inventory: pd.DataFrame, cfg: MaturitySettings
 ) -> pd.DataFrame:
     """Every gate and zone that triggers it (schema GATES); a portfolio-wide failed finding
     triggers a check_fails gate for :data:`PORTFOLIO` (so for every zone)."""
     tiers = dict(zip(inventory["zone"], inventory["risk_tier"], strict=True))
-    failed = findings[findings["status"] == "fail"]
+    failed = findings.loc[findings["status"] == "fail", ["zone", "check_id", "message"]]
     failed = failed[failed["zone"].isin([*tiers, PORTFOLIO])]
     rows = []
     for gate in cfg.gates:

@@ -5,70 +5,20 @@ order: a zone none of whose servers answered (or whose evidence is missing) is
 *indeterminate*; a zone the check does not concern (unsigned, no DS, no CDS) is
 *not_applicable*; otherwise *fail* or *pass* from the rows. :class:`Evidence` gives the rows of
 one zone as plain dicts (missing values as None): a portfolio has thousands of zones, and
-per-zone DataFrame filtering would cost more than the whole collection. :func:`registrar`
-makes the ``@check`` decorator of a check module.
+per-zone DataFrame filtering would cost more than the whole collection (the plain rows come
+from :func:`toolkit.checks.base.records_by_zone`).
 """
 
 from __future__ import annotations
 
-import math
-import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import pandas as pd
+from toolkit.checks.base import Context, Result, Row, flag, records_by_zone
 
-from toolkit.checks.base import Context, Result
-
-Row = dict[str, Any]
-
-
-def value(v: Any) -> Any:
-    """A cell as a plain value: None for pd.NA, NaN and NaT."""
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
-
-
-def flag(v: Any) -> bool:
-    """A boolean cell, missing counting as False."""
-    v = value(v)
-    return bool(v) if v is not None else False
-
-
-_GROUPED: dict[int, tuple[weakref.ref, int, dict[str, list[Row]]]] = {}
-
-
-def _plain_rows(df: pd.DataFrame) -> list[Row]:
-    """``df``'s rows as dicts of plain values (column by column: far faster than
-    ``to_dict("records")`` on Arrow-backed strings)."""
-    columns = list(df.columns)
-    data = []
-    for name in columns:
-        col = df[name]
-        values = col.tolist()
-        if col.isna().any():
-            values = [value(v) for v in values]
-        data.append(values)
-    return [dict(zip(columns, vals, strict=True)) for vals in zip(*data, strict=True)]
-
-
-def _records(df: pd.DataFrame) -> dict[str, list[Row]]:
-    """``df``'s rows as dicts of plain values, by zone (in frame order). Computed once per
-    frame object (the checks of one run read the same frames many times); frames are treated
-    as immutable."""
-    key = id(df)
-    hit = _GROUPED.get(key)
-    if hit is not None and hit[0]() is df and hit[1] == len(df):
-        return hit[2]
-    out: dict[str, list[Row]] = {}
-    for row in _plain_rows(df):
-        out.setdefault(str(row["zone"]), []).append(row)
-    _GROUPED[key] = (weakref.ref(df, lambda _: _GROUPED.pop(key, None)), len(df), out)
-    return out
+__all__ = [
+    "Evidence", "Row", "flag", "key_ref", "listing", "policy_name", "sig_ref", "zones_evidence"
+]  # fmt: skip
 
 
 @dataclass
@@ -137,8 +87,8 @@ def zones_evidence(ctx: Context, frames: Iterable[str]) -> Iterator[Evidence]:
     grouped = {}
     for name in {"nameservers", *frames}:
         df = ctx.frame(name)
-        grouped[name] = _records(df) if df is not None else {}
-    for zone, (row, *_) in _records(zones).items():
+        grouped[name] = records_by_zone(df) if df is not None else {}
+    for zone, (row, *_) in records_by_zone(zones).items():
         yield Evidence(zone, row, {n: g[zone] for n, g in grouped.items() if zone in g})
 
 
@@ -147,7 +97,7 @@ def policy_name(ctx: Context, zone: str) -> str | None:
     inventory = ctx.frame("inventory")
     if inventory is None:
         return None
-    rows = _records(inventory).get(zone)
+    rows = records_by_zone(inventory).get(zone)
     return None if not rows or rows[0].get("policy") is None else str(rows[0]["policy"])
 
 

@@ -9,10 +9,11 @@ Each check is its metadata beside its function; the rules are the pure functions
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pandas as pd
 
-from toolkit.checks.base import Context, Result, collector, rows_by_zone
+from toolkit.checks.base import Context, Result, collector, zone_rows
 from toolkit.checks.records import (
     PORTFOLIO,
     dnskey_state,
@@ -127,14 +128,14 @@ def unsigned_zone_risk_accepted(ctx: Context) -> Iterator[Result]:
     exceptions = ctx.frame("exceptions")
     given = exceptions if exceptions is not None else EXCEPTIONS.schema.empty()
     rows = oversight.risk_acceptance(zones(ctx), inventory(ctx), given, now=ctx.now)
-    of = rows_by_zone(rows)
+    of = zone_rows(rows)
     for zone in inventory_zones(ctx):
         mine = of(zone)
-        if mine.empty:
+        if not mine:
             yield Result(zone, "not_applicable", {"detail": "signed, or status unknown"})
             continue
-        r = mine.iloc[0]
-        which = "" if pd.isna(r["exception"]) else f" ({r['exception']})"
+        r = mine[0]
+        which = "" if r["exception"] is None else f" ({r['exception']})"
         ev = f"risk_acceptance[{zone}]: zones/inventory vs exceptions.csv{which}"
         if exceptions is None:
             yield Result(zone, "indeterminate", {"detail": missing("exceptions")}, ev)
@@ -270,21 +271,21 @@ def key_custodian_named(ctx: Context) -> Iterator[Result]:
         yield from not_evidenced(inventory_zones(ctx), "keys")
         return
     now = pd.Timestamp(ctx.now)
-    of = rows_by_zone(manifest)
+    of = zone_rows(manifest)
     for zone in inventory_zones(ctx):
-        mine = of(zone)
-        active = mine[[is_active(k, now) for k in mine.itertuples()]] if len(mine) else mine
+        # is_active reads a manifest row's fields as attributes
+        active = [k for k in of(zone) if is_active(SimpleNamespace(**k), now)]
         ev = rows_evidence(f"keys.csv[{zone}]", active)
-        if active.empty:
+        if not active:
             status = "indeterminate" if state.get(zone) == "signed" else "not_applicable"
             yield Result(zone, status, {"detail": "no active key in the manifest"}, ev)
             continue
-        bad = active[active["custodian"].isna()]
-        if bad.empty:
-            detail = ", ".join(sorted(set(active["custodian"])))
+        bad = [k for k in active if k["custodian"] is None]
+        if not bad:
+            detail = ", ".join(sorted({k["custodian"] for k in active}))
             yield Result(zone, "pass", {"detail": detail}, ev)
         else:
-            tags = [f"{int(t)}" for t in bad["key_tag"]]
+            tags = [f"{int(k['key_tag'])}" for k in bad]
             yield Result(zone, "fail", {"tags": listing(tags)}, ev)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from toolkit.checks.base import Context, Result, collector, rows_by_zone
+from toolkit.checks.base import Context, Result, Row, collector, flag, plain_rows, zone_rows
 from toolkit.checks.records import (
     PORTFOLIO,
     dnskey_state,
@@ -54,7 +54,7 @@ def dnskey_in_manifest(ctx: Context) -> Iterator[Result]:
         if manifest is not None
         else None
     )
-    of = rows_by_zone(check_rows)
+    of = zone_rows(check_rows)
     for zone, seen in state.items():
         if seen == "unobserved":
             yield Result(zone, "indeterminate", {"detail": "DNSKEY set not observed"})
@@ -63,14 +63,18 @@ def dnskey_in_manifest(ctx: Context) -> Iterator[Result]:
         elif check_rows is None:
             yield Result(zone, "indeterminate", {"detail": missing("keys")})
         else:
-            mine = of(zone)
-            bad = mine[mine["status"] == "unlisted"]
+            bad = _with_status(of(zone), "unlisted")
             ev = f"manifest_check[{zone}]: {_KEYS_EV}"
-            if bad.empty:
+            if not bad:
                 yield Result(zone, "pass", {"detail": "every DNSKEY is in the manifest"}, ev)
             else:
-                tags = [f"{int(r.key_tag)} ({r.role})" for r in bad.itertuples()]
+                tags = [f"{int(r['key_tag'])} ({r['role']})" for r in bad]
                 yield Result(zone, "fail", {"tags": listing(tags)}, ev)
+
+
+def _with_status(rows: list[Row], *statuses: str) -> list[Row]:
+    """The rows whose ``status`` is one of ``statuses`` (in their order)."""
+    return [r for r in rows if r["status"] in statuses]
 
 
 @check(
@@ -92,22 +96,21 @@ def manifest_key_observed(ctx: Context) -> Iterator[Result]:
         yield from not_evidenced(inventory_zones(ctx), "keys")
         return
     rows = reconcile.manifest_reconciliation(manifest, key_sets(ctx), now=ctx.now)
-    of = rows_by_zone(rows)
+    of = zone_rows(rows)
     for zone in inventory_zones(ctx):
-        mine = of(zone)
-        mine = mine[mine["in_manifest"].fillna(False)]
-        active = mine[mine["status"] != "retired"]
+        mine = [r for r in of(zone) if flag(r["in_manifest"])]
+        active = [r for r in mine if r["status"] != "retired"]
         ev = rows_evidence(f"manifest_check[{zone}] (keys.csv)", mine)
-        if active.empty:
+        if not active:
             yield Result(zone, "not_applicable", {"detail": "no active key in the manifest"}, ev)
-        elif (active["status"] == "not_observed").any():
+        elif any(r["status"] == "not_observed" for r in active):
             yield Result(zone, "indeterminate", {"detail": "DNSKEY set never observed"}, ev)
         else:
-            bad = active[active["status"].isin(["never_seen", "no_longer_seen"])]
-            if bad.empty:
+            bad = _with_status(active, "never_seen", "no_longer_seen")
+            if not bad:
                 yield Result(zone, "pass", {"detail": f"{len(active)} key(s) published"}, ev)
             else:
-                tags = [f"{int(r.key_tag)} ({r.role}, {r.status})" for r in bad.itertuples()]
+                tags = [f"{int(r['key_tag'])} ({r['role']}, {r['status']})" for r in bad]
                 yield Result(zone, "fail", {"tags": listing(tags)}, ev)
 
 
@@ -134,7 +137,7 @@ def key_rollover_not_overdue(ctx: Context) -> Iterator[Result]:
         if manifest is not None
         else None
     )
-    of_ages = rows_by_zone(ages)
+    of_ages = zone_rows(ages)
     for zone, seen in state.items():
         if seen != "signed":
             status = "indeterminate" if seen == "unobserved" else "not_applicable"
@@ -145,24 +148,24 @@ def key_rollover_not_overdue(ctx: Context) -> Iterator[Result]:
             continue
         mine = of_ages(zone)
         ev = rows_evidence(f"key_ages[{zone}] (keys.csv dates, policy lifetimes)", mine)
-        late = mine[mine["status"].isin(["overdue", "retirement_passed"])]
-        unknown = mine[mine["status"].isin(["age_unknown", "no_policy"])]
-        if not late.empty:
-            keys = [
-                f"{r.role.upper()} {int(r.key_tag)} is {r.age_days:.0f} days old "
-                f"(lifetime {r.lifetime_days})"
-                if r.status == "overdue"
-                else f"{r.role.upper()} {int(r.key_tag)} past its planned retirement "
-                f"({r.planned_retirement:%Y-%m-%d})"
-                for r in late.itertuples()
-            ]
-            yield Result(zone, "fail", {"keys": listing(keys)}, ev)
-        elif not unknown.empty:
-            what = ", ".join(f"{int(r.key_tag)}: {r.status}" for r in unknown.itertuples())
+        late = _with_status(mine, "overdue", "retirement_passed")
+        unknown = _with_status(mine, "age_unknown", "no_policy")
+        if late:
+            yield Result(zone, "fail", {"keys": listing([_late_key(r) for r in late])}, ev)
+        elif unknown:
+            what = ", ".join(f"{int(r['key_tag'])}: {r['status']}" for r in unknown)
             yield Result(zone, "indeterminate", {"detail": f"age not evidenced ({what})"}, ev)
         else:
-            oldest = mine["age_days"].max()
+            oldest = max(r["age_days"] for r in mine)
             yield Result(zone, "pass", {"detail": f"oldest key {oldest:.0f} days"}, ev)
+
+
+def _late_key(r: Row) -> str:
+    """A key_ages row of an overdue key (or one past its planned retirement), in words."""
+    key = f"{r['role'].upper()} {int(r['key_tag'])}"
+    if r["status"] == "overdue":
+        return f"{key} is {r['age_days']:.0f} days old (lifetime {r['lifetime_days']})"
+    return f"{key} past its planned retirement ({r['planned_retirement']:%Y-%m-%d})"
 
 
 @check(
@@ -186,27 +189,26 @@ def ksk_custody_offline(ctx: Context) -> Iterator[Result]:
         yield from not_evidenced(inventory_zones(ctx), "keys")
         return
     rows = reconcile.ksk_custody(manifest, key_sets(ctx), inventory(ctx), ctx.policies, now=ctx.now)
-    of = rows_by_zone(rows)
+    of = zone_rows(rows)
     for zone in inventory_zones(ctx):
         mine = of(zone)
         ev = rows_evidence(f"ksk_custody[{zone}] (keys.csv storage, policy ksk_storage)", mine)
-        bad = mine[mine["status"] == "non_compliant"]
-        if not bad.empty:
-            keys = [
-                f"{int(r.key_tag)} is {r.storage} (allowed: {r.allowed})" for r in bad.itertuples()
-            ]
+        bad = _with_status(mine, "non_compliant")
+        statuses = {r["status"] for r in mine}
+        if bad:
+            keys = [f"{int(r['key_tag'])} is {r['storage']} (allowed: {r['allowed']})" for r in bad]
             yield Result(zone, "fail", {"keys": listing(keys)}, ev)
-        elif mine.empty:
+        elif not mine:
             if state.get(zone) == "signed":
                 detail = "no active KSK of this zone in the manifest"
                 yield Result(zone, "indeterminate", {"detail": detail}, ev)
             else:
                 yield Result(zone, "not_applicable", {"detail": "no active KSK"}, ev)
-        elif (mine["status"] != "compliant").any():
-            what = ", ".join(sorted(set(mine["status"]) - {"compliant"}))
+        elif statuses != {"compliant"}:
+            what = ", ".join(sorted(statuses - {"compliant"}))
             yield Result(zone, "indeterminate", {"detail": f"custody not evidenced: {what}"}, ev)
         else:
-            yield Result(zone, "pass", {"detail": ", ".join(mine["storage"])}, ev)
+            yield Result(zone, "pass", {"detail": ", ".join(r["storage"] for r in mine)}, ev)
 
 
 @check(
@@ -234,7 +236,7 @@ def key_changes_approved(ctx: Context) -> Iterator[Result]:
     recon = (
         reconcile.change_reconciliation(kc, log, window_hours=window) if log is not None else None
     )
-    of_kc, of_recon = rows_by_zone(kc), rows_by_zone(recon)
+    of_kc, of_recon = zone_rows(kc), zone_rows(recon)
     for zone in inventory_zones(ctx):
         n = int(runs.get(zone, 0))
         mine = of_kc(zone)
@@ -242,22 +244,23 @@ def key_changes_approved(ctx: Context) -> Iterator[Result]:
         if n < 2:
             detail = "fewer than two runs observed the zone: no history to compare"
             yield Result(zone, "indeterminate", {"detail": detail}, ev)
-        elif mine.empty:
+        elif not mine:
             yield Result(zone, "pass", {"detail": f"no DNSKEY/DS change in {n} runs"}, ev)
         elif recon is None:
             detail = f"{len(mine)} change(s) observed; {missing('changes')}"
             yield Result(zone, "indeterminate", {"detail": detail}, ev)
         else:
             rec = of_recon(zone)
-            bad = rec[~rec["approved"].astype(bool)]
-            if bad.empty:
+            bad = [r for r in rec if not flag(r["approved"])]
+            if not bad:
                 detail = f"{len(rec)} change(s), each with an approved ticket"
                 yield Result(zone, "pass", {"detail": detail}, ev)
             else:
                 changes = [
-                    f"{r.rrtype} {int(r.key_tag)} {r.change} between "
-                    f"{r.before_at:%Y-%m-%d %H:%M} and {r.after_at:%Y-%m-%d %H:%M} ({r.reason})"
-                    for r in bad.itertuples()
+                    f"{r['rrtype']} {int(r['key_tag'])} {r['change']} between "
+                    f"{r['before_at']:%Y-%m-%d %H:%M} and {r['after_at']:%Y-%m-%d %H:%M} "
+                    f"({r['reason']})"
+                    for r in bad
                 ]
                 yield Result(zone, "fail", {"count": len(bad), "changes": listing(changes, 3)}, ev)
 
@@ -281,19 +284,21 @@ def change_approval_segregated(ctx: Context) -> Iterator[Result]:
     if log is None:
         yield from not_evidenced(inventory_zones(ctx), "changes")
         return
-    review = reconcile.ticket_review(log)
-    done = review[review["implemented"].astype(bool)]
-    targets = inventory_zones(ctx) + ([PORTFOLIO] if done["zone"].isna().any() else [])
+    done: dict[str | None, list[Row]] = {}  # implemented tickets by zone (None: no zone)
+    for r in plain_rows(reconcile.ticket_review(log)):
+        if flag(r["implemented"]):
+            done.setdefault(r["zone"], []).append(r)
+    targets = inventory_zones(ctx) + ([PORTFOLIO] if None in done else [])
     for zone in targets:
-        mine = done[done["zone"].isna()] if zone == PORTFOLIO else done[done["zone"] == zone]
+        mine = done.get(None if zone == PORTFOLIO else zone, [])
         ev = rows_evidence(f"ticket_review[{zone}] (changes.csv)", mine)
-        bad = mine[~mine["approved"].astype(bool)]
-        if mine.empty:
+        bad = [r for r in mine if not flag(r["approved"])]
+        if not mine:
             yield Result(zone, "not_applicable", {"detail": "no implemented ticket"}, ev)
-        elif bad.empty:
+        elif not bad:
             yield Result(zone, "pass", {"detail": f"{len(mine)} ticket(s) approved"}, ev)
         else:
-            yield Result(zone, "fail", {"problems": listing(list(bad["problem"]), 3)}, ev)
+            yield Result(zone, "fail", {"problems": listing([r["problem"] for r in bad], 3)}, ev)
 
 
 @check(
@@ -320,38 +325,43 @@ def ds_publish_within_sla(ctx: Context) -> Iterator[Result]:
     rows = reconcile.ds_publication(
         log, key_sets(ctx), inventory(ctx), ctx.frame("registrars"), default_sla_hours=sla
     )
-    of = rows_by_zone(rows)
+    of = zone_rows(rows)
     for zone in inventory_zones(ctx):
         mine = of(zone)
         ev = f"ds_publication[{zone}]: changes.csv ds_publish tickets vs DS sets at the parent"
-        bad = mine[mine["status"].isin(["late", "missing"])]
-        if mine.empty:
+        bad = _with_status(mine, "late", "missing")
+        if not mine:
             yield Result(zone, "not_applicable", {"detail": "no ds_publish ticket"}, ev)
-        elif not bad.empty:
-            problems = [
-                f"{r.ticket}: DS {int(r.key_tag)} appeared after {r.hours:.0f} h "
-                f"(SLA {r.sla_hours:g} h)"
-                if r.status == "late"
-                else f"{r.ticket}: DS {int(r.key_tag)} submitted "
-                f"{r.implemented_at:%Y-%m-%d} never appeared (SLA {r.sla_hours:g} h)"
-                for r in bad.itertuples()
-            ]
+        elif bad:
+            problems = [_ds_problem(r) for r in bad]
             yield Result(zone, "fail", {"problems": "late: " + listing(problems, 3)}, ev)
-        elif (~mine["status"].isin(["on_time", "unmeasured"])).any():
-            what = ", ".join(f"{r.ticket}: {r.status}" for r in mine.itertuples())
+        elif any(r["status"] not in ("on_time", "unmeasured") for r in mine):
+            what = ", ".join(f"{r['ticket']}: {r['status']}" for r in mine)
             yield Result(zone, "indeterminate", {"detail": what}, ev)
         else:
-            what = [
-                f"{r.ticket}: DS {int(r.key_tag)} "
-                + (
-                    f"seen {r.hours:.0f} h after submission"
-                    if r.status == "on_time"
-                    else f"published (first run after submission came {r.hours:.0f} h later: "
-                    "delay not measurable)"
-                )
-                for r in mine.itertuples()
-            ]
+            what = [_ds_seen(r) for r in mine]
             yield Result(zone, "pass", {"detail": listing(what, 3)}, ev)
+
+
+def _ds_problem(r: Row) -> str:
+    """A ds_publication row whose DS came late or never, in words."""
+    ds = f"{r['ticket']}: DS {int(r['key_tag'])}"
+    if r["status"] == "late":
+        return f"{ds} appeared after {r['hours']:.0f} h (SLA {r['sla_hours']:g} h)"
+    return (
+        f"{ds} submitted {r['implemented_at']:%Y-%m-%d} never appeared (SLA {r['sla_hours']:g} h)"
+    )
+
+
+def _ds_seen(r: Row) -> str:
+    """A ds_publication row whose DS appeared (on time, or unmeasured), in words."""
+    ds = f"{r['ticket']}: DS {int(r['key_tag'])}"
+    if r["status"] == "on_time":
+        return f"{ds} seen {r['hours']:.0f} h after submission"
+    return (
+        f"{ds} published (first run after submission came {r['hours']:.0f} h later: "
+        "delay not measurable)"
+    )
 
 
 @check(
@@ -372,7 +382,7 @@ def bogus_zone_has_incident(ctx: Context) -> Iterator[Result]:
     z = zones(ctx)
     incidents = ctx.frame("incidents")
     rows = oversight.bogus_incidents(z, incidents) if incidents is not None else None
-    of = rows_by_zone(rows)
+    of = zone_rows(rows)
     bogus = set(z.loc[z["status"] == "bogus", "zone"])
     for zone in inventory_zones(ctx):
         if zone not in bogus:
@@ -380,8 +390,8 @@ def bogus_zone_has_incident(ctx: Context) -> Iterator[Result]:
         elif rows is None:
             yield Result(zone, "indeterminate", {"detail": missing("incidents")})
         else:
-            r = of(zone).iloc[0]
-            ids = "none" if pd.isna(r["incidents"]) else r["incidents"]
+            r = of(zone)[0]
+            ids = "none" if r["incidents"] is None else r["incidents"]
             ev = f"zones[{zone}] status=bogus; incidents.csv: {ids}"
             if r["status"] == "recorded":
                 yield Result(zone, "pass", {"detail": f"incident {r['incidents']}"}, ev)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.checks.base import Context, Result
+from toolkit.checks.base import Context, Result, Row
 from toolkit.governance import RECORD_SPECS
 from toolkit.governance.history import KEY_SETS, key_set_changes, observed_key_sets
 
@@ -84,8 +84,8 @@ def dnskey_state(ctx: Context) -> dict[str, str]:
     if dk.empty:
         return out
     last = dk[dk["observed_at"] == dk.groupby("zone")["observed_at"].transform("max")]
-    for zone, group in last.groupby("zone"):
-        out[str(zone)] = "signed" if group["rdata"].notna().any() else "unsigned"
+    signed = last["rdata"].notna().groupby(last["zone"]).any()
+    out.update({str(zone): "signed" if has_key else "unsigned" for zone, has_key in signed.items()})
     return out
 
 
@@ -95,9 +95,13 @@ def listing(items: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def rows_evidence(frame: str, rows: pd.DataFrame, key: str = "source_line") -> str:
-    """Evidence text naming a derived frame and the record lines behind it."""
-    if key in rows and rows[key].notna().any():
-        lines = ", ".join(str(int(v)) for v in rows[key].dropna())
-        return f"{frame}: lines {lines}"
+def rows_evidence(frame: str, rows: pd.DataFrame | list[Row], key: str = "source_line") -> str:
+    """Evidence text naming a derived frame and the record lines behind it (``rows``: a frame,
+    or plain rows from :func:`toolkit.checks.base.zone_rows`)."""
+    if isinstance(rows, pd.DataFrame):
+        values = list(rows[key].dropna()) if key in rows else []
+    else:
+        values = [r[key] for r in rows if r.get(key) is not None]
+    if values:
+        return f"{frame}: lines {', '.join(str(int(v)) for v in values)}"
     return frame

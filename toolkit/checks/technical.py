@@ -8,28 +8,49 @@ frames through the :class:`Context` and yield one :class:`Result` per zone.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-import pandas as pd
-
-from toolkit.checks.base import Context, Result, collector, rows_by_zone
+from toolkit.checks.base import (
+    Context,
+    Result,
+    Row,
+    collector,
+    plain_rows,
+    value,
+    zone_rows,
+)
 
 CHECKS, check = collector()
 
 
-def _zones(ctx: Context) -> pd.DataFrame:
+def _zones(ctx: Context) -> list[Row]:
+    """The run's zones frame as plain rows (missing values None; a missing status counts as
+    indeterminate, so that a malformed row can never pass)."""
     zones = ctx.frame("zones")
     if zones is None:
         raise ValueError("the run has no zones frame")
-    return zones
+    return [
+        r if r["status"] is not None else {**r, "status": "indeterminate"}
+        for r in plain_rows(zones)
+    ]
 
 
-def _reasons(row: pd.Series) -> list[str]:
-    r = row["reasons"]
-    return [] if r is pd.NA or r is None else [c for c in str(r).split(";") if c]
+def _shown(v: Any) -> Any:
+    """A cell as evidence and messages print it: a missing value as ``<NA>`` (how pandas
+    prints a null of the frames' nullable dtypes)."""
+    return "<NA>" if v is None else v
 
 
-def _ev(row: pd.Series) -> str:
-    return f"zones[{row['zone']}] status={row['status']} reasons={row['reasons'] or '-'}"
+def _ev(row: Row) -> str:
+    return f"zones[{row['zone']}] status={_shown(row['status'])} reasons={row['reasons'] or '-'}"
+
+
+def _resolver_ev(r: Row) -> str:
+    """A resolver_checks row in the evidence: who was asked and what came back."""
+    return (
+        f"{_shown(r['resolver'])}@{_shown(r['address'])}: rcode={_shown(r['rcode'])} "
+        f"ad={_shown(r['ad'])} ede={_shown(r['ede_code'])}"
+    )
 
 
 @check(
@@ -47,10 +68,10 @@ def _ev(row: pd.Series) -> str:
     message="The chain of trust is bogus: {why}",
 )
 def chain_not_bogus(ctx: Context) -> Iterator[Result]:
-    for _, row in _zones(ctx).iterrows():
+    for row in _zones(ctx):
         status = row["status"]
         if status == "bogus":
-            yield Result(row["zone"], "fail", {"why": row["reason_text"]}, _ev(row))
+            yield Result(row["zone"], "fail", {"why": _shown(row["reason_text"])}, _ev(row))
         elif status == "indeterminate":
             yield Result(row["zone"], "indeterminate", {"detail": row["reason_text"]}, _ev(row))
         else:
@@ -70,15 +91,15 @@ def chain_not_bogus(ctx: Context) -> Iterator[Result]:
     message="Expected to be signed but the chain is {status}: {why}",
 )
 def zone_signed_as_expected(ctx: Context) -> Iterator[Result]:
-    for _, row in _zones(ctx).iterrows():
+    for row in _zones(ctx):
         expected = row["expected_signed"]
-        if expected is not pd.NA and not bool(expected):
+        if expected is not None and not expected:
             detail = "the inventory records the zone as deliberately unsigned"
             yield Result(row["zone"], "not_applicable", {"detail": detail}, _ev(row))
         elif row["status"] == "indeterminate":
             yield Result(row["zone"], "indeterminate", {"detail": row["reason_text"]}, _ev(row))
         elif row["status"] == "insecure":
-            params = {"status": row["status"], "why": row["reason_text"]}
+            params = {"status": row["status"], "why": _shown(row["reason_text"])}
             yield Result(row["zone"], "fail", params, _ev(row))
         else:  # secure, or bogus (signed; its breakage is chain_not_bogus's finding)
             yield Result(row["zone"], "pass", {"detail": "zone is signed"}, _ev(row))
@@ -98,16 +119,16 @@ def zone_signed_as_expected(ctx: Context) -> Iterator[Result]:
     "no DS record.",
 )
 def ds_published_for_signed_zone(ctx: Context) -> Iterator[Result]:
-    for _, row in _zones(ctx).iterrows():
+    for row in _zones(ctx):
         signed, has_ds = row["signed"], row["has_ds"]
-        if signed is pd.NA:
+        if signed is None:
             yield Result(row["zone"], "indeterminate", {"detail": "signing unknown"}, _ev(row))
         elif not signed:
             yield Result(row["zone"], "not_applicable", {"detail": "zone not signed"}, _ev(row))
-        elif has_ds is pd.NA:
+        elif has_ds is None:
             yield Result(row["zone"], "indeterminate", {"detail": "DS unknown"}, _ev(row))
         elif not has_ds:
-            params = {"algorithms": row["algorithms"], "parent": row["parent"]}
+            params = {"algorithms": _shown(row["algorithms"]), "parent": _shown(row["parent"])}
             yield Result(row["zone"], "fail", params, _ev(row))
         else:
             yield Result(row["zone"], "pass", {"detail": "DS published"}, _ev(row))
@@ -132,16 +153,16 @@ def rrsig_validity_above_floor(ctx: Context) -> Iterator[Result]:
         if inventory is not None
         else {}
     )
-    for _, row in _zones(ctx).iterrows():
+    for row in _zones(ctx):
         days = row["min_rrsig_days_left"]
-        if row["signed"] is pd.NA or days is pd.NA:
-            if row["signed"] is not pd.NA and not row["signed"]:
+        if row["signed"] is None or days is None:
+            if row["signed"] is not None and not row["signed"]:
                 yield Result(row["zone"], "not_applicable", {"detail": "zone not signed"})
             else:
                 yield Result(row["zone"], "indeterminate", {"detail": "no signature observed"})
             continue
         name = policies.get(row["zone"])
-        policy = ctx.policies.get(None if name is pd.NA else name)
+        policy = ctx.policies.get(value(name))
         if policy is None:
             detail = "no signing policy applies: the floor is not evidenced"
             yield Result(row["zone"], "indeterminate", {"detail": detail}, _ev(row))
@@ -150,7 +171,7 @@ def rrsig_validity_above_floor(ctx: Context) -> Iterator[Result]:
         ev = f"zones[{row['zone']}] min_rrsig_days_left={days:.2f}; policy {policy.name}"
         if days < floor:
             when = row["earliest_expiration"]
-            when_text = "an unrecorded date" if pd.isna(when) else f"{when:%Y-%m-%d %H:%M} UTC"
+            when_text = "an unrecorded date" if when is None else f"{when:%Y-%m-%d %H:%M} UTC"
             params = {"days": float(days), "when": when_text, "floor": floor}
             yield Result(row["zone"], "fail", params, ev)
         else:
@@ -171,10 +192,13 @@ def rrsig_validity_above_floor(ctx: Context) -> Iterator[Result]:
     message="{bad} of {total} authoritative server addresses did not answer with authority.",
 )
 def authoritative_servers_answer(ctx: Context) -> Iterator[Result]:
-    for _, row in _zones(ctx).iterrows():
+    for row in _zones(ctx):
         total, answered = row["ns_servers"], row["ns_answered"]
-        ev = f"zones[{row['zone']}] ns_servers={total} ns_answered={answered}; queries frame"
-        if total is pd.NA or total == 0:
+        ev = (
+            f"zones[{row['zone']}] ns_servers={_shown(total)} ns_answered={_shown(answered)}; "
+            "queries frame"
+        )
+        if total is None or total == 0:
             yield Result(row["zone"], "indeterminate", {"detail": "no server known"}, ev)
         elif answered < total:
             yield Result(
@@ -198,31 +222,27 @@ def authoritative_servers_answer(ctx: Context) -> Iterator[Result]:
     message="{resolvers} disagree: they see the zone as {seen}, the toolkit as {status}.",
 )
 def resolvers_agree_with_validation(ctx: Context) -> Iterator[Result]:
-    checks = ctx.frame("resolver_checks")
-    of = rows_by_zone(checks)
-    for _, row in _zones(ctx).iterrows():
+    of = zone_rows(ctx.frame("resolver_checks"))
+    for row in _zones(ctx):
         status = row["status"]
-        mine = of(row["zone"]) if checks is not None else None
-        if mine is None or mine.empty:
+        mine = of(row["zone"])
+        if not mine:
             yield Result(row["zone"], "indeterminate", {"detail": "no resolver was asked"})
             continue
         if status == "indeterminate":
             yield Result(row["zone"], "indeterminate", {"detail": row["reason_text"]})
             continue
-        answered = mine[mine["resolver_status"] != "indeterminate"]
-        off = answered[answered["resolver_status"] != status]
-        ev = "; ".join(
-            f"{r.resolver}@{r.address}: rcode={r.rcode} ad={r.ad} ede={r.ede_code}"
-            for r in mine.itertuples()
-        )
-        if not off.empty:
+        answered = [r for r in mine if r["resolver_status"] != "indeterminate"]
+        off = [r for r in answered if r["resolver_status"] != status]
+        ev = "; ".join(_resolver_ev(r) for r in mine)
+        if off:
             params = {
-                "resolvers": ", ".join(off["resolver"]),
-                "seen": ", ".join(sorted(set(off["resolver_status"]))),
+                "resolvers": ", ".join(r["resolver"] for r in off),
+                "seen": ", ".join(sorted({r["resolver_status"] for r in off})),
                 "status": status,
             }
             yield Result(row["zone"], "fail", params, ev)
-        elif answered.empty:
+        elif not answered:
             yield Result(row["zone"], "indeterminate", {"detail": "no resolver answered"}, ev)
         else:
             yield Result(row["zone"], "pass", {"detail": f"{len(answered)} agree"}, ev)
@@ -251,21 +271,15 @@ def resolver_families_agree(ctx: Context) -> Iterator[Result]:
     two answered. A resolver's label stands for its family. Agreement on a zone the toolkit
     could not assess (own status indeterminate, e.g. the zone does not exist) is no evidence:
     indeterminate, never a pass."""
-    checks = ctx.frame("resolver_checks")
-    of = rows_by_zone(checks)
-    for _, row in _zones(ctx).iterrows():
+    of = zone_rows(ctx.frame("resolver_checks"))
+    for row in _zones(ctx):
         zone = row["zone"]
-        mine = of(zone) if checks is not None else None
-        if mine is None or mine.empty:
+        mine = of(zone)
+        if not mine:
             yield Result(zone, "indeterminate", {"detail": "no resolver was asked"})
             continue
-        status = mine["resolver_status"].fillna("indeterminate").astype(str)
-        answered = mine[status != "indeterminate"]
-        ev = "; ".join(
-            f"{r.resolver}@{r.address}: rcode={r.rcode} ad={r.ad} ede={r.ede_code} "
-            f"status={r.resolver_status}"
-            for r in mine.itertuples()
-        )
+        answered = [r for r in mine if r["resolver_status"] not in (None, "indeterminate")]
+        ev = "; ".join(f"{_resolver_ev(r)} status={_shown(r['resolver_status'])}" for r in mine)
         if len(answered) < 2:
             detail = (
                 f"{len(answered)} of {len(mine)} resolvers answered: agreement needs at least two"
@@ -273,8 +287,8 @@ def resolver_families_agree(ctx: Context) -> Iterator[Result]:
             yield Result(zone, "indeterminate", {"detail": detail}, ev)
             continue
         seen: dict[str, list[str]] = {}
-        for r in answered.itertuples():
-            seen.setdefault(str(r.resolver_status), []).append(str(r.resolver))
+        for r in answered:
+            seen.setdefault(str(r["resolver_status"]), []).append(str(_shown(r["resolver"])))
         if len(seen) > 1:
             text = "; ".join(
                 f"{', '.join(sorted(names))} saw {st}" for st, names in sorted(seen.items())
@@ -284,7 +298,9 @@ def resolver_families_agree(ctx: Context) -> Iterator[Result]:
             (st,) = seen
             detail = f"{len(answered)} resolvers agree: {st}"
             if row["status"] == "indeterminate":
-                why = f"{detail}, but the zone itself is indeterminate: {row['reason_text']}"
+                why = (
+                    f"{detail}, but the zone itself is indeterminate: {_shown(row['reason_text'])}"
+                )
                 yield Result(zone, "indeterminate", {"detail": why}, ev)
             else:
                 yield Result(zone, "pass", {"detail": detail}, ev)

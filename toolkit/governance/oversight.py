@@ -48,8 +48,12 @@ def risk_acceptance(
     t = utc(now)
     status = dict(zip(zones["zone"], zones["status"], strict=True))
     reasons = dict(zip(zones["zone"], zones["reason_text"], strict=True))
+    covering: dict[str, list[Any]] = {}  # zone -> its acceptances, latest expiry first
+    in_scope = exceptions[exceptions["scope"].isin(ACCEPTANCE_SCOPES)]
+    for e in in_scope.sort_values("expires", ascending=False, kind="stable").itertuples():
+        covering.setdefault(e.zone, []).append(e)
     rows = []
-    for z in inventory.itertuples():
+    for z in inventory[["zone", "expected_signed"]].itertuples():
         by_decision = not pd.isna(z.expected_signed) and not bool(z.expected_signed)
         if by_decision:
             why = "unsigned by decision in the inventory"
@@ -57,11 +61,8 @@ def risk_acceptance(
             why = f"chain insecure: {reasons.get(z.zone)}"
         else:
             continue
-        mine = exceptions[
-            (exceptions["zone"] == z.zone) & exceptions["scope"].isin(ACCEPTANCE_SCOPES)
-        ].sort_values("expires", ascending=False)
         chosen, verdict = None, "none"
-        for e in mine.itertuples():
+        for e in covering.get(z.zone, []):
             approved = not pd.isna(e.approved_by)
             if approved and e.expires > t and (ts(e.approved_at) or t) <= t:
                 chosen, verdict = e, "accepted"
@@ -94,15 +95,18 @@ BOGUS_INCIDENTS = schema(
 def bogus_incidents(zones: pd.DataFrame, incidents: pd.DataFrame) -> pd.DataFrame:
     """Whether each bogus zone has an incident open at (or resolved after) the time the run saw
     it bogus (schema :data:`BOGUS_INCIDENTS`)."""
+    by_zone: dict[str, list[Any]] = {}
+    for i in incidents.itertuples():  # grouped once: a filter per bogus zone costs zones x rows
+        by_zone.setdefault(i.zone, []).append(i)
     rows = []
     for z in zones[zones["status"] == "bogus"].itertuples():
         seen = ts(z.checked_at)
-        mine = incidents[incidents["zone"] == z.zone]
-        covering = mine["resolved_at"].isna()
-        if seen is not None:
-            covering = covering | (mine["resolved_at"] >= seen)
-        open_then = mine[covering.fillna(False).astype(bool)]
-        ids = ";".join(open_then["incident"]) or None
+        open_then = [
+            str(i.incident)
+            for i in by_zone.get(z.zone, [])
+            if pd.isna(i.resolved_at) or (seen is not None and i.resolved_at >= seen)
+        ]
+        ids = ";".join(open_then) or None
         rows.append(
             {
                 "zone": z.zone,

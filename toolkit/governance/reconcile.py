@@ -18,6 +18,7 @@ the policies. ``now`` is always passed in.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -45,12 +46,30 @@ def is_active(key: Any, now: pd.Timestamp) -> bool:
     return (start is None or start <= now) and (retire is None or retire > now)
 
 
-def policy_of(zone: str, inventory: pd.DataFrame, policies: PolicySet) -> SigningPolicy | None:
-    """The signing policy that applies to ``zone`` (None: not evidenced)."""
-    match = inventory.loc[inventory["zone"] == zone, "policy"]
-    if match.empty:
-        return None
-    return policies.get(None if pd.isna(match.iloc[0]) else str(match.iloc[0]))
+def _key_ids(frame: pd.DataFrame) -> set[tuple[str, int]]:
+    """The ``(zone, key tag)`` pairs of ``frame``'s rows."""
+    return {(zone, int(tag)) for zone, tag in zip(frame["zone"], frame["key_tag"], strict=True)}
+
+
+def _served_keys(latest: pd.DataFrame) -> Iterator[tuple[str, Any, Any]]:
+    """``(zone, key_tag, flags)`` of each key in the latest DNSKEY sets, once (first row)."""
+    keys = latest.drop_duplicates(["zone", "key_tag"])
+    return zip(keys["zone"], keys["key_tag"], keys["flags"], strict=True)
+
+
+def _first_by_zone(inventory: pd.DataFrame, column: str) -> dict[str, str | None]:
+    """``column`` of each zone's first inventory row, as a string (None: empty)."""
+    out: dict[str, str | None] = {}
+    for zone, v in zip(inventory["zone"], inventory[column], strict=True):
+        if zone not in out:
+            out[zone] = None if pd.isna(v) else str(v)
+    return out
+
+
+def zone_policies(inventory: pd.DataFrame, policies: PolicySet) -> dict[str, SigningPolicy | None]:
+    """The signing policy that applies to each zone of the inventory (None: not evidenced).
+    A zone the inventory does not list has none either: look it up with ``.get``."""
+    return {zone: policies.get(name) for zone, name in _first_by_zone(inventory, "policy").items()}
 
 
 MANIFEST_CHECK = schema(
@@ -86,26 +105,26 @@ def manifest_reconciliation(
     dnskeys = key_sets[key_sets["rrtype"] == "DNSKEY"]
     latest = latest_sets(dnskeys).dropna(subset=["rdata"])
     seen = dnskeys.dropna(subset=["rdata"]).groupby(["zone", "key_tag"])["observed_at"]
-    first, last = seen.min(), seen.max()
+    first, last = seen.min().to_dict(), seen.max().to_dict()
     observed_zones = set(dnskeys["zone"])
-    listed = {(r.zone, int(r.key_tag)) for r in manifest.itertuples()}
+    listed = _key_ids(manifest)
     rows: list[dict[str, Any]] = []
-    for r in latest.drop_duplicates(["zone", "key_tag"]).itertuples():
-        if (r.zone, int(r.key_tag)) not in listed:
+    for zone, key_tag, flags in _served_keys(latest):
+        if (zone, int(key_tag)) not in listed:
             rows.append(
                 {
-                    "zone": r.zone,
-                    "key_tag": r.key_tag,
-                    "role": key_role(r.flags),
+                    "zone": zone,
+                    "key_tag": key_tag,
+                    "role": key_role(flags),
                     "status": "unlisted",
                     "in_manifest": False,
                     "in_dns": True,
                 }
             )
-    now_served = {(r.zone, int(r.key_tag)) for r in latest.itertuples()}
+    now_served = _key_ids(latest)
     for k in manifest.itertuples():
         key = (k.zone, int(k.key_tag))
-        ever = key in first.index
+        ever = key in first
         if key in now_served:
             status = "listed"
         elif k.zone not in observed_zones:
@@ -163,11 +182,12 @@ def key_ages(
     t = utc(now)
     latest = latest_sets(key_sets[key_sets["rrtype"] == "DNSKEY"]).dropna(subset=["rdata"])
     by_key = {(k.zone, int(k.key_tag)): k for k in manifest.itertuples()}
+    policy_of = zone_policies(inventory, policies)
     rows: list[dict[str, Any]] = []
-    for r in latest.drop_duplicates(["zone", "key_tag"]).itertuples():
-        k = by_key.get((r.zone, int(r.key_tag)))
-        role = k.role if k is not None else key_role(r.flags)
-        policy = policy_of(r.zone, inventory, policies)
+    for zone, key_tag, flags in _served_keys(latest):
+        k = by_key.get((zone, int(key_tag)))
+        role = k.role if k is not None else key_role(flags)
+        policy = policy_of.get(zone)
         since = None
         if k is not None:
             since = next((ts(x) for x in (k.activated, k.published, k.created) if ts(x)), None)
@@ -186,8 +206,8 @@ def key_ages(
             status = "within"
         rows.append(
             {
-                "zone": r.zone,
-                "key_tag": r.key_tag,
+                "zone": zone,
+                "key_tag": key_tag,
                 "role": role,
                 "policy": None if policy is None else policy.name,
                 "since": since,
@@ -227,12 +247,13 @@ def ksk_custody(
     served in the zone's latest DNSKEY set (schema :data:`KSK_CUSTODY`)."""
     t = utc(now)
     latest = latest_sets(key_sets[key_sets["rrtype"] == "DNSKEY"]).dropna(subset=["rdata"])
-    served = {(r.zone, int(r.key_tag)) for r in latest.itertuples()}
+    served = _key_ids(latest)
+    policy_of = zone_policies(inventory, policies)
     rows: list[dict[str, Any]] = []
     for k in manifest[manifest["role"].isin(["ksk", "csk"])].itertuples():
         if not is_active(k, t) and (k.zone, int(k.key_tag)) not in served:
             continue
-        policy = policy_of(k.zone, inventory, policies)
+        policy = policy_of.get(k.zone)
         storage = None if pd.isna(k.storage) else str(k.storage)
         if policy is None:
             status = "no_policy"
@@ -360,13 +381,17 @@ def change_reconciliation(
     with the reason.
     """
     window = pd.Timedelta(hours=window_hours)
+    tickets_of: dict[str, list[Any]] = {}
+    for t in changes[changes["zone"].isin(key_changes["zone"])].itertuples():
+        tickets_of.setdefault(t.zone, []).append(t)
     rows = []
     for c in key_changes.itertuples():
         kind = key_role(c.flags) if c.rrtype == "DNSKEY" else "-"
         actions = _ACTIONS[(c.rrtype, c.change, kind)]
-        cands = changes[(changes["zone"] == c.zone) & changes["action"].isin(actions)]
         ranked = []
-        for t in cands.itertuples():
+        for t in tickets_of.get(c.zone, []):
+            if t.action not in actions:
+                continue
             tag_given = not pd.isna(t.key_tag)
             exact = tag_given and int(t.key_tag) == int(c.key_tag)
             if c.change == "added" and tag_given and not exact:
@@ -455,10 +480,11 @@ def ds_publication(
     if registrars is not None:
         for r in registrars.dropna(subset=["sla_hours"]).itertuples():
             slas[str(r.registrar).casefold()] = float(r.sla_hours)
+    registrar_of = _first_by_zone(inventory, "registrar")
+    observations = _ds_observations(ds)
     rows = []
     for c in tickets.itertuples():
-        reg = inventory.loc[inventory["zone"] == c.zone, "registrar"]
-        registrar = None if reg.empty or pd.isna(reg.iloc[0]) else str(reg.iloc[0])
+        registrar = registrar_of.get(c.zone)
         sla = slas.get((registrar or "").casefold())
         source = "registrars.csv" if sla is not None else "default"
         sla = default_sla_hours if sla is None else sla
@@ -471,26 +497,42 @@ def ds_publication(
             "sla_hours": sla,
             "sla_source": source,
         }
-        after = ds[(ds["zone"] == c.zone) & (ds["observed_at"] >= c.implemented_at)]
+        after = [(at, tag) for at, tag in observations.get(c.zone, []) if at >= c.implemented_at]
         if pd.isna(c.key_tag):
             row["status"] = "no_key_tag"
-        elif after.empty:
+        elif not after:
             row["status"] = "not_observed"
         else:
-            hits = after[after["key_tag"] == c.key_tag]
-            if not hits.empty:
-                first = hits["observed_at"].min()
-                hours = (first - c.implemented_at) / HOUR
-                row.update(first_seen_at=first, hours=hours)
-                deadline = c.implemented_at + sla * HOUR
-                lacking = after[(after["observed_at"] >= deadline) & (after["observed_at"] < first)]
-                if hours <= sla:
-                    row["status"] = "on_time"
-                else:
-                    row["status"] = "late" if not lacking.empty else "unmeasured"
-            elif after["observed_at"].max() >= c.implemented_at + sla * HOUR:
-                row["status"] = "missing"
-            else:
-                row["status"] = "pending"
+            row.update(_ds_appearance(after, c.key_tag, c.implemented_at, sla))
         rows.append(row)
     return DS_PUBLICATION.frame(rows)
+
+
+def _ds_observations(ds: pd.DataFrame) -> dict[str, list[tuple[pd.Timestamp, Any]]]:
+    """Each zone's DS rows as ``(observed_at, key_tag)`` pairs, in frame order (rows without
+    an observation time left out; a null key tag: the run saw no DS)."""
+    out: dict[str, list[tuple[pd.Timestamp, Any]]] = {}
+    for zone, at, tag in zip(ds["zone"], ds["observed_at"], ds["key_tag"], strict=True):
+        if not pd.isna(at):
+            out.setdefault(zone, []).append((at, tag))
+    return out
+
+
+def _ds_appearance(
+    after: list[tuple[pd.Timestamp, Any]], key_tag: int, submitted: pd.Timestamp, sla: float
+) -> dict[str, Any]:
+    """Status (and first sighting) of the DS ``key_tag`` submitted at ``submitted``, from the
+    zone's DS observations made since (not empty)."""
+    deadline = submitted + sla * HOUR
+    hits = [at for at, tag in after if not pd.isna(tag) and tag == key_tag]
+    if not hits:
+        return {"status": "missing" if max(at for at, _ in after) >= deadline else "pending"}
+    first = min(hits)
+    hours = (first - submitted) / HOUR
+    if hours <= sla:
+        status = "on_time"
+    elif any(deadline <= at < first for at, _ in after):
+        status = "late"
+    else:
+        status = "unmeasured"
+    return {"first_seen_at": first, "hours": hours, "status": status}
