@@ -15,8 +15,6 @@ Two pure steps, frames in and frames out:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pandas as pd
 
 from toolkit.schemas import UTC_TS, Column, FrameSchema
@@ -72,27 +70,35 @@ def observed_key_sets(
     is known; a zone whose status is indeterminate (e.g. it does not exist) is never taken
     as observed empty, only its records (if any) are kept.
     """
-    undecided = set(zones.loc[zones["status"].fillna("indeterminate") == "indeterminate", "zone"])
+    run = {"run_id": run_id, "run_at": observed_at}
+    return key_sets_of_runs(zones.assign(**run), records.assign(**run))
+
+
+def key_sets_of_runs(zones: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """:func:`observed_key_sets` of many runs at once: ``zones`` and ``records`` hold the rows
+    of every run with two more columns, ``run_id`` and ``run_at`` (as
+    :func:`toolkit.history.load_history` gives them). Rows come in run order (``run_at``,
+    then ``run_id``), then by zone, type, key tag and rdata."""
+    run = ["run_id", "zone"]
+    status = zones["status"].astype(object).where(zones["status"].notna(), "indeterminate")
+    undecided = zones.loc[status == "indeterminate", run].drop_duplicates()
+    at = zones[["run_id", "run_at"]].drop_duplicates("run_id")
     parts: list[pd.DataFrame] = []
     for rrtype, (source, flag) in _SOURCE.items():
-        observed = zones.loc[zones[flag].notna(), "zone"]
-        recs = records[
-            (records["rrtype"] == rrtype)
-            & (records["source"] == source)
-            & records["zone"].isin(observed)
-        ].drop_duplicates(["zone", "rdata"])
-        parts.append(
-            recs[["zone", "key_tag", "algorithm", "flags", "digest_type", "rdata"]].assign(
-                rrtype=rrtype
-            )
-        )
-        seen = set(recs["zone"])
-        empty = [z for z in observed if z not in seen and z not in undecided]
-        parts.append(pd.DataFrame({"zone": pd.Series(empty, dtype="string"), "rrtype": rrtype}))
-    out = pd.concat(parts, ignore_index=True)
-    out["run_id"] = run_id
-    out["observed_at"] = observed_at
-    return KEY_SETS.cast(out).sort_values(["zone", "rrtype", "key_tag"]).reset_index(drop=True)
+        observed = zones.loc[zones[flag].notna(), run].drop_duplicates()
+        recs = records[(records["rrtype"] == rrtype) & (records["source"] == source)]
+        recs = recs[[*run, "key_tag", "algorithm", "flags", "digest_type", "rdata"]]
+        recs = recs.merge(observed, on=run).drop_duplicates([*run, "rdata"])
+        parts.append(recs.assign(rrtype=rrtype))
+        seen = pd.concat([recs[run], undecided], ignore_index=True).drop_duplicates()
+        empty = observed.merge(seen, on=run, how="left", indicator=True)
+        parts.append(empty.loc[empty["_merge"] == "left_only", run].assign(rrtype=rrtype))
+    out = pd.concat(parts, ignore_index=True).merge(at, on="run_id", how="left")
+    out = out.rename(columns={"run_at": "observed_at"})
+    out = KEY_SETS.cast(out).sort_values(
+        ["observed_at", "run_id", "zone", "rrtype", "key_tag", "rdata"], kind="stable"
+    )
+    return out.reset_index(drop=True)
 
 
 def key_set_changes(key_sets: pd.DataFrame) -> pd.DataFrame:
@@ -149,18 +155,21 @@ def latest_sets(key_sets: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
-    """The key sets of every stored run up to and including run ``until`` (KEY_SETS schema).
+    """The key sets of every stored run up to and including run ``until`` (KEY_SETS schema),
+    read in one scan of the runs' ``zones`` and ``records`` files (hashes checked first).
 
     Raises StoreError when ``until`` names no run or a run's files were altered.
     """
+    from toolkit.history.load import load_history, read_manifest
+
     last = store.resolve(until)
-    ids: Iterable[str] = store.list_runs()["run_id"]
-    parts = []
-    for run_id in ids:
-        run = store.load(run_id, frames=("zones", "records"))
-        if "zones" in run.frames and "records" in run.frames:
-            when = pd.Timestamp(run.created_at).tz_convert("UTC")
-            parts.append(observed_key_sets(run_id, when, run["zones"], run["records"]))
-        if run_id == last:
-            break
-    return KEY_SETS.cast(pd.concat(parts, ignore_index=True)) if parts else KEY_SETS.empty()
+    ids = list(store.list_runs()["run_id"])
+    ids = [  # a run without both frames observed no key set
+        r
+        for r in ids[: ids.index(last) + 1]
+        if {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
+    ]
+    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"))
+    if history["zones"].empty:
+        return KEY_SETS.empty()
+    return key_sets_of_runs(history["zones"], history["records"])
