@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from toolkit.checks.base import RESULT_STATUSES, SEVERITIES
+from toolkit.checks.base import RESULT_STATUSES, SEVERITIES, Row
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.store import Run, Store
@@ -382,12 +382,21 @@ VERDICTS = {
 }
 
 
-def _first(df: pd.DataFrame) -> pd.Series | None:
-    return None if df.empty else df.sort_values(["queried_at", "server"]).iloc[0]
+def _first(rows: list[Row]) -> Row | None:
+    """The row received first (then by server; missing values last), or None."""
+
+    def order(r: Row) -> tuple[Any, ...]:
+        at, server = r["queried_at"], r["server"]
+        return (at is None, at if at is not None else 0, server is None, server or "")
+
+    return min(rows, key=order, default=None)
 
 
-def _ds_verdict(zone: str, ds_text: str, digest_type: Any, keys: pd.DataFrame) -> tuple[str, Any]:
-    """(verdict, the matching DNSKEY row or None) for one DS record."""
+def _ds_verdict(
+    zone: str, ds_text: str, keys: list[Row], made: dict[tuple[str, str, int], Any]
+) -> tuple[str, Row | None]:
+    """(verdict, the matching DNSKEY row or None) for one DS record; ``made`` caches the
+    digests computed (a key served by several servers is hashed once)."""
     import dns.dnssec
     import dns.name
     import dns.rdata
@@ -398,21 +407,24 @@ def _ds_verdict(zone: str, ds_text: str, digest_type: Any, keys: pd.DataFrame) -
         ds = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, ds_text)
     except Exception:  # malformed evidence is a verdict, not a crash
         return "unsupported", None
-    candidates = keys[(keys["key_tag"] == ds.key_tag) & (keys["algorithm"] == ds.algorithm)]
-    if candidates.empty:
+    candidates = [k for k in keys if k["key_tag"] == ds.key_tag and k["algorithm"] == ds.algorithm]
+    if not candidates:
         return "no_dnskey", None
     name = dns.name.from_text(zone)
     verdict = "digest_mismatch"
-    for _, key in candidates.iterrows():
-        try:
-            rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, key["rdata"])
-            made = dns.dnssec.make_ds(name, rdata, ds.digest_type)
-        except Exception:
+    for key in candidates:
+        cache_key = (zone, key["rdata"], ds.digest_type)
+        if cache_key not in made:
+            try:
+                rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, key["rdata"])
+                made[cache_key] = dns.dnssec.make_ds(name, rdata, ds.digest_type).digest
+            except Exception:
+                made[cache_key] = None
+        if made[cache_key] is None:
             verdict = "unsupported"
-            continue
-        if made.digest == ds.digest:
+        elif made[cache_key] == ds.digest:
             return "match", key
-    return verdict, candidates.iloc[0]
+    return verdict, candidates[0]
 
 
 def ds_proofs(run: Run) -> pd.DataFrame:
@@ -421,37 +433,43 @@ def ds_proofs(run: Run) -> pd.DataFrame:
     and validity), and the zone's DNSKEY the digest was recomputed from, with the verdict
     (:data:`VERDICTS`). A zone without DS gets one row with verdict ``no_ds``. Columns:
     :data:`DS_PROOF_COLUMNS`, sorted by zone and DS key tag."""
+    from toolkit.checks.base import plain_rows
+
     zones = run.frames["zones"]
     records = run.frames.get("records")
     if records is None:
         records = pd.DataFrame(columns=["zone", "rrtype", "source", "covered_type"])
     rows = []
-    # one pass over the records (a large run has hundreds of thousands of rows)
+    # one pass over the records (a large run has hundreds of thousands of rows), then plain
+    # rows per zone: per-zone frame filtering would cost minutes at 10,000 zones
     relevant = records[
         ((records["rrtype"] == "DS") & (records["source"] == "parent"))
         | ((records["rrtype"] == "RRSIG") & (records["covered_type"] == "DS"))
         | ((records["rrtype"] == "DNSKEY") & (records["source"] == "child"))
     ]
-    by_zone = {zone: g for zone, g in relevant.groupby("zone", sort=False)}
-    empty = relevant.iloc[0:0]
+    by_zone: dict[str, dict[str, list[Row]]] = {}
+    for r in plain_rows(relevant):
+        by_zone.setdefault(r["zone"], {}).setdefault(r["rrtype"], []).append(r)
+    made: dict[tuple[str, str, int], Any] = {}
     for z in zones.sort_values("zone").itertuples(index=False):
-        rec = by_zone.get(z.zone, empty)
-        ds = rec[rec["rrtype"] == "DS"]
-        sig = rec[rec["rrtype"] == "RRSIG"]
-        keys = rec[rec["rrtype"] == "DNSKEY"]
+        rec = by_zone.get(z.zone, {})
+        ds, sig, keys = rec.get("DS", []), rec.get("RRSIG", []), rec.get("DNSKEY", [])
         base = {"zone": z.zone, "parent": z.parent, "status": z.status}
-        if ds.empty:
+        groups: dict[tuple[int, str], list[Row]] = {}
+        for r in ds:  # grouped as groupby(["key_tag", "rdata"], sort=True) would: nulls out
+            if r["key_tag"] is not None and r["rdata"] is not None:
+                groups.setdefault((r["key_tag"], r["rdata"]), []).append(r)
+        if not groups:
             rows.append({**base, "verdict": "no_ds"})
             continue
-        for (_, _), group in ds.groupby(["key_tag", "rdata"], sort=True):
+        for _, group in sorted(groups.items(), key=lambda kv: kv[0]):
             first = _first(group)
             assert first is not None
-            covering = _first(sig[sig["server"] == first["server"]]) if not sig.empty else None
-            verdict, key = _ds_verdict(z.zone, first["rdata"], first["digest_type"], keys)
-            key_first = None
-            if key is not None:
-                same = keys[keys["rdata"] == key["rdata"]]
-                key_first = _first(same)
+            covering = _first([s for s in sig if s["server"] == first["server"]])
+            verdict, key = _ds_verdict(z.zone, first["rdata"], keys, made)
+            key_first = (
+                None if key is None else _first([k for k in keys if k["rdata"] == key["rdata"]])
+            )
             rows.append(
                 {
                     **base,
