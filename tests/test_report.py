@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pypdf import PdfReader
 
@@ -349,7 +350,7 @@ def test_action_table_escapes_everything():
     items = assess.action_items(_zones())
     items.loc[0, "zone_unicode"] = "<b>bold</b>.example"
     items.loc[1, "status"] = '"><script>'
-    html = report.action_table_html(items)
+    html = report.action_table_html(assess.action_groups(items))
     assert "<b>bold" not in html and "&lt;b&gt;bold&lt;/b&gt;.example" in html
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -365,3 +366,28 @@ def test_headline_html_all_secure_and_empty():
     assert "No zone needs action" in html
     empty = report.headline_html(assess.headline(ZONES.empty()))
     assert "no zones" in empty
+
+
+def test_action_groups_one_row_per_problem():
+    """Zones sharing a problem (status, action, reason) make one row: the count, the most
+    critical tier, the zones in tier order and their distinct owners; most urgent first."""
+    items = assess.action_items(_zones())
+    bogus = items[items["status"] == "bogus"].iloc[0]
+    more = [
+        bogus.to_dict() | {"zone": f"z{i}.example", "zone_unicode": f"z{i}.example", **kw}
+        for i, kw in enumerate([{"risk_tier": 3, "owner": "Web"}, {"risk_tier": 1, "owner": ""}])
+    ]
+    grown = assess.action_items(_zones())
+    grown = pd.concat([grown, pd.DataFrame(more)], ignore_index=True)
+    grown = grown.sort_values(["priority", "risk_tier", "zone"]).reset_index(drop=True)
+    groups = assess.action_groups(grown)
+    assert len(groups) == len(items)  # the two new zones joined the bogus zone's problem
+    top = groups.iloc[0]
+    assert top["status"] == "bogus" and top["zones"] == 3
+    assert top["risk_tier"] == 1
+    tier1 = sorted([bogus["zone"], "z1.example"])  # tier 1 first, then by name
+    assert [a for _, a in top["zone_names"]] == [*tier1, "z0.example"]
+    assert top["owners"] == [o for o in [bogus["owner"], "Web"] if o]
+    html = report.action_table_html(groups)
+    assert "3 zones" in html and "and 1 more" in html
+    assert list(groups["priority"]) == sorted(groups["priority"])

@@ -113,6 +113,66 @@ def action_items(zones: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+ACTION_GROUPS_COLUMNS = [
+    "priority",
+    "status",
+    "action",
+    "why",
+    "risk_tier",
+    "zones",
+    "zone_names",
+    "owners",
+]
+
+
+def action_groups(items: pd.DataFrame) -> pd.DataFrame:
+    """The zones needing action (:func:`action_items`) grouped by what is wrong and what to do,
+    so a board reads "143 zones: the DS matches no key" once, not 143 lines.
+
+    Columns: priority, status, action, why (shared by the group), risk_tier (the most critical
+    tier in the group), zones (count), zone_names (list of (U-label, A-label) pairs in the
+    items' order: most critical tier first), owners (distinct non-empty owners, in that order;
+    empty: none named). Sorted by priority, tier, most zones, then first zone.
+    """
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in items.itertuples(index=False):
+        key = (int(row.priority), str(row.status), str(row.action), _text(row.why))
+        g = groups.setdefault(
+            key, {"risk_tier": pd.NA, "zone_names": [], "owners": [], "first": str(row.zone)}
+        )
+        if not pd.isna(row.risk_tier) and (
+            pd.isna(g["risk_tier"]) or row.risk_tier < g["risk_tier"]
+        ):
+            g["risk_tier"] = int(row.risk_tier)
+        g["zone_names"].append((_text(row.zone_unicode) or str(row.zone), str(row.zone)))
+        owner = _text(row.owner).strip()
+        if owner and owner not in g["owners"]:
+            g["owners"].append(owner)
+    rows = [
+        {
+            "priority": key[0],
+            "status": key[1],
+            "action": key[2],
+            "why": key[3],
+            "risk_tier": g["risk_tier"],
+            "zones": len(g["zone_names"]),
+            "zone_names": g["zone_names"],
+            "owners": g["owners"],
+            "_first": g["first"],
+        }
+        for key, g in groups.items()
+    ]
+    df = pd.DataFrame(rows, columns=[*ACTION_GROUPS_COLUMNS, "_first"])
+    df["risk_tier"] = df["risk_tier"].astype("Int64")
+    df["_zones"] = -df["zones"]
+    df = df.sort_values(["priority", "risk_tier", "_zones", "_first"], na_position="last")
+    return df[ACTION_GROUPS_COLUMNS].reset_index(drop=True)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else str(value)
+
+
 def status_by_tier(zones: pd.DataFrame) -> pd.DataFrame:
     """Counts of zones per risk tier (rows; "untiered" for null) and status (columns, in the
     fixed order secure, insecure, bogus, indeterminate)."""

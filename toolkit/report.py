@@ -1569,14 +1569,16 @@ def _cell(value: Any, default: str = "") -> str:
     return text if text else _e(default)
 
 
-def action_table_html(items: pd.DataFrame) -> str:
-    """The zones needing action (:func:`toolkit.assess.action_items`) as an HTML table."""
-    if items.empty:
+def action_table_html(groups: pd.DataFrame, names: int = 2) -> str:
+    """The zones needing action, grouped (:func:`toolkit.assess.action_groups`), as an HTML
+    table: one row per problem, naming up to ``names`` of its zones (a single zone with its
+    A-label under an IDN's U-label) and how many more."""
+    if groups.empty:
         return '<p class="all-clear">No zone needs action.</p>'
     head = "".join(
         f'<th class="col-{c}">{label}</th>'
         for c, label in (
-            ("zone", "Zone"),
+            ("zone", "Zones"),
             ("tier", "Tier"),
             ("owner", "Owner"),
             ("status", "Status"),
@@ -1585,16 +1587,24 @@ def action_table_html(items: pd.DataFrame) -> str:
         )
     )
     body = []
-    for row in items.itertuples(index=False):
+    for row in groups.itertuples(index=False):
         cls = status_class(row.status)
-        shown = _cell(row.zone_unicode, row.zone)
-        alabel = _e(row.zone)
-        zone = f'<span class="zone-name">{shown}</span>'
-        if alabel and alabel != shown:
-            zone += f'<span class="zone-alabel">{alabel}</span>'
+        if row.zones == 1:
+            shown, alabel = (_e(n) for n in row.zone_names[0])
+            zone = f'<span class="zone-name">{shown}</span>'
+            if alabel and alabel != shown:
+                zone += f'<span class="zone-alabel">{alabel}</span>'
+        else:
+            listed = ", ".join(_e(u) for u, _ in row.zone_names[:names])
+            more = row.zones - min(row.zones, names)
+            zone = (
+                f'<span class="zone-count">{row.zones} zones</span>'
+                f'<span class="zone-list">{listed}{f" and {more} more" if more else ""}</span>'
+            )
         tier = _e(row.risk_tier) or "—"
-        owner = _e(row.owner)
-        owner = owner if owner.strip() else '<span class="none-named">none named</span>'
+        owners = [_e(o) for o in row.owners]
+        owner = ", ".join(owners[:2]) + (f" +{len(owners) - 2} more" if len(owners) > 2 else "")
+        owner = owner or '<span class="none-named">none named</span>'
         label = STATUS_LABELS.get(row.status, "Unknown")
         body.append(
             f'<tr class="{cls}">'
