@@ -30,7 +30,7 @@ from toolkit.governance import GovernanceRecords, load_records
 from toolkit.governance.history import key_set_changes, load_key_history
 from toolkit.maturity import Maturity, score
 from toolkit.portfolio import Portfolio, load_portfolio
-from toolkit.store import Store
+from toolkit.store import Run, Store
 
 FORMAT_VERSION = 1
 """Version of the JSON document of :meth:`Assessment.to_dict`."""
@@ -151,15 +151,17 @@ def assess(
     portfolio: Portfolio | str | Path | None,
     store: Store | str | Path,
     *,
-    run: str = "latest",
+    run: str | Run = "latest",
     now: datetime,
     frameworks: Iterable[str] | None = None,
 ) -> Assessment:
     """Assess a stored run against the portfolio's records, as of ``now`` (timezone-aware).
 
     ``portfolio`` is a loaded :class:`Portfolio`, a directory, or None for the directory the
-    run was collected from (its manifest records it). The history is every run of the store
-    up to and including ``run``. ``frameworks`` limits the roll-up (default: all).
+    run was collected from (its manifest records it). ``run`` is a run id (or ``latest``), or
+    a run of ``store`` already loaded (a report that holds it saves loading it twice). The
+    history is every run of the store up to and including ``run``. ``frameworks`` limits the
+    roll-up (default: all).
 
     Raises:
         StoreError: no such run, or a run's files were altered.
@@ -169,8 +171,11 @@ def assess(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     store = store if isinstance(store, Store) else Store(store)
-    run_id = store.resolve(run)
-    loaded = store.load(run_id)
+    if isinstance(run, Run):
+        run_id, loaded = run.run_id, run
+    else:
+        run_id = store.resolve(run)
+        loaded = store.load(run_id)
     if portfolio is None:
         recorded = loaded.manifest.get("parameters", {}).get("portfolio")
         if not recorded:

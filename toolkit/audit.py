@@ -723,7 +723,7 @@ def governance_view(
         a = module.assess(
             str(portfolio),
             store,
-            run=run.run_id,
+            run=run,
             now=now,
             frameworks=[framework] if framework else None,
         )

@@ -197,7 +197,7 @@ def board_view(
         from toolkit.portfolio import load_portfolio
 
         loaded = load_portfolio(str(portfolio))
-        a = assess(loaded, store, run=run.run_id, now=now)
+        a = assess(loaded, store, run=run, now=now)
     except Exception as exc:  # reported, not hidden
         view.reason = f"the assessment could not be made: {type(exc).__name__}: {exc}"
         view.tier1 = tier1_rag(run["zones"], None, None)
@@ -389,25 +389,23 @@ def tier1_rag(
     worst (their worst severity), rag, why. Without ``scores``/``findings`` (no assessment)
     score and level are null and the rating rests on the DNSSEC status alone.
     """
-    from toolkit.checks.base import rows_by_zone
+    from toolkit.checks.base import zone_rows
 
     t1 = zones[zones["risk_tier"].astype("Float64") == 1].sort_values("zone")
-    score_of = rows_by_zone(scores)
-    failed_of = rows_by_zone(
-        findings[findings["status"] == "fail"] if findings is not None else None
-    )
+    score_of = zone_rows(scores)
+    failed_of = zone_rows(findings[findings["status"] == "fail"] if findings is not None else None)
     rows = []
     for z in t1.itertuples(index=False):
         score = level = None
         if scores is not None:
             s = score_of(z.zone)
-            if len(s):
-                score, level = round(float(s["overall"].iloc[0]), 1), int(s["level"].iloc[0])
+            if s:
+                score, level = round(float(s[0]["overall"]), 1), int(s[0]["level"])
         open_n, worst = 0, ""
         if findings is not None:
             f = failed_of(z.zone)
             open_n = len(f)
-            ranks = sorted(_SEV_RANK.get(str(s), 9) for s in f["severity"])
+            ranks = sorted(_SEV_RANK.get(str(r["severity"]), 9) for r in f)
             worst = SEVERITIES[ranks[0]] if ranks and ranks[0] < len(SEVERITIES) else ""
         status = str(z.status)
         expected = bool(z.expected_signed) if not pd.isna(z.expected_signed) else True

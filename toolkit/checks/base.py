@@ -219,25 +219,6 @@ def collector() -> tuple[CheckList, Callable[..., Callable[[CheckFunc], CheckFun
     return checks, check
 
 
-def rows_by_zone(df: pd.DataFrame | None, column: str = "zone") -> Callable[[str], pd.DataFrame]:
-    """A lookup of ``df``'s rows per zone, grouped once.
-
-    Filtering a frame per zone inside a loop over zones costs zones × rows; at 10,000 zones
-    that is the difference between a second and minutes. Missing zones get an empty frame
-    (with the same columns); ``df`` None gives a lookup that returns an empty frame too.
-    """
-    if df is None:
-        empty = pd.DataFrame()
-        return lambda zone: empty
-    # Arrow-backed string columns make every small take/filter slow; the per-zone groups are
-    # read, never written back, so plain object columns serve them better.
-    strings = {c: object for c, t in df.dtypes.items() if isinstance(t, pd.StringDtype)}
-    df = df.astype(strings) if strings else df
-    groups = {key: group for key, group in df.groupby(column, sort=False)}
-    empty = df.iloc[0:0]
-    return lambda zone: groups.get(zone, empty)
-
-
 def value(v: Any) -> Any:
     """A cell as a plain value: None for pd.NA, NaN and NaT."""
     if v is None or v is pd.NA or v is pd.NaT:
