@@ -1,9 +1,9 @@
 """HTML fragments of the audit report (``notebooks/audit_report.ipynb``).
 
 Every value from the data — zone names, owners, messages, evidence text, records — goes through
-:func:`toolkit.report.escape`; CSS classes derived from data are whitelisted. A table is built
+:func:`toolkit.report_html.escape`; CSS classes derived from data are whitelisted. A table is built
 by :func:`table_html` from a frame and a list of :class:`Col`. Sections that have no evidence
-say so (:func:`toolkit.report.notice_html`), never invent.
+say so (:func:`toolkit.report_html.notice_html`), never invent.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 
 from toolkit.audit import VERDICTS, GovernanceView, collapse_findings, collapse_zone_findings
 from toolkit.checks.base import RESULT_STATUSES, SEVERITIES
-from toolkit.report import (
+from toolkit.report_html import (
     STATUS_LABELS,
     anchor_id,
     escape,
@@ -303,19 +303,20 @@ def key_figures_html(scope: pd.DataFrame, summary: pd.DataFrame, zones: pd.DataF
     failing = int((summary["result"] == "fail").sum()) if not summary.empty else 0
     fail_rows = int(summary["fail"].sum()) if not summary.empty else 0
     tiles = [
-        (f"{probed} / {inv}", "zones probed", f"of the inventory; {answered} answered"),
-        (f"{secure} / {len(zones)}", "zones secure", "chain of trust validated"),
+        (probed, inv, "zones probed", f"of the inventory; {answered:,} answered"),
+        (secure, len(zones), "zones secure", "chain of trust validated"),
         (
-            f"{failing} / {len(summary)}",
+            failing,
+            len(summary),
             "checks failing",
             f"{plural(fail_rows, 'failed result')} over all zones",
         ),
     ]
     html = "".join(
-        f'<div class="kpi"><div class="kpi-value">{escape(v)}</div>'
-        f'<div class="kpi-label">{escape(label)}</div><div class="kpi-note">{escape(note)}</div>'
-        "</div>"
-        for v, label, note in tiles
+        f'<div class="kpi"><div class="kpi-value">{n:,}<span class="kpi-of"> / {of:,}</span>'
+        f'</div><div class="kpi-label">{escape(label)}</div>'
+        f'<div class="kpi-note">{escape(note)}</div></div>'
+        for n, of, label, note in tiles
     )
     return f'<div class="kpis">{html}</div>'
 
