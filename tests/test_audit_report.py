@@ -28,7 +28,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from pypdf import PdfReader
 
-from toolkit import audit, audit_html, report
+from toolkit import audit, audit_html, report, report_html
 from toolkit.errors import ReportError
 from toolkit.schemas import FINDINGS, INVENTORY, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES
 from toolkit.store import Store
@@ -634,35 +634,35 @@ def test_unknown_report_kind(tmp_path):
 
 def test_table_of_contents_is_filled_from_marked_headings():
     html = (
-        report.toc_placeholder_html()
-        + report.heading_html("1 <First>", anchor="sec-one", toc=True)
-        + report.heading_html("1.1 Sub", level=3, anchor="sec-sub", toc=True)
-        + report.heading_html("Not listed", level=3, anchor="sec-x")
+        report_html.toc_placeholder_html()
+        + report_html.heading_html("1 <First>", anchor="sec-one", toc=True)
+        + report_html.heading_html("1.1 Sub", level=3, anchor="sec-sub", toc=True)
+        + report_html.heading_html("Not listed", level=3, anchor="sec-x")
         + "<h2 id='sneaky' data-toc='1'>injected by data?</h2>"
     )
-    filled = report.fill_toc(html)
+    filled = report_html.fill_toc(html)
     assert '<li class="toc-level-1"><a href="#sec-one">1 &lt;First&gt;</a></li>' in filled
     assert '<li class="toc-level-2"><a href="#sec-sub">1.1 Sub</a></li>' in filled
     assert "Not listed</a>" not in filled
-    assert report.TOC_PLACEHOLDER not in filled
-    assert report.fill_toc("<p>no toc</p>") == "<p>no toc</p>"
+    assert report_html.TOC_PLACEHOLDER not in filled
+    assert report_html.fill_toc("<p>no toc</p>") == "<p>no toc</p>"
 
 
 def test_headings_refuse_unsafe_anchors():
     with pytest.raises(ValueError):
-        report.heading_html("x", anchor='a" onload="b')
+        report_html.heading_html("x", anchor='a" onload="b')
     with pytest.raises(ValueError):
-        report.heading_html("x", toc=True)
-    assert report.anchor_id("zone", "<b>") == report.anchor_id("zone", "<b>")
-    assert re.fullmatch(r"zone-[0-9a-f]{10}", report.anchor_id("zone", "x\"'<>"))
+        report_html.heading_html("x", toc=True)
+    assert report_html.anchor_id("zone", "<b>") == report_html.anchor_id("zone", "<b>")
+    assert re.fullmatch(r"zone-[0-9a-f]{10}", report_html.anchor_id("zone", "x\"'<>"))
 
 
 def test_report_id_is_deterministic():
-    a = report.report_id("audit", "r1", as_of="2026-11-28", period="2026Q4")
-    assert a == report.report_id("audit", "r1", as_of="2026-11-28", period="2026Q4")
-    assert a != report.report_id("audit", "r2", as_of="2026-11-28", period="2026Q4")
+    a = report_html.report_id("audit", "r1", as_of="2026-11-28", period="2026Q4")
+    assert a == report_html.report_id("audit", "r1", as_of="2026-11-28", period="2026Q4")
+    assert a != report_html.report_id("audit", "r2", as_of="2026-11-28", period="2026Q4")
     assert re.fullmatch(r"DNSSEC-AUDIT-2026Q4-[0-9A-F]{8}", a)
-    assert "<" not in report.report_id("audit", "r", as_of="x", period="<b>")
+    assert "<" not in report_html.report_id("audit", "r", as_of="x", period="<b>")
 
 
 @pytest.mark.parametrize(

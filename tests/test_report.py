@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from toolkit import assess, report
+from toolkit import assess, report, report_html
 from toolkit.errors import ReportError
 from toolkit.schemas import ZONES
 from toolkit.store import Store
@@ -341,16 +341,16 @@ def test_html_to_pdf_rejects_unknown_metadata(tmp_path):
 
 
 def test_status_class_is_whitelisted():
-    assert report.status_class("bogus") == "status-bogus"
-    assert report.status_class('x" onload="y') == "status-unknown"
-    assert report.status_class(None) == "status-unknown"
+    assert report_html.status_class("bogus") == "status-bogus"
+    assert report_html.status_class('x" onload="y') == "status-unknown"
+    assert report_html.status_class(None) == "status-unknown"
 
 
 def test_action_table_escapes_everything():
     items = assess.action_items(_zones())
     items.loc[0, "zone_unicode"] = "<b>bold</b>.example"
     items.loc[1, "status"] = '"><script>'
-    html = report.action_table_html(assess.action_groups(items))
+    html = report_html.action_table_html(assess.action_groups(items))
     assert "<b>bold" not in html and "&lt;b&gt;bold&lt;/b&gt;.example" in html
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -361,10 +361,10 @@ def test_action_table_escapes_everything():
 def test_headline_html_all_secure_and_empty():
     zones = _zones()
     secure = zones[zones["status"] == "secure"].iloc[[0, 2]]
-    html = report.headline_html(assess.headline(secure))
+    html = report_html.headline_html(assess.headline(secure))
     assert "100.0%" in html and "All of them are secure" in html
     assert "No zone needs action" in html
-    empty = report.headline_html(assess.headline(ZONES.empty()))
+    empty = report_html.headline_html(assess.headline(ZONES.empty()))
     assert "no zones" in empty
 
 
@@ -388,6 +388,6 @@ def test_action_groups_one_row_per_problem():
     tier1 = sorted([bogus["zone"], "z1.example"])  # tier 1 first, then by name
     assert [a for _, a in top["zone_names"]] == [*tier1, "z0.example"]
     assert top["owners"] == [o for o in [bogus["owner"], "Web"] if o]
-    html = report.action_table_html(groups)
+    html = report_html.action_table_html(groups)
     assert "3 zones" in html and "and 1 more" in html
     assert list(groups["priority"]) == sorted(groups["priority"])

@@ -14,7 +14,7 @@ Five panels, each a pure function of stored frames:
 * :func:`open_alerts` — the alerts still active, most severe first.
 
 Every value from the data (zone names, resolver labels, alert messages) is escaped with
-:func:`toolkit.report.escape`; CSS classes and colours come from fixed tables, never from data.
+:func:`toolkit.report_html.escape`; CSS classes and colours come from fixed tables, never from data.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from toolkit.report import STATUS_COLOURS, STATUS_LABELS, escape, pct, plural
+from toolkit.report_html import STATUS_COLOURS, STATUS_LABELS, escape, pct, plural
 
 #: Resolver answers as :func:`toolkit.collect.resolvers.resolver_status` names them, in order.
 RESOLVER_STATUSES = ("secure", "insecure", "bogus", "indeterminate")

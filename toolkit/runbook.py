@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from toolkit.report import escape, heading_html
+from toolkit.report_html import escape, heading_html
 
 NOT_RECORDED = "not recorded"
 

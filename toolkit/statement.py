@@ -8,7 +8,7 @@ Every value shown comes from the file as written. The file is validated with
 but the values are taken from the raw YAML, so that a key the file does not give is stated as
 "not defined in policy.yaml" — with the toolkit's default, which then applies — instead of
 quietly showing the default as if the organisation had chosen it. Annex A lists every value
-of the file with its path. All text is escaped (:func:`toolkit.report.escape`).
+of the file with its path. All text is escaped (:func:`toolkit.report_html.escape`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import yaml
 
 from toolkit.policy import PolicySet, load_policies
 from toolkit.policy_settings import POLICY_EXTRAS, SETTINGS_KEYS, Alerts, ChangeControl, DrillPolicy
-from toolkit.report import escape, heading_html
+from toolkit.report_html import escape, heading_html
 
 NOT_DEFINED = "not defined in policy.yaml"
 
