@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit.maturity import PORTFOLIO
+from toolkit.report_html import plural
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.assessment import Assessment
@@ -340,10 +341,6 @@ def top_risks(
     return df.head(n), len(df)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word if n == 1 else word + 's'}"
-
-
 def _tier(tiers: Mapping[str, Any], zone: str) -> int:
     t = tiers.get(zone)
     return 9 if t is None or pd.isna(t) else int(t)
@@ -368,7 +365,7 @@ def decisions(findings: pd.DataFrame, zones: pd.DataFrame) -> list[dict[str, Any
                 "id": d.id,
                 "ask": d.ask.format(zones=listed or "the zones concerned"),
                 "why": d.why.format(
-                    zones_n=_plural(len(zs), "zone"), findings_n=_plural(len(hit), "finding")
+                    zones_n=plural(len(zs), "zone"), findings_n=plural(len(hit), "finding")
                 ),
                 "severity": SEVERITIES[sev] if sev < len(SEVERITIES) else "info",
                 "findings": len(hit),

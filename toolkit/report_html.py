@@ -91,8 +91,8 @@ def pct(value: float) -> str:
 
 
 def plural(n: int, singular: str, plural_form: str | None = None) -> str:
-    """``1 zone``, ``2 zones``."""
-    return f"{n} {singular if n == 1 else (plural_form or singular + 's')}"
+    """``1 zone``, ``2 zones``, ``1,502 zones``."""
+    return f"{n:,} {singular if n == 1 else (plural_form or singular + 's')}"
 
 
 def quarter(day: date | datetime) -> str:
