@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from toolkit.checks import Context, Registry, cds, consistency, default_registry, keys, signatures
+from toolkit.checks.base import Result
+from toolkit.checks.evidence import SIGNED, Evidence, each_zone
 from toolkit.errors import InputError
 from toolkit.policy import PolicySet, SigningPolicy, load_policies
 from toolkit.schemas import CDS, DENIAL, DNSKEYS, DS_MATCHES, INVENTORY, NAMESERVERS, SIGNATURES
@@ -274,7 +276,7 @@ def registry() -> Registry:
     return reg
 
 
-def run(evidence: dict[str, dict[str, list[dict]]], zone_rows: list[dict], policies=None):
+def context(evidence: dict[str, dict[str, list[dict]]], zone_rows: list[dict], policies=None):
     frames = {
         schema.name: schema.frame([r for ev in evidence.values() for r in ev[schema.name]])
         for schema in (NAMESERVERS, DNSKEYS, SIGNATURES, DS_MATCHES, CDS, DENIAL)
@@ -282,7 +284,11 @@ def run(evidence: dict[str, dict[str, list[dict]]], zone_rows: list[dict], polic
     frames["zones"] = ZONES_SCHEMA.frame(zone_rows)
     frames["inventory"] = INVENTORY.frame({"zone": r["zone"], "policy": "std"} for r in zone_rows)
     policies = PolicySet({"std": POLICY}, "std") if policies is None else policies
-    return registry().run(Context(frames, policies, NOW))
+    return Context(frames, policies, NOW)
+
+
+def run(evidence: dict[str, dict[str, list[dict]]], zone_rows: list[dict], policies=None):
+    return registry().run(context(evidence, zone_rows, policies))
 
 
 def zrow(zone, status="secure", **kw):
@@ -383,6 +389,28 @@ def test_unsigned_and_unprobed_zones_are_never_passed():
     assert status[("plain.test", "soa_serial_consistent_across_servers")] == "pass"
     dead_msg = f[(f["zone"] == "dead.test") & (f["check_id"] == "rrsig_not_expired")]
     assert "No server answered." in dead_msg["message"].iloc[0]
+
+
+def test_each_zone_decides_only_the_zones_its_scope_leaves_in():
+    evidence = {z: healthy(z) for z in ("in.test", "plain.test", "dead.test")}
+    for zone in ("plain.test", "dead.test"):
+        evidence[zone]["dnskeys"] = []
+    for r in evidence["dead.test"]["nameservers"]:
+        r["answered"] = False
+    ctx = context(evidence, [zrow(z) for z in evidence])
+    decided: list[Evidence] = []
+
+    def decide(ev: Evidence) -> Result:
+        decided.append(ev)
+        return Result(ev.zone, "pass")
+
+    out = {r.zone: r.status for r in each_zone(ctx, ["dnskeys"], SIGNED, decide)}
+    # scope is tried in order: dead.test is unsigned too, but unprobed comes first
+    assert out == {"in.test": "pass", "plain.test": "not_applicable", "dead.test": "indeterminate"}
+    assert [ev.zone for ev in decided] == ["in.test"]
+    assert len(decided[0].rows("dnskeys")) == 4 and not decided[0].rows("signatures")
+    with pytest.raises(ValueError, match="no zones frame"):
+        list(each_zone(Context({}, PolicySet(), NOW), [], [], decide))
 
 
 def test_policy_checks_without_a_policy_are_not_evidenced():

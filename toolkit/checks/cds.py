@@ -13,9 +13,9 @@ from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.evidence import (
     Evidence,
     Row,
+    each_zone,
     flag,
     listing,
-    zones_evidence,
 )
 
 CHECKS, check = collector()
@@ -25,14 +25,15 @@ def _ref(r: Row) -> str:
     return f"cds[{r['server']} {r['rrtype']} {str(r['rdata'])[:48]}]"
 
 
-def _scope(ev: Evidence) -> Result | None:
-    out = ev.unprobed()
-    if out:
-        return out
-    if not ev.rows("cds"):
-        detail = "the zone publishes no CDS or CDNSKEY"
-        return Result(ev.zone, "not_applicable", {"detail": detail}, f"cds: no row for {ev.zone}")
-    return None
+def _no_cds(ev: Evidence) -> Result | None:
+    if ev.rows("cds"):
+        return None
+    detail = "the zone publishes no CDS or CDNSKEY"
+    return Result(ev.zone, "not_applicable", {"detail": detail}, f"cds: no row for {ev.zone}")
+
+
+_SCOPE = (Evidence.unprobed, _no_cds)
+"""Unprobed, then publishing no CDS or CDNSKEY: not_applicable."""
 
 
 @check(
@@ -50,11 +51,7 @@ def _scope(ev: Evidence) -> Result | None:
     message="CDS/CDNSKEY problems: {problems}.",
 )
 def cds_matches_dnskey(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["cds"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         cds = ev.rows("cds")
         normal = [r for r in cds if not flag(r["delete"])]
         problems: list[str] = []
@@ -80,7 +77,9 @@ def cds_matches_dnskey(ctx: Context) -> Iterator[Result]:
             problems.append(f"servers publish different sets ({listing(sets)})")
             why += [f"cds[{srv}]: {' | '.join(sorted(v))}" for srv, v in sorted(sets.items())]
         passed = f"{len(normal)} record(s) match published keys" if normal else "delete only"
-        yield ev.result(why, {"problems": "; ".join(problems)}, passed, _ref(cds[0]))
+        return ev.result(why, {"problems": "; ".join(problems)}, passed, _ref(cds[0]))
+
+    yield from each_zone(ctx, ["cds"], _SCOPE, decide)
 
 
 @check(
@@ -97,21 +96,18 @@ def cds_matches_dnskey(ctx: Context) -> Iterator[Result]:
     message="CDS/CDNSKEY at {servers} are not signed by a key of the current DS set.",
 )
 def cds_signed_by_ds_key(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["cds"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         cds = ev.rows("cds")
         judged = [r for r in cds if r["signed_by_ds_key"] is not None]
         if not judged:
             detail = "no DS at the parent yet: first enrolment is checked by other means"
-            yield Result(ev.zone, "not_applicable", {"detail": detail}, _ref(cds[0]))
-            continue
+            return Result(ev.zone, "not_applicable", {"detail": detail}, _ref(cds[0]))
         bad = [r for r in judged if not r["signed_by_ds_key"]]
         why = [f"{_ref(r)}: not signed by a DS key" for r in bad]
         params = {"servers": listing(r["server"] for r in bad)}
-        yield ev.result(why, params, "signed by a DS key", _ref(cds[0]))
+        return ev.result(why, params, "signed by a DS key", _ref(cds[0]))
+
+    yield from each_zone(ctx, ["cds"], _SCOPE, decide)
 
 
 @check(
@@ -128,16 +124,11 @@ def cds_signed_by_ds_key(ctx: Context) -> Iterator[Result]:
     message="Malformed delete request(s): {records}.",
 )
 def cds_delete_wellformed(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["cds"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         cds = ev.rows("cds")
         deletes = [r for r in cds if flag(r["delete"])]
         if not deletes:
-            yield Result(ev.zone, "not_applicable", {"detail": "no delete request"}, _ref(cds[0]))
-            continue
+            return Result(ev.zone, "not_applicable", {"detail": "no delete request"}, _ref(cds[0]))
         bad = [r for r in deletes if not flag(r["delete_wellformed"]) or r["rrset_size"] > 1]
         why = [
             f"{_ref(r)}: "
@@ -145,4 +136,6 @@ def cds_delete_wellformed(ctx: Context) -> Iterator[Result]:
             for r in bad
         ]
         params = {"records": listing(f"{r['rrtype']} {r['rdata']}" for r in bad)}
-        yield ev.result(why, params, "delete request well formed", _ref(deletes[0]))
+        return ev.result(why, params, "delete request well formed", _ref(deletes[0]))
+
+    yield from each_zone(ctx, ["cds"], _SCOPE, decide)

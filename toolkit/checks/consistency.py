@@ -8,15 +8,16 @@ They read the ``nameservers`` and ``denial`` evidence frames (see :mod:`toolkit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.evidence import (
+    SIGNED,
     Evidence,
     Row,
+    each_zone,
     flag,
     listing,
-    zones_evidence,
 )
 
 CHECKS, check = collector()
@@ -39,19 +40,24 @@ def _disagreement(rows: list[Row], column: str, missing: str) -> str | None:
     return "; ".join(f"{listing(servers)}: {v}" for v, servers in sorted(values.items()))
 
 
-def _agree(ev: Evidence, column: str, what: str) -> Result:
-    """pass when every answering zone server shows the same ``column``; indeterminate when
-    fewer than two of several servers answered; fail listing the values otherwise."""
-    child, answering = ev.child(), ev.answering()
-    servers = {r["server"] for r in child}
-    if len(answering) < 2 and len(servers) > 1:
-        detail = f"only {len(answering)} of {len(servers)} servers answered"
-        return Result(ev.zone, "indeterminate", {"detail": detail}, _ns_ref(child[0], column))
-    refs = "; ".join(_ns_ref(r, column) for r in answering)
-    seen = _disagreement(answering, column, "none")
-    if seen:
-        return Result(ev.zone, "fail", {"what": what, "seen": seen}, refs)
-    return Result(ev.zone, "pass", {"detail": f"{len(answering)} server(s) agree"}, refs)
+def _agree(column: str, what: str) -> Callable[[Evidence], Result]:
+    """The decision: pass when every answering zone server shows the same ``column``;
+    indeterminate when fewer than two of several servers answered; fail listing the values
+    otherwise."""
+
+    def decide(ev: Evidence) -> Result:
+        child, answering = ev.child(), ev.answering()
+        servers = {r["server"] for r in child}
+        if len(answering) < 2 and len(servers) > 1:
+            detail = f"only {len(answering)} of {len(servers)} servers answered"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, _ns_ref(child[0], column))
+        refs = "; ".join(_ns_ref(r, column) for r in answering)
+        seen = _disagreement(answering, column, "none")
+        if seen:
+            return Result(ev.zone, "fail", {"what": what, "seen": seen}, refs)
+        return Result(ev.zone, "pass", {"detail": f"{len(answering)} server(s) agree"}, refs)
+
+    return decide
 
 
 @check(
@@ -68,9 +74,7 @@ def _agree(ev: Evidence, column: str, what: str) -> Result:
     message="The servers serve different {what}s: {seen}.",
 )
 def dnskey_consistent_across_servers(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys"]):
-        out = ev.unprobed() or ev.unsigned()
-        yield out or _agree(ev, "dnskey_set", "DNSKEY set")
+    yield from each_zone(ctx, ["dnskeys"], SIGNED, _agree("dnskey_set", "DNSKEY set"))
 
 
 @check(
@@ -86,8 +90,7 @@ def dnskey_consistent_across_servers(ctx: Context) -> Iterator[Result]:
     message="The servers serve different {what}s: {seen}.",
 )
 def soa_serial_consistent_across_servers(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, []):
-        yield ev.unprobed() or _agree(ev, "soa_serial", "SOA serial")
+    yield from each_zone(ctx, [], [Evidence.unprobed], _agree("soa_serial", "SOA serial"))
 
 
 @check(
@@ -103,8 +106,7 @@ def soa_serial_consistent_across_servers(ctx: Context) -> Iterator[Result]:
     message="The servers serve different {what}s: {seen}.",
 )
 def ns_consistent_across_servers(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, []):
-        yield ev.unprobed() or _agree(ev, "ns_set", "NS set")
+    yield from each_zone(ctx, [], [Evidence.unprobed], _agree("ns_set", "NS set"))
 
 
 @check(
@@ -121,20 +123,14 @@ def ns_consistent_across_servers(ctx: Context) -> Iterator[Result]:
     message="The parent delegates to {parent}; the zone's servers list {child}.",
 )
 def parent_child_ns_agree(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, []):
-        out = ev.unprobed()
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         parent_rows = [r for r in ev.rows("nameservers") if r["side"] == "parent"]
         parent = [r for r in parent_rows if r["ns_set"] is not None]
         if not parent_rows:
-            yield Result(ev.zone, "not_applicable", {"detail": "no parent (trust anchor)"})
-            continue
+            return Result(ev.zone, "not_applicable", {"detail": "no parent (trust anchor)"})
         if not parent:
             detail = "no parent server returned the delegation's NS set"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, f"nameservers[{ev.zone}]")
-            continue
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"nameservers[{ev.zone}]")
         child = ev.answering()
         refs = "; ".join(_ns_ref(r, "ns_set") for r in [*parent, *child])
         if _disagreement([*parent, *child], "ns_set", "none"):
@@ -142,9 +138,10 @@ def parent_child_ns_agree(ctx: Context) -> Iterator[Result]:
                 "parent": listing(r["ns_set"] for r in parent),
                 "child": listing(r["ns_set"] or "none" for r in child),
             }
-            yield Result(ev.zone, "fail", params, refs)
-        else:
-            yield Result(ev.zone, "pass", {"detail": "NS sets agree"}, refs)
+            return Result(ev.zone, "fail", params, refs)
+        return Result(ev.zone, "pass", {"detail": "NS sets agree"}, refs)
+
+    yield from each_zone(ctx, [], [Evidence.unprobed], decide)
 
 
 @check(
@@ -162,24 +159,23 @@ def parent_child_ns_agree(ctx: Context) -> Iterator[Result]:
     message="The parent's servers serve different DS sets: {seen}.",
 )
 def parent_servers_agree_on_ds(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, []):
+    def decide(ev: Evidence) -> Result:
         parent = [r for r in ev.rows("nameservers") if r["side"] == "parent"]
         if not parent:
-            yield ev.unprobed() or Result(ev.zone, "not_applicable", {"detail": "no parent"})
-            continue
+            return ev.unprobed() or Result(ev.zone, "not_applicable", {"detail": "no parent"})
         answered = [r for r in parent if flag(r["answered"])]
         servers = {r["server"] for r in parent}
         refs = "; ".join(_ns_ref(r, "ds_set") for r in parent)
         if not answered or (len(answered) < 2 and len(servers) > 1):
             detail = f"{len(answered)} of {len(servers)} parent servers answered"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, refs)
-            continue
+            return Result(ev.zone, "indeterminate", {"detail": detail}, refs)
         seen = _disagreement(answered, "ds_set", "no DS")
         if seen:
-            yield Result(ev.zone, "fail", {"seen": seen}, refs)
-        else:
-            detail = f"{len(answered)} parent server(s) agree"
-            yield Result(ev.zone, "pass", {"detail": detail}, refs)
+            return Result(ev.zone, "fail", {"seen": seen}, refs)
+        detail = f"{len(answered)} parent server(s) agree"
+        return Result(ev.zone, "pass", {"detail": detail}, refs)
+
+    yield from each_zone(ctx, [], [], decide)
 
 
 def _denial_ref(r: Row) -> str:
@@ -202,21 +198,18 @@ def _denial_ref(r: Row) -> str:
     message="{count} denial answer(s) do not prove what they deny: {why}.",
 )
 def denial_proofs_valid(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "denial"]):
-        out = ev.unprobed() or ev.unsigned()
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         judged = [r for r in ev.rows("denial") if r["proof"] in ("valid", "invalid")]
         if not judged:
             detail = "no denial answer of a signed server to judge"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")
-            continue
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")
         bad = [r for r in judged if r["proof"] == "invalid"]
         why = [f"{_denial_ref(r)}: {r['why']}" for r in bad]
         params = {"count": len(bad), "why": listing(r["why"] for r in bad)}
         passed = f"{len(judged)} proof(s) validate"
-        yield ev.result(why, params, passed, "; ".join(_denial_ref(r) for r in judged))
+        return ev.result(why, params, passed, "; ".join(_denial_ref(r) for r in judged))
+
+    yield from each_zone(ctx, ["dnskeys", "denial"], SIGNED, decide)
 
 
 @check(
@@ -232,25 +225,21 @@ def denial_proofs_valid(ctx: Context) -> Iterator[Result]:
     message="NSEC3 uses {iterations} extra iteration(s) and salt '{salt}'.",
 )
 def nsec3_parameters_rfc9276(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "denial"]):
-        out = ev.unprobed() or ev.unsigned()
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         denial = ev.rows("denial")
         nsec3 = [r for r in denial if r["kind"] == "nsec3"]
         if not nsec3:
             if any(r["kind"] == "nsec" for r in denial):
                 detail = "the zone uses NSEC"
-                yield Result(ev.zone, "not_applicable", {"detail": detail}, f"denial[{ev.zone}]")
-            else:
-                detail = "no NSEC or NSEC3 record seen"
-                yield Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")
-            continue
+                return Result(ev.zone, "not_applicable", {"detail": detail}, f"denial[{ev.zone}]")
+            detail = "no NSEC or NSEC3 record seen"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")
         bad = [r for r in nsec3 if (r["iterations"] or 0) > 0 or (r["salt"] or "") != ""]
         why = [f"{_denial_ref(r)}: iterations {r['iterations']}, salt '{r['salt']}'" for r in bad]
         params = {
             "iterations": listing(r["iterations"] or 0 for r in bad),
             "salt": listing(r["salt"] or "" for r in bad),
         }
-        yield ev.result(why, params, "iterations 0, no salt", _denial_ref(nsec3[0]))
+        return ev.result(why, params, "iterations 0, no salt", _denial_ref(nsec3[0]))
+
+    yield from each_zone(ctx, ["dnskeys", "denial"], SIGNED, decide)

@@ -1,23 +1,25 @@
 """Shared plumbing of the checks that read the audit's evidence frames.
 
-Every such check yields one result per zone of the ``zones`` frame and decides in the same
-order: a zone none of whose servers answered (or whose evidence is missing) is
-*indeterminate*; a zone the check does not concern (unsigned, no DS, no CDS) is
-*not_applicable*; otherwise *fail* or *pass* from the rows. :class:`Evidence` gives the rows of
-one zone as plain dicts (missing values as None): a portfolio has thousands of zones, and
-per-zone DataFrame filtering would cost more than the whole collection (the plain rows come
-from :func:`toolkit.checks.base.records_by_zone`).
+Every such check yields one result per zone of the ``zones`` frame through :func:`each_zone`,
+in two steps. Its *scope* says what puts a zone out of the check, as a rule in this order: a
+zone none of whose servers answered (or whose evidence is missing) is *indeterminate*; a zone
+the check does not concern (unsigned, no DS, no CDS) is *not_applicable*. Its *decision* then
+gives each zone in scope *fail* or *pass* from the rows (or says why the rows leave it open).
+:class:`Evidence` gives the rows of one zone as plain dicts (missing values as None): a
+portfolio has thousands of zones, and per-zone DataFrame filtering would cost more than the
+whole collection (the plain rows come from :func:`toolkit.checks.base.records_by_zone`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from toolkit.checks.base import Context, Result, Row, flag, records_by_zone
 
 __all__ = [
-    "Evidence", "Row", "flag", "key_ref", "listing", "policy_name", "sig_ref", "zones_evidence"
+    "SIGNED", "Evidence", "Row", "Scope",
+    "each_zone", "flag", "key_ref", "listing", "policy_name", "sig_ref",
 ]  # fmt: skip
 
 
@@ -78,9 +80,25 @@ class Evidence:
         return Result(self.zone, "pass", {"detail": passed}, checked)
 
 
-def zones_evidence(ctx: Context, frames: Iterable[str]) -> Iterator[Evidence]:
-    """One :class:`Evidence` per zone of the ``zones`` frame, holding its rows of ``frames``
-    (always with ``nameservers``). Raises ValueError when the run has no ``zones`` frame."""
+Scope = Callable[[Evidence], Result | None]
+"""What puts a zone out of a check: its indeterminate or not_applicable result, None when
+the zone is in scope (e.g. :meth:`Evidence.unprobed`, :meth:`Evidence.unsigned`)."""
+
+SIGNED: tuple[Scope, ...] = (Evidence.unprobed, Evidence.unsigned)
+"""The scope of a check on the zone's DNSSEC data: indeterminate when unprobed, then
+not_applicable when unsigned."""
+
+
+def each_zone(
+    ctx: Context,
+    frames: Iterable[str],
+    scope: Sequence[Scope],
+    decide: Callable[[Evidence], Result],
+) -> Iterator[Result]:
+    """One result per zone of the ``zones`` frame, from its :class:`Evidence` (its rows of
+    ``frames``, always with ``nameservers``): the first result of ``scope``'s functions, tried
+    in order, that puts the zone out of the check; else ``decide``'s. Raises ValueError when
+    the run has no ``zones`` frame."""
     zones = ctx.frame("zones")
     if zones is None:
         raise ValueError("the run has no zones frame")
@@ -89,7 +107,9 @@ def zones_evidence(ctx: Context, frames: Iterable[str]) -> Iterator[Evidence]:
         df = ctx.frame(name)
         grouped[name] = records_by_zone(df) if df is not None else {}
     for zone, (row, *_) in records_by_zone(zones).items():
-        yield Evidence(zone, row, {n: g[zone] for n, g in grouped.items() if zone in g})
+        ev = Evidence(zone, row, {n: g[zone] for n, g in grouped.items() if zone in g})
+        out = next(filter(None, (out_of_scope(ev) for out_of_scope in scope)), None)
+        yield out or decide(ev)
 
 
 def policy_name(ctx: Context, zone: str) -> str | None:

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 
 from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.evidence import (
+    SIGNED,
     Evidence,
     Row,
+    each_zone,
     flag,
     key_ref,
     listing,
     policy_name,
-    zones_evidence,
 )
 from toolkit.policy import SigningPolicy
 
@@ -63,6 +64,11 @@ def _ds_scope(ev: Evidence) -> Result | None:
     return Result(ev.zone, "not_applicable", {"detail": "no DS at the parent"}, f"zones[{ev.zone}]")
 
 
+_DS_AND_PROBED = (_ds_scope, Evidence.unprobed)
+"""The scope of the DS checks that also read the zone's servers: the parent's DS set first,
+then unprobed."""
+
+
 @check(
     id="ds_matches_dnskey",
     title="Every DS at the parent matches a published key",
@@ -78,17 +84,12 @@ def _ds_scope(ev: Evidence) -> Result | None:
     message="{count} DS record(s) at the parent match no published DNSKEY: {records}.",
 )
 def ds_matches_dnskey(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["ds_matches", "dnskeys"]):
-        out = _ds_scope(ev) or ev.unprobed()
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         ds = ev.rows("ds_matches")
         verifiable = [r for r in ds if r["digest_verifies"] is not None]
         if not verifiable:
             detail = "no DS of a digest type the toolkit computes (SHA-1, SHA-256, SHA-384)"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, _ds_row(ds[0]))
-            continue
+            return Result(ev.zone, "indeterminate", {"detail": detail}, _ds_row(ds[0]))
         bad = [r for r in verifiable if not r["digest_verifies"]]
         why = [
             _ds_row(r)
@@ -96,12 +97,14 @@ def ds_matches_dnskey(ctx: Context) -> Iterator[Result]:
             for r in bad
         ]
         records = listing(f"{r['key_tag']} {r['algorithm']} {r['digest_type']}" for r in bad)
-        yield ev.result(
+        return ev.result(
             why,
             {"count": len(bad), "records": records},
             f"{len(verifiable)} DS record(s) match published keys",
             "; ".join(_ds_row(r) for r in verifiable),
         )
+
+    yield from each_zone(ctx, ["ds_matches", "dnskeys"], _DS_AND_PROBED, decide)
 
 
 @check(
@@ -118,21 +121,18 @@ def ds_matches_dnskey(ctx: Context) -> Iterator[Result]:
     message="DS records point at keys without the SEP flag or revoked: {keys}.",
 )
 def ds_points_at_sep_key(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["ds_matches"]):
-        out = _ds_scope(ev) or ev.unprobed()
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         ds = ev.rows("ds_matches")
         matched = [r for r in ds if flag(r["digest_verifies"])]
         if not matched:
             detail = "no DS matches a published key (see ds_matches_dnskey)"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, _ds_row(ds[0]))
-            continue
+            return Result(ev.zone, "indeterminate", {"detail": detail}, _ds_row(ds[0]))
         bad = [r for r in matched if not flag(r["key_has_sep"]) or flag(r["key_revoked"])]
         why = [f"{_ds_row(r)}: key flags {r['key_flags']}" for r in bad]
         keys = listing(f"{r['key_tag']} (flags {r['key_flags']})" for r in bad)
-        yield ev.result(why, {"keys": keys}, "every DS points at a SEP key", _ds_row(matched[0]))
+        return ev.result(why, {"keys": keys}, "every DS points at a SEP key", _ds_row(matched[0]))
+
+    yield from each_zone(ctx, ["ds_matches"], _DS_AND_PROBED, decide)
 
 
 @check(
@@ -149,11 +149,7 @@ def ds_points_at_sep_key(ctx: Context) -> Iterator[Result]:
     message="Key(s) {keys} have only a SHA-1 DS at the parent.",
 )
 def ds_digest_sha256(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["ds_matches"]):
-        out = _ds_scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         ds = ev.rows("ds_matches")
         types: dict[tuple[int, int], set[int]] = {}
         for r in ds:
@@ -161,7 +157,9 @@ def ds_digest_sha256(ctx: Context) -> Iterator[Result]:
         weak = {k for k, t in types.items() if 1 in t and not t & STRONG_DIGESTS}
         why = [_ds_row(r) for r in ds if (r["key_tag"], r["algorithm"]) in weak]
         keys = listing(f"{t}/{a}" for t, a in weak)
-        yield ev.result(why, {"keys": keys}, "every key has a SHA-256+ DS", _ds_row(ds[0]))
+        return ev.result(why, {"keys": keys}, "every key has a SHA-256+ DS", _ds_row(ds[0]))
+
+    yield from each_zone(ctx, ["ds_matches"], [_ds_scope], decide)
 
 
 @check(
@@ -178,11 +176,7 @@ def ds_digest_sha256(ctx: Context) -> Iterator[Result]:
     message="The parent publishes DS records of prohibited digest type(s) {types}: {records}.",
 )
 def ds_digest_type_prohibited(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["ds_matches"]):
-        out = _ds_scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         ds = ev.rows("ds_matches")
         bad = [r for r in ds if r["digest_type"] in PROHIBITED_DIGESTS]
         params = {
@@ -190,11 +184,9 @@ def ds_digest_type_prohibited(ctx: Context) -> Iterator[Result]:
             "records": listing(r["key_tag"] for r in bad),
         }
         why = [_ds_row(r) for r in bad]
-        yield ev.result(why, params, "no prohibited digest type", _ds_row(ds[0]))
+        return ev.result(why, params, "no prohibited digest type", _ds_row(ds[0]))
 
-
-def _keys_scope(ev: Evidence) -> Result | None:
-    return ev.unprobed() or ev.unsigned()
+    yield from each_zone(ctx, ["ds_matches"], [_ds_scope], decide)
 
 
 @check(
@@ -233,16 +225,14 @@ def dnskey_algorithm_not_recommended(ctx: Context) -> Iterator[Result]:
 
 
 def _algorithm_table(ctx: Context, table: dict[int, str]) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys"]):
-        out = _keys_scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         keys = ev.rows("dnskeys")
         bad = [r for r in keys if r["algorithm"] in table]
         params = {"algorithms": listing(table[r["algorithm"]] for r in bad)}
         algs = listing(r["algorithm"] for r in keys)
-        yield ev.result([key_ref(r) for r in bad], params, f"algorithms {algs}", key_ref(keys[0]))
+        return ev.result([key_ref(r) for r in bad], params, f"algorithms {algs}", key_ref(keys[0]))
+
+    yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)
 
 
 def _policy_of(ctx: Context, zone: str) -> SigningPolicy | None:
@@ -263,17 +253,12 @@ def _policy_of(ctx: Context, zone: str) -> SigningPolicy | None:
     message="Algorithm(s) {algorithms} are not allowed by policy {policy} (allowed: {allowed}).",
 )
 def dnskey_algorithm_in_policy(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys"]):
-        out = _keys_scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         keys = ev.rows("dnskeys")
         policy = _policy_of(ctx, ev.zone)
         if policy is None:
             detail = "no signing policy applies: the allowed algorithms are not evidenced"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, key_ref(keys[0]))
-            continue
+            return Result(ev.zone, "indeterminate", {"detail": detail}, key_ref(keys[0]))
         bad = [r for r in keys if r["algorithm"] not in policy.allowed_algorithms]
         params = {
             "algorithms": listing(r["algorithm"] for r in bad),
@@ -281,7 +266,9 @@ def dnskey_algorithm_in_policy(ctx: Context) -> Iterator[Result]:
             "allowed": ", ".join(str(a) for a in policy.allowed_algorithms),
         }
         why = [f"{key_ref(r)} vs policy {policy.name}" for r in bad]
-        yield ev.result(why, params, f"allowed by {policy.name}", key_ref(keys[0]))
+        return ev.result(why, params, f"allowed by {policy.name}", key_ref(keys[0]))
+
+    yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)
 
 
 @check(
@@ -297,20 +284,17 @@ def dnskey_algorithm_in_policy(ctx: Context) -> Iterator[Result]:
     message="RSA key(s) shorter than 2048 bits: {keys}.",
 )
 def rsa_key_length(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys"]):
-        out = _keys_scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         keys = ev.rows("dnskeys")
         rsa = [r for r in keys if r["algorithm"] in RSA]
         if not rsa:
-            yield Result(ev.zone, "not_applicable", {"detail": "no RSA key"}, key_ref(keys[0]))
-            continue
+            return Result(ev.zone, "not_applicable", {"detail": "no RSA key"}, key_ref(keys[0]))
         bad = [r for r in rsa if (r["key_bits"] or 0) < MIN_RSA_BITS]
         why = [f"{key_ref(r)}: {r['key_bits']} bits" for r in bad]
         params = {"keys": listing(f"{r['key_tag']} ({r['key_bits']} bits)" for r in bad)}
-        yield ev.result(why, params, "every RSA key has 2048+ bits", key_ref(rsa[0]))
+        return ev.result(why, params, "every RSA key has 2048+ bits", key_ref(rsa[0]))
+
+    yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)
 
 
 def key_scheme(sigs: list[Row]) -> str | None:
@@ -347,11 +331,7 @@ def key_scheme(sigs: list[Row]) -> str | None:
     message="The keys form a {seen} scheme; policy {policy} asks for {wanted}.",
 )
 def key_scheme_matches_policy(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "signatures"]):
-        out = _keys_scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         keys = ev.rows("dnskeys")
         policy = _policy_of(ctx, ev.zone)
         wanted = getattr(policy, "key_scheme", None) if policy is not None else None
@@ -359,17 +339,17 @@ def key_scheme_matches_policy(ctx: Context) -> Iterator[Result]:
         if policy is None or wanted is None:
             detail = "no key_scheme in the signing policy" if policy else "no signing policy"
             status = "not_applicable" if policy else "indeterminate"
-            yield Result(ev.zone, status, {"detail": detail}, ev_text)
-            continue
+            return Result(ev.zone, status, {"detail": detail}, ev_text)
         seen = key_scheme([r for r in ev.rows("signatures") if r["side"] == "child"])
         if seen is None:
             detail = "no signature over the DNSKEY set or the SOA: the key roles are unknown"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, ev_text)
-        elif seen == wanted:
-            yield Result(ev.zone, "pass", {"detail": f"{seen}, as policy {policy.name}"}, ev_text)
-        else:
-            params = {"seen": seen, "policy": policy.name, "wanted": wanted}
-            yield Result(ev.zone, "fail", params, ev_text)
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ev_text)
+        if seen == wanted:
+            return Result(ev.zone, "pass", {"detail": f"{seen}, as policy {policy.name}"}, ev_text)
+        params = {"seen": seen, "policy": policy.name, "wanted": wanted}
+        return Result(ev.zone, "fail", params, ev_text)
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], SIGNED, decide)
 
 
 @check(
@@ -387,11 +367,7 @@ def key_scheme_matches_policy(ctx: Context) -> Iterator[Result]:
     message="Key(s) published but neither signing nor referenced by a DS: {keys}.",
 )
 def dnskey_unused(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "signatures"]):
-        out = _keys_scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         keys = ev.rows("dnskeys")
         signing = {
             (r["key_tag"], r["algorithm"])
@@ -403,4 +379,6 @@ def dnskey_unused(ctx: Context) -> Iterator[Result]:
         idle = published - signing - with_ds
         why = [key_ref(r) for r in keys if (r["key_tag"], r["algorithm"]) in idle]
         params = {"keys": listing(f"{t}/{a}" for t, a in idle)}
-        yield ev.result(why, params, f"{len(published)} key(s) in use", key_ref(keys[0]))
+        return ev.result(why, params, f"{len(published)} key(s) in use", key_ref(keys[0]))
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], SIGNED, decide)

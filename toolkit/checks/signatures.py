@@ -13,11 +13,12 @@ from collections.abc import Iterator
 
 from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.evidence import (
+    SIGNED,
     Evidence,
     Row,
+    each_zone,
     listing,
     sig_ref,
-    zones_evidence,
 )
 
 CHECKS, check = collector()
@@ -33,15 +34,16 @@ def _rrset(r: Row) -> tuple[str, str, str]:
     return (r["server"], r["owner"], r["covered_type"])
 
 
-def _scope(ev: Evidence) -> Result | None:
-    out = ev.unprobed() or ev.unsigned()
-    if out:
-        return out
-    if not _sigs(ev):
-        detail = "no signature row recorded for a signed zone: not evidenced"
-        evidence = f"signatures: none for {ev.zone}"
-        return Result(ev.zone, "indeterminate", {"detail": detail}, evidence)
-    return None
+def _unrecorded(ev: Evidence) -> Result | None:
+    if _sigs(ev):
+        return None
+    detail = "no signature row recorded for a signed zone: not evidenced"
+    evidence = f"signatures: none for {ev.zone}"
+    return Result(ev.zone, "indeterminate", {"detail": detail}, evidence)
+
+
+_SCOPE = (*SIGNED, _unrecorded)
+"""Unprobed, unsigned, then signed but without a signature row: indeterminate."""
 
 
 def _rrsets(rows: list[Row]) -> str:
@@ -49,11 +51,7 @@ def _rrsets(rows: list[Row]) -> str:
 
 
 def _status_check(ctx: Context, status: str, what: str) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "signatures"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         sigs = _sigs(ev)
         bad = [r for r in sigs if r["status"] == status]
         why = [
@@ -62,7 +60,9 @@ def _status_check(ctx: Context, status: str, what: str) -> Iterator[Result]:
         servers = listing(r["server"] for r in bad)
         params = {"count": len(bad), "rrsets": _rrsets(bad), "servers": servers}
         passed = f"no {what} among {len(sigs)} signature(s)"
-        yield ev.result(why, params, passed, f"signatures[{ev.zone}]: {len(sigs)} rows")
+        return ev.result(why, params, passed, f"signatures[{ev.zone}]: {len(sigs)} rows")
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
 
 
 @check(
@@ -143,17 +143,15 @@ def rrsig_signer_is_zone(ctx: Context) -> Iterator[Result]:
     message="{count} signature(s) by a revoked key over {rrsets}.",
 )
 def rrsig_not_by_revoked_key(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "signatures"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         bad = [
             r for r in _sigs(ev) if r["status"] == "revoked_key" and r["covered_type"] != "DNSKEY"
         ]
         why = [f"{sig_ref(r)}: revoked key" for r in bad]
         params = {"count": len(bad), "rrsets": _rrsets(bad)}
-        yield ev.result(why, params, "no revoked key signs", f"signatures[{ev.zone}]")
+        return ev.result(why, params, "no revoked key signs", f"signatures[{ev.zone}]")
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
 
 
 @check(
@@ -170,18 +168,16 @@ def rrsig_not_by_revoked_key(ctx: Context) -> Iterator[Result]:
     message="RRsets without a usable signature: {rrsets} at {servers}.",
 )
 def rrsig_present(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "signatures"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         sigs = _sigs(ev)
         signed = {_rrset(r) for r in sigs if r["status"] in USABLE}
         rrsets = {_rrset(r) for r in sigs}
         rows = [r for r in sigs if _rrset(r) not in signed]
         why = [f"{sig_ref(r)}: {r['status']} ({r['detail']})" for r in rows]
         params = {"rrsets": _rrsets(rows), "servers": listing(r["server"] for r in rows)}
-        yield ev.result(why, params, f"{len(rrsets)} RRset(s) signed", f"signatures[{ev.zone}]")
+        return ev.result(why, params, f"{len(rrsets)} RRset(s) signed", f"signatures[{ev.zone}]")
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
 
 
 @check(
@@ -200,11 +196,7 @@ def rrsig_present(ctx: Context) -> Iterator[Result]:
     message="Algorithm(s) {algorithms} do not sign {rrsets}.",
 )
 def rrsig_every_algorithm(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "signatures"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         sigs = _sigs(ev)
         signed = {_rrset(r) for r in sigs if r["status"] in USABLE}
         gaps = [
@@ -214,7 +206,9 @@ def rrsig_every_algorithm(ctx: Context) -> Iterator[Result]:
         ]
         why = [f"{sig_ref(r)}: {r['detail']}" for r in gaps]
         params = {"algorithms": listing(r["algorithm"] for r in gaps), "rrsets": _rrsets(gaps)}
-        yield ev.result(why, params, "every algorithm signs", f"signatures[{ev.zone}]")
+        return ev.result(why, params, "every algorithm signs", f"signatures[{ev.zone}]")
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
 
 
 def _valid(ev: Evidence) -> list[Row]:
@@ -236,20 +230,14 @@ def _valid(ev: Evidence) -> list[Row]:
     "signature left {days:.1f} days).",
 )
 def ttl_within_signature_validity(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "signatures"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def ttl(r: Row) -> int:
+        return max(r["original_ttl"] or 0, r["rrset_ttl"] or 0)
+
+    def decide(ev: Evidence) -> Result:
         valid = _valid(ev)
         if not valid:
             detail = "no valid signature to compare (see the signature checks)"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, f"signatures[{ev.zone}]")
-            continue
-
-        def ttl(r: Row) -> int:
-            return max(r["original_ttl"] or 0, r["rrset_ttl"] or 0)
-
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"signatures[{ev.zone}]")
         bad = [r for r in valid if ttl(r) > (r["days_left"] or 0) * 86400]
         why = [f"{sig_ref(r)}: TTL {ttl(r)} s > {r['days_left']} days" for r in bad]
         params = {
@@ -257,7 +245,9 @@ def ttl_within_signature_validity(ctx: Context) -> Iterator[Result]:
             "ttl_days": max((ttl(r) / 86400 for r in bad), default=0.0),
             "days": min((r["days_left"] for r in bad), default=0.0),
         }
-        yield ev.result(why, params, "TTLs within validity", f"signatures[{ev.zone}]")
+        return ev.result(why, params, "TTLs within validity", f"signatures[{ev.zone}]")
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
 
 
 @check(
@@ -276,11 +266,7 @@ def ttl_within_signature_validity(ctx: Context) -> Iterator[Result]:
     "days (at {servers}).",
 )
 def rrsig_outlives_soa_expire(ctx: Context) -> Iterator[Result]:
-    for ev in zones_evidence(ctx, ["dnskeys", "signatures"]):
-        out = _scope(ev)
-        if out:
-            yield out
-            continue
+    def decide(ev: Evidence) -> Result:
         expire = {
             r["server"]: r["soa_expire"] / 86400
             for r in ev.answering()
@@ -289,8 +275,7 @@ def rrsig_outlives_soa_expire(ctx: Context) -> Iterator[Result]:
         valid = [r for r in _valid(ev) if r["server"] in expire and r["days_left"] is not None]
         if not valid:
             detail = "no valid signature or no SOA expire to compare"
-            yield Result(ev.zone, "indeterminate", {"detail": detail}, f"signatures[{ev.zone}]")
-            continue
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"signatures[{ev.zone}]")
         bad = [r for r in valid if r["days_left"] < expire[r["server"]]]
         why = [
             f"{sig_ref(r)}: {r['days_left']} days left < SOA expire {expire[r['server']]:.1f} days"
@@ -302,4 +287,6 @@ def rrsig_outlives_soa_expire(ctx: Context) -> Iterator[Result]:
             "servers": listing(r["server"] for r in bad),
         }
         ev_text = f"signatures[{ev.zone}]; nameservers soa_expire (days) {listing(expire.values())}"
-        yield ev.result(why, params, "signatures outlive SOA expire", ev_text)
+        return ev.result(why, params, "signatures outlive SOA expire", ev_text)
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
