@@ -94,6 +94,21 @@ def machine() -> dict[str, str]:
     }
 
 
+def cpu_counters() -> list[int]:
+    """The machine's CPU time counters (``/proc/stat``: user, nice, system, idle, iowait, irq,
+    softirq, steal), in clock ticks summed over the cores."""
+    first = Path("/proc/stat").read_text().splitlines()[0].split()
+    return [int(x) for x in first[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> str:
+    """Share of the machine's CPU time between two :func:`cpu_counters` readings that the
+    hypervisor gave to other guests (steal) and that was idle."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta) or 1
+    return f"steal {delta[7] / total:.1%}, idle {delta[3] / total:.1%}"
+
+
 # -- memory ----------------------------------------------------------------------------------
 
 
@@ -124,12 +139,25 @@ def _descendants(root: int, exclude: set[int]) -> list[int]:
     return tree
 
 
+def _cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process so far, in clock ticks (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class MemorySampler(threading.Thread):
-    """Samples RSS of this process and its descendants (lab daemons excluded) every 0.1 s.
+    """Samples RSS and CPU time of this process and its descendants (lab daemons excluded)
+    every 0.1 s.
 
     ``peak_sum_mb``: the largest sampled sum of VmRSS (a lower bound of the true peak, shared
     pages counted in every process); ``hwm_sum_mb``: the sum of each process's own peak
-    (VmHWM) — an upper bound, as the processes need not peak together.
+    (VmHWM) — an upper bound, as the processes need not peak together; ``cpu_s``: the CPU
+    time those processes spent while sampled (less sensitive to other work on the machine
+    than the wall time; a process's last 0.1 s may be missed; the sampling itself is not
+    counted).
     """
 
     def __init__(self, exclude: set[int], interval: float = 0.1) -> None:
@@ -139,9 +167,13 @@ class MemorySampler(threading.Thread):
         self.peak_sum_kb = 0
         self.peak_processes = 0
         self.hwm: dict[int, int] = {}
+        self._cpu0: dict[int, int] | None = None  # ticks of the processes already running
+        self._cpu: dict[int, int] = {}
+        self._own_s = 0.0  # CPU time of this sampling thread
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        own0 = time.thread_time()
         while not self._stop_event.is_set():
             pids = _descendants(os.getpid(), self.exclude)
             total = sum(_status_kb(p, "VmRSS:") for p in pids)
@@ -149,6 +181,10 @@ class MemorySampler(threading.Thread):
                 self.peak_sum_kb, self.peak_processes = total, len(pids)
             for p in pids:
                 self.hwm[p] = max(self.hwm.get(p, 0), _status_kb(p, "VmHWM:"))
+                self._cpu[p] = max(self._cpu.get(p, 0), _cpu_ticks(p))
+            if self._cpu0 is None:
+                self._cpu0 = dict(self._cpu)
+            self._own_s = time.thread_time() - own0
             self._stop_event.wait(self.interval)
 
     def stop(self) -> None:
@@ -163,12 +199,21 @@ class MemorySampler(threading.Thread):
     def hwm_sum_mb(self) -> float:
         return sum(self.hwm.values()) / 1024
 
+    @property
+    def cpu_s(self) -> float:
+        start = self._cpu0 or {}
+        ticks = sum(t - start.get(p, 0) for p, t in self._cpu.items())
+        return ticks / os.sysconf("SC_CLK_TCK") - self._own_s
+
 
 # -- (a) the raw ceiling -----------------------------------------------------------------------
 
 
-def _ceiling_worker(args: tuple[list[str], list[str], float, float, int]) -> tuple[int, int]:
-    """Send DNSKEY/SOA queries as fast as possible from ``start_at`` for ``duration`` s."""
+def _ceiling_worker(
+    args: tuple[list[str], list[str], float, float, int],
+) -> tuple[int, int, float]:
+    """Send DNSKEY/SOA queries as fast as possible from ``start_at`` for ``duration`` s;
+    returns the queries answered, the failures and the CPU time spent sending them."""
     addresses, names, start_at, duration, threads = args
     counts = [0] * threads
     errors = [0] * threads
@@ -186,6 +231,7 @@ def _ceiling_worker(args: tuple[list[str], list[str], float, float, int]) -> tup
             i += threads
 
     time.sleep(max(0.0, start_at - time.time()))
+    cpu0 = time.process_time()
     if threads == 1:
         loop(0)
     else:
@@ -194,13 +240,14 @@ def _ceiling_worker(args: tuple[list[str], list[str], float, float, int]) -> tup
             t.start()
         for t in pool:
             t.join()
-    return sum(counts), sum(errors)
+    return sum(counts), sum(errors), time.process_time() - cpu0
 
 
 def ceiling(
     addresses: list[str], names: list[str], processes: int, duration: float, threads: int = 1
-) -> tuple[float, int]:
-    """Queries/s of ``processes`` processes (each ``threads`` threads) for ``duration`` s."""
+) -> tuple[float, int, float]:
+    """Queries/s of ``processes`` processes (each ``threads`` threads) for ``duration`` s, the
+    failed queries, and the CPU time per answered query (µs)."""
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(processes, mp_context=ctx) as pool:
         pool.submit(time.sleep, 0).result()  # the pool is up before the clock starts
@@ -210,7 +257,9 @@ def ceiling(
             for _ in range(processes)
         ]
         results = [j.result() for j in jobs]
-    return sum(c for c, _ in results) / duration, sum(e for _, e in results)
+    answered = sum(c for c, _, _ in results)
+    cpu_us = sum(t for _, _, t in results) / max(1, answered) * 1e6
+    return answered / duration, sum(e for _, e, _ in results), cpu_us
 
 
 # -- (b), (d) the collector ----------------------------------------------------------------
@@ -225,6 +274,7 @@ class CollectResult:
     peak_rss_mb: float
     hwm_sum_mb: float
     processes: int
+    cpu_s: float
     frames: dict[str, pd.DataFrame] = field(repr=False)
 
     @property
@@ -272,6 +322,7 @@ def run_collector(
         peak_rss_mb=sampler.peak_sum_mb,
         hwm_sum_mb=sampler.hwm_sum_mb,
         processes=sampler.peak_processes,
+        cpu_s=sampler.cpu_s,
         frames=frames,
     )
 
@@ -390,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--base", default="127.100.0", help="live lab addresses (127.100.0)")
     ap.add_argument("--dead-base", default="127.101.0", help="dead lab addresses (127.101.0)")
-    ap.add_argument("--dead-fraction", type=float, default=0.1)
+    ap.add_argument("--dead-fraction", type=float, default=0.1, help="0.1 (0: no (d) run)")
     ap.add_argument("--dead-timeout", type=float, default=0.5, help="seconds per try (0.5)")
     ap.add_argument("--dead-threads", type=int, default=4, help="threads per worker (4)")
     ap.add_argument("--ceiling-seconds", type=float, default=10.0)
@@ -430,9 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = [z + "." for z in syn.zones]
 
         say("(a) raw ceiling")
-        one, e1 = ceiling(ns, names, 1, ceiling_s)
-        allc, e2 = ceiling(ns, names, cores, ceiling_s)
-        thr, e3 = ceiling(ns, names, cores, ceiling_s, threads=DEFAULT_THREADS)
+        one, e1, _ = ceiling(ns, names, 1, ceiling_s)
+        allc, e2, cpu_allc = ceiling(ns, names, cores, ceiling_s)
+        thr, e3, _ = ceiling(ns, names, cores, ceiling_s, threads=DEFAULT_THREADS)
         results["(a) ceiling, 1 process (1 core)"] = f"{one:,.0f} queries/s"
         results[f"(a) ceiling, {cores} processes (all cores)"] = (
             f"{allc:,.0f} queries/s ({allc / cores:,.0f} per core)"
@@ -445,9 +496,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         say("(b) full collector with own validation")
         portfolio = load_portfolio(syn.portfolio)
+        load_before = os.getloadavg()
+        counters = cpu_counters()
         res = run_collector(syn, portfolio, TransportConfig(), args.workers)
+        cpu_during = steal_share(counters, cpu_counters())
         ok = res.statuses.get("secure", 0)
         results["(b) collector: processes x threads"] = f"{args.workers} x {DEFAULT_THREADS}"
+        results["(b) load average just before (b)"] = " ".join(f"{x:.2f}" for x in load_before)
+        results["(b) machine CPU during (b)"] = cpu_during
         results["(b) collector: wall time"] = f"{res.wall_s:.1f} s"
         results["(b) collector: zones/s"] = f"{res.zones_per_s:,.1f}"
         results["(b) collector: queries/s"] = (
@@ -461,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         results["(b) knotd memory (server side, not counted above)"] = f"{knot_rss_mb(syn):,.0f} MB"
         say("(a) raw ceiling again, after the collector (the load may have changed)")
-        after, e4 = ceiling(ns, names, cores, ceiling_s)
+        after, e4, cpu_after = ceiling(ns, names, cores, ceiling_s)
         e2 += e4
         results[f"(a) ceiling, {cores} processes, measured again after (b)"] = (
             f"{after:,.0f} queries/s"
@@ -470,6 +526,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         frac = res.queries_per_s / ref
         results["(c) collector / all-cores ceiling (queries/s)"] = (
             f"**{frac:.0%}** of the mean of the two ceiling runs (aim: >= 60 %)"
+        )
+        collector_cpu = res.cpu_s / res.queries * 1e6
+        ceiling_cpu = (cpu_allc + cpu_after) / 2
+        results["(c) CPU time per query (less sensitive to other load)"] = (
+            f"collector {collector_cpu:,.0f} µs ({res.cpu_s:,.1f} s in all its processes), "
+            f"ceiling {ceiling_cpu:,.0f} µs: ratio {ceiling_cpu / collector_cpu:.0%}"
         )
         results["(c) peak memory vs the 1.5 GB aim"] = (
             f"{'within' if res.hwm_sum_mb < 1536 else 'ABOVE'}"
@@ -514,6 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         say("stopping the live lab")
         lab_down(live_dir)
+        if args.dead_fraction <= 0:
+            return _report(facts, results, notes, args.quick, out)
 
         say(f"(d) {args.dead_fraction:.0%} dead servers, timeout {args.dead_timeout} s, 1 try")
         dsyn = synthetic_up(
@@ -551,6 +615,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
+    return _report(facts, results, notes, args.quick, out)
+
+
+def _report(
+    facts: dict[str, str], results: dict[str, object], notes: list[str], quick: bool, out: Path
+) -> int:
+    """Add the closing notes, print the report and write it to ``out``; the exit code."""
     notes += [
         "Memory: this process and its descendants (forkserver, workers) sampled from /proc "
         "every 0.1 s; the knotd daemons are excluded. The sampled sum counts shared pages in "
@@ -561,7 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
         "(other work on the machine lowers every figure).",
     ]
-    report = render(facts, results, notes, args.quick)
+    report = render(facts, results, notes, quick)
     print(report)
     write_atomic(out, report)
     print(f"written to {out}", file=sys.stderr)

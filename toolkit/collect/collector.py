@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import dns.dnssec
+import dns.exception
 import dns.flags
 import dns.name
 import dns.rdatatype
@@ -28,9 +30,11 @@ from toolkit.collect.anchors import load_root_hints, load_trust_anchor
 from toolkit.collect.evidence import zone_evidence_rows
 from toolkit.collect.evidence import zone_text as zone_text
 from toolkit.collect.resolvers import ResolverSpec, check_resolver
+from toolkit.collect.sigstatus import key_tag
 from toolkit.collect.transport import Clock, Exchange, TransportConfig
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import Walker, ZoneEvidence
+from toolkit.inventory import normalize_zone
 from toolkit.portfolio import Portfolio
 from toolkit.reasons import describe
 from toolkit.schemas import EVIDENCE, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES, FrameSchema
@@ -90,12 +94,7 @@ def collect(
         query_rows.append(ex.row(current["zone"]))
 
     inventory = portfolio.inventory
-    floors = {}
-    for zone in inventory["zone"]:
-        policy = portfolio.policy_for(zone)
-        floors[zone] = (
-            policy.min_rrsig_validity_days if policy is not None else DEFAULT_MIN_VALIDITY_DAYS
-        )
+    floors = _floors(portfolio)
 
     walker = Walker(
         hints,
@@ -108,8 +107,9 @@ def collect(
     )
     zone_rows, resolver_rows = [], []
     rows = inventory.to_dict("records")
+    drawn = _Drawn(walker, [inv["zone"] for inv in rows])
     bar = tqdm(rows, desc="collect", unit="zone", file=sys.stderr, disable=_no_bar(config))
-    for inv in bar:
+    for i, inv in enumerate(bar):
         zone = inv["zone"]
         current["zone"] = zone
         bar.set_postfix_str(zone, refresh=False)
@@ -118,33 +118,109 @@ def collect(
             resolver_rows.append(
                 check_resolver(zone, spec, clock=clock, transport=config.transport)
             )
-    evidence = _evidence_rows(walker, inventory["zone"])
+        drawn.collected(i)
+    evidence = drawn.evidence()
     return {
         "inventory": inventory,
         "zones": ZONES.frame(zone_rows),
-        "records": RECORDS.frame(_record_rows(walker.evidence.values())),
+        "records": RECORDS.frame(drawn.records),
         "resolver_checks": RESOLVER_CHECKS.frame(resolver_rows),
         "queries": QUERIES.frame(query_rows),
         **{schema.name: schema.frame(evidence[schema.name]) for schema in EVIDENCE},
     }
 
 
-def _evidence_rows(walker: Walker, zones: Iterable[str]) -> dict[str, list[dict]]:
-    """The evidence rows of every inventory zone that was collected. A zone whose rows cannot
-    be drawn (a bug) gets none, which the checks read as "not evidenced", never as a pass."""
-    out: dict[str, list[dict]] = {schema.name: [] for schema in EVIDENCE}
+def _floors(portfolio: Portfolio) -> dict[str, float]:
+    """The RRSIG validity floor (days) of every inventory zone: ``min_rrsig_validity_days`` of
+    the policy :meth:`Portfolio.policy_for` gives the zone, :data:`DEFAULT_MIN_VALIDITY_DAYS`
+    without one. The same answers (and the same KeyError for a zone it cannot place) from one
+    pass over the inventory, where ``policy_for`` scans the inventory for every zone."""
+    inventory = portfolio.inventory
+    zones = list(inventory["zone"])
+    first: dict[str, Any] = {}  # inventory zone -> the policy column of its first row
+    for zone, policy in zip(zones, inventory["policy"] if zones else [], strict=True):
+        first.setdefault(zone, policy)
+    floors = {}
     for zone in zones:
-        ev = walker.evidence.get(dns.name.from_text(zone))
-        if ev is None:
-            continue
         try:
-            rows = zone_evidence_rows(ev, walker.evidence.get(ev.parent) if ev.parent else None)
-        except Exception:  # a bug must not lose the run; the zone stays unevidenced
-            log.exception("drawing the evidence of %s failed", zone)
-            continue
-        for name, part in rows.items():
-            out[name] += part
-    return out
+            name, _ = normalize_zone(zone)
+        except ValueError:
+            raise KeyError(f"{zone!r} is not a valid zone name") from None
+        if name not in first:
+            raise KeyError(f"zone {name!r} is not in the inventory")
+        column = first[name]
+        policy = portfolio.policies.get(None if pd.isna(column) else str(column))
+        floors[zone] = (
+            policy.min_rrsig_validity_days if policy is not None else DEFAULT_MIN_VALIDITY_DAYS
+        )
+    return floors
+
+
+class _Drawn:
+    """The ``records`` and evidence rows, drawn from the walker's evidence as the collection
+    goes rather than at its end, so that each zone's probe results (the DNS messages) are let
+    go as soon as nothing needs them any more: memory, and the garbage collector's work, stay
+    flat over a long portfolio. The rows and their order are those of drawing everything at
+    the end: ``records`` in the order the walker collected the zones (ancestors included),
+    the evidence rows in inventory order."""
+
+    def __init__(self, walker: Walker, zones: list[str]) -> None:
+        self.walker = walker
+        self.zones = zones
+        self.records: list[dict] = []
+        self._rows: list[dict[str, list[dict]] | None] = [None] * len(zones)
+        self._recorded = 0  # walker.evidence entries whose records are drawn
+        # inventory zones whose evidence rows are still to draw (a name may appear twice)
+        self._pending: Counter[dns.name.Name] = Counter()
+        for zone in zones:
+            try:
+                self._pending[dns.name.from_text(zone)] += 1
+            except (dns.exception.DNSException, ValueError):
+                continue  # collecting it fails, as it always did
+
+    def collected(self, i: int) -> None:
+        """Draw what inventory zone ``i``, just collected, makes drawable: the records of every
+        zone the walker collected since the last call, and zone ``i``'s evidence rows; then
+        release the results nothing will draw from any more."""
+        evidence = self.walker.evidence
+        fresh = list(islice(reversed(evidence.values()), len(evidence) - self._recorded))[::-1]
+        self._recorded = len(evidence)
+        self.records += _record_rows(fresh)
+        name = dns.name.from_text(self.zones[i])
+        ev = evidence.get(name)
+        if ev is not None:
+            self._rows[i] = _evidence_rows(self.zones[i], ev, evidence)
+            self._pending[name] -= 1
+        for done in dict.fromkeys([*(e.name for e in fresh), name]):
+            if self._pending[done] <= 0:
+                self.walker.release(done)
+
+    def evidence(self) -> dict[str, list[dict]]:
+        """The evidence rows of every inventory zone that was collected, in inventory order.
+        A zone collected only after its turn (as the ancestor of a later zone) is drawn now."""
+        out: dict[str, list[dict]] = {schema.name: [] for schema in EVIDENCE}
+        evidence = self.walker.evidence
+        for zone, rows in zip(self.zones, self._rows, strict=True):
+            if rows is None:
+                ev = evidence.get(dns.name.from_text(zone))
+                if ev is None:
+                    continue
+                rows = _evidence_rows(zone, ev, evidence)
+            for name, part in rows.items():
+                out[name] += part
+        return out
+
+
+def _evidence_rows(
+    zone: str, ev: ZoneEvidence, evidence: dict[dns.name.Name, ZoneEvidence]
+) -> dict[str, list[dict]]:
+    """The evidence rows of inventory zone ``zone``. A zone whose rows cannot be drawn (a bug)
+    gets none, which the checks read as "not evidenced", never as a pass."""
+    try:
+        return zone_evidence_rows(ev, evidence.get(ev.parent) if ev.parent else None)
+    except Exception:  # a bug must not lose the run; the zone stays unevidenced
+        log.exception("drawing the evidence of %s failed", zone)
+        return {}
 
 
 def _no_bar(config: CollectConfig) -> bool | None:
@@ -270,7 +346,7 @@ def _rows(
         }
         if rrset.rdtype in (dns.rdatatype.DNSKEY, dns.rdatatype.CDNSKEY):
             row |= {
-                "key_tag": dns.dnssec.key_id(rd),
+                "key_tag": key_tag(rd),
                 "algorithm": int(rd.algorithm),
                 "flags": rd.flags,
             }

@@ -25,7 +25,15 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 from toolkit.collect.denial import check_denial
 from toolkit.collect.plan import Server
-from toolkit.collect.sigstatus import REVOKE, SEP, ZONE_KEY, SigStatus, judge_signatures
+from toolkit.collect.sigstatus import (
+    REVOKE,
+    SEP,
+    ZONE_KEY,
+    SigStatus,
+    judge_signatures,
+    key_tag,
+    make_ds,
+)
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import ProbeResult, ZoneEvidence
 
@@ -68,7 +76,7 @@ def key_bits(key: DNSKEY) -> int | None:
 
 
 def _key_text(k: DNSKEY) -> str:
-    return f"{dns.dnssec.key_id(k)}/{int(k.algorithm)}/{k.flags}"
+    return f"{key_tag(k)}/{int(k.algorithm)}/{k.flags}"
 
 
 def _ds_fields(rd: Any) -> tuple[int, int, int, bytes]:
@@ -79,9 +87,9 @@ def _digest_matches(zone: dns.name.Name, key: DNSKEY, ds: Any) -> bool | None:
     """Whether ``ds`` (a DS or CDS) is ``key``'s digest; None for a digest type not computed."""
     if int(ds.digest_type) not in VERIFIABLE_DIGESTS:
         return None
-    if ds.key_tag != dns.dnssec.key_id(key) or ds.algorithm != key.algorithm:
+    if ds.key_tag != key_tag(key) or ds.algorithm != key.algorithm:
         return False
-    made = dns.dnssec.make_ds(zone, key, ds.digest_type, policy=dns.dnssec.allow_all_policy)
+    made = make_ds(zone, key, ds.digest_type, policy=dns.dnssec.allow_all_policy)
     return _ds_fields(made) == _ds_fields(ds)
 
 
@@ -321,9 +329,7 @@ def _ds_rows(
     if ds_set is None or ev.parent_server is None:
         return
     for ds in ds_set:
-        candidates = [
-            k for k in keys if dns.dnssec.key_id(k) == ds.key_tag and k.algorithm == ds.algorithm
-        ]
+        candidates = [k for k in keys if key_tag(k) == ds.key_tag and k.algorithm == ds.algorithm]
         verdicts = [_digest_matches(ev.name, k, ds) for k in candidates]
         match = next((k for k, v in zip(candidates, verdicts, strict=True) if v), None)
         key = match or (candidates[0] if candidates else None)
@@ -371,7 +377,7 @@ def _key_rows(
     (name, address), results = server
     at = results["DNSKEY"].exchange.queried_at  # type: ignore[union-attr]
     for k in keys:
-        tag, alg = dns.dnssec.key_id(k), int(k.algorithm)
+        tag, alg = key_tag(k), int(k.algorithm)
         signs = sorted(
             qtype
             for qtype, sts in statuses.items()
@@ -414,7 +420,7 @@ def _cds_rows(
     (name, address), results = server
     zone = rows.ev.name
     ds_keys = {
-        (dns.dnssec.key_id(k), int(k.algorithm))
+        (key_tag(k), int(k.algorithm))
         for k in keys or []
         if any(_digest_matches(zone, k, ds) for ds in ds_set or [])
     }
@@ -457,7 +463,7 @@ def _cds_facts(
         facts |= {"key_tag": rd.key_tag, "digest_type": int(rd.digest_type)}
         wellformed = (rd.key_tag, int(rd.digest_type), rd.digest) == (0, 0, b"\0")
     else:
-        facts |= {"key_tag": dns.dnssec.key_id(rd), "flags": rd.flags}
+        facts |= {"key_tag": key_tag(rd), "flags": rd.flags}
         wellformed = (rd.flags, rd.protocol, rd.key) == (0, 3, b"\0")
     if is_delete:
         return facts | {"delete_wellformed": wellformed}

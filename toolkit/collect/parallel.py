@@ -58,9 +58,10 @@ TASKS_PER_WORKER = 4
 """Shards per worker process at least: enough to even out the load when some are slower."""
 
 MAX_TASK_ZONES = 500
-"""Zones per shard at most. A worker's memory grows with its shard (the walker keeps every
-zone's evidence until the shard's frames are built), so large portfolios are cut finer; each
-shard costs a few queries to rediscover the zones above (~0.5 % more queries at 500)."""
+"""Zones per shard at most. A worker's memory grows with its shard (the rows of its frames,
+and each zone's verdict and apex data, are kept until the shard's frames are built), so large
+portfolios are cut finer; each shard costs a few queries to rediscover the zones above
+(~0.5 % more queries at 500)."""
 
 _FRAMES: tuple[FrameSchema, ...] = COLLECTED  # every frame collect() returns
 

@@ -23,6 +23,7 @@ RRset (RFC 4035 §2.2: every algorithm of the apex DNSKEY RRset signs every RRse
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,6 +36,7 @@ import dns.rdatatype
 import dns.rrset
 from cryptography.exceptions import InvalidSignature
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
+from dns.rdtypes.ANY.DS import DS
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
 SIG_STATUSES = (
@@ -64,28 +66,70 @@ class SigStatus:
     detail: str = ""
 
 
-_VERIFIED: dict[tuple, tuple] = {}
-_CACHE_LIMIT = 20_000
+_MISSING = object()
+_CACHE_LIMIT = 10_000
+"""Entries per cache at most (verifications: the oldest go first; tags and digests: the cache
+starts over). A collection reuses an entry within the zone that made it (its validation, its
+other servers, its evidence rows), so memory stays flat however many zones are collected."""
+_VERIFIED: OrderedDict[tuple, str | None] = OrderedDict()
+_TAGS: dict[tuple[int, int, int, bytes], int] = {}
+_DIGESTS: dict[tuple, DS] = {}
+
+
+def _key_fields(key: DNSKEY) -> tuple[int, int, int, bytes]:
+    """A DNSKEY's content (flags, protocol, algorithm, public key): what its tag and every
+    verification with it depend on."""
+    return (int(key.flags), key.protocol, int(key.algorithm), key.key)
+
+
+def _content_key(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name) -> tuple:
+    """What the outcome of :func:`_verify` depends on, as plain values: the RRset's owner,
+    class, type and rdata in canonical wire form (RFC 4034 §6.2, sorted, as they are signed),
+    the RRSIG's fields, the key's content and the signer. Names are compared in canonical
+    (lower-case) form, as validation does."""
+    return (
+        signer.to_digestable(),
+        rrset.name.to_digestable(),
+        int(rrset.rdclass),
+        int(rrset.rdtype),
+        tuple(sorted(rd.to_digestable() for rd in rrset)),
+        int(sig.rdclass),
+        int(sig.type_covered),
+        int(sig.algorithm),
+        sig.labels,
+        sig.original_ttl,
+        sig.expiration,
+        sig.inception,
+        sig.key_tag,
+        sig.signer.to_digestable(),
+        sig.signature,
+        int(key.rdtype),
+        *_key_fields(key),
+    )
 
 
 def verify_crypto(
     rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name
 ) -> str | None:
     """None when ``sig`` verifies with ``key`` (cryptographically: its validity window, and
-    whether a validator may use the key, are the caller's to judge), else why not. Results
-    are remembered: every server of a zone usually serves the same RRsets and signatures, and
-    the chain validation, the denial proofs and the evidence rows all ask."""
-    # Keyed by object identity (hashing rdata costs as much as verifying ECDSA); the entry
-    # holds the objects, so an identity cannot be reused while its entry lives.
-    cache_key = (id(rrset), id(sig), id(key), signer)
-    hit = _VERIFIED.get(cache_key)
-    if hit is not None and hit[0] is rrset and hit[1] is sig and hit[2] is key:
-        return hit[3]
-    if len(_VERIFIED) > _CACHE_LIMIT:
-        _VERIFIED.clear()
-    why = _verify(rrset, sig, key, signer)
-    _VERIFIED[cache_key] = (rrset, sig, key, why)
-    return why
+    whether a validator may use the key, are the caller's to judge), else why not.
+
+    Outcomes are remembered by content, not by object: every server of a zone usually serves
+    the same RRsets and signatures (other objects, the same bytes), and the chain validation,
+    the denial proofs and the evidence rows all ask, so each is verified once. The outcome does
+    not depend on the time (the signature is checked at its own inception), so no ``now``
+    enters the key: the callers judge the validity window at their own ``now`` every time."""
+    try:
+        cache_key = _content_key(rrset, sig, key, signer)
+    except (dns.exception.DNSException, ValueError, AttributeError):
+        return _verify(rrset, sig, key, signer)  # no canonical form: verify uncached
+    why = _VERIFIED.get(cache_key, _MISSING)
+    if why is _MISSING:
+        why = _verify(rrset, sig, key, signer)
+        _VERIFIED[cache_key] = why
+        if len(_VERIFIED) > _CACHE_LIMIT:
+            _VERIFIED.popitem(last=False)
+    return why  # type: ignore[return-value]
 
 
 def _verify(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name) -> str | None:
@@ -112,19 +156,38 @@ def _verify(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Na
         return str(exc) or type(exc).__name__
 
 
-_TAGS: dict[int, tuple[DNSKEY, int]] = {}
-
-
 def key_tag(key: DNSKEY) -> int:
-    """The key tag of a DNSKEY (RFC 4034 appendix B), remembered per key object."""
-    hit = _TAGS.get(id(key))
-    if hit is not None and hit[0] is key:
-        return hit[1]
-    if len(_TAGS) > _CACHE_LIMIT:
-        _TAGS.clear()
-    tag = dns.dnssec.key_id(key)
-    _TAGS[id(key)] = (key, tag)
+    """The key tag of a DNSKEY (RFC 4034 appendix B), remembered by the key's content."""
+    fields = _key_fields(key)
+    tag = _TAGS.get(fields)
+    if tag is None:
+        tag = dns.dnssec.key_id(key)
+        if len(_TAGS) >= _CACHE_LIMIT:
+            _TAGS.clear()
+        _TAGS[fields] = tag
     return tag
+
+
+def make_ds(
+    zone: dns.name.Name,
+    key: DNSKEY,
+    digest_type: int,
+    *,
+    policy: dns.dnssec.Policy | None = None,
+    validating: bool = False,
+) -> DS:
+    """:func:`dns.dnssec.make_ds`, remembered by content (the zone's canonical name, the key's
+    content, the digest type, the policy and the mode): every server of a zone serves the same
+    keys, and the chain validation and several evidence rows ask for the same digests. Raises
+    as ``make_ds`` does (and then remembers nothing)."""
+    memo = (zone.to_digestable(), int(digest_type), policy, validating, *_key_fields(key))
+    ds = _DIGESTS.get(memo)
+    if ds is None:
+        ds = dns.dnssec.make_ds(zone, key, digest_type, policy=policy, validating=validating)
+        if len(_DIGESTS) >= _CACHE_LIMIT:
+            _DIGESTS.clear()
+        _DIGESTS[memo] = ds
+    return ds
 
 
 def judge_signatures(

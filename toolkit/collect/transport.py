@@ -123,13 +123,19 @@ def send(
     recursion: bool = False,
     port: int | None = None,
     log: Callable[[Exchange], None] | None = None,
+    query: dns.message.QueryMessage | None = None,
 ) -> Exchange:
     """Ask ``server`` one question over UDP, retrying timeouts, and over TCP when the UDP
     answer is truncated. Returns the last :class:`Exchange`; never raises for DNS failures.
-    Every exchange attempted is passed to ``log`` (the collector's ``queries`` rows)."""
+    Every exchange attempted is passed to ``log`` (the collector's ``queries`` rows).
+
+    ``query`` is the message to send when one was made already (by :func:`make_query` with
+    this ``qname``, ``qtype``, ``recursion`` and payload: the same question to another
+    server); by default a new one is made."""
     port = config.port if port is None else port
     name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
-    query = make_query(qname, qtype, recursion=recursion, payload=config.payload)
+    if query is None:
+        query = make_query(qname, qtype, recursion=recursion, payload=config.payload)
     exchange: Exchange | None = None
     for transport in ("udp", "tcp"):
         for _ in range(max(1, config.tries)):

@@ -21,7 +21,7 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-from toolkit.collect.sigstatus import REVOKE, ZONE_KEY, verify_crypto
+from toolkit.collect.sigstatus import REVOKE, ZONE_KEY, key_tag, make_ds, verify_crypto
 
 # Worst first: the status a zone gets when its servers disagree.
 _SEVERITY = {"bogus": 0, "indeterminate": 1, "insecure": 2, "secure": 3}
@@ -104,7 +104,7 @@ def check_signatures(
         s
         for s in (rrsigs or [])
         if s.signer == signer
-        and any(dns.dnssec.key_id(k) == s.key_tag and k.algorithm == s.algorithm for k in keyset)
+        and any(key_tag(k) == s.key_tag and k.algorithm == s.algorithm for k in keyset)
     ]
     if not candidates:
         return SigCheck(False, "RRSIG_MISSING", f"no RRSIG by {signer} with a trusted key")
@@ -121,7 +121,7 @@ def check_signatures(
         usable = [k for k in keyset if _may_validate(k, sig)]
         last = "no key a validator may use (revoked, not a zone key, or algorithm denied)"
         for key in usable:
-            why = verify_crypto(rrset, sig, key, signer)  # cached: each RRSIG verified once
+            why = verify_crypto(rrset, sig, key, signer)  # remembered by content
             if why is None:
                 return SigCheck(True, None)
             last = why
@@ -136,7 +136,7 @@ def _may_validate(key: DNSKEY, sig: RRSIG) -> bool:
     """Whether a validator may check ``sig`` with ``key`` (RFC 4034 §2.1.1-2, RFC 5011 §2.1,
     the RFC 8624 validation table as dnspython's default policy has it)."""
     return (
-        dns.dnssec.key_id(key) == sig.key_tag
+        key_tag(key) == sig.key_tag
         and key.algorithm == sig.algorithm
         and key.protocol == 3
         and bool(key.flags & ZONE_KEY)
@@ -152,11 +152,11 @@ def keys_matching_ds(
     matched = []
     for key in dnskeys or []:
         for ds in ds_set:
-            if ds.key_tag != dns.dnssec.key_id(key) or ds.algorithm != key.algorithm:
+            if ds.key_tag != key_tag(key) or ds.algorithm != key.algorithm:
                 continue
             try:
                 # validating mode: a SHA-1 DS is still validated (RFC 8624 §3.3)
-                if dns.dnssec.make_ds(zone, key, ds.digest_type, validating=True) == ds:
+                if make_ds(zone, key, ds.digest_type, validating=True) == ds:
                     matched.append(key)
                     break
             except (dns.dnssec.UnsupportedAlgorithm, dns.dnssec.DeniedByPolicy, ValueError):

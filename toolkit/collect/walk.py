@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import dns.flags
@@ -27,7 +27,7 @@ import dns.rrset
 
 from toolkit.collect.anchors import RootHints, TrustAnchor
 from toolkit.collect.plan import Probe, Server, ZonePlan, plan_zone, random_label
-from toolkit.collect.transport import Clock, Exchange, TransportConfig, send
+from toolkit.collect.transport import Clock, Exchange, TransportConfig, make_query, send
 from toolkit.collect.validate import ChildData, ParentData, Verdict, judge_zone
 
 _MAX_DEPTH = 8  # nested NS-name resolutions before giving up (loops in glueless delegations)
@@ -118,7 +118,13 @@ class Walker:
 
     # -- asking ----------------------------------------------------------------------------
 
-    def _ask(self, qname: dns.name.Name, qtype: str, server: Server) -> Exchange:
+    def _ask(
+        self,
+        qname: dns.name.Name,
+        qtype: str,
+        server: Server,
+        query: dns.message.QueryMessage | None = None,
+    ) -> Exchange:
         return send(
             qname,
             qtype,
@@ -127,6 +133,7 @@ class Walker:
             config=self.transport,
             server_name=server[0],
             log=self.log,
+            query=query,
         )
 
     def _ask_any(self, qname: dns.name.Name, qtype: str, servers: list[Server]) -> _Lookup:
@@ -295,6 +302,15 @@ class Walker:
         self.evidence[name] = ev
         return ev
 
+    def release(self, name: dns.name.Name) -> None:
+        """Let go of the probe results (the DNS messages) of ``name``'s evidence, once whatever
+        is drawn from them has been: its verdict and apex data stay, for the zones below it,
+        but its evidence rows can no longer be drawn. Keeps the memory of a long walk, and the
+        garbage collector's work, from growing with every message received."""
+        ev = self.evidence.get(name)
+        if ev is not None and ev.results:
+            self.evidence[name] = replace(ev, results=[])
+
     def nx_label(self, zone: dns.name.Name) -> str:
         """The label of the random non-existent name asked under ``zone``: drawn from a
         generator seeded with the walker's seed and the zone's name (so two runs, or two shards
@@ -308,11 +324,17 @@ class Walker:
         no authoritative answer is skipped for the rest of the plan."""
         failed: set[Server] = set()
         results = []
+        queries: dict[tuple[dns.name.Name, str], dns.message.QueryMessage] = {}
         for probe in plan.probes:
             if probe.server in failed:
                 results.append(ProbeResult(probe, None))
                 continue
-            ex = self._ask(probe.qname, probe.qtype, probe.server)
+            question = (probe.qname, probe.qtype)
+            if question not in queries:  # every server is asked with the same message
+                queries[question] = make_query(
+                    probe.qname, probe.qtype, recursion=False, payload=self.transport.payload
+                )
+            ex = self._ask(probe.qname, probe.qtype, probe.server, queries[question])
             results.append(ProbeResult(probe, ex))
             if probe.gate and not _authoritative(ex.response, probe):
                 failed.add(probe.server)
