@@ -7,7 +7,8 @@ a. the raw ceiling: dnspython ``dns.query.udp`` DNSKEY/SOA queries per second (t
    and in one process per core;
 b. the full collector with its own validation (``collect_parallel``, one process per core):
    zones/s, queries/s (rows of the ``queries`` frame), wall time and peak memory;
-c. the collector's queries/s as a fraction of the all-cores ceiling;
+c. the collector's queries/s as a fraction of the all-cores ceiling, and the CPU time per
+   query of both (less sensitive than the wall time to other work on a shared machine);
 d. the same with 10 % of the zones delegated to an address where nothing listens and a short
    timeout: the run still finishes, bounded by the timeouts;
 e. DNSViz (``dnsviz probe`` + ``dnsviz grok`` from a separate venv, default
