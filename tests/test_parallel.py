@@ -104,7 +104,11 @@ def test_two_workers_give_the_frames_of_one_sequential_collection(lab):
     assert (days.abs().fillna(0) <= 0.01).all()
 
     q_seq, q_par = (_normalised(f["queries"]) for f in (seq, par))
-    own = lambda q: _stable(q[~q["qname"].isin(ANCESTORS)])  # noqa: E731
+
+    def own(q: pd.DataFrame) -> pd.DataFrame:  # in the order answers came: sorted
+        q = _stable(q[~q["qname"].isin(ANCESTORS)])
+        return q.sort_values(list(q.columns)).reset_index(drop=True)
+
     pd.testing.assert_frame_equal(own(q_par), own(q_seq), obj="queries")
     # the shards asked the ancestors again, never less than one walk did
     key = ["qname", "qtype", "server"]
@@ -150,4 +154,7 @@ def test_dead_servers_make_zones_indeterminate_and_the_run_completes(synthetic):
     q = frames["queries"]
     to_dead = q[q["server"] == synthetic.dead_address]
     assert len(to_dead) >= 2 * len(synthetic.dead)
-    assert (to_dead["error"] == "timeout").all()
+    # each timed out, or was not sent once the address had timed out too often in a row
+    down = to_dead["error"].str.startswith("server down (")
+    assert ((to_dead["error"] == "timeout") | down).all()
+    assert (to_dead["error"] == "timeout").sum() >= 1

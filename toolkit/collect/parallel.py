@@ -1,13 +1,11 @@
 """Collect a large portfolio on every core: shards of the inventory in worker processes.
 
 dnspython builds and parses messages in pure Python, so a collector is CPU-bound long before
-the network is the limit (REFERENCE §6): one process does a few thousand queries per second.
+the network is the limit (REFERENCE §6): one process parses a few thousand answers per second.
 :func:`collect_parallel` cuts the inventory into contiguous shards and runs the ordinary
-:func:`toolkit.collect.collector.collect` on each shard in a pool of worker processes, each
-shard with its own delegation walker (and so its own cache of the zones above). Inside a
-worker a task's shard can be split again over a few threads, which overlaps the waits of
-dead or slow servers (the GIL is released while a socket waits); against live local servers
-extra threads buy little, against timeouts they divide the wait.
+:func:`toolkit.collect.collector.collect` on each shard in a pool of worker processes; inside
+a worker the asynchronous engine keeps hundreds of zones in flight in one event loop, so the
+waits on the network overlap and only the CPU limits a worker.
 
 The frames come back in inventory order with their schemas. Two things differ from one
 sequential :func:`collect`, both by design:
@@ -20,6 +18,17 @@ sequential :func:`collect`, both by design:
 Every shard runs on one timeline: its clock starts at ``now`` plus the time elapsed since the
 parallel run started, exactly as the single clock of a sequential run would read then.
 
+Politeness holds for the run, not per process: each of the ``workers`` processes gets an equal
+share of the per-server limits (in flight and queries per second), so the servers never see
+more than the configured limits from the whole run.
+
+Interruptions. Workers ignore SIGINT (Ctrl-C reaches the whole process group; the main process
+alone decides), and ask the kernel to kill them when the process that forked them dies
+(``PR_SET_PDEATHSIG``): their parent is the forkserver, which exits as soon as the main
+process is gone, so a ``kill -9`` of the main process leaves no worker, forkserver or resource
+tracker behind. A Ctrl-C in the main process kills the workers at once and re-raises
+KeyboardInterrupt. A worker that dies is named (pid, exit code or signal) in the error.
+
 The workers are started with ``forkserver`` (never ``fork``: the parent may hold threads and
 sockets), so a script that calls this must guard its entry point with
 ``if __name__ == "__main__":`` as :mod:`multiprocessing` requires.
@@ -27,8 +36,11 @@ sockets), so a script that calls this must guard its entry point with
 
 from __future__ import annotations
 
+import ctypes
+import math
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -47,21 +59,21 @@ from toolkit.policy import PolicySet
 from toolkit.portfolio import Portfolio
 from toolkit.schemas import RECORDS, FrameSchema
 
-DEFAULT_THREADS = 2
-"""Threads per worker process. Measured on the synthetic lab (2 cores, two workers, other
-work on the machine making every figure noisy): against 2,000 live zones 1 and 2 threads are
-level (a thread parses while another waits for the server) and 4 to 8 threads lose to GIL
-contention; with 10 % dead servers (500 zones, 0.3 s timeout, 1 try) 1 thread took 18.2 s,
-2 threads 10.9 s, 4 threads 8.5 s. Pass ``threads`` to favour the latter case."""
+DEFAULT_THREADS = 1
+"""Threads per worker process, each with its own event loop over a part of the shard. One is
+enough: the asynchronous engine overlaps every wait in one loop, and more threads only
+contend for the GIL."""
 
-TASKS_PER_WORKER = 4
+TASKS_PER_WORKER = 2
 """Shards per worker process at least: enough to even out the load when some are slower."""
 
-MAX_TASK_ZONES = 500
+MAX_TASK_ZONES = 1000
 """Zones per shard at most. A worker's memory grows with its shard (the rows of its frames,
 and each zone's verdict and apex data, are kept until the shard's frames are built), so large
-portfolios are cut finer; each shard costs a few queries to rediscover the zones above
-(~0.5 % more queries at 500)."""
+portfolios are cut finer; each shard costs a few queries to rediscover the zones above and a
+round trip or two of ramp-up and drain (~0.3 % more queries at 1,000)."""
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _FRAMES: tuple[FrameSchema, ...] = COLLECTED  # every frame collect() returns
 
@@ -99,6 +111,37 @@ def _collect_part(task: _Task, inventory: pd.DataFrame) -> dict[str, pd.DataFram
     frames = collect(portfolio, task.config, now=start)
     frames.pop("inventory", None)
     return frames
+
+
+def _worker_init() -> None:
+    """Worker process set-up: leave Ctrl-C to the main process, and die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the worker still ends when its task queue closes
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def share_of_limits(config: CollectConfig, workers: int) -> CollectConfig:
+    """``config`` with each per-server limit divided among ``workers`` processes (in flight
+    rounded up, at least 1), so the whole run stays within the configured limits."""
+    t = config.transport
+    if workers <= 1:
+        return config
+    inflight = t.max_inflight_per_server
+    qps = t.max_qps_per_server
+    return replace(
+        config,
+        transport=replace(
+            t,
+            max_inflight_per_server=max(1, math.ceil(inflight / workers)) if inflight > 0 else 0,
+            max_qps_per_server=qps / workers if qps > 0 else 0,
+        ),
+    )
 
 
 def _run_task(task: _Task) -> list[dict[str, pd.DataFrame]]:
@@ -177,7 +220,7 @@ def collect_parallel(
     load_root_hints(config.root_hints)
 
     t0 = time.monotonic()
-    quiet = replace(config, progress=False)
+    quiet = share_of_limits(replace(config, progress=False), workers * threads)
     per_task = threads if workers > 1 else 1
     if workers > 1:
         n_tasks = max(workers * TASKS_PER_WORKER, -(-len(inventory) // MAX_TASK_ZONES))
@@ -199,11 +242,19 @@ def collect_parallel(
         else:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["toolkit.collect.collector"])
-            with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as ppool:
+            ppool = ProcessPoolExecutor(
+                min(workers, len(tasks)), mp_context=ctx, initializer=_worker_init
+            )
+            try:
                 futures = {ppool.submit(_run_task, t): t for t in tasks}
                 _gather(futures, results, bar)
-    except BrokenProcessPool as exc:
-        raise ParallelCollectionError(f"a collection worker process died: {exc}") from exc
+            except BrokenProcessPool as exc:
+                raise ParallelCollectionError(_death_note(ppool, futures, results)) from exc
+            except BaseException:  # Ctrl-C, or a failure: stop the workers now, not at the end
+                _kill_workers(ppool)
+                raise
+            finally:
+                ppool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
     return merge_frames(inventory, [frames for task in results for frames in task])
@@ -218,3 +269,39 @@ def _gather(
         task = futures[fut]
         results[task.index] = fut.result()
         bar.update(len(task.inventory))
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill every worker process of ``pool`` now (their shards are abandoned)."""
+    processes = dict(getattr(pool, "_processes", None) or {})
+    for proc in processes.values():
+        if proc.is_alive():
+            proc.kill()
+    for proc in processes.values():
+        proc.join(timeout=2)
+
+
+def _death_note(
+    pool: ProcessPoolExecutor,
+    futures: dict[Future[list[dict[str, pd.DataFrame]]], _Task],
+    results: list[list[dict[str, pd.DataFrame]]],
+) -> str:
+    """The error of a broken pool: which worker died, how, and which shards were lost."""
+    ended = []
+    for pid, proc in sorted((getattr(pool, "_processes", None) or {}).items()):
+        proc.join(timeout=1)
+        code = proc.exitcode
+        if code is None or code == 0:
+            continue
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        ended.append((code, f"pid {pid} ({how})"))
+    # the pool terminates (SIGTERM) the other workers once one has died: name the first
+    dead = [text for code, text in ended if code != -signal.SIGTERM] or [t for _, t in ended]
+    lost = [t for t in futures.values() if not results[t.index]]
+    zones = [z for t in lost for z in t.inventory["zone"]]
+    span = f"{zones[0]} ... {zones[-1]}" if len(zones) > 1 else "".join(zones)
+    who = ", ".join(dead) or "a worker (its pid is no longer known)"
+    return (
+        f"collection worker process {who} died; {len(lost)} shard(s) of {len(zones)} zones "
+        f"not collected ({span})"
+    )

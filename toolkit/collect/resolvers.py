@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import dns.flags
 import dns.rcode
 
-from toolkit.collect.transport import Clock, TransportConfig, ede, send
+from toolkit.collect.aio_transport import AioTransport
+from toolkit.collect.transport import Clock, Exchange, TransportConfig, ede, send
 from toolkit.errors import InputError
 
 
@@ -64,6 +65,21 @@ def check_resolver(
         recursion=True,
         port=spec.port,
     )
+    return resolver_row(zone, spec, ex)
+
+
+async def check_resolver_async(
+    zone: str, spec: ResolverSpec, *, clock: Clock, transport: AioTransport
+) -> dict:
+    """:func:`check_resolver` through the asynchronous sender."""
+    ex = await transport.send(
+        zone + ".", "SOA", spec.address, clock=clock, recursion=True, port=spec.port
+    )
+    return resolver_row(zone, spec, ex)
+
+
+def resolver_row(zone: str, spec: ResolverSpec, ex: Exchange) -> dict:
+    """The ``resolver_checks`` row of a resolver's answer about ``zone``. Pure."""
     r = ex.response
     rcode = dns.rcode.to_text(r.rcode()) if r is not None else None
     ad = bool(r.flags & dns.flags.AD) if r is not None else None

@@ -35,14 +35,38 @@ class Clock:
         return self.start + timedelta(seconds=time.monotonic() - self._t0)
 
 
+DEFAULT_MAX_INFLIGHT_PER_SERVER = 16
+"""Queries in flight to one server address at most. A validating resolver keeps a handful of
+queries outstanding to one authority; 16 lets an audit fill a 100 ms path at its rate limit
+(100 q/s x 0.1 s = 10 in flight) with room for jitter, and is far below what would look like a
+flood to an operator (RRL is usually set per client prefix at 5-20 identical responses/s, and
+an audit's answers are mostly distinct)."""
+
+DEFAULT_MAX_QPS_PER_SERVER = 100.0
+"""Queries per second to one server address at most (token bucket, burst = the in-flight
+cap). A TLD server answers tens of thousands of queries per second from the whole internet;
+100 q/s from one client is well under 1 % of that, and 10,000 zones under one TLD (3 queries
+per zone per parent server) still take only 5 minutes per address, spread over its servers."""
+
+DEFAULT_DOWN_AFTER = 6
+"""Consecutive timeouts after which a server address is down for the rest of the run. With 2 %
+loss six losses in a row happen once in 10^10 tries; a dead server costs six timeouts, not one
+per question."""
+
+
 @dataclass(frozen=True)
 class TransportConfig:
-    """How patient the sender is: per-try timeout (s), tries per transport, and UDP payload."""
+    """How patient and polite the sender is: per-try timeout (s), tries per transport, UDP
+    payload, and per server address the most queries in flight, queries per second and
+    consecutive timeouts before it is down (0: no limit)."""
 
     timeout: float = 2.0
     tries: int = 2
     port: int = 53
     payload: int = 1232
+    max_inflight_per_server: int = DEFAULT_MAX_INFLIGHT_PER_SERVER
+    max_qps_per_server: float = DEFAULT_MAX_QPS_PER_SERVER
+    down_after: int = DEFAULT_DOWN_AFTER
 
 
 @dataclass

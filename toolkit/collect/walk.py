@@ -86,6 +86,120 @@ def _rrset(
     return None
 
 
+def read_referral(
+    child: dns.name.Name, r: dns.message.Message | None
+) -> tuple[str, list[tuple[dns.name.Name, list[str]]]]:
+    """What the parent's answer to ``child NS`` says: ("zone", [(server name, glue
+    addresses), ...] in name order) for a delegation, else ("no-response" | "nxdomain" |
+    "not-a-zone", [])."""
+    if r is None:
+        return "no-response", []
+    if r.rcode() == dns.rcode.NXDOMAIN:
+        return "nxdomain", []
+    ns = _rrset(r.authority, child, dns.rdatatype.NS)
+    if ns is None and r.flags & dns.flags.AA:
+        ns = _rrset(r.answer, child, dns.rdatatype.NS)
+    if ns is None:
+        return "not-a-zone", []
+    glue: dict[dns.name.Name, list[str]] = {}
+    for rrset in r.additional:
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            glue.setdefault(rrset.name, []).extend(rd.address for rd in rrset)
+    return "zone", [(target, glue.get(target, [])) for target in sorted({rd.target for rd in ns})]
+
+
+def not_a_zone(
+    name: dns.name.Name, zone: dns.name.Name, outcome: str, parent_verdict: Verdict, clock: Clock
+) -> ZoneEvidence:
+    """The evidence of a name that is no zone cut: not found below ``zone`` (its deepest
+    enclosing cut), or its parent's servers gave no answer (``outcome`` "no-response")."""
+    if outcome == "no-response":
+        pdata = ParentData(answered=False)
+    else:  # nxdomain, or the name exists but is not delegated: no such zone
+        pdata = ParentData(answered=True, nxdomain=True)
+    verdict = judge_zone(
+        name,
+        parent_name=zone,
+        parent_verdict=parent_verdict,
+        parent_data=pdata,
+        children=[],
+        now=clock.now(),
+    )
+    return ZoneEvidence(name, zone, [], pdata, None, [], verdict, clock.now())
+
+
+def judge_cut(
+    plan: ZonePlan,
+    servers: list[Server],
+    parent_verdict: Verdict | None,
+    results: list[ProbeResult],
+    *,
+    started: datetime,
+    clock: Clock,
+    min_validity_days: float | None,
+    anchor: TrustAnchor,
+) -> ZoneEvidence:
+    """The evidence and verdict of a zone cut from its executed plan (``results`` in plan
+    order). Pure but for reading ``clock`` for the time the verdict is judged at."""
+    name, parent = plan.zone, plan.parent
+    parent_data, parent_server = parent_answer(name, results)
+    children = [child_data(name, server, results) for server in servers]
+    child_times = {}
+    for r in results:
+        if r.probe.side == "child" and r.exchange is not None:
+            child_times.setdefault(r.probe.server[1], r.exchange.queried_at)
+    now = clock.now()
+    if parent is None:
+        verdict = judge_zone(
+            name,
+            parent_name=None,
+            parent_verdict=None,
+            parent_data=None,
+            children=children,
+            now=now,
+            min_validity_days=min_validity_days,
+            anchor_ds=anchor.ds,
+            anchor_dnskey=anchor.dnskey,
+        )
+    else:
+        verdict = judge_zone(
+            name,
+            parent_name=parent,
+            parent_verdict=parent_verdict,
+            parent_data=parent_data,
+            children=children,
+            now=now,
+            min_validity_days=min_validity_days,
+        )
+    return ZoneEvidence(
+        name,
+        parent,
+        servers,
+        parent_data,
+        parent_server,
+        children,
+        verdict,
+        started,
+        child_times,
+        plan,
+        results,
+    )
+
+
+def question_messages(
+    plan: ZonePlan, payload: int
+) -> dict[tuple[dns.name.Name, str], dns.message.QueryMessage]:
+    """One query message per question of the plan: every server is asked with the same one."""
+    queries: dict[tuple[dns.name.Name, str], dns.message.QueryMessage] = {}
+    for probe in plan.probes:
+        question = (probe.qname, probe.qtype)
+        if question not in queries:
+            queries[question] = make_query(
+                probe.qname, probe.qtype, recursion=False, payload=payload
+            )
+    return queries
+
+
 class Walker:
     """Walks delegations and collects apex evidence; one instance per collection run."""
 
@@ -175,25 +289,16 @@ class Walker:
 
     def _probe_cut(self, parent: dns.name.Name, child: dns.name.Name, depth: int) -> str:
         lookup = self._ask_any(child, "NS", self._servers[parent])
-        r = lookup.response
-        if r is None:
-            self._missing[child] = ParentData(answered=False)
-            return "no-response"
-        if r.rcode() == dns.rcode.NXDOMAIN:
-            self._missing[child] = ParentData(answered=True, nxdomain=True)
-            return "nxdomain"
-        ns = _rrset(r.authority, child, dns.rdatatype.NS)
-        if ns is None and r.flags & dns.flags.AA:
-            ns = _rrset(r.answer, child, dns.rdatatype.NS)
-        if ns is None:
-            return "not-a-zone"
-        glue: dict[dns.name.Name, list[str]] = {}
-        for rrset in r.additional:
-            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                glue.setdefault(rrset.name, []).extend(rd.address for rd in rrset)
+        outcome, targets = read_referral(child, lookup.response)
+        if outcome in ("no-response", "nxdomain"):
+            self._missing[child] = ParentData(
+                answered=outcome == "nxdomain", nxdomain=outcome == "nxdomain"
+            )
+        if outcome != "zone":
+            return outcome
         servers: list[Server] = []
-        for target in sorted({rd.target for rd in ns}):
-            addrs = glue.get(target) or self.resolve_addresses(target, depth + 1)
+        for target, glue in targets:
+            addrs = glue or self.resolve_addresses(target, depth + 1)
             servers += [(target.to_text(), a) for a in sorted(set(addrs))]
         self._servers[child] = servers
         self._parent[child] = parent
@@ -225,19 +330,7 @@ class Walker:
         zone, outcome = self.enclosing_zone(name)
         if outcome != "zone":
             parent_ev = self.collect_zone(zone)
-            if outcome == "no-response":
-                pdata = ParentData(answered=False)
-            else:  # nxdomain, or the name exists but is not delegated: no such zone
-                pdata = ParentData(answered=True, nxdomain=True)
-            verdict = judge_zone(
-                name,
-                parent_name=zone,
-                parent_verdict=parent_ev.verdict,
-                parent_data=pdata,
-                children=[],
-                now=self.clock.now(),
-            )
-            ev = ZoneEvidence(name, zone, [], pdata, None, [], verdict, self.clock.now())
+            ev = not_a_zone(name, zone, outcome, parent_ev.verdict, self.clock)
             self.evidence[name] = ev
             return ev
         return self._collect_cut(name)
@@ -257,47 +350,15 @@ class Walker:
             nx_label=self.nx_label(name),
         )
         results = self.execute(plan)
-        parent_data, parent_server = parent_answer(name, results)
-        children = [child_data(name, server, results) for server in servers]
-        child_times = {}
-        for r in results:
-            if r.probe.side == "child" and r.exchange is not None:
-                child_times.setdefault(r.probe.server[1], r.exchange.queried_at)
-        now = self.clock.now()
-        if parent is None:
-            verdict = judge_zone(
-                name,
-                parent_name=None,
-                parent_verdict=None,
-                parent_data=None,
-                children=children,
-                now=now,
-                min_validity_days=self.min_validity_days(name),
-                anchor_ds=self.anchor.ds,
-                anchor_dnskey=self.anchor.dnskey,
-            )
-        else:
-            verdict = judge_zone(
-                name,
-                parent_name=parent,
-                parent_verdict=parent_verdict,
-                parent_data=parent_data,
-                children=children,
-                now=now,
-                min_validity_days=self.min_validity_days(name),
-            )
-        ev = ZoneEvidence(
-            name,
-            parent,
-            servers,
-            parent_data,
-            parent_server,
-            children,
-            verdict,
-            started,
-            child_times,
+        ev = judge_cut(
             plan,
+            servers,
+            parent_verdict,
             results,
+            started=started,
+            clock=self.clock,
+            min_validity_days=self.min_validity_days(name),
+            anchor=self.anchor,
         )
         self.evidence[name] = ev
         return ev
@@ -324,25 +385,23 @@ class Walker:
         no authoritative answer is skipped for the rest of the plan."""
         failed: set[Server] = set()
         results = []
-        queries: dict[tuple[dns.name.Name, str], dns.message.QueryMessage] = {}
+        queries = question_messages(plan, self.transport.payload)
         for probe in plan.probes:
             if probe.server in failed:
                 results.append(ProbeResult(probe, None))
                 continue
-            question = (probe.qname, probe.qtype)
-            if question not in queries:  # every server is asked with the same message
-                queries[question] = make_query(
-                    probe.qname, probe.qtype, recursion=False, payload=self.transport.payload
-                )
-            ex = self._ask(probe.qname, probe.qtype, probe.server, queries[question])
+            ex = self._ask(
+                probe.qname, probe.qtype, probe.server, queries[probe.qname, probe.qtype]
+            )
             results.append(ProbeResult(probe, ex))
-            if probe.gate and not _authoritative(ex.response, probe):
+            if probe.gate and not gate_passed(ex.response, probe):
                 failed.add(probe.server)
         return results
 
 
-def _authoritative(r: dns.message.Message | None, probe: Probe) -> bool:
-    """An authoritative NOERROR answer holding the RRset asked for."""
+def gate_passed(r: dns.message.Message | None, probe: Probe) -> bool:
+    """Whether a gate probe's answer lets its server be asked the rest of the plan: an
+    authoritative NOERROR answer holding the RRset asked for."""
     if r is None or r.rcode() != dns.rcode.NOERROR or not r.flags & dns.flags.AA:
         return False
     rdtype = dns.rdatatype.from_text(probe.qtype)

@@ -1,0 +1,425 @@
+"""The asynchronous sender: hundreds of questions in flight over a few non-blocking sockets,
+polite and patient with every server address. Every outcome is an observation.
+
+:class:`AioTransport` is the asynchronous twin of :func:`toolkit.collect.transport.send`, as
+dnspython's ``asyncquery`` is of ``query``: the same query messages
+(:func:`~toolkit.collect.transport.make_query`), the same parsing
+(``dns.message.from_wire`` with the query's keyring and MAC), the same :class:`Exchange`
+rows, the same error names, and the same sequence of exchanges for one question — UDP tried
+``tries`` times on timeout, then TCP when the UDP answer is truncated. What differs is how it
+waits: one event loop, a few UDP sockets shared by every query in flight, answers matched to
+their query by the server's address and port, the message id and the question.
+
+Matching. A datagram is taken as the answer to a query only when it comes from the address
+and port the query went to, carries the query's id, parses, and is a response to the query
+(``Message.is_response``: QR set, same id, opcode and question). Anything else is rejected,
+counted in :attr:`AioTransport.rejected`, and the query goes on waiting: a spoofed or stray
+datagram can never stand in for the answer, nor cut the wait for the real one short. If the
+query then times out after a datagram from the right source was rejected, its error says what
+came (``malformed answer (...)`` or ``mismatched answer``), as the synchronous sender reports.
+
+Politeness and patience per server address (the model is Unbound's infra cache,
+``services/cache/infra.c``), see :class:`ServerState`:
+
+* at most ``max_inflight_per_server`` queries in flight to one address, and at most
+  ``max_qps_per_server`` queries per second to it (a token bucket, GCRA, whose burst is the
+  in-flight cap);
+* an adaptive timeout: the smoothed round trip and its variance (RFC 6298's estimator),
+  timeout = SRTT + 4 x RTTVAR, never above the configured timeout nor below
+  :data:`MIN_TIMEOUT`, the configured timeout until a first answer; doubled (up to the
+  configured timeout) after every timeout;
+* an address that times out ``down_after`` times in a row is *down* for the rest of the run:
+  later questions to it are recorded at once with an error saying so, never sent;
+* the first IPv6 send that fails with "network unreachable" marks the whole family: every
+  later IPv6 question is recorded unreachable at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+
+from toolkit.collect.transport import (
+    Clock,
+    Exchange,
+    TransportConfig,
+    _error_name,
+    make_query,
+)
+
+MIN_TIMEOUT = 0.3
+"""Floor of the adaptive timeout, seconds. Unbound's is 50 ms, but its RTT is measured by a
+lean C loop; here an answer can wait in the socket while the loop parses others (a busy
+2-core machine measured up to ~100 ms of such queueing), and a spurious timeout costs a retry
+and a row, so the floor stays well above what loopback or a nearby anycast node needs."""
+
+UDP_SOCKETS = 4
+"""UDP sockets per address family, each on its own random source port."""
+
+RECEIVE_BUFFER = 4 * 1024 * 1024
+"""Receive buffer asked for every UDP socket: a burst of a thousand answers of ~1 KB must not
+overflow the default ~200 KB buffer (a dropped answer is a spurious timeout)."""
+
+_NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
+
+
+@dataclass
+class ServerState:
+    """What the sender knows of one server address (Unbound's infra-cache entry).
+
+    ``srtt``/``rttvar`` in seconds (None until a first UDP answer); ``backoff`` multiplies
+    the timeout after timeouts; ``timeouts`` counts consecutive timeouts; ``down`` is the
+    reason the address is no longer asked (None while it is)."""
+
+    slots: asyncio.Semaphore | None
+    srtt: float | None = None
+    rttvar: float = 0.0
+    backoff: float = 1.0
+    timeouts: int = 0
+    down: str | None = None
+    tat: float = 0.0  # the token bucket's theoretical arrival time (GCRA)
+    inflight: int = 0
+    max_inflight: int = 0  # the most ever in flight at once (politeness, observed)
+    sent: int = 0
+
+    def timeout(self, configured: float) -> float:
+        """The timeout of the next try, seconds."""
+        if self.srtt is None:
+            base = configured
+        else:
+            base = max(MIN_TIMEOUT, self.srtt + 4.0 * self.rttvar)
+        return min(configured, base * self.backoff)
+
+    def answered(self, rtt: float) -> None:
+        """An answer came back after ``rtt`` seconds (RFC 6298 §2 estimator)."""
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt, rtt / 2.0
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.timeouts = 0
+        self.backoff = 1.0
+
+    def timed_out(self, down_after: int) -> None:
+        """A try timed out: back off, and after ``down_after`` in a row mark the address down."""
+        self.timeouts += 1
+        self.backoff = min(self.backoff * 2.0, 64.0)
+        if down_after > 0 and self.timeouts >= down_after and self.down is None:
+            self.down = f"server down ({self.timeouts} consecutive timeouts): not asked"
+
+
+@dataclass
+class _Waiting:
+    """A UDP query in flight: the message, the future its answer resolves, and what was
+    rejected from its server meanwhile (reported if the query then times out)."""
+
+    query: dns.message.Message
+    future: asyncio.Future[tuple[dns.message.Message, float]]
+    bad: str | None = None
+
+
+@dataclass
+class _UdpSocket:
+    sock: socket.socket
+    waiting: dict[tuple[str, int, int], list[_Waiting]] = field(default_factory=dict)
+
+
+def _canonical(address: str) -> str:
+    """An IP address as recvfrom() reports it (compressed IPv6, no zone id)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        return socket.inet_ntop(family, socket.inet_pton(family, address))
+    except OSError:
+        return address
+
+
+class AioTransport:
+    """The asynchronous sender of one event loop. Use as ``async with AioTransport(cfg)``.
+
+    ``config`` gives the timeout, tries, port, payload and the politeness limits
+    (``max_inflight_per_server``, ``max_qps_per_server``, ``down_after``; 0 means no limit).
+    """
+
+    def __init__(self, config: TransportConfig) -> None:
+        self.config = config
+        self.servers: dict[str, ServerState] = {}
+        self.rejected: Counter[str] = Counter()
+        self.unreachable: dict[int, str] = {}  # address family -> error of its first send
+        self._udp: dict[int, list[_UdpSocket]] = {}
+        self._next = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> AioTransport:
+        self._loop = asyncio.get_running_loop()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every socket (queries still waiting are left to their timeouts)."""
+        for sockets in self._udp.values():
+            for us in sockets:
+                if self._loop is not None and not self._loop.is_closed():
+                    self._loop.remove_reader(us.sock.fileno())
+                us.sock.close()
+        self._udp.clear()
+
+    # -- per-server state ------------------------------------------------------------------
+
+    def state(self, address: str) -> ServerState:
+        """The state kept for ``address`` (created on first use)."""
+        st = self.servers.get(address)
+        if st is None:
+            cap = self.config.max_inflight_per_server
+            st = ServerState(asyncio.Semaphore(cap) if cap > 0 else None)
+            self.servers[address] = st
+        return st
+
+    async def _pace(self, st: ServerState) -> None:
+        """Wait for the token bucket of one address (GCRA: a rate and a burst, no timers)."""
+        rate = self.config.max_qps_per_server
+        if rate <= 0:
+            return
+        interval = 1.0 / rate
+        burst = max(1, self.config.max_inflight_per_server)
+        now = time.monotonic()
+        tat = max(st.tat, now)
+        wait = tat - (burst - 1) * interval - now
+        st.tat = tat + interval
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    # -- UDP -------------------------------------------------------------------------------
+
+    def _sockets(self, family: int) -> list[_UdpSocket]:
+        sockets = self._udp.get(family)
+        if sockets is None:
+            assert self._loop is not None, "use AioTransport inside `async with`"
+            sockets = []
+            for _ in range(UDP_SOCKETS):
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+                sock.setblocking(False)
+                for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+                    if opt is None:
+                        continue
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, opt, RECEIVE_BUFFER)
+                        break
+                    except OSError:
+                        continue
+                sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+                us = _UdpSocket(sock)
+                self._loop.add_reader(sock.fileno(), self._readable, us)
+                sockets.append(us)
+            self._udp[family] = sockets
+        return sockets
+
+    def _readable(self, us: _UdpSocket) -> None:
+        """Take every datagram waiting on one socket; resolve the queries they answer."""
+        while True:
+            try:
+                wire, peer = us.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue  # an ICMP error queued on the socket: the query will time out
+            if len(wire) < 2:
+                self.rejected["short datagram"] += 1
+                continue
+            key = (peer[0], peer[1], int.from_bytes(wire[:2], "big"))
+            waiting = us.waiting.get(key)
+            if not waiting:
+                self.rejected["unexpected source or id"] += 1
+                continue
+            w = waiting[0]
+            try:
+                r = dns.message.from_wire(wire, keyring=w.query.keyring, request_mac=w.query.mac)
+            except Exception as exc:  # whatever the parser raises, the datagram is not taken
+                w.bad = (
+                    _error_name(exc)
+                    if isinstance(exc, dns.exception.DNSException)
+                    else (f"malformed answer ({type(exc).__name__})")
+                )
+                self.rejected["malformed"] += 1
+                continue
+            if not w.query.is_response(r):
+                w.bad = "mismatched answer"
+                self.rejected["wrong question"] += 1
+                continue
+            waiting.pop(0)
+            if not waiting:
+                del us.waiting[key]
+            if not w.future.done():
+                w.future.set_result((r, time.monotonic()))
+
+    async def _udp_once(
+        self, query: dns.message.Message, wire: bytes, address: str, port: int, timeout: float
+    ) -> tuple[dns.message.Message | None, str | None, float]:
+        """One UDP try: (response, error, seconds from send to answer or give-up)."""
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        if family in self.unreachable:
+            return None, self.unreachable[family], 0.0
+        sockets = self._sockets(family)
+        key = (address, port, query.id)
+        # a socket where no query with this key is in flight (the same question to the same
+        # address twice at once would otherwise be ambiguous)
+        us = None
+        for i in range(len(sockets)):
+            cand = sockets[(self._next + i) % len(sockets)]
+            if key not in cand.waiting:
+                us = cand
+                break
+        self._next += 1
+        if us is None:
+            us = sockets[self._next % len(sockets)]
+        assert self._loop is not None
+        fut: asyncio.Future[tuple[dns.message.Message, float]] = self._loop.create_future()
+        w = _Waiting(query, fut)
+        t0 = time.monotonic()
+        try:
+            us.sock.sendto(wire, (address, port))
+        except OSError as exc:
+            error = _error_name(exc)
+            if family == socket.AF_INET6 and exc.errno in _NO_ROUTE:
+                self.unreachable[family] = error
+            return None, error, time.monotonic() - t0
+        us.waiting.setdefault(key, []).append(w)
+        handle = self._loop.call_later(timeout, _give_up, fut)
+        try:
+            r, t1 = await fut
+            return r, None, t1 - t0
+        except TimeoutError:
+            return None, w.bad or "timeout", time.monotonic() - t0
+        finally:
+            handle.cancel()
+            lst = us.waiting.get(key)
+            if lst is not None and w in lst:
+                lst.remove(w)
+                if not lst:
+                    del us.waiting[key]
+
+    # -- TCP -------------------------------------------------------------------------------
+
+    async def _tcp_once(
+        self, query: dns.message.Message, wire: bytes, address: str, port: int, timeout: float
+    ) -> tuple[dns.message.Message | None, str | None, float]:
+        """One TCP exchange (RFC 7766 framing): (response, error, seconds)."""
+        t0 = time.monotonic()
+        writer = None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(address, port)
+                writer.write(len(wire).to_bytes(2, "big") + wire)
+                length = int.from_bytes(await reader.readexactly(2), "big")
+                data = await reader.readexactly(length)
+            r = dns.message.from_wire(data, keyring=query.keyring, request_mac=query.mac)
+            if not query.is_response(r):
+                return None, "mismatched answer", time.monotonic() - t0
+            return r, None, time.monotonic() - t0
+        except TimeoutError:
+            return None, "timeout", time.monotonic() - t0
+        except asyncio.IncompleteReadError:
+            return None, "EOFError", time.monotonic() - t0  # as the synchronous sender names it
+        except (dns.exception.DNSException, OSError, EOFError) as exc:
+            return None, _error_name(exc), time.monotonic() - t0
+        finally:
+            if writer is not None:
+                writer.close()
+
+    # -- one question ----------------------------------------------------------------------
+
+    async def send(
+        self,
+        qname: dns.name.Name | str,
+        qtype: str,
+        server: str,
+        *,
+        clock: Clock,
+        server_name: str | None = None,
+        recursion: bool = False,
+        port: int | None = None,
+        log: Callable[[Exchange], None] | None = None,
+        query: dns.message.QueryMessage | None = None,
+    ) -> Exchange:
+        """Ask ``server`` one question, as :func:`toolkit.collect.transport.send` does (UDP
+        with retries on timeout, TCP when truncated); every exchange attempted, or refused by
+        the politeness rules, is passed to ``log``. Never raises for DNS failures."""
+        cfg = self.config
+        port = cfg.port if port is None else port
+        name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
+        if query is None:
+            query = make_query(qname, qtype, recursion=recursion, payload=cfg.payload)
+        wire = query.to_wire()
+        address = _canonical(server)
+        st = self.state(address)
+        exchange: Exchange | None = None
+        for transport in ("udp", "tcp"):
+            for _ in range(max(1, cfg.tries)):
+                if st.down is not None:
+                    exchange = Exchange(
+                        name_text, qtype, server, server_name, transport, None, st.down,
+                        None, False, clock.now(),
+                    )  # fmt: skip
+                    if log is not None:
+                        log(exchange)
+                    return exchange
+                if st.slots is not None:
+                    await st.slots.acquire()
+                try:
+                    await self._pace(st)
+                    st.inflight += 1
+                    st.sent += 1
+                    st.max_inflight = max(st.max_inflight, st.inflight)
+                    started = clock.now()
+                    if transport == "udp":
+                        timeout = st.timeout(cfg.timeout)
+                        response, error, seconds = await self._udp_once(
+                            query, wire, address, port, timeout
+                        )
+                    else:
+                        response, error, seconds = await self._tcp_once(
+                            query, wire, address, port, cfg.timeout
+                        )
+                finally:
+                    st.inflight -= 1
+                    if st.slots is not None:
+                        st.slots.release()
+                tc = (
+                    transport == "udp"
+                    and response is not None
+                    and bool(response.flags & dns.flags.TC)
+                )
+                if error == "timeout":
+                    st.timed_out(cfg.down_after)
+                elif response is not None and transport == "udp":
+                    st.answered(seconds)
+                exchange = Exchange(
+                    name_text, qtype, server, server_name, transport, response, error,
+                    round(seconds * 1000.0, 3), tc, started,
+                )  # fmt: skip
+                if log is not None:
+                    log(exchange)
+                if error != "timeout":
+                    break
+            assert exchange is not None
+            if exchange.tc:
+                continue  # truncated over UDP: ask again over TCP
+            return exchange
+        assert exchange is not None
+        return exchange
+
+
+def _give_up(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())

@@ -1,0 +1,424 @@
+"""The delegation walk, driven asynchronously: many zones in flight, and inside a zone every
+probe that does not wait for another sent at once.
+
+The decisions are those of :mod:`toolkit.collect.walk` and come from the same pure functions
+(:func:`~toolkit.collect.plan.plan_zone`, :func:`~toolkit.collect.walk.read_referral`,
+:func:`~toolkit.collect.walk.gate_passed`, :func:`~toolkit.collect.walk.judge_cut`,
+:func:`~toolkit.collect.walk.not_a_zone`); this module only decides *when* to send:
+
+* a zone's parent probes (DS at every parent server, NS at the first) and the probes of each
+  of its servers go out together; per server the gate (the apex SOA) goes first and, if it
+  gets an authoritative answer, that server's seven other probes at once (a zone costs two
+  round trips, not nineteen); the zone's plan runs while the zones above it are judged;
+* the zones above (their discovery and their collection) are shared: the first zone to need
+  ``test.`` starts its collection, every other zone waits for the same task;
+* :attr:`AsyncWalker.evidence` is filled by :meth:`AsyncWalker.publish` in the order a
+  sequential walk would have collected the zones (ancestors first), so the frames drawn from
+  it are the sequential walk's, row for row.
+
+Every exchange is logged in the context of the work that caused it; :func:`owner` says which
+inventory zone a sequential walk would have charged it to (the first, in inventory order,
+whose collection needs that work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+
+from toolkit.collect.aio_transport import AioTransport
+from toolkit.collect.anchors import RootHints, TrustAnchor
+from toolkit.collect.plan import Server, ZonePlan, plan_zone, random_label
+from toolkit.collect.transport import Clock, Exchange
+from toolkit.collect.validate import ParentData
+from toolkit.collect.walk import (
+    _MAX_DEPTH,
+    ProbeResult,
+    ZoneEvidence,
+    _rrset,
+    gate_passed,
+    judge_cut,
+    not_a_zone,
+    question_messages,
+    read_referral,
+)
+
+
+@dataclass(eq=False)
+class Owner:
+    """Who a piece of work is charged to: an inventory zone (``index``) or every piece of work
+    that asked for it (``askers``); :meth:`index_of` resolves to the earliest inventory zone."""
+
+    index: int | None = None
+    askers: list[Owner] = field(default_factory=list)
+
+    def index_of(self) -> int | None:
+        """The earliest inventory position among the zones this work was done for."""
+        best: int | None = None
+        seen: set[int] = set()
+        stack: list[Owner] = [self]
+        while stack:
+            o = stack.pop()
+            if id(o) in seen:
+                continue
+            seen.add(id(o))
+            if o.index is not None:
+                best = o.index if best is None else min(best, o.index)
+            stack.extend(o.askers)
+        return best
+
+
+_OWNER: contextvars.ContextVar[Owner | None] = contextvars.ContextVar("owner", default=None)
+_FIRST = Owner(index=0)  # work started outside any zone's task is charged to the first zone
+_CUT: contextvars.ContextVar[dns.name.Name | None] = contextvars.ContextVar("cut", default=None)
+
+
+def owner() -> Owner:
+    """The owner of the work running now (read by the collector's exchange log)."""
+    return _OWNER.get() or _FIRST
+
+
+def run_for(index: int, coro: Awaitable[object]) -> asyncio.Task:
+    """A task running ``coro`` on behalf of inventory zone ``index``."""
+    ctx = contextvars.copy_context()
+    ctx.run(_OWNER.set, Owner(index=index))
+    return asyncio.get_running_loop().create_task(coro, context=ctx)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Lookup:
+    exchange: Exchange | None
+    server: Server | None
+
+    @property
+    def response(self) -> dns.message.Message | None:
+        return self.exchange.response if self.exchange else None
+
+
+class AsyncWalker:
+    """Walks delegations and collects apex evidence for many zones at once; one instance per
+    collection (and event loop). The asynchronous twin of :class:`toolkit.collect.walk.Walker`."""
+
+    def __init__(
+        self,
+        hints: RootHints,
+        anchor: TrustAnchor,
+        *,
+        clock: Clock,
+        transport: AioTransport,
+        log: Callable[[Exchange], None],
+        min_validity_days: Callable[[dns.name.Name], float | None] = lambda _: None,
+        seed: int | None = 0,
+    ) -> None:
+        self.anchor = anchor
+        self.seed = seed
+        self._rng = random.Random()
+        self.clock = clock
+        self.transport = transport
+        self.log = log
+        self.min_validity_days = min_validity_days
+        self._servers: dict[dns.name.Name, list[Server]] = {
+            dns.name.root: [(n, a) for n, a in hints.servers]
+        }
+        self._parent: dict[dns.name.Name, dns.name.Name] = {}
+        self._not_cut: set[dns.name.Name] = set()
+        self._missing: dict[dns.name.Name, ParentData] = {}
+        self._cuts: dict[dns.name.Name, asyncio.Task[str]] = {}  # cut discovery, shared
+        self._cut_owner: dict[dns.name.Name, Owner] = {}
+        self._waits: dict[dns.name.Name, set[dns.name.Name]] = {}  # cut probe -> cuts awaited
+        self._zones: dict[dns.name.Name, asyncio.Task[ZoneEvidence]] = {}  # in flight
+        self._zone_owner: dict[dns.name.Name, Owner] = {}
+        self.done: dict[dns.name.Name, ZoneEvidence] = {}
+        self.evidence: dict[dns.name.Name, ZoneEvidence] = {}
+
+    # -- shared work -----------------------------------------------------------------------
+
+    def _share(
+        self,
+        tasks: dict[dns.name.Name, asyncio.Task],
+        owners: dict[dns.name.Name, Owner],
+        key: dns.name.Name,
+        make: Callable[[], Awaitable[object]],
+        cut: dns.name.Name | None = None,
+    ) -> asyncio.Task:
+        """The task doing ``make()`` for ``key``: started now (charged to the current work),
+        or already running (then the current work is added to its askers)."""
+        task = tasks.get(key)
+        if task is None:
+            own = Owner(askers=[owner()])
+            ctx = contextvars.copy_context()
+            ctx.run(_OWNER.set, own)
+            ctx.run(_CUT.set, cut)
+            task = asyncio.get_running_loop().create_task(make(), context=ctx)  # type: ignore[arg-type]
+            tasks[key] = task
+            owners[key] = own
+        else:
+            owners[key].askers.append(owner())
+        return task
+
+    def _reaches(self, start: dns.name.Name, goal: dns.name.Name) -> bool:
+        """Whether cut probe ``start`` waits, directly or not, for cut probe ``goal``."""
+        seen: set[dns.name.Name] = set()
+        stack = [start]
+        while stack:
+            n = stack.pop()
+            if n == goal:
+                return True
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.extend(self._waits.get(n, ()))
+        return False
+
+    # -- asking ----------------------------------------------------------------------------
+
+    async def _ask(
+        self,
+        qname: dns.name.Name,
+        qtype: str,
+        server: Server,
+        query: dns.message.QueryMessage | None = None,
+    ) -> Exchange:
+        return await self.transport.send(
+            qname,
+            qtype,
+            server[1],
+            clock=self.clock,
+            server_name=server[0],
+            log=self.log,
+            query=query,
+        )
+
+    async def _ask_any(self, qname: dns.name.Name, qtype: str, servers: list[Server]) -> _Lookup:
+        """Ask servers in turn until one gives an answer (NOERROR or NXDOMAIN)."""
+        for server in servers:
+            ex = await self._ask(qname, qtype, server)
+            r = ex.response
+            if r is not None and r.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                return _Lookup(ex, server)
+        return _Lookup(None, None)
+
+    # -- discovering zone cuts -------------------------------------------------------------
+
+    async def enclosing_zone(
+        self, name: dns.name.Name, depth: int = 0
+    ) -> tuple[dns.name.Name, str]:
+        """As :meth:`toolkit.collect.walk.Walker.enclosing_zone`."""
+        current = dns.name.root
+        if name == dns.name.root:
+            return current, "zone"
+        labels = name.labels
+        for i in range(len(labels) - 2, -1, -1):
+            child = dns.name.Name(labels[i:])
+            if child not in self._cuts:  # known without asking (the root; a glueless loop)
+                if child in self._servers:
+                    current = child
+                    continue
+                if child in self._not_cut:
+                    continue
+                if child in self._missing:
+                    return current, "nxdomain" if self._missing[child].nxdomain else "no-response"
+            # asked, or being asked: the answer is shared, and this work is among its askers
+            outcome = await self._cut(current, child, depth)
+            if outcome == "zone":
+                current = child
+            elif outcome == "not-a-zone":
+                self._not_cut.add(child)
+            else:
+                return current, outcome
+        return current, "zone" if current == name else "not-a-zone"
+
+    async def _cut(self, parent: dns.name.Name, child: dns.name.Name, depth: int) -> str:
+        """Whether ``child`` is a zone cut below ``parent``: shared by every zone that asks,
+        except inside a loop of glueless delegations, which is probed again as a sequential
+        walk would (until its depth limit) rather than waiting for itself."""
+        task = self._cuts.get(child)
+        me = _CUT.get()
+        if task is not None and not task.done() and me is not None:
+            if me == child or self._reaches(child, me):
+                token = _CUT.set(child)
+                try:
+                    return await self._probe_cut(parent, child, depth)
+                finally:
+                    _CUT.reset(token)
+        task = self._share(
+            self._cuts,
+            self._cut_owner,
+            child,
+            lambda: self._probe_cut(parent, child, depth),
+            cut=child,
+        )
+        if task.done():
+            return task.result()
+        if me is not None:
+            self._waits.setdefault(me, set()).add(child)
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if me is not None:
+                self._waits.get(me, set()).discard(child)
+
+    async def _probe_cut(self, parent: dns.name.Name, child: dns.name.Name, depth: int) -> str:
+        lookup = await self._ask_any(child, "NS", self._servers[parent])
+        outcome, targets = read_referral(child, lookup.response)
+        if outcome in ("no-response", "nxdomain"):
+            nx = outcome == "nxdomain"
+            self._missing[child] = ParentData(answered=nx, nxdomain=nx)
+        if outcome != "zone":
+            return outcome
+        servers: list[Server] = []
+        for target, glue in targets:
+            addrs = glue or await self.resolve_addresses(target, depth + 1)
+            servers += [(target.to_text(), a) for a in sorted(set(addrs))]
+        self._servers[child] = servers
+        self._parent[child] = parent
+        return "zone"
+
+    async def resolve_addresses(self, name: dns.name.Name, depth: int = 0) -> list[str]:
+        """IPv4 and IPv6 addresses of a server name, found by iterating from the root."""
+        if depth > _MAX_DEPTH:
+            return []
+        zone, outcome = await self.enclosing_zone(name, depth)
+        if outcome in ("nxdomain", "no-response"):
+            return []
+        addrs: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            lookup = await self._ask_any(name, rdtype, self._servers[zone])
+            r = lookup.response
+            if r is None:
+                continue
+            rrset = _rrset(r.answer, name, dns.rdatatype.from_text(rdtype))
+            addrs += [rd.address for rd in rrset or []]
+        return addrs
+
+    # -- collecting and judging ------------------------------------------------------------
+
+    async def collect_zone(self, name: dns.name.Name) -> ZoneEvidence:
+        """Evidence and verdict for ``name`` (and, shared, for every zone above it)."""
+        ev = self.done.get(name)
+        if ev is not None:
+            own = self._zone_owner.get(name)
+            if own is not None:
+                own.askers.append(owner())
+            return ev
+        task = self._share(self._zones, self._zone_owner, name, lambda: self._collect(name))
+        return await asyncio.shield(task)
+
+    async def _collect(self, name: dns.name.Name) -> ZoneEvidence:
+        try:
+            zone, outcome = await self.enclosing_zone(name)
+            if outcome != "zone":
+                parent_ev = await self.collect_zone(zone)
+                ev = not_a_zone(name, zone, outcome, parent_ev.verdict, self.clock)
+            else:
+                ev = await self._collect_cut(name)
+            self.done[name] = ev
+            return ev
+        finally:
+            self._zones.pop(name, None)  # done, or failed: a later zone asks again
+
+    async def _collect_cut(self, name: dns.name.Name) -> ZoneEvidence:
+        started = self.clock.now()
+        servers = self._servers[name]
+        parent = self._parent.get(name)
+        plan = plan_zone(
+            name,
+            parent=parent,
+            parent_servers=self._servers[parent] if parent is not None else [],
+            zone_servers=servers,
+            nx_label=self.nx_label(name),
+        )
+        if parent is not None:  # the plan runs while the zone above is judged
+            parent_ev, results = await asyncio.gather(self.collect_zone(parent), self.execute(plan))
+            parent_verdict = parent_ev.verdict
+        else:
+            results, parent_verdict = await self.execute(plan), None
+        return judge_cut(
+            plan,
+            servers,
+            parent_verdict,
+            results,
+            started=started,
+            clock=self.clock,
+            min_validity_days=self.min_validity_days(name),
+            anchor=self.anchor,
+        )
+
+    def nx_label(self, zone: dns.name.Name) -> str:
+        """As :meth:`toolkit.collect.walk.Walker.nx_label`."""
+        if self.seed is None:
+            return random_label(self._rng)
+        return random_label(random.Random(f"{self.seed}/{zone.to_text().lower()}"))
+
+    async def execute(self, plan: ZonePlan) -> list[ProbeResult]:
+        """Send the plan's probes, those that do not wait for another together; a server
+        whose gate probe gets no authoritative answer is skipped for the rest of the plan.
+        Returns the results in plan order, as the sequential walk does."""
+        queries = question_messages(plan, self.transport.config.payload)
+        results: list[ProbeResult | None] = [None] * len(plan.probes)
+        by_server: dict[tuple[str, Server], list[int]] = {}
+        parent: list[int] = []
+        for i, probe in enumerate(plan.probes):
+            if probe.side == "parent":
+                parent.append(i)
+            else:
+                by_server.setdefault((probe.side, probe.server), []).append(i)
+
+        async def one(i: int) -> bool:
+            p = plan.probes[i]
+            ex = await self._ask(p.qname, p.qtype, p.server, queries[p.qname, p.qtype])
+            results[i] = ProbeResult(p, ex)
+            return not p.gate or gate_passed(ex.response, p)
+
+        async def server(indices: list[int]) -> None:
+            gates = [i for i in indices if plan.probes[i].gate]
+            rest = [i for i in indices if not plan.probes[i].gate]
+            for i in gates:
+                if not await one(i):
+                    for j in rest:
+                        results[j] = ProbeResult(plan.probes[j], None)
+                    return
+            await asyncio.gather(*(one(i) for i in rest))
+
+        await asyncio.gather(*(one(i) for i in parent), *(server(ix) for ix in by_server.values()))
+        out = [r for r in results if r is not None]
+        assert len(out) == len(plan.probes)
+        return out
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def publish(self, name: dns.name.Name) -> None:
+        """Enter ``name``'s evidence, and that of the zones above it not entered yet, into
+        :attr:`evidence`, top down: the order in which a sequential walk collecting the
+        inventory zones one after another would have collected them."""
+        chain: list[dns.name.Name] = []
+        if name in self.done:
+            n: dns.name.Name | None = name
+            while n is not None and n not in self.evidence and n in self.done:
+                chain.append(n)
+                n = self.done[n].parent
+        else:  # the zone failed: the cuts above it that were collected for it
+            n = name
+            while n != dns.name.root:
+                n = n.parent()
+                if n in self.done and n not in self.evidence and n in self._servers:
+                    chain.append(n)
+        for n in reversed(chain):
+            self.evidence[n] = self.done[n]
+
+    def release(self, name: dns.name.Name) -> None:
+        """As :meth:`toolkit.collect.walk.Walker.release`: the probe results of ``name`` are let
+        go; its verdict and apex data stay for the zones below it."""
+        ev = self.evidence.get(name)
+        if ev is not None and ev.results:
+            light = replace(ev, results=[])
+            self.evidence[name] = light
+            self.done[name] = light
