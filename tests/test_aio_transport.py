@@ -1,0 +1,329 @@
+"""The asynchronous sender against real sockets on loopback: answers are taken only from the
+server asked, with our id and our question; truncation falls back to TCP; the per-server
+politeness limits hold; a silent server is marked down; an unroutable family fails at once.
+
+Timings are asserted only as lower bounds (a busy machine makes everything slower, never
+faster)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import dns.flags
+import dns.message
+import dns.rcode
+import pytest
+
+from toolkit.collect.aio_transport import MIN_TIMEOUT, AioTransport, ServerState
+from toolkit.collect.transport import Clock, TransportConfig
+
+CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
+FAST = TransportConfig(timeout=0.5, tries=1)
+
+
+def answer(wire: bytes, rcode: int = dns.rcode.NOERROR) -> dns.message.Message:
+    r = dns.message.make_response(dns.message.from_wire(wire))
+    r.flags |= dns.flags.AA
+    r.set_rcode(rcode)
+    return r
+
+
+def udp_socket(address: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((address, port))
+    return s
+
+
+def serve(
+    sock: socket.socket, handle: Callable[[bytes, tuple], None], count: int
+) -> threading.Thread:
+    """Answer the first ``count`` datagrams on ``sock`` with ``handle(data, peer)``."""
+    sock.settimeout(5)
+
+    def run() -> None:
+        try:
+            for _ in range(count):
+                data, peer = sock.recvfrom(4096)
+                handle(data, peer)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def ask(transport_config: TransportConfig, port: int, *questions: tuple[str, str], **kw):
+    """Send ``questions`` at once to 127.0.0.1:port; the exchanges and the transport."""
+
+    async def main():
+        async with AioTransport(transport_config) as t:
+            exchanges = await asyncio.gather(
+                *(
+                    t.send(
+                        q,
+                        qt,
+                        kw.get("server", "127.0.0.1"),
+                        clock=CLOCK,
+                        port=port,
+                        log=kw.get("log"),
+                    )
+                    for q, qt in questions
+                )
+            )
+            return exchanges, t
+
+    return asyncio.run(main())
+
+
+# -- matching --------------------------------------------------------------------------------
+
+
+def test_answer_with_another_id_is_rejected_and_the_right_one_taken():
+    sock = udp_socket()
+
+    def handle(data: bytes, peer: tuple) -> None:
+        wrong = answer(data, dns.rcode.REFUSED)
+        wrong.id = (wrong.id + 1) % 65536
+        sock.sendto(wrong.to_wire(), peer)
+        sock.sendto(answer(data).to_wire(), peer)
+
+    t = serve(sock, handle, 1)
+    (ex,), transport = ask(FAST, sock.getsockname()[1], ("corp.test.", "SOA"))
+    t.join()
+    sock.close()
+    assert (ex.error, ex.rcode, ex.aa) == (None, "NOERROR", True)
+    assert transport.rejected == {"unexpected source or id": 1}
+
+
+def test_answer_from_another_port_or_address_is_rejected():
+    sock = udp_socket()
+    port = sock.getsockname()[1]
+    other_port = udp_socket()
+    other_address = udp_socket("127.0.0.2", port)  # the right port on the wrong address
+
+    def handle(data: bytes, peer: tuple) -> None:
+        forged = answer(data, dns.rcode.NXDOMAIN).to_wire()
+        other_port.sendto(forged, peer)
+        other_address.sendto(forged, peer)
+        time.sleep(0.05)  # the forgeries arrive first
+        sock.sendto(answer(data).to_wire(), peer)
+
+    t = serve(sock, handle, 1)
+    (ex,), transport = ask(FAST, port, ("corp.test.", "SOA"))
+    t.join()
+    for s in (sock, other_port, other_address):
+        s.close()
+    assert (ex.error, ex.rcode) == (None, "NOERROR")
+    assert transport.rejected == {"unexpected source or id": 2}
+
+
+def test_answer_to_another_question_is_rejected_then_the_query_times_out():
+    sock = udp_socket()
+
+    def handle(data: bytes, peer: tuple) -> None:
+        q = dns.message.from_wire(data)
+        other = dns.message.make_query("evil.test.", "A")
+        other.id = q.id
+        sock.sendto(dns.message.make_response(other).to_wire(), peer)
+
+    t = serve(sock, handle, 1)
+    (ex,), transport = ask(FAST, sock.getsockname()[1], ("corp.test.", "SOA"))
+    t.join()
+    sock.close()
+    # never taken as the answer; the time-out row says what came instead
+    assert ex.response is None and ex.error == "mismatched answer"
+    assert transport.rejected == {"wrong question": 1}
+
+
+def test_garbage_from_the_server_is_a_malformed_observation():
+    sock = udp_socket()
+    t = serve(sock, lambda q, peer: sock.sendto(q[:2] + b"\x81\x80\xff\xff junk", peer), 1)
+    (ex,), transport = ask(FAST, sock.getsockname()[1], ("corp.test.", "SOA"))
+    t.join()
+    sock.close()
+    assert ex.response is None and ex.error.startswith("malformed answer")
+    assert transport.rejected["malformed"] == 1
+
+
+def test_truncated_udp_answer_is_asked_again_over_tcp():
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    port = tcp.getsockname()[1]
+    tcp.listen(1)
+    tcp.settimeout(5)
+    udp = udp_socket(port=port)
+
+    def truncated(data: bytes, peer: tuple) -> None:
+        r = answer(data)
+        r.flags |= dns.flags.TC
+        udp.sendto(r.to_wire(), peer)
+        conn, _ = tcp.accept()
+        with conn:
+            length = int.from_bytes(conn.recv(2), "big")
+            wire = answer(conn.recv(length), dns.rcode.NXDOMAIN).to_wire()
+            conn.sendall(len(wire).to_bytes(2, "big") + wire)
+
+    t = serve(udp, truncated, 1)
+    seen = []
+    (ex,), _ = ask(FAST, port, ("corp.test.", "SOA"), log=seen.append)
+    t.join()
+    udp.close()
+    tcp.close()
+    assert [(e.transport, e.tc) for e in seen] == [("udp", True), ("tcp", False)]
+    assert (ex.transport, ex.rcode, ex.error) == ("tcp", "NXDOMAIN", None)
+
+
+# -- politeness --------------------------------------------------------------------------------
+
+
+class HoldingServer:
+    """Answers every query after ``hold`` seconds, counting the most queries it held at once."""
+
+    def __init__(self, hold: float) -> None:
+        self.sock = udp_socket()
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.hold = hold
+        self.held: list[tuple[float, int, bytes, tuple]] = []
+        self.most = 0
+        self.received = 0
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop:
+            wait = max(0.0, self.held[0][0] - time.monotonic()) if self.held else 0.05
+            readable, _, _ = select.select([self.sock], [], [], wait)
+            if readable:
+                data, peer = self.sock.recvfrom(4096)
+                self.received += 1
+                n += 1
+                heapq.heappush(self.held, (time.monotonic() + self.hold, n, data, peer))
+                self.most = max(self.most, len(self.held))
+            while self.held and self.held[0][0] <= time.monotonic():
+                _, _, data, peer = heapq.heappop(self.held)
+                self.sock.sendto(answer(data).to_wire(), peer)
+
+    def stop(self) -> None:
+        self._stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_a_server_never_sees_more_queries_in_flight_than_the_cap():
+    server = HoldingServer(hold=0.05)
+    config = TransportConfig(timeout=2.0, tries=1, max_inflight_per_server=4, max_qps_per_server=0)
+    questions = [(f"z{i}.test.", "SOA") for i in range(60)]
+    exchanges, transport = ask(config, server.port, *questions)
+    server.stop()
+    assert all(ex.error is None for ex in exchanges)
+    assert server.received == 60
+    assert server.most <= 4
+    assert server.most >= 2  # the queries did overlap, up to the cap
+    assert transport.servers["127.0.0.1"].max_inflight <= 4
+
+
+def test_the_rate_limit_spreads_queries_over_time():
+    server = HoldingServer(hold=0.0)
+    config = TransportConfig(timeout=2.0, tries=1, max_inflight_per_server=5, max_qps_per_server=50)
+    t0 = time.monotonic()
+    exchanges, _ = ask(config, server.port, *[(f"z{i}.test.", "SOA") for i in range(30)])
+    elapsed = time.monotonic() - t0
+    server.stop()
+    assert all(ex.error is None for ex in exchanges)
+    assert elapsed >= (30 - 5) / 50 * 0.95  # a burst of 5, then 50 per second at most
+
+
+def test_many_queries_in_flight_to_an_unlimited_server_overlap():
+    server = HoldingServer(hold=0.2)
+    config = TransportConfig(timeout=2.0, tries=1, max_inflight_per_server=0, max_qps_per_server=0)
+    exchanges, _ = ask(config, server.port, *[(f"z{i}.test.", "SOA") for i in range(300)])
+    server.stop()
+    assert all(ex.error is None for ex in exchanges)
+    assert server.most >= 100  # hundreds in flight at once over a few sockets
+
+
+# -- patience ----------------------------------------------------------------------------------
+
+
+def test_the_timeout_follows_the_smoothed_round_trip_and_backs_off():
+    st = ServerState(slots=None)
+    assert st.timeout(2.0) == 2.0  # nothing known yet: the configured timeout
+    for _ in range(20):
+        st.answered(0.010)
+    assert st.timeout(2.0) == MIN_TIMEOUT  # SRTT + 4 RTTVAR is far below the floor
+    for _ in range(20):
+        st.answered(0.500)
+    assert 0.5 < st.timeout(2.0) < 2.0
+    before = st.timeout(2.0)
+    st.timed_out(down_after=10)
+    assert st.timeout(2.0) == min(2.0, before * 2)
+    st.answered(0.5)
+    assert (st.timeouts, st.backoff) == (0, 1.0)
+
+
+def test_a_silent_server_is_marked_down_and_later_queries_are_not_sent():
+    sock = udp_socket()
+    received = []
+    t = serve(sock, lambda data, peer: received.append(data), 10)
+    config = TransportConfig(timeout=0.2, tries=2, down_after=3, max_qps_per_server=0)
+
+    async def main():
+        async with AioTransport(config) as tr:
+            first = await tr.send("a.test.", "SOA", "127.0.0.1", clock=CLOCK, port=port)
+            second = await tr.send("b.test.", "SOA", "127.0.0.1", clock=CLOCK, port=port)
+            t0 = time.monotonic()
+            third = await tr.send("c.test.", "SOA", "127.0.0.1", clock=CLOCK, port=port)
+            return first, second, third, time.monotonic() - t0
+
+    port = sock.getsockname()[1]
+    first, second, third, _ = asyncio.run(main())
+    time.sleep(0.1)
+    sock.close()
+    t.join()
+    assert (first.error, second.error) == (
+        "timeout",
+        "server down (3 consecutive timeouts): not asked",
+    )
+    assert third.error == second.error and third.latency_ms is None and third.response is None
+    assert len(received) == 3  # two tries of a., one of b.; nothing after the address was down
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1)")
+def test_without_an_ipv6_route_every_ipv6_address_fails_at_once():
+    """In a network namespace of its own (no route at all), the first IPv6 send fails and
+    marks the family: the other IPv6 servers are not tried."""
+    code = """
+import asyncio
+from datetime import UTC, datetime
+from toolkit.collect.aio_transport import AioTransport
+from toolkit.collect.transport import Clock, TransportConfig
+async def main():
+    async with AioTransport(TransportConfig(timeout=5.0)) as t:
+        clock = Clock(datetime.now(UTC))
+        addresses = ("2001:db8::1", "2001:db8::2")
+        out = [await t.send("a.test.", "SOA", a, clock=clock) for a in addresses]
+        print(len(t.unreachable), *(e.error for e in out), sep="|")
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    if done.returncode != 0 and "unshare failed" in done.stderr:
+        pytest.skip(f"no network namespaces here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    marked, first, second = done.stdout.strip().split("|")
+    assert marked == "1" and first.startswith("network error (") and second == first
