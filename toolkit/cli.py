@@ -47,6 +47,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    """An argparse type: a number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
+    return value
+
+
 def _add_workspace(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workspace",
@@ -181,7 +203,18 @@ def _collect_config(args: argparse.Namespace) -> object:
         trust_anchor=Path(anchor) if anchor else None,
         root_hints=Path(hints) if hints else None,
         resolvers=tuple(resolvers),
-        transport=TransportConfig(timeout=args.timeout, tries=args.tries),
+        transport=TransportConfig(
+            timeout=args.timeout,
+            tries=args.tries,
+            **{
+                k: v
+                for k, v in (
+                    ("max_inflight_per_server", args.max_inflight_per_server),
+                    ("max_qps_per_server", args.max_qps_per_server),
+                )
+                if v is not None
+            },
+        ),
         progress=False if args.no_progress else None,
     )
 
@@ -518,6 +551,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lab", type=Path, help="take anchor, hints and resolvers from a lab folder")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per try (2)")
     p.add_argument("--tries", type=int, default=2, help="tries per server and transport (2)")
+    p.add_argument(
+        "--max-inflight-per-server",
+        type=_non_negative_int,
+        metavar="N",
+        help="queries in flight to one server address at most, for the whole run"
+        " (default 16; 0: no limit)",
+    )
+    p.add_argument(
+        "--max-qps-per-server",
+        type=_non_negative_float,
+        metavar="Q",
+        help="queries per second to one server address at most, for the whole run"
+        " (default 100; 0: no limit)",
+    )
     p.add_argument("--now", help="validate as of this time (ISO 8601; default: now)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
@@ -657,6 +704,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # e.g. `dnssec-audit zones | head`
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's exit code for SIGINT
+        print("dnssec-audit: interrupted (nothing was stored)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ share of the per-server limits (in flight and queries per second), so the server
 more than the configured limits from the whole run.
 
 Interruptions. Workers ignore SIGINT (Ctrl-C reaches the whole process group; the main process
-alone decides), and ask the kernel to kill them when the process that forked them dies
-(``PR_SET_PDEATHSIG``): their parent is the forkserver, which exits as soon as the main
-process is gone, so a ``kill -9`` of the main process leaves no worker, forkserver or resource
-tracker behind. A Ctrl-C in the main process kills the workers at once and re-raises
-KeyboardInterrupt. A worker that dies is named (pid, exit code or signal) in the error.
+alone decides), and end as soon as the main process ends, however it ends (a thread waits on a
+pidfd of it, see :func:`_worker_init`); the forkserver and the resource tracker then exit by
+themselves, so a ``kill -9`` of the main process leaves no process behind. A Ctrl-C in the
+main process kills the workers at once and re-raises KeyboardInterrupt. A worker that dies is
+named (pid, exit code or signal) in the error.
 
 The workers are started with ``forkserver`` (never ``fork``: the parent may hold threads and
 sockets), so a script that calls this must guard its entry point with
@@ -36,12 +36,13 @@ sockets), so a script that calls this must guard its entry point with
 
 from __future__ import annotations
 
-import ctypes
 import math
 import multiprocessing
 import os
+import select
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -73,7 +74,6 @@ and each zone's verdict and apex data, are kept until the shard's frames are bui
 portfolios are cut finer; each shard costs a few queries to rediscover the zones above and a
 round trip or two of ramp-up and drain (~0.3 % more queries at 1,000)."""
 
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _FRAMES: tuple[FrameSchema, ...] = COLLECTED  # every frame collect() returns
 
@@ -113,17 +113,38 @@ def _collect_part(task: _Task, inventory: pd.DataFrame) -> dict[str, pd.DataFram
     return frames
 
 
-def _worker_init() -> None:
-    """Worker process set-up: leave Ctrl-C to the main process, and die with the parent."""
+def _worker_init(main_pid: int) -> None:
+    """Worker process set-up: leave Ctrl-C to the main process, no multiprocessing lock for
+    the (disabled) progress bar, and end when the main process ends.
+
+    A forkserver worker's parent is the forkserver, and the forkserver outlives the main
+    process as long as any worker lives (every worker holds its "alive" pipe), so neither
+    PR_SET_PDEATHSIG nor the parent pid can tell a worker that the main process is gone: a
+    thread waits on a pidfd of the main process instead, and ends the worker when it exits.
+    The forkserver then sees its pipe close and exits, and the resource tracker after it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass  # no prctl: the worker still ends when its task queue closes
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
+    tqdm.set_lock(threading.RLock())  # tqdm's default lock is a semaphore the tracker counts
+    threading.Thread(target=_die_with, args=(main_pid,), daemon=True).start()
+
+
+def _die_with(pid: int) -> None:
+    """Wait for process ``pid`` to end, then end this process at once."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:  # no pidfd (old kernel): poll
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+            time.sleep(0.5)
+    os._exit(1)
 
 
 def share_of_limits(config: CollectConfig, workers: int) -> CollectConfig:
@@ -243,7 +264,10 @@ def collect_parallel(
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["toolkit.collect.collector"])
             ppool = ProcessPoolExecutor(
-                min(workers, len(tasks)), mp_context=ctx, initializer=_worker_init
+                min(workers, len(tasks)),
+                mp_context=ctx,
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
             )
             try:
                 futures = {ppool.submit(_run_task, t): t for t in tasks}
