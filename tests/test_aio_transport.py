@@ -275,6 +275,17 @@ def test_the_timeout_follows_the_smoothed_round_trip_and_backs_off():
     assert (st.timeouts, st.backoff) == (0, 1.0)
 
 
+def test_losses_from_a_server_that_answers_meanwhile_never_mark_it_down():
+    st = ServerState(slots=None)
+    st.answered(0.01, at=100.0)
+    for _ in range(10):  # a burst lost, all sent before the last answer came
+        st.timed_out(down_after=3, sent=99.0)
+    assert st.down is None and st.timeouts == 0
+    for _ in range(3):  # nothing answered since these were sent: the server is gone
+        st.timed_out(down_after=3, sent=101.0)
+    assert st.down == "server down (3 consecutive timeouts): not asked"
+
+
 def test_a_silent_server_is_marked_down_and_later_queries_are_not_sent():
     sock = udp_socket()
     received = []

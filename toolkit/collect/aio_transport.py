@@ -28,8 +28,10 @@ Politeness and patience per server address (the model is Unbound's infra cache,
   timeout = SRTT + 4 x RTTVAR, never above the configured timeout nor below
   :data:`MIN_TIMEOUT`, the configured timeout until a first answer; doubled (up to the
   configured timeout) after every timeout;
-* an address that times out ``down_after`` times in a row is *down* for the rest of the run:
-  later questions to it are recorded at once with an error saying so, never sent;
+* an address that times out ``down_after`` times in a row, counting only queries sent after
+  its last answer (so a burst of losses from a live server never counts), is *down* for the
+  rest of the run: later questions to it are recorded at once with an error saying so, never
+  sent;
 * the first IPv6 send that fails with "network unreachable" marks the whole family: every
   later IPv6 question is recorded unreachable at once.
 """
@@ -43,6 +45,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import dns.exception
 import dns.flags
@@ -91,6 +94,7 @@ class ServerState:
     inflight: int = 0
     max_inflight: int = 0  # the most ever in flight at once (politeness, observed)
     sent: int = 0
+    last_answer: float = -1.0  # monotonic time of the last answer from the address
 
     def timeout(self, configured: float) -> float:
         """The timeout of the next try, seconds."""
@@ -100,8 +104,10 @@ class ServerState:
             base = max(MIN_TIMEOUT, self.srtt + 4.0 * self.rttvar)
         return min(configured, base * self.backoff)
 
-    def answered(self, rtt: float) -> None:
-        """An answer came back after ``rtt`` seconds (RFC 6298 §2 estimator)."""
+    def answered(self, rtt: float, at: float = 0.0) -> None:
+        """An answer came back after ``rtt`` seconds, at monotonic time ``at`` (RFC 6298 §2
+        estimator)."""
+        self.last_answer = max(self.last_answer, at)
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2.0
         else:
@@ -110,10 +116,15 @@ class ServerState:
         self.timeouts = 0
         self.backoff = 1.0
 
-    def timed_out(self, down_after: int) -> None:
-        """A try timed out: back off, and after ``down_after`` in a row mark the address down."""
-        self.timeouts += 1
+    def timed_out(self, down_after: int, sent: float = 0.0) -> None:
+        """A try sent at monotonic time ``sent`` timed out: back off, and after
+        ``down_after`` in a row mark the address down. A try sent before the address's last
+        answer does not count towards down: the server was alive after it (a query lost
+        in a burst, not a dead server)."""
         self.backoff = min(self.backoff * 2.0, 64.0)
+        if sent < self.last_answer:
+            return
+        self.timeouts += 1
         if down_after > 0 and self.timeouts >= down_after and self.down is None:
             self.down = f"server down ({self.timeouts} consecutive timeouts): not asked"
 
@@ -146,8 +157,9 @@ def _canonical(address: str) -> str:
 class AioTransport:
     """The asynchronous sender of one event loop. Use as ``async with AioTransport(cfg)``.
 
-    ``config`` gives the timeout, tries, port, payload and the politeness limits
-    (``max_inflight_per_server``, ``max_qps_per_server``, ``down_after``; 0 means no limit).
+    ``config`` gives the timeout, tries, port, payload, the most queries in flight from this
+    loop (``max_inflight``) and the politeness limits (``max_inflight_per_server``,
+    ``max_qps_per_server``, ``down_after``; 0 means no limit).
     """
 
     def __init__(self, config: TransportConfig) -> None:
@@ -158,6 +170,9 @@ class AioTransport:
         self._udp: dict[int, list[_UdpSocket]] = {}
         self._next = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(config.max_inflight) if config.max_inflight > 0 else None
+        self.inflight = 0
+        self.max_inflight = 0  # the most queries ever in flight at once
 
     async def __aenter__(self) -> AioTransport:
         self._loop = asyncio.get_running_loop()
@@ -339,6 +354,49 @@ class AioTransport:
 
     # -- one question ----------------------------------------------------------------------
 
+    async def _try(
+        self,
+        st: ServerState,
+        transport: str,
+        query: dns.message.Message,
+        wire: bytes,
+        address: str,
+        port: int,
+        clock: Clock,
+    ) -> tuple[datetime, dns.message.Message | None, str | None, float]:
+        """One try within the limits: the server's in-flight slot, its token bucket, then a
+        slot of this loop's own in-flight budget (taken last, so that a query waiting for a
+        slow server's rate holds no slot another server's query could use)."""
+        if st.slots is not None:
+            await st.slots.acquire()
+        try:
+            await self._pace(st)
+            if self._slots is not None:
+                await self._slots.acquire()
+            try:
+                self.inflight += 1
+                st.inflight += 1
+                st.sent += 1
+                self.max_inflight = max(self.max_inflight, self.inflight)
+                st.max_inflight = max(st.max_inflight, st.inflight)
+                try:
+                    started = clock.now()
+                    if transport == "udp":
+                        timeout = st.timeout(self.config.timeout)
+                        out = await self._udp_once(query, wire, address, port, timeout)
+                    else:
+                        out = await self._tcp_once(query, wire, address, port, self.config.timeout)
+                finally:
+                    self.inflight -= 1
+                    st.inflight -= 1
+            finally:
+                if self._slots is not None:
+                    self._slots.release()
+        finally:
+            if st.slots is not None:
+                st.slots.release()
+        return (started, *out)
+
     async def send(
         self,
         qname: dns.name.Name | str,
@@ -374,36 +432,23 @@ class AioTransport:
                     if log is not None:
                         log(exchange)
                     return exchange
-                if st.slots is not None:
-                    await st.slots.acquire()
-                try:
-                    await self._pace(st)
-                    st.inflight += 1
-                    st.sent += 1
-                    st.max_inflight = max(st.max_inflight, st.inflight)
-                    started = clock.now()
-                    if transport == "udp":
-                        timeout = st.timeout(cfg.timeout)
-                        response, error, seconds = await self._udp_once(
-                            query, wire, address, port, timeout
-                        )
-                    else:
-                        response, error, seconds = await self._tcp_once(
-                            query, wire, address, port, cfg.timeout
-                        )
-                finally:
-                    st.inflight -= 1
-                    if st.slots is not None:
-                        st.slots.release()
+                started, response, error, seconds = await self._try(
+                    st, transport, query, wire, address, port, clock
+                )
                 tc = (
                     transport == "udp"
                     and response is not None
                     and bool(response.flags & dns.flags.TC)
                 )
+                now = time.monotonic()
                 if error == "timeout":
-                    st.timed_out(cfg.down_after)
-                elif response is not None and transport == "udp":
-                    st.answered(seconds)
+                    st.timed_out(cfg.down_after, sent=now - seconds)
+                elif response is not None:
+                    if transport == "udp":
+                        st.answered(seconds, at=now)
+                    else:  # a TCP round trip counts the handshake: not an RTT sample
+                        st.last_answer = max(st.last_answer, now)
+                        st.timeouts = 0
                 exchange = Exchange(
                     name_text, qtype, server, server_name, transport, response, error,
                     round(seconds * 1000.0, 3), tc, started,

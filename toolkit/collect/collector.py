@@ -82,6 +82,7 @@ class CollectConfig:
             "timeout_s": t.timeout,
             "tries": t.tries,
             "seed": self.seed,
+            "max_inflight_per_process": t.max_inflight,
             "max_inflight_per_server": t.max_inflight_per_server,
             "max_qps_per_server": t.max_qps_per_server,
             "down_after_timeouts": t.down_after,
