@@ -16,6 +16,8 @@ Layout of a lab directory ``LAB`` (everything the lab writes; nothing else there
     LAB/kresd/                   kresd.conf, run/ (control socket), cache/ (emptied on rebuild)
     LAB/pdns/                    recursor.conf, recursor.lua (trust anchor), run/ (pid, socket)
     LAB/logs/<process>.log       stdout/stderr (and Unbound's log file) of every daemon
+    LAB/shim/                    the network shim's routes and stats, when the lab runs with
+                                 an added round trip, jitter or loss (see toolkit.lab.network)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.errors import LabError
+from toolkit.lab import network as net
 from toolkit.lab import resolvers, servers, zones
 from toolkit.lab.scenarios import DEFAULT_BASE, LAB_ZONES, PORT, LabAddresses, LabZone
 from toolkit.lab.servers import ProcessRecord
@@ -40,7 +43,7 @@ FORMAT_VERSION = 1
 READY_TIMEOUT = 10.0
 STATUS_COLUMNS = ["name", "pid", "address", "running", "answering"]
 
-_GENERATED_DIRS = ("keys", "zones", "knot", "unbound", "bind", "kresd", "pdns", "logs")
+_GENERATED_DIRS = ("keys", "zones", "knot", "unbound", "bind", "kresd", "pdns", "logs", "shim")
 _GENERATED_FILES = ("lab.json", "root.ds", "root.hints")
 
 
@@ -57,6 +60,9 @@ class LabInfo:
     servers: dict[str, str]  # root | test | ns1 | ns2 -> address
     processes: tuple[ProcessRecord, ...]
     zones: tuple[LabZone, ...]
+    # with an added round trip, jitter or loss: the conditions, the shim's stats file and the
+    # backend address of every server behind it (see toolkit.lab.network); else empty
+    network: dict[str, Any] = field(default_factory=dict)
 
     def resolver(self, name: str = "unbound") -> tuple[str, int]:
         """``(address, port)`` of a resolver of the lab; raises LabError for an unknown name."""
@@ -67,8 +73,8 @@ class LabInfo:
         return address, int(port or PORT)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``lab.json`` document (format_version 1)."""
-        return {
+        """The ``lab.json`` document (format_version 1; ``network`` only behind the shim)."""
+        doc: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "base": self.base,
             "now": self.now.isoformat(),
@@ -91,6 +97,9 @@ class LabInfo:
                 for z in self.zones
             ],
         }
+        if self.network:
+            doc["network"] = self.network
+        return doc
 
     @classmethod
     def load(cls, lab_dir: str | Path) -> LabInfo:
@@ -140,6 +149,7 @@ class LabInfo:
                     )
                     for z in doc["zones"]
                 ),
+                network=dict(doc.get("network", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise LabError(f"{path}: malformed lab description ({exc!r})") from exc
@@ -214,9 +224,16 @@ class _Daemon:
 
 
 def _knot_daemons(
-    lab: Path, addrs: LabAddresses, zone_files: dict[str, Path], catalog: Sequence[LabZone]
+    lab: Path,
+    addrs: LabAddresses,
+    zone_files: dict[str, Path],
+    catalog: Sequence[LabZone],
+    backends: dict[str, str],
 ) -> list[_Daemon]:
-    """Write the four knotd configs; return how to start each."""
+    """Write the four knotd configs; return how to start each.
+
+    A server whose public address is in ``backends`` listens on its backend address instead
+    (the network shim takes the public one)."""
     knotd = servers.executable("knotd")
     children = [zones.absolute(z.zone) for z in catalog]
     plan = [
@@ -226,7 +243,8 @@ def _knot_daemons(
         ("ns2", addrs.ns2, children),
     ]
     daemons = []
-    for role, address, served in plan:
+    for role, public, served in plan:
+        address = backends.get(public, public)
         name = f"knot-{role}"
         home = lab / "knot" / role
         for sub in ("run", "db"):
@@ -268,6 +286,7 @@ def lab_up(
     now: datetime | None = None,
     timeout: float = READY_TIMEOUT,
     key_seed: str | None = zones.DEFAULT_KEY_SEED,
+    network: net.NetworkConditions | None = None,
 ) -> LabInfo:
     """Build, sign and serve the lab tree in ``lab_dir`` and start four validating resolvers.
 
@@ -281,6 +300,10 @@ def lab_up(
     Resolvers validate against the real clock, so ``now`` must lie within about an hour of it:
     otherwise the lab's own signatures look expired or not yet valid and the resolvers'
     readiness probe (a validated ``. SOA``) fails.
+
+    ``network`` (an added round trip, jitter or UDP loss) puts the four knotd servers on their
+    backend addresses ``{base}.101``-``.104`` and a network shim on ``{base}.1``-``.4`` in front
+    of them (:mod:`toolkit.lab.network`); without it, or with every knob at 0, no shim runs.
 
     Returns the :class:`LabInfo` also written to ``lab.json``. Raises LabError when the base is
     invalid, a binary is missing (naming its Debian package), an address is taken by something
@@ -298,7 +321,9 @@ def lab_up(
         lab_down(lab)
     resolvers.require_binaries()
     resolver_addresses = [r.partition("@")[0] for r in resolvers.addresses(addrs).values()]
-    for address in [*addrs.servers().values(), *resolver_addresses]:
+    shimmed = network is not None and network.active
+    backends = {a: net.backend(a) for a in addrs.servers().values()} if shimmed else {}
+    for address in [*addrs.servers().values(), *backends.values(), *resolver_addresses]:
         servers.check_address_free(address)
     servers.check_address_free(_bind_address(addrs), resolvers.RNDC_PORT)
     _clean(lab)
@@ -310,7 +335,7 @@ def lab_up(
     _write_atomic(lab / "root.ds", zones.trust_anchor_text(tree.root_ds))
     _write_atomic(lab / "root.hints", zones.root_hints_text(addrs))
     (lab / "logs").mkdir()
-    knots = _knot_daemons(lab, addrs, zone_files, LAB_ZONES)
+    knots = _knot_daemons(lab, addrs, zone_files, LAB_ZONES, backends)
     unbound = _unbound_daemon(lab, addrs)
     others = [
         _Daemon(r.name, list(r.argv), r.address, ".", True) for r in resolvers.prepare(lab, addrs)
@@ -326,6 +351,7 @@ def lab_up(
         servers=addrs.servers(),
         processes=(),
         zones=LAB_ZONES,
+        network=_network_doc(lab, network, backends) if network and shimmed else {},
     )
     logs = {d.name: lab / "logs" / f"{d.name}.log" for d in [*knots, unbound, *others]}
 
@@ -349,6 +375,11 @@ def lab_up(
     added = False
     try:
         launch(knots)
+        if network is not None and shimmed:
+            routes = [network.route(public, back) for public, back in backends.items()]
+            shim = net.start(lab, routes, probe=(addrs.root, "."), seed=network.seed)
+            info = replace(info, processes=(*info.processes, shim))
+            _save(lab, info)
         added = resolvers.add_loopback_address(_bind_address(addrs))
         launch([unbound, *others])  # all four resolvers start and are probed together
     except BaseException:
@@ -359,6 +390,13 @@ def lab_up(
             resolvers.remove_loopback_address(_bind_address(addrs))
         raise
     return info
+
+
+def _network_doc(
+    lab: Path, network: net.NetworkConditions, backends: dict[str, str]
+) -> dict[str, Any]:
+    """``lab.json``'s ``network``: the conditions, the shim's stats file, the backends."""
+    return {**network.to_json(), "stats": str(lab / "shim" / "stats.json"), "backends": backends}
 
 
 def _bind_address(addrs: LabAddresses) -> str:

@@ -12,6 +12,15 @@ children's two name servers (one knotd listening on both addresses), ``.9`` an a
 nothing listens: with ``dead_fraction`` a share of the zones is delegated there (both glue
 records), so collecting them times out and the configured timeouts bound the run.
 
+With ``network`` (an added round trip, jitter or UDP loss) the three knotd move to the backend
+addresses ``{base}.101``-``.104`` and a network shim takes ``.1``-``.4`` (see
+:mod:`toolkit.lab.network`). With ``rude`` the lab adds one zone per rude server of
+:data:`toolkit.lab.network.RUDE_SERVERS` (``rrl-server.test``, ``truncating-server.test``,
+``slow-server.test``, ``edns-formerr.test``, ``no-tcp.test``): a normal signed zone whose
+``ns1`` is the regular server and whose ``ns2`` (glue and the zone's own A record) is the rude
+server's address ``{base}.21``-``.25``, where the shim relays to the regular server with
+that fault.
+
 Layout of a synthetic lab directory ``LAB``::
 
     LAB/lab.json                 as for the regular lab (its ``zones`` list is empty)
@@ -21,6 +30,7 @@ Layout of a synthetic lab directory ``LAB``::
     LAB/zones/<zone>.zone        signed zone files as served (dead zones have none)
     LAB/knot/{root,test,ns}/     knotd configs, run and db folders
     LAB/logs/<process>.log       daemon output
+    LAB/shim/                    the network shim's routes and stats (network or rude only)
 
 Building is spread over processes (signing is CPU-bound); on a 2-core machine 10,000 zones
 take well under a minute.
@@ -37,7 +47,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,6 +63,7 @@ import dns.rdatatype
 import dns.zone
 
 from toolkit.errors import LabError
+from toolkit.lab import network as net
 from toolkit.lab import servers, zones
 from toolkit.lab.lab import LabInfo, _write_atomic, lab_down
 from toolkit.lab.scenarios import PORT, LabAddresses, LabZone
@@ -66,7 +77,7 @@ DEAD_HOST = 9
 READY_TIMEOUT = 120.0
 """Seconds to wait for knotd to load and serve every zone (10,000 zones load in seconds)."""
 
-_GENERATED_DIRS = ("zones", "knot", "logs", "portfolio")
+_GENERATED_DIRS = ("zones", "knot", "logs", "portfolio", "shim")
 _GENERATED_FILES = ("lab.json", "synthetic.json", "root.ds", "root.hints")
 _CHUNK = 250  # zones built per task
 
@@ -81,6 +92,7 @@ class SyntheticLab:
     dead: frozenset[str]  # zones delegated to the dead address
     dead_address: str
     timings: dict[str, float]  # seconds: keys_and_signing, parent_zones, servers_ready, total
+    rude: dict[str, str] = field(default_factory=dict)  # rude zone (no trailing dot) -> fault
 
 
 def zone_names(count: int) -> list[str]:
@@ -117,6 +129,7 @@ class _BuildTask:
     serial: int
     now: datetime
     zone_dir: Path
+    redirect: dict[str, str] = field(default_factory=dict)  # A owner (absolute) -> address
 
 
 def _build_chunk(task: _BuildTask) -> list[tuple[str, str]]:
@@ -133,29 +146,35 @@ def _build_chunk(task: _BuildTask) -> list[tuple[str, str]]:
         if name not in task.dead:
             lz = LabZone(name.rstrip("."), "secure", "secure", (), "synthetic benchmark zone")
             zone = zones.build_child_zone(lz, addrs, task.serial)
+            _redirect(zone, {o: a for o, a in task.redirect.items() if o.endswith("." + name)})
             zones.sign(zone, keys, task.now + start, task.now + end)
             (task.zone_dir / f"{name.rstrip('.')}.zone").write_text(zones.zone_text(zone))
         out.append((name, zones.make_ds(name, keys.ksk).to_text()))
     return out
 
 
-def _redirect_glue(zone: dns.zone.Zone, dead: frozenset[str], address: str) -> None:
-    """Point both glue records of every dead delegation at ``address`` (before signing)."""
-    rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.A, address)
+def _redirect(zone: dns.zone.Zone, addresses: dict[str, str]) -> None:
+    """Point the A record of every owner name of ``addresses`` at its address (before
+    signing): the glue of a dead or rude delegation, or a rude zone's own ``ns2`` record."""
+    if not addresses:
+        return
     with zone.writer() as txn:
-        for child in sorted(dead):
-            for ns in ("ns1", "ns2"):
-                owner = dns.name.from_text(f"{ns}.{child}")
-                txn.delete(owner, dns.rdatatype.A)
-                txn.add(owner, zones.TTL, rdata)
+        for owner, address in sorted(addresses.items()):
+            rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.A, address)
+            name = dns.name.from_text(owner)
+            txn.delete(name, dns.rdatatype.A)
+            txn.add(name, zones.TTL, rdata)
 
 
-def _inventory_csv(names: Sequence[str], dead: frozenset[str]) -> str:
+def _inventory_csv(
+    names: Sequence[str], dead: frozenset[str], rude: frozenset[str] = frozenset()
+) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["zone", "owner", "business_unit", "risk_tier", "category", "expected_signed"])
     for name in names:
         category = "synthetic-dead" if absolute(name) in dead else "synthetic"
+        category = "synthetic-rude" if name in rude else category
         w.writerow([name, "Benchmark Team", "Benchmark", 3, category, "true"])
     return buf.getvalue()
 
@@ -226,6 +245,8 @@ def synthetic_up(
     seed: str = SYNTHETIC_SEED,
     workers: int | None = None,
     timeout: float = READY_TIMEOUT,
+    network: net.NetworkConditions | None = None,
+    rude: bool = False,
 ) -> SyntheticLab:
     """Build, sign and serve a synthetic lab of ``zones_count`` signed zones in ``lab_dir``.
 
@@ -236,6 +257,8 @@ def synthetic_up(
     core). Starts three knotd (root, ``test.``, and one for the children on ``{base}.3`` and
     ``{base}.4``), waits until they serve, and writes ``lab.json`` (stop with
     :func:`toolkit.lab.lab_down`), ``synthetic.json`` and ``portfolio/inventory.csv``.
+    ``network`` puts every server behind the network shim; ``rude`` adds the rude servers'
+    zones after the others (see the module docstring); either starts the shim last.
 
     Returns a :class:`SyntheticLab`. Raises LabError for a bad base, count or fraction, a
     missing knotd, an address in use, or a server that does not come up within ``timeout``
@@ -253,7 +276,12 @@ def synthetic_up(
     lab.mkdir(parents=True, exist_ok=True)
     if (lab / "lab.json").exists():
         lab_down(lab)
-    for address in [*addrs.servers().values(), dead_address]:
+    shimmed = network is not None and network.active
+    public = addrs.servers()
+    backends = {a: net.backend(a) for a in public.values()} if shimmed else {}
+    rude_servers = net.RUDE_SERVERS if rude else ()
+    rude_addresses = [net.rude_address(addrs, r) for r in rude_servers]
+    for address in [*public.values(), *backends.values(), dead_address, *rude_addresses]:
         servers.check_address_free(address)
     _clean(lab)
     for sub in ("zones", "logs", "portfolio"):
@@ -261,11 +289,20 @@ def synthetic_up(
 
     names = zone_names(zones_count)
     dead = frozenset(absolute(n) for n in dead_zones(names, dead_fraction))
+    names += [r.zone for r in rude_servers]
+    rude_ns2 = {f"ns2.{absolute(r.zone)}": net.rude_address(addrs, r) for r in rude_servers}
     serial = zones.soa_serial(now)
     abs_names = [absolute(n) for n in names]
     tasks = [
         _BuildTask(
-            tuple(abs_names[i : i + _CHUNK]), dead, addrs.base, seed, serial, now, lab / "zones"
+            tuple(abs_names[i : i + _CHUNK]),
+            dead,
+            addrs.base,
+            seed,
+            serial,
+            now,
+            lab / "zones",
+            rude_ns2,
         )
         for i in range(0, len(abs_names), _CHUNK)
     ]
@@ -287,8 +324,8 @@ def synthetic_up(
     test_keys = _zone_keys(zones.TEST, seed)
     root_keys = _zone_keys(zones.ROOT, seed)
     test_zone = zones.build_test_zone(addrs, delegations, serial)  # type: ignore[arg-type]
-    if dead:
-        _redirect_glue(test_zone, dead, dead_address)
+    glue = {f"{ns}.{child}": dead_address for child in dead for ns in ("ns1", "ns2")}
+    _redirect(test_zone, {**glue, **rude_ns2})
     zones.sign(test_zone, test_keys, now + start, now + end)
     root_zone = zones.build_root_zone(addrs, [zones.make_ds(zones.TEST, test_keys.ksk)], serial)
     zones.sign(root_zone, root_keys, now + start, now + end)
@@ -297,18 +334,22 @@ def synthetic_up(
     (lab / "zones" / "test.zone").write_text(zones.zone_text(test_zone))
     _write_atomic(lab / "root.ds", zones.trust_anchor_text(root_ds))
     _write_atomic(lab / "root.hints", zones.root_hints_text(addrs))
-    _write_atomic(lab / "portfolio" / "inventory.csv", _inventory_csv(names, dead))
+    _write_atomic(
+        lab / "portfolio" / "inventory.csv",
+        _inventory_csv(names, dead, frozenset(r.zone for r in rude_servers)),
+    )
     t_parents = time.perf_counter()
 
     live = [n for n in abs_names if n not in dead]
     zone_dir = lab / "zones"
+    at = {a: backends.get(a, a) for a in public.values()}  # where each knotd listens
     plan = [
-        _knot(lab, "root", [addrs.root], {zones.ROOT: zone_dir / "root.zone"}),
-        _knot(lab, "test", [addrs.test], {zones.TEST: zone_dir / "test.zone"}),
+        _knot(lab, "root", [at[addrs.root]], {zones.ROOT: zone_dir / "root.zone"}),
+        _knot(lab, "test", [at[addrs.test]], {zones.TEST: zone_dir / "test.zone"}),
     ]
     if live:
         served = {n: zone_dir / f"{n.rstrip('.')}.zone" for n in live}
-        plan.append(_knot(lab, "ns", [addrs.ns1, addrs.ns2], served))
+        plan.append(_knot(lab, "ns", [at[addrs.ns1], at[addrs.ns2]], served))
     probes = {"knot-root": ".", "knot-test": zones.TEST, "knot-ns": live[0] if live else ""}
 
     info = LabInfo(
@@ -318,9 +359,20 @@ def synthetic_up(
         trust_anchor=lab / "root.ds",
         root_hints=lab / "root.hints",
         resolvers={},
-        servers={**addrs.servers(), "dead": dead_address},
+        servers={
+            **public,
+            "dead": dead_address,
+            **{f"rude-{r.fault}": a for r, a in zip(rude_servers, rude_addresses, strict=True)},
+        },
         processes=(),
         zones=(),
+        network={
+            **(network.to_json() if network is not None and shimmed else {}),
+            "stats": str(lab / "shim" / "stats.json"),
+            "backends": backends,
+        }
+        if shimmed or rude
+        else {},
     )
     logs = {name: lab / "logs" / f"{name}.log" for name, _, _ in plan}
     try:
@@ -332,8 +384,19 @@ def synthetic_up(
             _write_atomic(lab / "lab.json", json.dumps(info.to_json(), indent=2) + "\n")
         servers.wait_ready(started, logs, timeout)
         if live:
-            _wait_zones(addrs.ns1, live, timeout)
-            _wait_zones(addrs.ns2, live[-1:], timeout)
+            _wait_zones(at[addrs.ns1], live, timeout)
+            _wait_zones(at[addrs.ns2], live[-1:], timeout)
+        if shimmed or rude:
+            conditions = network if network is not None else net.NetworkConditions()
+            routes = [conditions.route(a, b) for a, b in backends.items()]
+            routes += [
+                conditions.route(a, at[addrs.ns2], r.fault)
+                for r, a in zip(rude_servers, rude_addresses, strict=True)
+            ]
+            probe = (addrs.root, ".") if shimmed else (rude_addresses[0], rude_servers[0].zone)
+            shim = net.start(lab, routes, probe=probe, seed=conditions.seed, timeout=timeout)
+            info = replace(info, processes=(*info.processes, shim))
+            _write_atomic(lab / "lab.json", json.dumps(info.to_json(), indent=2) + "\n")
     except BaseException:
         servers.stop_all(info.processes)
         info = replace(info, processes=tuple(replace(p, stopped=True) for p in info.processes))
@@ -364,4 +427,5 @@ def synthetic_up(
         dead=frozenset(n.rstrip(".") for n in dead),
         dead_address=dead_address,
         timings=timings,
+        rude={r.zone: r.fault for r in rude_servers},
     )
