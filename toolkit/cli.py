@@ -10,9 +10,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit import __version__
 from toolkit.errors import InputError, ToolkitError
+
+if TYPE_CHECKING:
+    from toolkit.lab.network import NetworkConditions
 
 DEFAULT_LAB_DIR = Path(".lab")
 DEFAULT_LAB_BASE = "127.53.0"
@@ -45,6 +49,38 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value
+
+
+def _milliseconds(text: str) -> float:
+    """An argparse type: milliseconds between 0 and 10,000."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
+    if not 0 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected 0 to 10000 ms, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    """An argparse type: a share from 0 up to (not including) 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share such as 0.02, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a share from 0 up to (not including) 1, e.g. 0.02 for 2 %, got {text}"
+        )
+    return value
+
+
+def _network(args: argparse.Namespace) -> NetworkConditions | None:
+    """The lab's network conditions from --rtt-ms, --jitter-ms and --loss (None: all 0)."""
+    from toolkit.lab.network import NetworkConditions
+
+    conditions = NetworkConditions(args.rtt_ms, args.jitter_ms, args.loss)
+    return conditions if conditions.active else None
 
 
 def _non_negative_int(text: str) -> int:
@@ -109,7 +145,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
         print(f"dnssec-audit: error: lab {args.action} takes no NAME", file=sys.stderr)
         return 2
     if args.action == "up":
-        info = lab.lab_up(args.dir, base=args.base, now=_parse_now(args.now))
+        info = lab.lab_up(
+            args.dir, base=args.base, now=_parse_now(args.now), network=_network(args)
+        )
         print(f"lab up in {info.dir}")
         print(f"  trust anchor: {info.trust_anchor}")
         print(f"  root hints:   {info.root_hints}")
@@ -128,6 +166,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
             base=base,
             dead_fraction=args.dead_fraction,
             now=_parse_now(args.now),
+            network=_network(args),
+            rude=args.rude_servers,
         )
         print(
             f"synthetic lab up in {syn.info.dir}: {len(syn.zones)} signed zones"
@@ -135,6 +175,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
             f" in {syn.timings['total']:.1f} s"
         )
         print(f"  portfolio:    {syn.portfolio}")
+        for zone, fault in syn.rude.items():
+            print(f"  rude server:  {zone} (ns2 {fault})")
         print(
             f"collect with: dnssec-audit collect --portfolio {syn.portfolio} --lab {lab_dir}"
             " --no-resolvers"
@@ -529,6 +571,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="synthetic: share of zones delegated to an address where nothing listens (0)",
+    )
+    p.add_argument(
+        "--rtt-ms",
+        type=_milliseconds,
+        default=0.0,
+        help="up, synthetic: round trip the network shim adds to every server (0: no shim)",
+    )
+    p.add_argument(
+        "--jitter-ms", type=_milliseconds, default=0.0, help="up, synthetic: ± spread of it (0)"
+    )
+    p.add_argument(
+        "--loss", type=_share, default=0.0, help="up, synthetic: share of UDP queries lost (0)"
+    )
+    p.add_argument(
+        "--rude-servers",
+        action="store_true",
+        help="synthetic: add one zone per rude server (slow, RRL, truncating, EDNS FORMERR, "
+        "no TCP) behind the shim",
     )
     p.add_argument("--list", action="store_true", help="drill: list the drills")
     p.add_argument("--out", type=Path, help="drill: output folder (out/drills/NAME-TIME)")
