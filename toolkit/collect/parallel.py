@@ -68,11 +68,12 @@ contend for the GIL."""
 TASKS_PER_WORKER = 2
 """Shards per worker process at least: enough to even out the load when some are slower."""
 
-MAX_TASK_ZONES = 1000
+MAX_TASK_ZONES = 500
 """Zones per shard at most. A worker's memory grows with its shard (the rows of its frames,
 and each zone's verdict and apex data, are kept until the shard's frames are built), so large
 portfolios are cut finer; each shard costs a few queries to rediscover the zones above and a
-round trip or two of ramp-up and drain (~0.3 % more queries at 1,000)."""
+round trip or two of ramp-up and drain (~0.5 % more queries at 500). Measured on 10,000 zones
+at 50 ms: shards of 1,000 zones peaked at 1,180 MB (sum of the processes' peaks)."""
 
 
 _FRAMES: tuple[FrameSchema, ...] = COLLECTED  # every frame collect() returns
