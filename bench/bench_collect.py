@@ -15,11 +15,23 @@ e. DNSViz (``dnsviz probe`` + ``dnsviz grok`` from a separate venv, default
    ``.bench-venv``) on 100 of the zones, and the toolkit on the same 100 zones.
 
 It prints a Markdown report and writes it atomically to ``bench/results.md``
-(``--quick``: 500 zones, written to ``bench/results-quick.md``). Every daemon it starts is
+(``--quick``: 500 zones, written to ``bench/results-quick.md``); ``--json FILE`` also writes the
+headline figures of (a)-(c) as JSON (zones, rtt_ms, zones_per_s, queries_per_s,
+queries_per_zone, median_query_ms from the run's own ``queries`` frame, ceiling_queries_per_s,
+peak_rss_mb, and the shim's own counters).
+
+``--rtt-ms D`` (with ``--jitter-ms``, ``--loss``) puts every authoritative server of the
+synthetic lab behind the network shim (:mod:`toolkit.lab.network`) at round trip D: the
+collector sees internet-like latency. The raw ceiling (a) is then measured against the knotd
+backends directly (what the CPU allows, the reference the collector is held to); the shim
+reports its CPU time per 10,000 relayed queries and, per server address, the most queries in
+flight and the most queries in any 1-s window the collector sent. Every daemon it starts is
 stopped by PID at the end, whatever happens. Needs root (port 53 on loopback) and knotd.
 
     .venv/bin/python bench/bench_collect.py            # 10,000 zones, a few minutes
     .venv/bin/python bench/bench_collect.py --quick    # a smoke run
+    .venv/bin/python bench/bench_collect.py --zones 1000 --rtt-ms 50 --dnsviz-zones 0 \
+        --dead-fraction 0 --json out/rtt-50.json --out out/rtt-50.md
 
 DNSViz set-up (once): ``apt-get install graphviz libgraphviz-dev``, then
 ``python3 -m venv .bench-venv && .bench-venv/bin/pip install dnsviz dnspython cryptography
@@ -54,7 +66,9 @@ import pandas as pd
 from toolkit.collect import CollectConfig, TransportConfig, collect
 from toolkit.collect.parallel import DEFAULT_THREADS, collect_parallel
 from toolkit.collect.transport import make_query
-from toolkit.lab import lab_down
+from toolkit.errors import LabError
+from toolkit.lab import ProcessRecord, lab_down, network
+from toolkit.lab.network import NetworkConditions
 from toolkit.lab.synthetic import SyntheticLab, synthetic_up
 from toolkit.portfolio import Portfolio, load_portfolio
 
@@ -335,6 +349,33 @@ def subset(portfolio: Portfolio, zones: Sequence[str]) -> Portfolio:
     return Portfolio(inventory=inv, policies=portfolio.policies, directory=portfolio.directory)
 
 
+def shim_record(syn: SyntheticLab) -> ProcessRecord | None:
+    """The lab's network shim, when it runs behind one."""
+    return next((p for p in syn.info.processes if p.name == "shim"), None)
+
+
+def shim_delta(before: dict, after: dict) -> dict[str, object]:
+    """What the shim did between two of its stats documents: its CPU time per 10,000 relayed
+    queries, and per address the queries relayed, the most in flight and the busiest second
+    (the latter two are maxima since the shim started)."""
+    queries = after["queries"] - before["queries"]
+    cpu = after["cpu_s"] - before["cpu_s"]
+    return {
+        "queries": queries,
+        "cpu_s": round(cpu, 3),
+        "cpu_s_per_10k_queries": round(cpu / queries * 10_000, 3) if queries else None,
+        "addresses": {
+            addr: {
+                "queries": r["queries_udp"] + r["queries_tcp"],
+                "max_in_flight": r["max_in_flight"],
+                "max_queries_per_s": r["max_queries_per_s"],
+                "dropped_loss": r["dropped_loss"],
+            }
+            for addr, r in after["routes"].items()
+        },
+    }
+
+
 def knot_rss_mb(syn: SyntheticLab) -> float:
     """Current RSS of the lab's knotd processes (server side, not the collector's)."""
     return sum(_status_kb(p.pid, "VmRSS:") for p in syn.info.processes) / 1024
@@ -450,7 +491,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dnsviz-zones", type=int, default=100)
     ap.add_argument("--out", type=Path, help="report file (bench/results.md)")
     ap.add_argument("--keep", action="store_true", help="keep the lab folders")
+    ap.add_argument("--rtt-ms", type=float, default=0.0, help="round trip added by the shim (0)")
+    ap.add_argument("--jitter-ms", type=float, default=0.0, help="± spread of it (0)")
+    ap.add_argument("--loss", type=float, default=0.0, help="share of UDP queries lost (0)")
+    ap.add_argument("--json", type=Path, help="also write the headline figures as JSON here")
     args = ap.parse_args(argv)
+    try:
+        conditions = NetworkConditions(args.rtt_ms, args.jitter_ms, args.loss)
+    except LabError as exc:
+        ap.error(str(exc))
     n = 500 if args.quick and args.zones == 10000 else args.zones
     out = args.out or ROOT / "bench" / ("results-quick.md" if args.quick else "results.md")
     ceiling_s = min(args.ceiling_seconds, 3.0) if args.quick else args.ceiling_seconds
@@ -461,6 +510,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = machine()
     results: dict[str, object] = {}
     notes: list[str] = []
+    figures: dict[str, object] = {
+        "zones": n,
+        "rtt_ms": args.rtt_ms,
+        "jitter_ms": args.jitter_ms,
+        "loss": args.loss,
+    }
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     live_dir, dead_dir = work / "live", work / "dead"
     cores = os.cpu_count() or 1
@@ -470,15 +525,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         say(f"building the synthetic lab: {n} signed zones on {args.base}.x")
-        syn = synthetic_up(live_dir, zones_count=n, base=args.base)
+        syn = synthetic_up(
+            live_dir,
+            zones_count=n,
+            base=args.base,
+            network=conditions if conditions.active else None,
+        )
         results["zones in the portfolio"] = f"{n:,}"
+        if conditions.active:
+            results["network (every server behind the shim)"] = (
+                f"round trip {args.rtt_ms:g} ms ± {args.jitter_ms:g} ms, UDP loss {args.loss:.1%}"
+            )
         results["lab build: keys + signing of the zones"] = (
             f"{syn.timings['keys_and_signing']:.1f} s ({cores} processes)"
         )
         results[f"lab build: root and test. ({n:,} delegations), knotd ready"] = (
             f"{syn.timings['parent_zones']:.1f} s + {syn.timings['servers_ready']:.1f} s"
         )
-        ns = [syn.info.servers["ns1"], syn.info.servers["ns2"]]
+        backends = syn.info.network.get("backends", {})  # the ceiling skips the shim
+        ns = [backends.get(a, a) for a in (syn.info.servers["ns1"], syn.info.servers["ns2"])]
         names = [z + "." for z in syn.zones]
 
         say("(a) raw ceiling")
@@ -499,8 +564,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         portfolio = load_portfolio(syn.portfolio)
         load_before = os.getloadavg()
         counters = cpu_counters()
+        shim = shim_record(syn)
+        shim_before = network.request_stats(shim, syn.info.dir) if shim else None
         res = run_collector(syn, portfolio, TransportConfig(), args.workers)
         cpu_during = steal_share(counters, cpu_counters())
+        if shim and shim_before:
+            shim_stats = shim_delta(shim_before, network.request_stats(shim, syn.info.dir))
+            figures["shim"] = shim_stats
+            per_address = shim_stats["addresses"]
+            assert isinstance(per_address, dict)
+            results["(b) shim: CPU time per 10,000 relayed queries"] = (
+                f"{shim_stats['cpu_s_per_10k_queries']} s ({shim_stats['cpu_s']} s for "
+                f"{shim_stats['queries']:,} queries, one process)"
+            )
+            results["(b) shim: most in flight / most queries in any 1 s, per address"] = "; ".join(
+                f"{a}: {r['max_in_flight']} / {r['max_queries_per_s']}"
+                for a, r in per_address.items()
+            )
         ok = res.statuses.get("secure", 0)
         results["(b) collector: processes x threads"] = f"{args.workers} x {DEFAULT_THREADS}"
         results["(b) load average just before (b)"] = " ".join(f"{x:.2f}" for x in load_before)
@@ -517,6 +597,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{res.hwm_sum_mb:,.0f} MB sum of per-process peaks (VmHWM)"
         )
         results["(b) knotd memory (server side, not counted above)"] = f"{knot_rss_mb(syn):,.0f} MB"
+        latency = res.frames["queries"]["latency_ms"].dropna()
+        results["(b) median query latency (queries frame)"] = f"{latency.median():.1f} ms"
+        figures.update(
+            zones_per_s=round(res.zones_per_s, 2),
+            queries_per_s=round(res.queries_per_s, 1),
+            queries_per_zone=round(res.queries / res.zones, 2),
+            median_query_ms=round(float(latency.median()), 2),
+            wall_s=round(res.wall_s, 1),
+            zones_secure=res.statuses.get("secure", 0),
+            peak_rss_mb=round(res.hwm_sum_mb, 1),
+            peak_rss_sampled_mb=round(res.peak_rss_mb, 1),
+            collector_cpu_s=round(res.cpu_s, 1),
+            workers=args.workers,
+            threads=DEFAULT_THREADS,
+            load_average_before=[round(x, 2) for x in load_before],
+            machine_cpu_during=cpu_during,
+        )
         say("(a) raw ceiling again, after the collector (the load may have changed)")
         after, e4, cpu_after = ceiling(ns, names, cores, ceiling_s)
         e2 += e4
@@ -524,6 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{after:,.0f} queries/s"
         )
         ref = (allc + after) / 2
+        figures["ceiling_queries_per_s"] = round(ref, 1)
+        figures["ceiling_runs_queries_per_s"] = [round(allc, 1), round(after, 1)]
         frac = res.queries_per_s / ref
         results["(c) collector / all-cores ceiling (queries/s)"] = (
             f"**{frac:.0%}** of the mean of the two ceiling runs (aim: >= 60 %)"
@@ -578,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("stopping the live lab")
         lab_down(live_dir)
         if args.dead_fraction <= 0:
-            return _report(facts, results, notes, args.quick, out)
+            return _report(facts, results, notes, args.quick, out, figures, args.json)
 
         say(f"(d) {args.dead_fraction:.0%} dead servers, timeout {args.dead_timeout} s, 1 try")
         dsyn = synthetic_up(
@@ -616,11 +715,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
-    return _report(facts, results, notes, args.quick, out)
+    return _report(facts, results, notes, args.quick, out, figures, args.json)
 
 
 def _report(
-    facts: dict[str, str], results: dict[str, object], notes: list[str], quick: bool, out: Path
+    facts: dict[str, str],
+    results: dict[str, object],
+    notes: list[str],
+    quick: bool,
+    out: Path,
+    figures: dict[str, object] | None = None,
+    json_out: Path | None = None,
 ) -> int:
     """Add the closing notes, print the report and write it to ``out``; the exit code."""
     notes += [
@@ -637,6 +742,11 @@ def _report(
     print(report)
     write_atomic(out, report)
     print(f"written to {out}", file=sys.stderr)
+    if json_out is not None and figures is not None:
+        figures["machine"] = facts
+        figures["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        write_atomic(json_out, json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+        print(f"written to {json_out}", file=sys.stderr)
     return 0
 
 

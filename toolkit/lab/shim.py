@@ -32,8 +32,9 @@ direction in order.
 Per route the shim counts queries (UDP, TCP), answers, drops by cause, queries in flight
 (received and neither answered nor dropped yet; a query the server never answers leaves after
 :data:`PENDING_TTL` seconds) and queries per second (the most queries received in any sliding
-1-s window), and the process's own CPU time. It writes them as JSON to the stats file once
-ready (``"ready": true``), on SIGUSR1 and when stopped (SIGTERM or SIGINT)::
+1-s window), and the process's own CPU time since it was ready (the interpreter's start-up
+left out). It writes them as JSON to the stats file once ready (``"ready": true``), on SIGUSR1
+and when stopped (SIGTERM or SIGINT)::
 
     python -m toolkit.lab.shim CONFIG.json     # CONFIG: see ShimConfig.to_json
 """
