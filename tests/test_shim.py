@@ -209,7 +209,7 @@ def test_jitter_stays_above_rtt_minus_jitter(shim):
 def test_loss_is_seeded_and_within_binomial_tolerance(shim):
     lab, rec = shim
     n, p = 400, ROUTES["loss"].loss
-    answered = _burst(ROUTES["loss"].listen, list(range(n)), wait=0.5)
+    answered = _burst(ROUTES["loss"].listen, list(range(n)), wait=1.0)
     lost = n - len(answered)
     sd = (n * p * (1 - p)) ** 0.5
     assert abs(lost - n * p) <= 4 * sd, lost
