@@ -1,8 +1,17 @@
 """Collect: probe every zone of a portfolio and validate its chain of trust.
 
 :func:`collect` returns the run frames; :func:`collect_run` also stores them as an immutable
-run. The pieces: ``anchors`` (trust anchor, root hints), ``transport`` (the thin sender),
-``walk`` (the delegation walk), ``validate`` (pure chain validation), ``resolvers``.
+run. The pieces: ``anchors`` (trust anchor, root hints), ``plan`` (which question to which
+server, pure), ``walk`` (the walk's decisions as pure functions, and the sequential driver),
+``aio_walk`` and ``aio_transport`` (the asynchronous driver and sender :func:`collect` uses:
+many zones and queries in flight, polite per server address), ``transport`` (the blocking
+sender, the shared query message and :class:`Exchange`), ``validate`` (pure chain
+validation), ``evidence`` (pure evidence rows), ``resolvers``, ``parallel`` (worker processes).
+
+Two drivers run one walk, as dnspython's ``query`` and ``asyncquery`` share message building
+and parsing: the asynchronous one collects; the sequential one
+(:func:`toolkit.collect.collector.collect_sequential`) is kept as the reference the
+asynchronous engine is proven equal to (``tests/test_aio_equivalence.py``), frame for frame.
 """
 
 from __future__ import annotations

@@ -224,8 +224,11 @@ async def collect_async(
 def collect_sequential(
     portfolio: Portfolio, config: CollectConfig, *, now: datetime
 ) -> dict[str, pd.DataFrame]:
-    """:func:`collect` by the synchronous walk, one query at a time (the reference the
-    asynchronous engine is proven against)."""
+    """:func:`collect` by the sequential walk (:class:`toolkit.collect.walk.Walker`), one
+    query at a time. Kept as the reference the asynchronous engine is proven equal to, frame
+    for frame (``tests/test_aio_equivalence.py``): both drivers call the same pure decisions
+    (plan, referral, gate, judgement, rows), so what this one adds is only the order of
+    sending, and it is what a change to the asynchronous driver is checked against."""
     anchor = load_trust_anchor(config.trust_anchor)
     hints = load_root_hints(config.root_hints)
     clock = Clock(now)
