@@ -296,3 +296,83 @@ def test_keys_matching_ds_and_check_signatures_helpers(child):
         ).reason
         == "RRSIG_EXPIRED"
     )
+
+
+def _ds(origin, key, *, algorithm=None, digest_type=2, digest=None):
+    """A DS record for ``key``, optionally with another algorithm number, digest type or
+    digest (a digest type the toolkit cannot compute gets ``digest`` or 32 made-up bytes)."""
+    if digest_type in (1, 2, 4):
+        made = dns.dnssec.make_ds(origin, key, digest_type, policy=dns.dnssec.allow_all_policy)
+        digest = digest or made.digest
+    tag = dns.dnssec.key_id(key)
+    alg = key.algorithm if algorithm is None else algorithm
+    return dns.rdata.from_text(
+        "IN", "DS", f"{tag} {int(alg)} {digest_type} {(digest or bytes(range(32))).hex()}"
+    )
+
+
+def _ds_rrset(*rdatas):
+    return dns.rrset.from_rdata_list(ZONE, 3600, list(rdatas))
+
+
+@pytest.mark.parametrize(
+    "algorithm, digest_type, reason",
+    [
+        (1, 2, "DS_UNSUPPORTED_ALGORITHM"),  # RSAMD5: validators MUST NOT validate
+        (3, 2, "DS_UNSUPPORTED_ALGORITHM"),  # DSA
+        (6, 2, "DS_UNSUPPORTED_ALGORITHM"),  # DSA-NSEC3-SHA1
+        (12, 2, "DS_UNSUPPORTED_ALGORITHM"),  # ECC-GOST (RFC 9906)
+        (100, 2, "DS_UNSUPPORTED_ALGORITHM"),  # unassigned
+        (253, 2, "DS_UNSUPPORTED_ALGORITHM"),  # PRIVATEDNS
+        (13, 5, "DS_UNSUPPORTED_DIGEST"),  # GOST R 34.11-2012 (RFC 9558), not implemented
+        (13, 3, "DS_UNSUPPORTED_DIGEST"),  # GOST R 34.11-94
+        (13, 99, "DS_UNSUPPORTED_DIGEST"),  # unassigned
+    ],
+)
+def test_ds_no_validator_can_use_means_insecure_not_bogus(
+    parent, child, algorithm, digest_type, reason
+):
+    """RFC 4035 §5.2, RFC 6840 §5.2: a DS set none of whose records has a supported
+    algorithm and digest type leaves no authentication path: the zone is treated as unsigned.
+    The keys here do not match the DS either, which a naive reading calls bogus."""
+    ds = _ds_rrset(_ds(ZONE, child.ksk, algorithm=algorithm, digest_type=digest_type))
+    v = judge(parent, [child_data(child)], ds_data(parent, ds))
+    assert (v.status, v.reasons, v.has_ds) == ("insecure", [reason], True)
+
+
+def test_unsupported_ds_beside_a_good_one_is_ignored(parent, child):
+    ds = _ds_rrset(_ds(ZONE, child.ksk, algorithm=253), _ds(ZONE, child.ksk, digest_type=99),
+                   _ds(ZONE, child.ksk))  # fmt: skip
+    v = judge(parent, [child_data(child)], ds_data(parent, ds))
+    assert (v.status, v.reasons) == ("secure", [])
+
+
+def test_unsupported_ds_beside_a_supported_one_that_matches_nothing_is_bogus(parent, child):
+    stranger = Signer(ZONE)
+    ds = _ds_rrset(_ds(ZONE, child.ksk, algorithm=253), _ds(ZONE, stranger.ksk))
+    v = judge(parent, [child_data(child)], ds_data(parent, ds))
+    assert (v.status, v.reasons) == ("bogus", ["DS_NO_MATCHING_DNSKEY"])
+
+
+def test_sha1_ds_is_ignored_beside_sha256_rfc4509(parent, child):
+    """RFC 4509 §3: a matching SHA-1 DS beside a non-matching SHA-256 DS is bogus, and the
+    verdict says which rule decided it."""
+    bad256 = _ds(ZONE, child.ksk, digest=bytes(32))
+    good1 = _ds(ZONE, child.ksk, digest_type=1)
+    v = judge(parent, [child_data(child)], ds_data(parent, _ds_rrset(bad256, good1)))
+    assert (v.status, v.reasons) == ("bogus", ["DS_NO_MATCHING_DNSKEY", "DS_SHA1_IGNORED"])
+    # a SHA-1 DS alone still validates (RFC 9904: SHA-1 DS validated, not created)
+    v = judge(parent, [child_data(child)], ds_data(parent, _ds_rrset(good1)))
+    assert (v.status, v.reasons) == ("secure", [])
+    # and a matching SHA-256 beside a non-matching SHA-1 is secure
+    bad1 = _ds(ZONE, child.ksk, digest_type=1, digest=bytes(20))
+    good256 = _ds(ZONE, child.ksk)
+    v = judge(parent, [child_data(child)], ds_data(parent, _ds_rrset(good256, bad1)))
+    assert (v.status, v.reasons) == ("secure", [])
+
+
+def test_sha384_only_ds_is_secure(parent, child):
+    v = judge(
+        parent, [child_data(child)], ds_data(parent, _ds_rrset(_ds(ZONE, child.ksk, digest_type=4)))
+    )
+    assert (v.status, v.reasons) == ("secure", [])

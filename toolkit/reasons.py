@@ -38,6 +38,27 @@ _REASONS = [
         "RFC 4035 §5.2",
     ),
     Reason(
+        "DS_UNSUPPORTED_ALGORITHM",
+        "info",
+        "Every DS record at the parent names a DNSSEC algorithm validators do not implement "
+        "(deprecated, unassigned or private): validators treat the zone as unsigned.",
+        "RFC 4035 §5.2",
+    ),
+    Reason(
+        "DS_UNSUPPORTED_DIGEST",
+        "info",
+        "The parent's DS records use only digest types validators do not implement: "
+        "validators treat the zone as unsigned.",
+        "RFC 6840 §5.2",
+    ),
+    Reason(
+        "DS_SHA1_IGNORED",
+        "error",
+        "Only a SHA-1 DS matches the zone's key, and validators ignore SHA-1 DS records when "
+        "SHA-256 ones are present: the SHA-256 DS records match no key.",
+        "RFC 4509 §3",
+    ),
+    Reason(
         "DNSKEY_MISSING",
         "error",
         "The parent publishes a DS record but the zone serves no DNSKEY: validating resolvers "

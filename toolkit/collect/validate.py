@@ -26,6 +26,56 @@ from toolkit.collect.sigstatus import REVOKE, ZONE_KEY, key_tag, make_ds, verify
 # Worst first: the status a zone gets when its servers disagree.
 _SEVERITY = {"bogus": 0, "indeterminate": 1, "insecure": 2, "secure": 3}
 
+VALIDATED_ALGORITHMS = frozenset({5, 7, 8, 10, 13, 14, 15, 16})
+"""DNSKEY algorithms the toolkit validates, as a validator following the IANA registry's
+recommendations (RFC 9904; RFC 9905 for 5 and 7): 1, 3 and 6 MUST NOT be validated, ECC-GOST
+(12) is deprecated (RFC 9906) and implemented by no mainstream validator; unassigned, reserved
+and private numbers (253, 254) are unknown to any validator."""
+
+VALIDATED_DIGESTS = frozenset({1, 2, 4})
+"""DS digest types the toolkit validates: SHA-1, SHA-256, SHA-384 (0 is reserved, GOST R
+34.11-94 (3) deprecated by RFC 9906, every other number unassigned or not implemented)."""
+
+
+@dataclass(frozen=True)
+class UsableDs:
+    """The DS records a validator uses (RFC 4035 §5.2, RFC 6840 §5.2, RFC 4509 §3), and why
+    the others are set aside."""
+
+    usable: list
+    unsupported_algorithm: list
+    unsupported_digest: list
+    sha1_ignored: list
+
+    def insecure_reasons(self) -> list[str]:
+        """The reason codes of a zone no DS of which a validator can use (then insecure)."""
+        out = []
+        if self.unsupported_algorithm:
+            out.append("DS_UNSUPPORTED_ALGORITHM")
+        if self.unsupported_digest:
+            out.append("DS_UNSUPPORTED_DIGEST")
+        return out
+
+
+def usable_ds(ds_set: dns.rrset.RRset) -> UsableDs:
+    """Split a DS RRset as a validator does: a DS of an algorithm it does not validate
+    (RFC 4035 §5.2) or of a digest type it does not implement (RFC 6840 §5.2) cannot build an
+    authentication path; when SHA-256 DS records are present, SHA-1 ones are ignored
+    (RFC 4509 §3). When no DS is usable, the zone is treated as unsigned: insecure."""
+    alg_bad = [ds for ds in ds_set if int(ds.algorithm) not in VALIDATED_ALGORITHMS]
+    digest_bad = [
+        ds
+        for ds in ds_set
+        if int(ds.algorithm) in VALIDATED_ALGORITHMS
+        and int(ds.digest_type) not in VALIDATED_DIGESTS
+    ]
+    usable = [ds for ds in ds_set if ds not in alg_bad and ds not in digest_bad]
+    sha1 = []
+    if any(int(ds.digest_type) == 2 for ds in usable):
+        sha1 = [ds for ds in usable if int(ds.digest_type) == 1]
+        usable = [ds for ds in usable if int(ds.digest_type) != 1]
+    return UsableDs(usable, alg_bad, digest_bad, sha1)
+
 
 @dataclass(frozen=True)
 class SigCheck:
@@ -300,6 +350,7 @@ def judge_zone(
         answered=len(answered),
     )
     lame = ["LAME_SERVER"] if answered and len(answered) < len(children) else []
+    sha1_note: list[str] = []  # a SHA-1 DS would have matched, but RFC 4509 §3 sets it aside
 
     # 1. What does the parent (or the anchor) vouch for?
     is_anchor = anchor_ds is not None or anchor_dnskey is not None
@@ -330,9 +381,18 @@ def judge_zone(
             if not check.ok:
                 return Verdict("bogus", [check.reason or "RRSIG_INVALID"], has_ds=True, **base)
             has_ds = True
+            split = usable_ds(parent_data.ds)
+            if not split.usable:
+                # RFC 4035 §5.2, RFC 6840 §5.2: no authentication path, as if unsigned
+                return Verdict("insecure", [*split.insecure_reasons(), *lame], has_ds=True, **base)
+            usable = dns.rrset.from_rdata_list(zone, parent_data.ds.ttl, split.usable)
             trusted = []
             for c in answered:
-                trusted += keys_matching_ds(zone, parent_data.ds, c.dnskey)
+                trusted += keys_matching_ds(zone, usable, c.dnskey)
+            if not trusted and split.sha1_ignored:
+                ignored = dns.rrset.from_rdata_list(zone, parent_data.ds.ttl, split.sha1_ignored)
+                if any(keys_matching_ds(zone, ignored, c.dnskey) for c in answered):
+                    sha1_note = ["DS_SHA1_IGNORED"]
         else:
             proof = denial_of_ds(zone, parent_name, parent_data.denial, parent_verdict.keys, now)
             if not proof.ok:
@@ -362,5 +422,9 @@ def judge_zone(
         if (earliest - now).total_seconds() < min_validity_days * 86400:
             reasons.append("SIG_EXPIRING_SOON")
     return Verdict(
-        worst, reasons + lame, keys=keys if worst == "secure" else None, has_ds=True, **base
+        worst,
+        reasons + sha1_note + lame,
+        keys=keys if worst == "secure" else None,
+        has_ds=True,
+        **base,
     )
