@@ -459,3 +459,26 @@ policies:
     path.write_text(body.format(extra="    key_scheme: both\n"))
     with pytest.raises(InputError, match="expected split or csk"):
         load_policies(path)
+
+
+def test_rrsig_verifies_cannot_pass_on_signatures_it_cannot_verify():
+    """A signature of an algorithm no validator implements is neither valid nor invalid:
+    rrsig_verifies says indeterminate, never pass (and still fails on an invalid one)."""
+    unknown = healthy("private.test")
+    for r in unknown["signatures"]:
+        r.update(status="unsupported_algorithm", algorithm=253, detail="not validated")
+    mixed = healthy("mixed.test")
+    mixed["signatures"][0].update(status="unsupported_algorithm", algorithm=253)
+    mixed["signatures"][2].update(status="invalid", detail="verify failure")
+    evidence = {
+        "private.test": unknown,
+        "mixed.test": mixed,
+        "healthy.test": healthy("healthy.test"),
+    }
+    out = run(evidence, [zrow(z) for z in evidence]).set_index(["zone", "check_id"])
+    assert out.loc[("private.test", "rrsig_verifies"), "status"] == "indeterminate"
+    assert "253" in out.loc[("private.test", "rrsig_verifies"), "message"]
+    assert out.loc[("mixed.test", "rrsig_verifies"), "status"] == "fail"
+    assert out.loc[("healthy.test", "rrsig_verifies"), "status"] == "pass"
+    # the signatures are present: rrsig_present does not call them missing
+    assert out.loc[("private.test", "rrsig_present"), "status"] == "pass"

@@ -376,3 +376,21 @@ def test_sha384_only_ds_is_secure(parent, child):
         parent, [child_data(child)], ds_data(parent, _ds_rrset(_ds(ZONE, child.ksk, digest_type=4)))
     )
     assert (v.status, v.reasons) == ("secure", [])
+
+
+def test_signature_of_an_algorithm_validators_do_not_validate_is_unsupported_not_invalid(child):
+    """A signature the toolkit cannot verify for want of the algorithm is neither valid nor
+    invalid (issue 11): its status says so."""
+    from toolkit.collect.sigstatus import judge_signatures
+
+    soa = rr(ZONE, "SOA", "ns1.corp.test. h.corp.test. 1 7200 3600 1209600 3600")
+    sig = child.sign(soa)[0]
+    key = child.zsk.replace(algorithm=253)  # PRIVATEDNS: no validator implements it
+    private = sig.replace(algorithm=253, key_tag=dns.dnssec.key_id(key))
+    keys = dns.rrset.from_rdata_list(ZONE, 3600, [key])
+    sigs = dns.rrset.from_rdata_list(ZONE, 3600, [private])
+    statuses = judge_signatures(soa, sigs, keys, ZONE, NOW)
+    assert [s.status for s in statuses] == ["unsupported_algorithm"]
+    # the same signature with its real algorithm is judged on its cryptography
+    statuses = judge_signatures(soa, child.sign(soa), child.dnskey, ZONE, NOW)
+    assert [s.status for s in statuses] == ["valid"]

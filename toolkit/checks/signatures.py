@@ -23,7 +23,15 @@ from toolkit.checks.evidence import (
 
 CHECKS, check = collector()
 
-USABLE = ("valid", "revoked_key", "expired", "premature", "invalid", "signer_mismatch")
+USABLE = (
+    "valid",
+    "revoked_key",
+    "expired",
+    "premature",
+    "invalid",
+    "unsupported_algorithm",
+    "signer_mismatch",
+)
 
 
 def _sigs(ev: Evidence) -> list[Row]:
@@ -110,7 +118,33 @@ def rrsig_not_premature(ctx: Context) -> Iterator[Result]:
     message="{count} signature(s) do not verify, over {rrsets} at {servers}.",
 )
 def rrsig_verifies(ctx: Context) -> Iterator[Result]:
-    yield from _status_check(ctx, "invalid", "invalid signature")
+    unverifiable = _unverifiable_rows(ctx)
+    for result in _status_check(ctx, "invalid", "invalid signature"):
+        if result.status == "pass":
+            result = _unverifiable(unverifiable.get(result.zone, []), result) or result
+        yield result
+
+
+def _unverifiable(rows: list[Row], passed: Result) -> Result | None:
+    """An indeterminate result in place of a pass when some signature of the zone (``rows``)
+    is of an algorithm validators do not validate: the toolkit cannot say whether it
+    verifies, and a check that cannot decide never passes."""
+    if not rows:
+        return None
+    algs = listing(sorted({int(r["algorithm"]) for r in rows}))
+    detail = f"{len(rows)} signature(s) of algorithm(s) {algs} cannot be verified (RFC 9904)"
+    return Result(passed.zone, "indeterminate", {"detail": detail}, sig_ref(rows[0]))
+
+
+def _unverifiable_rows(ctx: Context) -> dict[str, list[Row]]:
+    df = ctx.frame("signatures")
+    if df is None:
+        return {}
+    out: dict[str, list[Row]] = {}
+    sub = df[(df["status"] == "unsupported_algorithm") & (df["side"] == "child")]
+    for r in sub.to_dict("records"):
+        out.setdefault(r["zone"], []).append(r)
+    return out
 
 
 @check(

@@ -8,8 +8,11 @@
     no DNSKEY of the key set has the RRSIG's key tag and algorithm;
 ``expired`` / ``premature``
     ``now`` is after the expiration / before the inception (RFC 4035 §5.3.1);
+``unsupported_algorithm``
+    its algorithm is one a validator does not validate (:data:`VALIDATED_ALGORITHMS`): the
+    toolkit cannot say whether it verifies, so it is neither valid nor invalid;
 ``invalid``
-    the signature does not verify with the key (or the algorithm cannot be verified);
+    the signature does not verify with the key;
 ``revoked_key``
     it verifies, but with a key whose REVOKE bit is set (RFC 5011 §2.1): a validator must not
     use that key except for the DNSKEY RRset's own revocation signature;
@@ -44,6 +47,7 @@ SIG_STATUSES = (
     "expired",
     "premature",
     "invalid",
+    "unsupported_algorithm",
     "unknown_key",
     "revoked_key",
     "signer_mismatch",
@@ -64,6 +68,17 @@ class SigStatus:
     key_tag: int | None
     status: str
     detail: str = ""
+
+
+VALIDATED_ALGORITHMS = frozenset({5, 7, 8, 10, 13, 14, 15, 16})
+"""DNSKEY algorithms the toolkit validates, as a validator following the IANA registry's
+recommendations (RFC 9904; RFC 9905 for 5 and 7): 1, 3 and 6 MUST NOT be validated, ECC-GOST
+(12) is deprecated (RFC 9906) and implemented by no mainstream validator; unassigned, reserved
+and private numbers (253, 254) are unknown to any validator."""
+
+VALIDATED_DIGESTS = frozenset({1, 2, 4})
+"""DS digest types the toolkit validates: SHA-1, SHA-256, SHA-384 (0 is reserved, GOST R
+34.11-94 (3) deprecated by RFC 9906, every other number unassigned or not implemented)."""
 
 
 _MISSING = object()
@@ -219,6 +234,10 @@ def judge_signatures(
             continue
         if t < sig.inception:
             out.append(SigStatus(sig, sig.algorithm, sig.key_tag, "premature"))
+            continue
+        if int(sig.algorithm) not in VALIDATED_ALGORITHMS:
+            detail = f"algorithm {int(sig.algorithm)} is not one validators validate (RFC 9904)"
+            out.append(SigStatus(sig, sig.algorithm, sig.key_tag, "unsupported_algorithm", detail))
             continue
         problem = "no key"
         status = "invalid"

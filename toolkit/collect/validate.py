@@ -21,20 +21,18 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-from toolkit.collect.sigstatus import REVOKE, ZONE_KEY, key_tag, make_ds, verify_crypto
+from toolkit.collect.sigstatus import (
+    REVOKE,
+    VALIDATED_ALGORITHMS,
+    VALIDATED_DIGESTS,
+    ZONE_KEY,
+    key_tag,
+    make_ds,
+    verify_crypto,
+)
 
 # Worst first: the status a zone gets when its servers disagree.
 _SEVERITY = {"bogus": 0, "indeterminate": 1, "insecure": 2, "secure": 3}
-
-VALIDATED_ALGORITHMS = frozenset({5, 7, 8, 10, 13, 14, 15, 16})
-"""DNSKEY algorithms the toolkit validates, as a validator following the IANA registry's
-recommendations (RFC 9904; RFC 9905 for 5 and 7): 1, 3 and 6 MUST NOT be validated, ECC-GOST
-(12) is deprecated (RFC 9906) and implemented by no mainstream validator; unassigned, reserved
-and private numbers (253, 254) are unknown to any validator."""
-
-VALIDATED_DIGESTS = frozenset({1, 2, 4})
-"""DS digest types the toolkit validates: SHA-1, SHA-256, SHA-384 (0 is reserved, GOST R
-34.11-94 (3) deprecated by RFC 9906, every other number unassigned or not implemented)."""
 
 
 @dataclass(frozen=True)
