@@ -311,8 +311,8 @@ SIGNATURES = FrameSchema(
         Column(
             "status",
             "string",
-            "valid | expired | premature | invalid | unknown_key | revoked_key | "
-            "signer_mismatch | missing",
+            "valid | expired | premature | invalid | unsupported_algorithm | unknown_key | "
+            "revoked_key | signer_mismatch | missing",
         ),
         Column("detail", "string", "why, when not valid"),
         Column("days_left", "Float64", "days from the answer to the expiration"),
