@@ -22,7 +22,6 @@ DEFAULT_LAB_DIR = Path(".lab")
 DEFAULT_LAB_BASE = "127.53.0"
 SYNTHETIC_LAB_DIR = Path(".lab-synthetic")
 SYNTHETIC_LAB_BASE = "127.100.0"
-SAMPLE_PORTFOLIO = Path(__file__).resolve().parent.parent / "data" / "sample-portfolio"
 
 
 def _workspace_default() -> str:

@@ -14,8 +14,9 @@ from datetime import datetime
 from pathlib import Path
 
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
+from toolkit.resources import shipped
 
-SAMPLE_PORTFOLIO = Path(__file__).resolve().parent.parent / "data" / "sample-portfolio"
+SAMPLE_PORTFOLIO = shipped("sample_portfolio")
 ORGANISATION = "Example Organisation (demo lab)"
 
 

@@ -55,10 +55,10 @@ from toolkit.report_html import (
     fill_toc,
     find_zone,
 )
+from toolkit.resources import shipped
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Environment variables that override where notebooks and templates are looked up.
 NOTEBOOKS_ENV = "DNSSEC_AUDIT_NOTEBOOKS"
 TEMPLATES_ENV = "DNSSEC_AUDIT_REPORT_TEMPLATES"
@@ -77,14 +77,16 @@ KERNEL_NAME = "python3"
 
 
 def notebooks_dir() -> Path:
-    """Where report notebooks live: ``$DNSSEC_AUDIT_NOTEBOOKS`` or ``<repo>/notebooks``."""
-    return Path(os.environ.get(NOTEBOOKS_ENV) or REPO_ROOT / "notebooks")
+    """Where report notebooks live: ``$DNSSEC_AUDIT_NOTEBOOKS``, else the package's own
+    (``toolkit/notebooks`` in a wheel, ``<repo>/notebooks`` in a checkout)."""
+    return Path(os.environ.get(NOTEBOOKS_ENV) or shipped("notebooks"))
 
 
 def templates_dir() -> Path:
-    """Where nbconvert templates and the print stylesheet live: ``$DNSSEC_AUDIT_REPORT_TEMPLATES``
-    or ``<repo>/report_templates``."""
-    return Path(os.environ.get(TEMPLATES_ENV) or REPO_ROOT / "report_templates")
+    """Where nbconvert templates and the print stylesheet live: ``$DNSSEC_AUDIT_REPORT_TEMPLATES``,
+    else the package's own (``toolkit/report_templates`` in a wheel, ``<repo>/report_templates``
+    in a checkout)."""
+    return Path(os.environ.get(TEMPLATES_ENV) or shipped("report_templates"))
 
 
 # -- step 1: papermill ---------------------------------------------------------------------------
