@@ -260,13 +260,27 @@ def _collect_config(args: argparse.Namespace) -> object:
     )
 
 
+def _cluster_spec(text: str) -> str:
+    from toolkit.collect.cluster import ClusterSpec
+
+    try:
+        return str(ClusterSpec.parse(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     from toolkit.assess import headline
     from toolkit.collect import collect_run
 
     config = _collect_config(args)
     run = collect_run(
-        args.portfolio, args.workspace, config, now=_parse_now(args.now), workers=args.workers
+        args.portfolio,
+        args.workspace,
+        config,
+        now=_parse_now(args.now),
+        workers=args.workers,
+        cluster=args.cluster,
     )
     h = headline(run.frames["zones"])
     print(
@@ -631,6 +645,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=os.cpu_count() or 1,
         help="collector processes (default: one per core; 1: a single sequential process)",
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="SPEC",
+        type=_cluster_spec,
+        help="collect on a Dask cluster instead: local, local:N (N worker processes) or a"
+        " scheduler address such as tcp://scheduler:8786 (needs the 'cluster' extra)",
     )
     p.set_defaults(func=cmd_collect)
 

@@ -6,7 +6,8 @@ server, pure), ``walk`` (the walk's decisions as pure functions, and the sequent
 ``aio_walk`` and ``aio_transport`` (the asynchronous driver and sender :func:`collect` uses:
 many zones and queries in flight, polite per server address), ``transport`` (the blocking
 sender, the shared query message and :class:`Exchange`), ``validate`` (pure chain
-validation), ``evidence`` (pure evidence rows), ``resolvers``, ``parallel`` (worker processes).
+validation), ``evidence`` (pure evidence rows), ``resolvers``, ``parallel`` (worker processes),
+``cluster`` (a Dask cluster).
 
 Two drivers run one walk, as dnspython's ``query`` and ``asyncquery`` share message building
 and parsing: the asynchronous one collects; the sequential one
@@ -36,16 +37,24 @@ def collect_run(
     *,
     now: datetime,
     workers: int | None = 1,
+    cluster: str | None = None,
 ) -> Run:
     """Load the portfolio, collect it, run the technical checks over the frames, and store
     everything (their findings included) as a new run, which is returned.
 
     Raises InputError for bad portfolio, trust-anchor or hints files; StoreError when the run
     cannot be written. Nothing is stored when collection fails. ``workers`` > 1 (``None``: one
-    per core) collects in that many processes (:func:`toolkit.collect.parallel.collect_parallel`).
+    per core) collects in that many processes (:func:`toolkit.collect.parallel.collect_parallel`);
+    ``cluster`` (``local``, ``local:N``, ``tcp://host:port``) collects on a Dask cluster instead
+    (:func:`toolkit.collect.cluster.collect_cluster`) and is recorded in the run's parameters.
     """
     portfolio = load_portfolio(portfolio_dir)
-    if workers == 1:
+    if cluster is not None:
+        from toolkit.collect.cluster import ClusterSpec, collect_cluster
+
+        spec = ClusterSpec.parse(cluster)
+        frames = collect_cluster(portfolio, config, now=now, cluster=spec)
+    elif workers == 1:
         frames = collect(portfolio, config, now=now)
     else:
         from toolkit.collect.parallel import collect_parallel
@@ -55,4 +64,6 @@ def collect_run(
     # the portfolio's records and the run history, and are computed by toolkit.assessment.
     frames["findings"] = run_checks(frames, portfolio.policies, now=now, pillars=("technical",))
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
+    if cluster is not None:
+        parameters["cluster"] = str(spec)
     return Store(workspace).write(frames, parameters=parameters, now=now)

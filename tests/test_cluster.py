@@ -1,0 +1,166 @@
+"""Collection on a Dask cluster (``collect --cluster``): the same run as one machine's, and a
+worker killed mid-run costs a retry, not the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from toolkit.checks import run_checks
+from toolkit.cli import main
+from toolkit.collect import CollectConfig, ResolverSpec, collect
+from toolkit.collect.cluster import ClusterCollectionError, ClusterSpec, collect_cluster
+from toolkit.portfolio import load_portfolio
+from toolkit.store import Store
+
+SAMPLE = "data/sample-portfolio"
+
+
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [
+        ("local", ClusterSpec()),
+        ("local:3", ClusterSpec(workers=3)),
+        ("tcp://10.0.0.5:8786", ClusterSpec(address="tcp://10.0.0.5:8786")),
+        (" tls://sched.example:8786 ", ClusterSpec(address="tls://sched.example:8786")),
+    ],
+)
+def test_cluster_specs_parse(text, spec):
+    assert ClusterSpec.parse(text) == spec
+    assert ClusterSpec.parse(str(spec)) == spec
+
+
+@pytest.mark.parametrize("text", ["", "local:0", "local:x", "lokal", "10.0.0.5:8786", "tcp://"])
+def test_bad_cluster_specs_are_refused_with_the_expected_forms(text):
+    with pytest.raises(ValueError, match="local:N|1 to 256"):
+        ClusterSpec.parse(text)
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "inventory.csv").write_text("zone,owner,risk_tier\nexample.test,ops,1\n")
+    lab_free = [
+        "collect",
+        "--portfolio",
+        str(tmp_path / "p"),
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--no-resolvers",
+        "--cluster",
+        "tcp://127.0.0.1:9",  # discard port: nothing listens
+    ]
+    assert main(lab_free) != 0
+    err = capsys.readouterr().err
+    assert "Dask scheduler at tcp://127.0.0.1:9" in err and "Traceback" not in err
+    assert not (tmp_path / "ws").exists() or not any((tmp_path / "ws").iterdir())
+
+
+def _config(lab) -> CollectConfig:
+    return CollectConfig(
+        trust_anchor=lab.trust_anchor,
+        root_hints=lab.root_hints,
+        resolvers=tuple(ResolverSpec.parse(f"{n}={a}") for n, a in lab.resolvers.items()),
+        progress=False,
+    )
+
+
+def _verdicts(frames: dict[str, pd.DataFrame], policies, now) -> tuple[pd.DataFrame, set]:
+    zones = (
+        frames["zones"][["zone", "status", "reasons", "has_ds", "signed", "algorithms"]]
+        .sort_values("zone")
+        .reset_index(drop=True)
+    )
+    findings = run_checks(frames, policies, now=now, pillars=("technical",))
+    return zones, set(findings[["check_id", "zone", "status"]].itertuples(index=False))
+
+
+@pytest.fixture(scope="module")
+def single_machine(lab):
+    portfolio = load_portfolio(SAMPLE)
+    now = datetime.now(UTC)
+    frames = collect(portfolio, _config(lab), now=now)
+    return portfolio, now, frames
+
+
+@pytest.mark.lab
+def test_a_two_worker_cluster_gives_the_single_machine_run(lab, single_machine):
+    portfolio, now, single = single_machine
+    frames = collect_cluster(portfolio, _config(lab), now=now, cluster="local:2", partition_zones=3)
+    assert list(frames["inventory"]["zone"]) == list(portfolio.inventory["zone"])
+    assert list(frames["zones"]["zone"]) == list(single["zones"]["zone"])  # inventory order
+    zones, findings = _verdicts(frames, portfolio.policies, now)
+    want_zones, want_findings = _verdicts(single, portfolio.policies, now)
+    pd.testing.assert_frame_equal(zones, want_zones)
+    assert findings == want_findings
+    for name in ("dnskeys", "ds_matches", "resolver_checks"):
+        cols = ["zone", "server", "key_tag"] if name != "resolver_checks" else ["zone", "resolver"]
+        got = frames[name][cols].drop_duplicates().sort_values(cols).reset_index(drop=True)
+        want = single[name][cols].drop_duplicates().sort_values(cols).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.lab
+def test_a_worker_killed_mid_run_still_gives_a_complete_run(lab, single_machine):
+    portfolio, now, single = single_machine
+    killed: list[int] = []
+
+    def kill_a_busy_worker(index: int, client) -> None:
+        if killed:
+            return
+        busy = [w for w, keys in client.processing().items() if keys]
+        if not busy:
+            return
+        pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    frames = collect_cluster(
+        portfolio,
+        _config(lab),
+        now=now,
+        cluster="local:2",
+        partition_zones=2,
+        on_partition_done=kill_a_busy_worker,
+    )
+    assert killed, "no worker was busy when the first partition came back: nothing was tested"
+    zones, findings = _verdicts(frames, portfolio.policies, now)
+    want_zones, want_findings = _verdicts(single, portfolio.policies, now)
+    pd.testing.assert_frame_equal(zones, want_zones)
+    assert findings == want_findings
+
+
+@pytest.mark.lab
+def test_collect_cluster_on_the_command_line_stores_a_run_that_names_its_cluster(lab, tmp_path):
+    ws = tmp_path / "ws"
+    argv = ["collect", "--portfolio", SAMPLE, "--workspace", str(ws), "--lab", str(lab.dir)]
+    assert main([*argv, "--no-progress", "--cluster", "local:2"]) == 0
+    run = Store(ws).load("latest")
+    assert run.manifest["parameters"]["cluster"] == "local:2"
+    assert len(run.frames["zones"]) == len(load_portfolio(SAMPLE).inventory)
+
+
+def test_a_partition_that_keeps_failing_names_itself(tmp_path, monkeypatch):
+    """A task that raises on every try (here: the trust anchor is gone after the check in this
+    process, so every worker fails to read it) stops the run with the partition named."""
+    from toolkit.collect import cluster as cluster_mod
+
+    portfolio = load_portfolio(SAMPLE)
+    anchor = tmp_path / "anchor.ds"
+    hints = tmp_path / "hints"
+    anchor.write_text(". 3600 IN DS 20326 8 2 " + "ab" * 32 + "\n")
+    hints.write_text(". 3600 IN NS a.root-servers.net.\na.root-servers.net. 3600 IN A 127.0.0.9\n")
+    real = cluster_mod.load_trust_anchor
+
+    def check_then_remove(path):
+        out = real(path)
+        anchor.unlink()  # gone before any worker reads it
+        return out
+
+    monkeypatch.setattr(cluster_mod, "load_trust_anchor", check_then_remove)
+    config = CollectConfig(trust_anchor=anchor, root_hints=hints, progress=False)
+    with pytest.raises(ClusterCollectionError, match=r"partition \d+ \(\d+ zones, .* 1 retries"):
+        collect_cluster(portfolio, config, now=datetime.now(UTC), cluster="local:1", retries=1)
