@@ -372,7 +372,18 @@ def _proc_state(pid: int) -> str | None:
 
 
 def is_running(record: ProcessRecord) -> bool:
-    """True when ``record.pid`` is alive (not a zombie) and still runs ``record.cmdline``."""
+    """True when ``record.pid`` is alive (not a zombie) and still runs ``record.cmdline``.
+
+    A child this process started and has not reaped is judged by its handle alone: its pid
+    cannot be reused before it is reaped, and its command line is not yet ``record.cmdline``
+    in the instant between fork and exec (on a loaded machine such a just-started shim was
+    once taken for exited, and left running)."""
+    proc = _CHILDREN.get(record.pid)
+    if proc is not None and list(proc.args) == list(record.cmdline):  # type: ignore[arg-type]
+        if proc.poll() is None:
+            return True
+        del _CHILDREN[record.pid]
+        return False
     _reap(record.pid)
     state = _proc_state(record.pid)
     if state is None or state in ("Z", "X"):
