@@ -3,18 +3,25 @@ worker killed mid-run costs a retry, not the run."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from toolkit.audit_html import resolvers_html
 from toolkit.checks import run_checks
 from toolkit.cli import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect
 from toolkit.collect.cluster import ClusterCollectionError, ClusterSpec, collect_cluster
+from toolkit.collect.resolvers import check_vantage
 from toolkit.portfolio import load_portfolio
+from toolkit.schemas import RESOLVER_CHECKS
 from toolkit.store import Store
 
 SAMPLE = "data/sample-portfolio"
@@ -164,3 +171,121 @@ def test_a_partition_that_keeps_failing_names_itself(tmp_path, monkeypatch):
     config = CollectConfig(trust_anchor=anchor, root_hints=hints, progress=False)
     with pytest.raises(ClusterCollectionError, match=r"partition \d+ \(\d+ zones, .* 1 retries"):
         collect_cluster(portfolio, config, now=datetime.now(UTC), cluster="local:1", retries=1)
+
+
+# --- vantage points ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["eu-west", "dc1", "a.b_c"])
+def test_vantage_names(name):
+    assert check_vantage(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "-x", "eu west", "x" * 64, "a/b", "<b>"])
+def test_bad_vantage_names_are_refused(name):
+    with pytest.raises(ValueError, match="vantage"):
+        check_vantage(name)
+
+
+def test_runs_stored_before_vantages_still_load(tmp_path):
+    """resolver_checks gained ``vantage``: a stored frame without it is read with nulls."""
+    old = RESOLVER_CHECKS.empty().drop(columns=["vantage"])
+    RESOLVER_CHECKS.check(old)
+    assert RESOLVER_CHECKS.cast(old).columns[-1] == "vantage"
+    with pytest.raises(ValueError, match="missing \\['zone'\\]"):
+        RESOLVER_CHECKS.check(old.drop(columns=["zone"]))  # only optional columns may lack
+
+
+@pytest.fixture()
+def vantage_cluster(tmp_path):
+    """A scheduler and two `dask worker` processes (started as a user would start them on
+    two networks), one with the resource vantage-east and one with vantage-west."""
+    from distributed import LocalCluster
+
+    scheduler = LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.ERROR)
+    procs = []
+    try:
+        for name in ("east", "west"):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "dask"),
+                        "worker",
+                        scheduler.scheduler_address,
+                        "--nworkers",
+                        "1",
+                        "--nthreads",
+                        "1",
+                        "--resources",
+                        f"vantage-{name}=1",
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(tmp_path / name),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        from distributed import Client
+
+        with Client(scheduler.scheduler_address) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield scheduler.scheduler_address
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        scheduler.close()
+
+
+@pytest.mark.lab
+def test_resolvers_are_asked_from_every_vantage_point(lab, single_machine, vantage_cluster):
+    portfolio, now, single = single_machine
+    frames = collect_cluster(
+        portfolio, _config(lab), now=now, cluster=vantage_cluster, partition_zones=4
+    )
+    zones, findings = _verdicts(frames, portfolio.policies, now)
+    want_zones, _ = _verdicts(single, portfolio.policies, now)
+    pd.testing.assert_frame_equal(zones, want_zones)  # the walk ran once, as on one machine
+
+    rc = frames["resolver_checks"]
+    assert set(rc["vantage"]) == {"east", "west"}
+    want = (
+        single["resolver_checks"][["zone", "resolver", "resolver_status"]]
+        .sort_values(["zone", "resolver"])
+        .reset_index(drop=True)
+    )
+    for vantage in ("east", "west"):
+        seen = (
+            rc[rc["vantage"] == vantage][["zone", "resolver", "resolver_status"]]
+            .sort_values(["zone", "resolver"])
+            .reset_index(drop=True)
+        )
+        pd.testing.assert_frame_equal(seen, want)  # every question, once per vantage
+
+    # the checks name where a resolver's answer was seen from
+    found = run_checks(frames, portfolio.policies, now=now, pillars=("technical",))
+    rows = found[found["check_id"] == "resolvers_agree_with_validation"]
+    rows = rows[rows["status"].isin(["pass", "fail"])]  # judged on the answers (evidence)
+    assert len(rows) > 5
+    assert rows["evidence"].str.contains(" from east").all()
+    assert rows["evidence"].str.contains(" from west").all()
+
+    # and the audit report shows validation per vantage
+    html = resolvers_html({"resolvers": []}, rc)
+    assert "Seen from" in html and ">east<" in html and ">west<" in html
+
+
+@pytest.mark.lab
+def test_collect_vantage_on_one_machine_tags_every_answer(lab, tmp_path):
+    ws = tmp_path / "ws"
+    argv = ["collect", "--portfolio", SAMPLE, "--workspace", str(ws), "--lab", str(lab.dir)]
+    assert main([*argv, "--no-progress", "--workers", "1", "--vantage", "lab-host"]) == 0
+    run = Store(ws).load("latest")
+    assert set(run.frames["resolver_checks"]["vantage"]) == {"lab-host"}
+    assert run.manifest["parameters"]["vantage"] == "lab-host"

@@ -436,10 +436,16 @@ def resolvers_html(run_params: Mapping[str, Any], checks: pd.DataFrame | None) -
             "cross-checked.",
         )
     rows = []
-    for (name, address, port), g in checks.groupby(["resolver", "address", "port"], sort=True):
+    # answers seen from named vantage points (a cluster's, or collect --vantage) are shown
+    # per vantage: a failure local to one network path shows up as one vantage's bogus
+    by_vantage = "vantage" in checks.columns and checks["vantage"].notna().any()
+    keys = ["resolver", "address", "port"] + (["vantage"] if by_vantage else [])
+    for key, g in checks.groupby(keys, sort=True, dropna=False):
+        name, address, port = key[:3]
         counts = g["resolver_status"].value_counts()
         rows.append(
             {
+                "vantage": (str(key[3]) if pd.notna(key[3]) else "not named") if by_vantage else "",
                 "resolver": name,
                 "address": f"{address} port {port}",
                 "zones": len(g),
@@ -450,7 +456,8 @@ def resolvers_html(run_params: Mapping[str, Any], checks: pd.DataFrame | None) -
                 "errors": int(g["error"].notna().sum()),
             }
         )
-    cols = [
+    cols = [Col("vantage", "Seen from", "col-resolver")] if by_vantage else []
+    cols += [
         Col("resolver", "Resolver", "col-resolver"),
         Col("address", "Address", "col-address"),
         Col("zones", "Zones asked", "col-n"),
@@ -877,7 +884,9 @@ def zone_annex_html(
         facts_grid_html(facts, cls="facts grid zone-facts"),
     ]
     if resolver_rows is not None and not resolver_rows.empty:
-        cols = [
+        named = "vantage" in resolver_rows.columns and resolver_rows["vantage"].notna().any()
+        cols = [Col("vantage", "Seen from", "col-resolver")] if named else []
+        cols += [
             Col("resolver", "Resolver", "col-resolver"),
             Col("rcode", "Rcode", "col-rcode"),
             Col("ad", "AD", "col-yn"),

@@ -257,7 +257,17 @@ def _collect_config(args: argparse.Namespace) -> object:
             },
         ),
         progress=False if args.no_progress else None,
+        vantage=args.vantage,
     )
+
+
+def _vantage(text: str) -> str:
+    from toolkit.collect.resolvers import check_vantage
+
+    try:
+        return check_vantage(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cluster_spec(text: str) -> str:
@@ -652,6 +662,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_cluster_spec,
         help="collect on a Dask cluster instead: local, local:N (N worker processes) or a"
         " scheduler address such as tcp://scheduler:8786 (needs the 'cluster' extra)",
+    )
+    p.add_argument(
+        "--vantage",
+        type=_vantage,
+        metavar="NAME",
+        help="name of the network this collection asks the resolvers from (recorded with each"
+        " answer; on a cluster, workers with a vantage-NAME resource ask from their own)",
     )
     p.set_defaults(func=cmd_collect)
 

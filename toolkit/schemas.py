@@ -20,6 +20,8 @@ class Column:
     name: str
     dtype: str
     meaning: str
+    #: added after runs were already stored: a stored frame without it is read with nulls
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,9 @@ class FrameSchema:
         return out
 
     def check(self, df: pd.DataFrame, source: str = "") -> None:
-        """Raise ValueError if ``df`` lacks a column of the schema or has an unknown one."""
-        missing = [n for n in self.names if n not in df.columns]
+        """Raise ValueError if ``df`` lacks a (non-optional) column of the schema or has an
+        unknown one."""
+        missing = [c.name for c in self.columns if c.name not in df.columns and not c.optional]
         extra = [n for n in df.columns if n not in self.names]
         if missing or extra:
             where = f" ({source})" if source else ""
@@ -181,6 +184,13 @@ RESOLVER_CHECKS = FrameSchema(
             "resolver_status", "string", "secure | insecure | bogus | indeterminate as seen by it"
         ),
         Column("queried_at", UTC_TS, "when the query was sent"),
+        Column(
+            "vantage",
+            "string",
+            "the network vantage point the resolver was asked from (collect --vantage, or the "
+            "Dask worker's vantage resource); null: not named (and in runs before vantages)",
+            optional=True,
+        ),
     ),
 )
 

@@ -45,10 +45,22 @@ def _ev(row: Row) -> str:
     return f"zones[{row['zone']}] status={_shown(row['status'])} reasons={row['reasons'] or '-'}"
 
 
+def _named(v: object) -> bool:
+    return v is not None and not (isinstance(v, float) and v != v) and str(v) != "<NA>"
+
+
+def _who(r: Row) -> str:
+    """A resolver's label, with its vantage point when the run names one."""
+    v = r.get("vantage")
+    return f"{_shown(r['resolver'])} from {v}" if _named(v) else str(_shown(r["resolver"]))
+
+
 def _resolver_ev(r: Row) -> str:
-    """A resolver_checks row in the evidence: who was asked and what came back."""
+    """A resolver_checks row in the evidence: who was asked (and from where, when the run
+    names vantage points) and what came back."""
+    where = f" from {r['vantage']}" if _named(r.get("vantage")) else ""
     return (
-        f"{_shown(r['resolver'])}@{_shown(r['address'])}: rcode={_shown(r['rcode'])} "
+        f"{_shown(r['resolver'])}@{_shown(r['address'])}{where}: rcode={_shown(r['rcode'])} "
         f"ad={_shown(r['ad'])} ede={_shown(r['ede_code'])}"
     )
 
@@ -237,7 +249,7 @@ def resolvers_agree_with_validation(ctx: Context) -> Iterator[Result]:
         ev = "; ".join(_resolver_ev(r) for r in mine)
         if off:
             params = {
-                "resolvers": ", ".join(r["resolver"] for r in off),
+                "resolvers": ", ".join(_who(r) for r in off),
                 "seen": ", ".join(sorted({r["resolver_status"] for r in off})),
                 "status": status,
             }
@@ -288,7 +300,7 @@ def resolver_families_agree(ctx: Context) -> Iterator[Result]:
             continue
         seen: dict[str, list[str]] = {}
         for r in answered:
-            seen.setdefault(str(r["resolver_status"]), []).append(str(_shown(r["resolver"])))
+            seen.setdefault(str(r["resolver_status"]), []).append(_who(r))
         if len(seen) > 1:
             text = "; ".join(
                 f"{', '.join(sorted(names))} saw {st}" for st, names in sorted(seen.items())

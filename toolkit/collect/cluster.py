@@ -16,6 +16,16 @@ Failures. Dask re-runs a task whose worker died (the worker's nanny restarts it)
 task that raised (``retries``); a partition that still fails stops the collection with
 :class:`ClusterCollectionError` naming the partition and its zones, and nothing is stored.
 
+Vantage points. Validation failures are often local to a network path, so the validating
+resolvers can be asked from several places: a worker started with the Dask resource
+``vantage-NAME`` (``dask worker ADDR --resources vantage-eu-west=1``) stands in the network
+``NAME``. When the cluster has such workers, every partition's resolver questions are asked once
+from each vantage, by a task pinned to a worker of that vantage, and each ``resolver_checks``
+row records the vantage it was seen from (the worker's own resource, checked at run time); the
+rest of the collection (the walk and the toolkit's own validation) runs once, on any worker.
+Without vantage workers, the resolvers are asked by the worker collecting the partition and the
+rows carry ``config.vantage``.
+
 Politeness holds for the whole cluster: each of the cluster's worker processes gets an equal
 share of the per-server limits (:func:`toolkit.collect.parallel.share_of_limits`), so a server
 never sees more than the configured limits from the whole run, however many workers ask it.
@@ -36,8 +46,14 @@ import pandas as pd
 from toolkit.collect.anchors import load_root_hints, load_trust_anchor
 from toolkit.collect.collector import CollectConfig, collect
 from toolkit.collect.parallel import MAX_TASK_ZONES, _split, _Task, merge_frames, share_of_limits
+from toolkit.collect.resolvers import ResolverSpec, check_resolvers
+from toolkit.collect.transport import TransportConfig
 from toolkit.errors import ToolkitError
 from toolkit.portfolio import Portfolio
+from toolkit.schemas import RESOLVER_CHECKS
+
+#: A worker's Dask resource ``vantage-NAME`` places it at the vantage point NAME.
+VANTAGE_RESOURCE = "vantage-"
 
 DEFAULT_RETRIES = 2
 """Times Dask re-runs a partition whose task raised before the collection gives up."""
@@ -91,6 +107,47 @@ def _run_partition(task: _Task) -> dict[str, pd.DataFrame]:
     frames = collect(portfolio, task.config, now=start)
     frames.pop("inventory", None)
     return frames
+
+
+@dataclass(frozen=True)
+class _ResolverTask:
+    """The resolver questions of one partition, asked from one vantage point."""
+
+    index: int
+    zones: tuple[str, ...]
+    resolvers: tuple[ResolverSpec, ...]
+    transport: TransportConfig
+    vantage: str
+    now: datetime
+    t0: float  # wall clock when the run started
+
+
+def _ask_from_vantage(task: _ResolverTask) -> list[dict]:
+    """Dask task: ask the partition's resolver questions from this worker, which must stand at
+    ``task.vantage`` (a task of Dask's resource constraint can only land there; checked)."""
+    from distributed import get_worker
+
+    have = get_worker().state.total_resources
+    if VANTAGE_RESOURCE + task.vantage not in have:
+        raise RuntimeError(
+            f"worker without resource {VANTAGE_RESOURCE}{task.vantage} ran its task ({have})"
+        )
+    start = task.now + timedelta(seconds=max(0.0, time.time() - task.t0))
+    return check_resolvers(
+        task.zones, task.resolvers, transport=task.transport, now=start, vantage=task.vantage
+    )
+
+
+def cluster_vantages(client: object) -> list[str]:
+    """The vantage points of the cluster's workers (their ``vantage-NAME`` resources), sorted."""
+    workers = client.scheduler_info()["workers"]  # type: ignore[attr-defined]
+    names = {
+        key[len(VANTAGE_RESOURCE) :]
+        for w in workers.values()
+        for key in (w.get("resources") or {})
+        if key.startswith(VANTAGE_RESOURCE)
+    }
+    return sorted(names)
 
 
 def _client(spec: ClusterSpec) -> tuple[object, object | None]:
@@ -148,11 +205,13 @@ def collect_cluster(
     try:
         workers = max(1, len(client.scheduler_info()["workers"]))  # type: ignore[attr-defined]
         quiet = share_of_limits(replace(config, progress=False), workers)
+        vantages = cluster_vantages(client) if config.resolvers else []
         n_parts = max(2 * workers, -(-len(inventory) // partition_zones))
         parts = _split(inventory, n_parts)
         t0 = time.time()
+        walk_config = replace(quiet, resolvers=()) if vantages else quiet
         tasks = [
-            _Task(i, part, portfolio.policies, portfolio.directory, quiet, now, t0, 1)
+            _Task(i, part, portfolio.policies, portfolio.directory, walk_config, now, t0, 1)
             for i, part in enumerate(parts)
         ]
         futures = client.map(  # type: ignore[attr-defined]
@@ -162,6 +221,24 @@ def collect_cluster(
             retries=retries,
             pure=False,
         )
+        asked = [
+            _ResolverTask(
+                i, tuple(part["zone"]), quiet.resolvers, quiet.transport, vantage, now, t0
+            )
+            for vantage in vantages
+            for i, part in enumerate(parts)
+        ]
+        resolver_futures = [
+            client.submit(  # type: ignore[attr-defined]
+                _ask_from_vantage,
+                task,
+                key=f"resolvers-{task.vantage}-{task.index}-{t0:.6f}",
+                resources={VANTAGE_RESOURCE + task.vantage: 1},
+                retries=retries,
+                pure=False,
+            )
+            for task in asked
+        ]
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[dict[str, pd.DataFrame] | None] = [None] * len(tasks)
         from distributed import as_completed
@@ -171,15 +248,31 @@ def collect_cluster(
             try:
                 results[i] = fut.result()
             except Exception as exc:
-                zones = list(tasks[i].inventory["zone"])
-                raise ClusterCollectionError(
-                    f"partition {i} ({len(zones)} zones, {zones[0]} … {zones[-1]}) failed "
-                    f"on the cluster after {retries} retries: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise ClusterCollectionError(_failed(tasks[i].inventory, i, retries, exc)) from exc
             if on_partition_done is not None:
                 on_partition_done(i, client)
+        vantage_rows: list[dict] = []
+        for task, fut in zip(asked, resolver_futures, strict=True):
+            try:
+                vantage_rows += fut.result()
+            except Exception as exc:
+                raise ClusterCollectionError(
+                    f"from vantage {task.vantage}: "
+                    + _failed(parts[task.index], task.index, retries, exc)
+                ) from exc
     finally:
         client.close()  # type: ignore[attr-defined]
         if local is not None:
             local.close()  # type: ignore[attr-defined]
-    return merge_frames(inventory, [r for r in results if r is not None])
+    frames = merge_frames(inventory, [r for r in results if r is not None])
+    if vantages:
+        frames["resolver_checks"] = RESOLVER_CHECKS.frame(vantage_rows)
+    return frames
+
+
+def _failed(part: pd.DataFrame, index: int, retries: int, exc: BaseException) -> str:
+    zones = list(part["zone"])
+    return (
+        f"partition {index} ({len(zones)} zones, {zones[0]} … {zones[-1]}) failed "
+        f"on the cluster after {retries} retries: {type(exc).__name__}: {exc}"
+    )

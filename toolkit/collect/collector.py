@@ -71,6 +71,7 @@ class CollectConfig:
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     seed: int | None = 0  # seeds the denial probes' random names (None: fresh each run)
     zones_in_flight: int = DEFAULT_ZONES_IN_FLIGHT  # zones collected at once per process
+    vantage: str | None = None  # where the resolvers are asked from (resolver_checks.vantage)
 
     def parameters(self) -> dict[str, Any]:
         """The configuration as JSON-serialisable run parameters (for the manifest)."""
@@ -87,6 +88,7 @@ class CollectConfig:
             "max_qps_per_server": t.max_qps_per_server,
             "down_after_timeouts": t.down_after,
             "zones_in_flight": self.zones_in_flight,
+            "vantage": self.vantage,
         }
 
 
@@ -215,7 +217,9 @@ async def collect_async(
         "inventory": inventory,
         "zones": ZONES.frame(zone_rows),
         "records": RECORDS.frame(drawn.records),
-        "resolver_checks": RESOLVER_CHECKS.frame([r for rs in resolver_rows for r in rs]),
+        "resolver_checks": RESOLVER_CHECKS.frame(
+            [{**r, "vantage": config.vantage} for rs in resolver_rows for r in rs]
+        ),
         "queries": QUERIES.frame(query_rows),
         **{schema.name: schema.frame(evidence[schema.name]) for schema in EVIDENCE},
     }
@@ -269,7 +273,9 @@ def collect_sequential(
         "inventory": inventory,
         "zones": ZONES.frame(zone_rows),
         "records": RECORDS.frame(drawn.records),
-        "resolver_checks": RESOLVER_CHECKS.frame(resolver_rows),
+        "resolver_checks": RESOLVER_CHECKS.frame(
+            [{**r, "vantage": config.vantage} for r in resolver_rows]
+        ),
         "queries": QUERIES.frame(query_rows),
         **{schema.name: schema.frame(evidence[schema.name]) for schema in EVIDENCE},
     }

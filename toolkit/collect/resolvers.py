@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import dns.flags
 import dns.rcode
@@ -98,3 +102,46 @@ def resolver_row(zone: str, spec: ResolverSpec, ex: Exchange) -> dict:
         "resolver_status": resolver_status(rcode, ad),
         "queried_at": ex.queried_at,
     }
+
+
+VANTAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def check_vantage(name: str) -> str:
+    """``name`` if it can name a vantage point (letters, digits, ``_.-``, at most 63), else
+    ValueError saying so. It becomes a Dask resource name (``vantage-NAME``) and a report cell."""
+    if not VANTAGE_RE.fullmatch(name):
+        raise ValueError(
+            f"vantage {name!r}: expected 1-63 letters, digits, '_', '.' or '-' "
+            "(starting with a letter or digit)"
+        )
+    return name
+
+
+def check_resolvers(
+    zones: Sequence[str],
+    specs: Sequence[ResolverSpec],
+    *,
+    transport: TransportConfig,
+    now: datetime,
+    vantage: str | None = None,
+    in_flight: int = 256,
+) -> list[dict]:
+    """Ask every resolver of ``specs`` about every zone of ``zones`` (``in_flight`` questions
+    at once, through the asynchronous sender) and return the ``resolver_checks`` rows, zone by
+    zone in the given order, each tagged with ``vantage``. Used where only the resolvers'
+    view is wanted, e.g. from a second vantage point of a cluster."""
+
+    async def run() -> list[dict]:
+        clock = Clock(now)
+        gate = asyncio.Semaphore(max(1, in_flight))
+        async with AioTransport(transport) as sender:
+
+            async def one(zone: str, spec: ResolverSpec) -> dict:
+                async with gate:
+                    row = await check_resolver_async(zone, spec, clock=clock, transport=sender)
+                return {**row, "vantage": vantage}
+
+            return list(await asyncio.gather(*(one(z, spec) for z in zones for spec in specs)))
+
+    return asyncio.run(run())
