@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from toolkit.checks import Context, Registry, cds, consistency, default_registry, keys, signatures
+from toolkit.checks import (
+    Context,
+    Registry,
+    cds,
+    consistency,
+    default_registry,
+    keys,
+    practice,
+    signatures,
+)
 from toolkit.checks.base import Result
 from toolkit.checks.evidence import SIGNED, Evidence, each_zone
 from toolkit.errors import InputError
@@ -652,3 +661,76 @@ def test_original_ttl_rule_ignores_missing_signatures_and_equal_ttls():
     assert out[("eq.test", "rrset_ttl_within_original_ttl")] == "pass"
     assert out[("lower.test", "rrset_ttl_within_original_ttl")] == "pass"
     assert out[("gap.test", "rrset_ttl_within_original_ttl")] == "indeterminate"
+
+
+def _practice(evidence, zone_rows=None, policies=None):
+    reg = Registry()
+    for c, func in practice.CHECKS:
+        reg.register(c, func)
+    zone_rows = zone_rows or [zrow(z) for z in evidence]
+    out = reg.run(context(evidence, zone_rows, policies))
+    return out.set_index(["zone", "check_id"])
+
+
+def test_policy_against_practice_passes_a_zone_as_the_policy_states():
+    out = _practice({"healthy.test": healthy("healthy.test")})["status"]
+    assert set(out) == {"pass"}  # TTL 3600, SHA-256 DS, NSEC: the policy's defaults
+
+
+def test_policy_against_practice_names_each_deviation():
+    ttl = healthy("ttl.test")
+    where(ttl["dnskeys"], server=S2)[0]["ttl"] = 86400  # one key row is enough to differ
+    for r in where(ttl["dnskeys"], server=S2):
+        r["ttl"] = 86400
+    sha384 = healthy("sha384.test")
+    sha384["ds_matches"].append(sha384["ds_matches"][0] | {"digest_type": 4})
+    nsec3 = healthy("nsec3.test")
+    for r in nsec3["denial"]:
+        r.update(kind="nsec3", iterations=0, salt="", opt_out=True)
+    out = _practice({"ttl.test": ttl, "sha384.test": sha384, "nsec3.test": nsec3})
+    row = out.loc[("ttl.test", "dnskey_ttl_matches_policy")]
+    assert row["status"] == "fail"
+    assert row["message"] == f"DNSKEY TTL 86400 s at {S2}; policy std states 3600 s."
+    row = out.loc[("sha384.test", "ds_digest_types_in_policy")]
+    assert (
+        row["status"] == "fail" and "type(s) 4 are not in policy std (allowed: 2)" in row["message"]
+    )
+    row = out.loc[("nsec3.test", "denial_matches_policy")]
+    assert row["status"] == "fail"
+    assert "by NSEC3 and with NSEC3 opt-out" in row["message"] and "states NSEC" in row["message"]
+    failed = out[out["status"] == "fail"].index.tolist()
+    assert sorted(failed) == sorted([
+        ("ttl.test", "dnskey_ttl_matches_policy"),
+        ("sha384.test", "ds_digest_types_in_policy"),
+        ("nsec3.test", "denial_matches_policy"),
+    ])  # fmt: skip
+
+
+def test_nsec3_opt_out_is_judged_by_what_the_policy_allows():
+    zone = healthy("optout.test")
+    for r in zone["denial"]:
+        r.update(kind="nsec3", iterations=0, salt="", opt_out=True)
+    allows = SigningPolicy("std", "", (13,), 90, 365, 5.0, denial="nsec3", nsec3_opt_out=True)
+    forbids = SigningPolicy("std", "", (13,), 90, 365, 5.0, denial="nsec3")
+    ok = _practice({"optout.test": zone}, policies=PolicySet({"std": allows}, "std"))
+    bad = _practice({"optout.test": zone}, policies=PolicySet({"std": forbids}, "std"))
+    assert ok.loc[("optout.test", "denial_matches_policy"), "status"] == "pass"
+    row = bad.loc[("optout.test", "denial_matches_policy")]
+    assert row["status"] == "fail"
+    assert row["message"].endswith("states NSEC3, opt-out not allowed.")
+
+
+def test_policy_against_practice_without_a_policy_or_evidence_is_never_passed():
+    zone = healthy("open.test")
+    out = _practice({"open.test": zone}, policies=PolicySet())["status"]
+    assert set(out) == {"indeterminate"}
+    blind = healthy("blind.test")
+    blind["denial"] = [r | {"kind": "none", "proof": "unsigned"} for r in blind["denial"]]
+    blind["ds_matches"] = []
+    out = _practice({"blind.test": blind}, [zrow("blind.test", has_ds=None)])["status"]
+    assert out[("blind.test", "denial_matches_policy")] == "indeterminate"
+    assert out[("blind.test", "ds_digest_types_in_policy")] == "indeterminate"
+    plain = healthy("island.test")
+    plain["ds_matches"] = []
+    out = _practice({"island.test": plain}, [zrow("island.test", has_ds=False)])["status"]
+    assert out[("island.test", "ds_digest_types_in_policy")] == "not_applicable"
