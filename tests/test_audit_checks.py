@@ -3,11 +3,20 @@ healthy zone, is indeterminate without evidence and not applicable where it does
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from toolkit.checks import Context, Registry, cds, consistency, default_registry, keys, signatures
+from toolkit.checks import (
+    Context,
+    Registry,
+    cds,
+    consistency,
+    default_registry,
+    keys,
+    practice,
+    signatures,
+)
 from toolkit.checks.base import Result
 from toolkit.checks.evidence import SIGNED, Evidence, each_zone
 from toolkit.errors import InputError
@@ -67,7 +76,8 @@ def healthy(zone: str) -> dict[str, list[dict]]:
 def sig(zone, server, covered, tag, status="valid", **kw):
     row = dict(zone=zone, side="child", server=server, owner=zone + ".", covered_type=covered,
                key_tag=tag, algorithm=13, signer=zone + ".", original_ttl=3600, rrset_ttl=3600,
-               status=status, days_left=20.0)  # fmt: skip
+               status=status, days_left=20.0, inception=NOW - timedelta(days=10),
+               expiration=NOW + timedelta(days=20))  # fmt: skip
     return row | kw
 
 
@@ -200,15 +210,17 @@ def fault_soa_expire(ev):
         r["days_left"] = 10.0
 
 
-def cds_rows(zone, **kw):
-    base = dict(zone=zone, rrtype="CDS", rdata=f"{KSK} 13 2 ab", key_tag=KSK, algorithm=13,
+def cds_rows(zone, rrtypes=("CDS", "CDNSKEY"), **kw):
+    """CDS and CDNSKEY rows (both, by default) of the KSK at both servers, overridden by kw."""
+    base = dict(zone=zone, rdata=f"{KSK} 13 2 ab", key_tag=KSK, algorithm=13,
                 digest_type=2, delete=False, matches_dnskey=True, matches_ds=True, rrset_size=1,
                 signed_by_ds_key=True)  # fmt: skip
-    return [base | {"server": s} | kw for s in (S1, S2)]
+    return [base | {"server": s, "rrtype": t} | kw for s in (S1, S2) for t in rrtypes]
 
 
 def fault_cds_stray(ev):
-    ev["cds"] += cds_rows(ev["nameservers"][0]["zone"], matches_dnskey=False, key_tag=999)
+    zone = ev["nameservers"][0]["zone"]
+    ev["cds"] += cds_rows(zone, matches_dnskey=False, matches_ds=False, key_tag=999)
 
 
 def fault_cds_unsigned(ev):
@@ -225,6 +237,44 @@ def fault_cds_delete_mixed(ev):
 
 def fault_cds_ok(ev):
     ev["cds"] += cds_rows(ev["nameservers"][0]["zone"])
+
+
+def fault_cds_pending(ev):
+    """A KSK rollover half done: the new KSK (505) is published, signs the DNSKEY RRset and is
+    named by CDS/CDNSKEY beside the current one, but the parent has no DS for it yet."""
+    zone = ev["nameservers"][0]["zone"]
+    for server in (S1, S2):
+        ev["dnskeys"].append(where(ev["dnskeys"], server=server, key_tag=KSK)[0] | {"key_tag": 505})
+    ev["cds"] += cds_rows(zone) + cds_rows(zone, key_tag=505, rdata="505 13 2 cd", matches_ds=False)
+
+
+def fault_cds_delete_with_ds(ev):
+    ev["cds"] += cds_rows(
+        ev["nameservers"][0]["zone"], rdata="0 0 0 00", key_tag=0, algorithm=0, digest_type=0,
+        delete=True, delete_wellformed=True, matches_dnskey=None, matches_ds=None,
+    )  # fmt: skip
+
+
+def fault_cds_only(ev):
+    ev["cds"] += cds_rows(ev["nameservers"][0]["zone"], rrtypes=("CDS",))
+
+
+def fault_cds_zsk(ev):
+    ev["cds"] += cds_rows(ev["nameservers"][0]["zone"], key_tag=ZSK, matches_ds=False)
+
+
+def fault_ds_revoked(ev):
+    ev["ds_matches"][0].update(key_revoked=True, key_flags=385)
+
+
+def fault_ttl_above_original(ev):
+    for r in where(ev["signatures"], covered_type="NS"):
+        r["rrset_ttl"] = 7200
+
+
+def fault_long_validity(ev):
+    for r in ev["signatures"]:
+        r.update(expiration=NOW + timedelta(days=200), days_left=200.0)
 
 
 FAULTS = {
@@ -262,9 +312,19 @@ FAULTS = {
     "ttl.test": (fault_ttl, {"ttl_within_signature_validity"}),
     "expire.test": (fault_soa_expire, {"rrsig_outlives_soa_expire"}),
     "cdsok.test": (fault_cds_ok, set()),
-    "cdsstray.test": (fault_cds_stray, {"cds_matches_dnskey"}),
+    "cdsstray.test": (
+        fault_cds_stray,
+        {"cds_matches_dnskey", "cds_key_signs_dnskey", "cds_pending_at_parent"},
+    ),
     "cdsunsigned.test": (fault_cds_unsigned, {"cds_signed_by_ds_key"}),
-    "cdsdelete.test": (fault_cds_delete_mixed, {"cds_delete_wellformed"}),
+    "cdsdelete.test": (fault_cds_delete_mixed, {"cds_delete_wellformed", "cds_delete_while_ds"}),
+    "cdspending.test": (fault_cds_pending, {"cds_pending_at_parent"}),
+    "cdsdeleteds.test": (fault_cds_delete_with_ds, {"cds_delete_while_ds"}),
+    "cdsonly.test": (fault_cds_only, {"cds_and_cdnskey_published"}),
+    "cdszsk.test": (fault_cds_zsk, {"cds_key_signs_dnskey", "cds_pending_at_parent"}),
+    "dsrevoked.test": (fault_ds_revoked, {"ds_points_at_sep_key", "ds_not_only_revoked_keys"}),
+    "origttl.test": (fault_ttl_above_original, {"rrset_ttl_within_original_ttl"}),
+    "longsig.test": (fault_long_validity, {"rrsig_validity_not_too_long"}),
 }
 
 
@@ -482,3 +542,195 @@ def test_rrsig_verifies_cannot_pass_on_signatures_it_cannot_verify():
     assert out.loc[("healthy.test", "rrsig_verifies"), "status"] == "pass"
     # the signatures are present: rrsig_present does not call them missing
     assert out.loc[("private.test", "rrsig_present"), "status"] == "pass"
+
+
+def _status(evidence, zone_rows=None):
+    zone_rows = zone_rows or [zrow(z) for z in evidence]
+    return run(evidence, zone_rows).set_index(["zone", "check_id"])
+
+
+def test_cds_pending_names_what_the_parent_would_add_and_remove():
+    # CDS/CDNSKEY name only the new key: the parent would add its DS and drop the KSK's
+    swap = healthy("swap.test")
+    swap["cds"] += cds_rows("swap.test", key_tag=ZSK, matches_ds=False, rdata=f"{ZSK} 13 2 cd")
+    # the parent holds the DS of two keys, the CDS names one: a removal pending
+    drop = healthy("drop.test")
+    drop["ds_matches"].append(drop["ds_matches"][0] | {"key_tag": 606, "digest": "ef"})
+    drop["cds"] += cds_rows("drop.test")
+    out = _status({"swap.test": swap, "drop.test": drop})
+    swap_row = out.loc[("swap.test", "cds_pending_at_parent")]
+    assert swap_row["status"] == "fail"
+    assert f"add CDNSKEY {ZSK} 13 2 cd, CDS {ZSK} 13 2 cd" in swap_row["message"]
+    assert f"remove the DS of key(s) {KSK}/13" in swap_row["message"]
+    drop_row = out.loc[("drop.test", "cds_pending_at_parent")]
+    assert drop_row["status"] == "fail" and "606/13" in drop_row["message"]
+    assert "add" not in drop_row["message"]
+
+
+def test_cds_checks_of_the_parent_need_to_know_the_parent():
+    """No DS at the parent: the CDS is an enrolment request (not_applicable); whether the
+    parent holds a DS unknown: indeterminate, never pass."""
+    evidence = {}
+    for zone in ("enrol.test", "unknown.test"):
+        ev = healthy(zone)
+        ev["ds_matches"] = []
+        ev["cds"] += cds_rows(zone, matches_ds=False)
+        ev["cds"] += cds_rows(
+            zone, rdata="0 0 0 00", key_tag=0, algorithm=0, digest_type=0, delete=True,
+            delete_wellformed=True, matches_dnskey=None, matches_ds=None,
+        )  # fmt: skip
+        evidence[zone] = ev
+    rows = [zrow("enrol.test", "insecure", has_ds=False), zrow("unknown.test", has_ds=None)]
+    out = _status(evidence, rows)["status"]
+    for check_id in ("cds_pending_at_parent", "cds_delete_while_ds"):
+        assert out[("enrol.test", check_id)] == "not_applicable"
+        assert out[("unknown.test", check_id)] == "indeterminate"
+
+
+def test_cds_pending_cannot_pass_on_records_it_could_not_compare():
+    ev = healthy("open.test")
+    ev["cds"] += cds_rows("open.test", matches_ds=None)
+    assert _status({"open.test": ev}).loc[("open.test", "cds_pending_at_parent"), "status"] == (
+        "indeterminate"
+    )
+
+
+def test_cds_and_cdnskey_split_across_servers_names_each_server():
+    ev = healthy("split.test")
+    ev["cds"] += [r for r in cds_rows("split.test") if (r["server"], r["rrtype"]) != (S2, "CDS")]
+    ev["cds"] = [r for r in ev["cds"] if (r["server"], r["rrtype"]) != (S1, "CDNSKEY")]
+    row = _status({"split.test": ev}).loc[("split.test", "cds_and_cdnskey_published")]
+    assert row["status"] == "fail"
+    assert f"CDS without CDNSKEY at {S1}" in row["message"]
+    assert f"CDNSKEY without CDS at {S2}" in row["message"]
+
+
+def test_cds_key_signs_dnskey_is_judged_per_server():
+    """The key signs the DNSKEY RRset at one server only: the other server's CDS fails."""
+    ev = healthy("half.test")
+    where(ev["dnskeys"], server=S2, key_tag=KSK)[0]["signs"] = ""
+    ev["cds"] += cds_rows("half.test")
+    row = _status({"half.test": ev}).loc[("half.test", "cds_key_signs_dnskey")]
+    assert row["status"] == "fail"
+    assert f"dnskeys[{S2} key {KSK}/13]: no DNSKEY sig" in row["evidence"]
+    assert f"cds[{S1}" not in row["evidence"]
+
+
+def test_a_revoked_key_beside_a_live_one_leaves_the_chain_whole():
+    ev = healthy("roll.test")
+    ev["ds_matches"].append(ev["ds_matches"][0] | {"key_tag": 707, "key_revoked": True})
+    nothing = healthy("nomatch.test")
+    nothing["ds_matches"][0].update(digest_verifies=False, key_revoked=True)
+    out = _status({"roll.test": ev, "nomatch.test": nothing})["status"]
+    assert out[("roll.test", "ds_not_only_revoked_keys")] == "pass"
+    assert out[("roll.test", "ds_points_at_sep_key")] == "fail"  # the revoked one is still named
+    assert out[("nomatch.test", "ds_not_only_revoked_keys")] == "indeterminate"
+
+
+def test_signature_lifetime_counts_the_period_and_what_remains():
+    """DURATION_LONG alone (signed 200 days ago, 10 days left) fails as REMAINING_LONG alone
+    does; exactly 180 days passes; no inception/expiration recorded: indeterminate."""
+    old = healthy("old.test")
+    for r in old["signatures"]:
+        r.update(inception=NOW - timedelta(days=200), expiration=NOW + timedelta(days=10))
+        r["days_left"] = 10.0
+    edge = healthy("edge.test")
+    for r in edge["signatures"]:
+        r.update(inception=NOW, expiration=NOW + timedelta(days=180), days_left=180.0)
+    blind = healthy("blind.test")
+    for r in blind["signatures"]:
+        r.update(inception=None, expiration=None)
+    out = _status({"old.test": old, "edge.test": edge, "blind.test": blind})
+    assert out.loc[("old.test", "rrsig_validity_not_too_long"), "status"] == "fail"
+    assert (
+        "period up to 210 days" in out.loc[("old.test", "rrsig_validity_not_too_long"), "message"]
+    )
+    assert out.loc[("edge.test", "rrsig_validity_not_too_long"), "status"] == "pass"
+    assert out.loc[("blind.test", "rrsig_validity_not_too_long"), "status"] == "indeterminate"
+
+
+def test_original_ttl_rule_ignores_missing_signatures_and_equal_ttls():
+    ev = healthy("eq.test")  # TTL == original TTL everywhere
+    lower = healthy("lower.test")
+    for r in lower["signatures"]:
+        r["rrset_ttl"] = 60  # below the original TTL: validators use it as it is
+    gap = healthy("gap.test")
+    for r in gap["signatures"]:
+        r.update(status="missing", rrset_ttl=99999)  # no signature: nothing to compare with
+    out = _status({"eq.test": ev, "lower.test": lower, "gap.test": gap})["status"]
+    assert out[("eq.test", "rrset_ttl_within_original_ttl")] == "pass"
+    assert out[("lower.test", "rrset_ttl_within_original_ttl")] == "pass"
+    assert out[("gap.test", "rrset_ttl_within_original_ttl")] == "indeterminate"
+
+
+def _practice(evidence, zone_rows=None, policies=None):
+    reg = Registry()
+    for c, func in practice.CHECKS:
+        reg.register(c, func)
+    zone_rows = zone_rows or [zrow(z) for z in evidence]
+    out = reg.run(context(evidence, zone_rows, policies))
+    return out.set_index(["zone", "check_id"])
+
+
+def test_policy_against_practice_passes_a_zone_as_the_policy_states():
+    out = _practice({"healthy.test": healthy("healthy.test")})["status"]
+    assert set(out) == {"pass"}  # TTL 3600, SHA-256 DS, NSEC: the policy's defaults
+
+
+def test_policy_against_practice_names_each_deviation():
+    ttl = healthy("ttl.test")
+    where(ttl["dnskeys"], server=S2)[0]["ttl"] = 86400  # one key row is enough to differ
+    for r in where(ttl["dnskeys"], server=S2):
+        r["ttl"] = 86400
+    sha384 = healthy("sha384.test")
+    sha384["ds_matches"].append(sha384["ds_matches"][0] | {"digest_type": 4})
+    nsec3 = healthy("nsec3.test")
+    for r in nsec3["denial"]:
+        r.update(kind="nsec3", iterations=0, salt="", opt_out=True)
+    out = _practice({"ttl.test": ttl, "sha384.test": sha384, "nsec3.test": nsec3})
+    row = out.loc[("ttl.test", "dnskey_ttl_matches_policy")]
+    assert row["status"] == "fail"
+    assert row["message"] == f"DNSKEY TTL 86400 s at {S2}; policy std states 3600 s."
+    row = out.loc[("sha384.test", "ds_digest_types_in_policy")]
+    assert (
+        row["status"] == "fail" and "type(s) 4 are not in policy std (allowed: 2)" in row["message"]
+    )
+    row = out.loc[("nsec3.test", "denial_matches_policy")]
+    assert row["status"] == "fail"
+    assert "by NSEC3 and with NSEC3 opt-out" in row["message"] and "states NSEC" in row["message"]
+    failed = out[out["status"] == "fail"].index.tolist()
+    assert sorted(failed) == sorted([
+        ("ttl.test", "dnskey_ttl_matches_policy"),
+        ("sha384.test", "ds_digest_types_in_policy"),
+        ("nsec3.test", "denial_matches_policy"),
+    ])  # fmt: skip
+
+
+def test_nsec3_opt_out_is_judged_by_what_the_policy_allows():
+    zone = healthy("optout.test")
+    for r in zone["denial"]:
+        r.update(kind="nsec3", iterations=0, salt="", opt_out=True)
+    allows = SigningPolicy("std", "", (13,), 90, 365, 5.0, denial="nsec3", nsec3_opt_out=True)
+    forbids = SigningPolicy("std", "", (13,), 90, 365, 5.0, denial="nsec3")
+    ok = _practice({"optout.test": zone}, policies=PolicySet({"std": allows}, "std"))
+    bad = _practice({"optout.test": zone}, policies=PolicySet({"std": forbids}, "std"))
+    assert ok.loc[("optout.test", "denial_matches_policy"), "status"] == "pass"
+    row = bad.loc[("optout.test", "denial_matches_policy")]
+    assert row["status"] == "fail"
+    assert row["message"].endswith("states NSEC3, opt-out not allowed.")
+
+
+def test_policy_against_practice_without_a_policy_or_evidence_is_never_passed():
+    zone = healthy("open.test")
+    out = _practice({"open.test": zone}, policies=PolicySet())["status"]
+    assert set(out) == {"indeterminate"}
+    blind = healthy("blind.test")
+    blind["denial"] = [r | {"kind": "none", "proof": "unsigned"} for r in blind["denial"]]
+    blind["ds_matches"] = []
+    out = _practice({"blind.test": blind}, [zrow("blind.test", has_ds=None)])["status"]
+    assert out[("blind.test", "denial_matches_policy")] == "indeterminate"
+    assert out[("blind.test", "ds_digest_types_in_policy")] == "indeterminate"
+    plain = healthy("island.test")
+    plain["ds_matches"] = []
+    out = _practice({"island.test": plain}, [zrow("island.test", has_ds=False)])["status"]
+    assert out[("island.test", "ds_digest_types_in_policy")] == "not_applicable"

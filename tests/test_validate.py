@@ -394,3 +394,38 @@ def test_signature_of_an_algorithm_validators_do_not_validate_is_unsupported_not
     # the same signature with its real algorithm is judged on its cryptography
     statuses = judge_signatures(soa, child.sign(soa), child.dnskey, ZONE, NOW)
     assert [s.status for s in statuses] == ["valid"]
+
+
+def _revoked_child() -> Signer:
+    """A zone whose KSK carries the REVOKE bit (flags 385) and still signs the DNSKEY RRset."""
+    s = Signer(ZONE)
+    s.ksk = dns.dnssec.make_dnskey(s.ksk_priv.public_key(), ALG, flags=257 | 0x80)
+    s.dnskey = dns.rrset.from_rdata_list(ZONE, 3600, [s.ksk, s.zsk])
+    return s
+
+
+def test_a_ds_pointing_only_at_a_revoked_key_is_bogus(parent):
+    """RFC 5011 §2.1: a revoked key may only vouch for its own revocation; a DS set whose keys
+    are all revoked builds no chain (BIND, Knot Resolver, PowerDNS: bogus; the lab's
+    ds-revoked-ksk scenario records them)."""
+    child = _revoked_child()
+    v = judge(parent, [child_data(child)], ds_data(parent, child.ds()))
+    assert (v.status, v.reasons) == ("bogus", ["DS_ONLY_REVOKED_KEYS"])
+
+
+def test_a_revoked_key_beside_a_live_ds_key_does_not_break_the_chain(parent):
+    child = _revoked_child()
+    live_priv = ec.generate_private_key(ec.SECP256R1())
+    live = dns.dnssec.make_dnskey(live_priv.public_key(), ALG, flags=257)
+    keys = dns.rrset.from_rdata_list(ZONE, 3600, [child.ksk, live, child.zsk])
+    data = child_data(child)
+    data.dnskey = keys
+    sigs = [
+        dns.dnssec.sign(keys, priv, ZONE, pub, inception=NOW - timedelta(hours=1),
+                        expiration=NOW + timedelta(days=30))
+        for priv, pub in ((child.ksk_priv, child.ksk), (live_priv, live))
+    ]  # fmt: skip
+    data.dnskey_sigs = dns.rrset.from_rdata_list(ZONE, 3600, sigs)
+    ds = _ds_rrset(_ds(ZONE, child.ksk), _ds(ZONE, live))
+    v = judge(parent, [data], ds_data(parent, ds))
+    assert (v.status, v.reasons) == ("secure", [])

@@ -38,6 +38,13 @@ _REASONS = [
         "RFC 4035 §5.2",
     ),
     Reason(
+        "DS_ONLY_REVOKED_KEYS",
+        "error",
+        "Every key the parent's DS records point at carries the REVOKE bit: validators must not "
+        "use a revoked key to trust the zone's keys, so they reject the zone.",
+        "RFC 5011 §2.1",
+    ),
+    Reason(
         "DS_UNSUPPORTED_ALGORITHM",
         "info",
         "Every DS record at the parent names a DNSSEC algorithm validators do not implement "

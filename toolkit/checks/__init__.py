@@ -11,7 +11,16 @@ from datetime import datetime
 
 import pandas as pd
 
-from toolkit.checks import cds, consistency, governance, keys, operational, signatures, technical
+from toolkit.checks import (
+    cds,
+    consistency,
+    governance,
+    keys,
+    operational,
+    practice,
+    signatures,
+    technical,
+)
 from toolkit.checks.base import (
     CATALOGUE,
     FINDINGS,
@@ -43,7 +52,8 @@ __all__ = [
 def default_registry() -> Registry:
     """A registry holding every check of the toolkit, in catalogue order."""
     registry = Registry()
-    for module in (technical, keys, signatures, consistency, cds, operational, governance):
+    modules = (technical, keys, signatures, consistency, cds, practice, operational, governance)
+    for module in modules:
         for check, func in module.CHECKS:
             registry.register(check, func)
     return registry

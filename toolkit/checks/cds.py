@@ -139,3 +139,181 @@ def cds_delete_wellformed(ctx: Context) -> Iterator[Result]:
         return ev.result(why, params, "delete request well formed", _ref(deletes[0]))
 
     yield from each_zone(ctx, ["cds"], _SCOPE, decide)
+
+
+def _parent_ds(ev: Evidence) -> Result | None:
+    """not_applicable when the parent holds no DS (first enrolment, RFC 8078 §3: checked by
+    other means), indeterminate when whether it does could not be told, else None."""
+    if ev.has_ds:
+        return None
+    if ev.row.get("has_ds") is False:
+        detail = "no DS at the parent: a CDS/CDNSKEY here is an enrolment request"
+        return Result(
+            ev.zone, "not_applicable", {"detail": detail}, f"ds_matches: none for {ev.zone}"
+        )
+    detail = "whether the parent holds a DS could not be told: not evidenced"
+    return Result(ev.zone, "indeterminate", {"detail": detail}, f"zones[{ev.zone}]: has_ds unknown")
+
+
+@check(
+    id="cds_pending_at_parent",
+    title="CDS/CDNSKEY agree with the parent's DS (no pending change)",
+    severity="low",
+    pillar="technical",
+    description="When the parent holds DS records, the zone's CDS/CDNSKEY (other than a delete "
+    "request) describe exactly that DS set: every CDS/CDNSKEY corresponds to a DS, and every DS "
+    "key is named by a CDS/CDNSKEY. A difference is a change the zone asks for that the parent "
+    "has not made (Zonemaster DNSSEC15–16).",
+    risk="A parent that polls CDS/CDNSKEY will change the DS set to what they say; if it does "
+    "not poll, a rollover waiting on the DS change stalls, and removing the old key before the "
+    "parent acts breaks the chain of trust.",
+    remediation="Confirm the change is intended: if so, have the parent (registrar) update the "
+    "DS, or check why its CDS scanning has not; if not, regenerate CDS/CDNSKEY from the keys the "
+    "DS should vouch for. Do not retire a key until the parent's DS no longer needs it.",
+    references=("RFC 7344 §4", "RFC 7344 §5", "RFC 8078 §3", "RFC 7583 §3.3.5"),
+    message="CDS/CDNSKEY ask the parent for a change it has not made: {changes}.",
+)
+def cds_pending_at_parent(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        normal = [r for r in ev.rows("cds") if not flag(r["delete"])]
+        if not normal:
+            detail = "delete request only (see cds_delete_while_ds)"
+            return Result(ev.zone, "not_applicable", {"detail": detail}, _ref(ev.rows("cds")[0]))
+        ds_keys = {(r["key_tag"], r["algorithm"]) for r in ev.rows("ds_matches")}
+        add = [r for r in normal if r["matches_ds"] is False]
+        unknown = [r for r in normal if r["matches_ds"] is None]
+        named: dict[str, set] = {}
+        for r in normal:
+            named.setdefault(r["server"], set()).add((r["key_tag"], r["algorithm"]))
+        remove = {
+            (server, tag, alg) for server, keys in named.items() for tag, alg in ds_keys - keys
+        }
+        changes: list[str] = []
+        if add:
+            changes.append("add " + listing(f"{r['rrtype']} {r['rdata']}" for r in add))
+        if remove:
+            changes.append("remove the DS of key(s) " + listing(f"{t}/{a}" for _, t, a in remove))
+        why = [f"{_ref(r)}: no such DS at the parent" for r in add]
+        why += [f"ds_matches[key {t}/{a}]: not named by CDS/CDNSKEY at {s}" for s, t, a in remove]
+        if not why and unknown:
+            detail = f"{len(unknown)} record(s) could not be compared with the DS set"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, _ref(unknown[0]))
+        passed = f"{len(normal)} record(s) describe the parent's DS set"
+        return ev.result(why, {"changes": "; ".join(changes)}, passed, _ref(normal[0]))
+
+    yield from each_zone(ctx, ["cds", "ds_matches"], (*_SCOPE, _parent_ds), decide)
+
+
+@check(
+    id="cds_delete_while_ds",
+    title="No unanswered delete request (CDS/CDNSKEY algorithm 0)",
+    severity="medium",
+    pillar="technical",
+    description="The zone does not publish a CDS/CDNSKEY delete request while the parent "
+    "still holds DS records for it.",
+    risk="The zone asks to become insecure (RFC 8078 §4) and the parent has not acted: either "
+    "the request is a mistake that a polling parent will carry out (the zone loses DNSSEC), "
+    "or the zone is about to be unsigned while its DS remains, which makes it bogus.",
+    remediation="If the zone is to stay signed, remove the delete request now. If it is to "
+    "become insecure, have the parent remove the DS and keep the zone signed until the DS TTL "
+    "has passed after the removal.",
+    references=("RFC 8078 §4", "RFC 7344 §4.1", "RFC 6781 §4.3.3"),
+    message="A delete request ({records}) is published while the parent still holds DS "
+    "records ({ds}).",
+)
+def cds_delete_while_ds(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        deletes = [r for r in ev.rows("cds") if flag(r["delete"])]
+        if not deletes:
+            return Result(
+                ev.zone, "not_applicable", {"detail": "no delete request"}, _ref(ev.rows("cds")[0])
+            )
+        ds = ev.rows("ds_matches")
+        params = {
+            "records": listing(f"{r['rrtype']} {r['rdata']} at {r['server']}" for r in deletes),
+            "ds": listing(f"{r['key_tag']} {r['algorithm']} {r['digest_type']}" for r in ds),
+        }
+        why = [f"{_ref(r)}: delete request; parent DS count {len(ds)}" for r in deletes]
+        return ev.result(why, params, "", _ref(deletes[0]))
+
+    yield from each_zone(ctx, ["cds", "ds_matches"], (*_SCOPE, _parent_ds), decide)
+
+
+@check(
+    id="cds_and_cdnskey_published",
+    title="CDS and CDNSKEY published together",
+    severity="low",
+    pillar="technical",
+    description="Every server that publishes CDS also publishes CDNSKEY, and the reverse "
+    "(Zonemaster DNSSEC15 DS15_HAS_CDS_NO_CDNSKEY / DS15_HAS_CDNSKEY_NO_CDS).",
+    risk="Parents read one or the other (RFC 7344 §4 leaves the choice to them: some registries "
+    "scan only CDS, others only CDNSKEY): a parent reading the missing type sees no request, so "
+    "the automated DS update silently never happens there.",
+    remediation="Configure the signer to publish both CDS and CDNSKEY for the same keys (or a "
+    "delete request in both).",
+    references=("RFC 7344 §4", "RFC 8078 §3", "Zonemaster DNSSEC15"),
+    message="Only one of CDS/CDNSKEY is published: {missing}.",
+)
+def cds_and_cdnskey_published(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        cds = ev.rows("cds")
+        kinds: dict[str, set[str]] = {}
+        for r in cds:
+            kinds.setdefault(r["server"], set()).add(r["rrtype"])
+        lone = {s: k for s, k in kinds.items() if len(k) == 1}
+        missing = [
+            f"{next(iter(k))} without {'CDNSKEY' if 'CDS' in k else 'CDS'} at {s}"
+            for s, k in sorted(lone.items())
+        ]
+        why = [f"cds[{s}]: {m}" for s, m in zip(sorted(lone), missing, strict=True)]
+        return ev.result(why, {"missing": "; ".join(missing)}, "both published", _ref(cds[0]))
+
+    yield from each_zone(ctx, ["cds"], _SCOPE, decide)
+
+
+@check(
+    id="cds_key_signs_dnskey",
+    title="CDS/CDNSKEY point at a key that signs the DNSKEY RRset",
+    severity="high",
+    pillar="technical",
+    description="Every key a CDS or CDNSKEY record (other than a delete request) points at is "
+    "published and validly signs the DNSKEY RRset at that server (Zonemaster DNSSEC16–17 "
+    "DS16_CDS_NOT_SIGNED_BY_CDS / DS17_CDNSKEY_NOT_SIGNED_BY_CDNSKEY).",
+    risk="A parent acting on the record would install a DS for a key that does not sign the "
+    "DNSKEY RRset: validators find no DNSKEY signature the DS vouches for and the zone becomes "
+    "bogus for every validating user.",
+    remediation="Publish CDS/CDNSKEY only for the KSK/CSK that signs the DNSKEY RRset (let the "
+    "signer derive them from the active KSK); sign the DNSKEY RRset with the new KSK before "
+    "publishing its CDS.",
+    references=("RFC 7344 §4.1", "RFC 7344 §5", "RFC 4035 §5.2"),
+    message="CDS/CDNSKEY point at key(s) that do not sign the DNSKEY RRset: {keys}.",
+)
+def cds_key_signs_dnskey(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        normal = [r for r in ev.rows("cds") if not flag(r["delete"])]
+        if not normal:
+            return Result(
+                ev.zone,
+                "not_applicable",
+                {"detail": "delete request only"},
+                _ref(ev.rows("cds")[0]),
+            )
+        signs = {
+            (k["server"], k["key_tag"], k["algorithm"]): "DNSKEY"
+            in str(k["signs"] or "").split(";")
+            for k in ev.rows("dnskeys")
+        }
+        bad = [r for r in normal if not signs.get((r["server"], r["key_tag"], r["algorithm"]))]
+        why = [
+            f"{_ref(r)}: "
+            + (
+                "key not published"
+                if (r["server"], r["key_tag"], r["algorithm"]) not in signs
+                else f"dnskeys[{r['server']} key {r['key_tag']}/{r['algorithm']}]: no DNSKEY sig"
+            )
+            for r in bad
+        ]
+        params = {"keys": listing(f"{r['rrtype']} {r['key_tag']}/{r['algorithm']}" for r in bad)}
+        return ev.result(why, params, "the keys named sign the DNSKEY RRset", _ref(normal[0]))
+
+    yield from each_zone(ctx, ["cds", "dnskeys"], _SCOPE, decide)

@@ -136,6 +136,39 @@ def ds_points_at_sep_key(ctx: Context) -> Iterator[Result]:
 
 
 @check(
+    id="ds_not_only_revoked_keys",
+    title="A DS points at a key that is not revoked",
+    severity="high",
+    pillar="technical",
+    description="Among the DS records that match a published key, at least one points at a key "
+    "without the REVOKE bit (RFC 5011).",
+    risk="A validator must not use a revoked key for anything but checking its own revocation "
+    "(RFC 5011 §2.1): when every DS points at revoked keys the chain of trust cannot be built and "
+    "the zone is bogus for validating users (a KSK revoked before its successor's DS was added).",
+    remediation="Publish at the parent the DS of the current, unrevoked KSK (and wait its TTL) "
+    "before revoking the old one; remove the DS of the revoked key afterwards.",
+    references=("RFC 5011 §2.1", "RFC 5011 §7", "RFC 4035 §5.2", "RFC 7583 §3.3.4"),
+    message="Every DS that matches a key points at a revoked key: {keys}.",
+)
+def ds_not_only_revoked_keys(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        ds = ev.rows("ds_matches")
+        matched = [r for r in ds if flag(r["digest_verifies"])]
+        if not matched:
+            detail = "no DS matches a published key (see ds_matches_dnskey)"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, _ds_row(ds[0]))
+        live = [r for r in matched if not flag(r["key_revoked"])]
+        why = (
+            [] if live else [f"{_ds_row(r)}: key flags {r['key_flags']} (REVOKE)" for r in matched]
+        )
+        keys = listing(f"{r['key_tag']} (flags {r['key_flags']})" for r in matched)
+        passed = f"DS of unrevoked key(s) {listing(r['key_tag'] for r in live)}"
+        return ev.result(why, {"keys": keys}, passed, _ds_row((live or matched)[0]))
+
+    yield from each_zone(ctx, ["ds_matches"], _DS_AND_PROBED, decide)
+
+
+@check(
     id="ds_digest_sha256",
     title="DS records use SHA-256 or stronger",
     severity="medium",

@@ -324,3 +324,94 @@ def rrsig_outlives_soa_expire(ctx: Context) -> Iterator[Result]:
         return ev.result(why, params, "signatures outlive SOA expire", ev_text)
 
     yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
+
+
+@check(
+    id="rrset_ttl_within_original_ttl",
+    title="TTLs as served do not exceed the signatures' original TTL",
+    severity="low",
+    pillar="technical",
+    description="For every signed RRset, the TTL the server serves is not above the Original "
+    "TTL field of the RRSIGs that cover it.",
+    risk="Validators cap the TTL at the original TTL (RFC 4035 §5.3.3) while other caches keep "
+    "the served one: the zone's timing differs by resolver, and the mismatch shows the TTL was "
+    "raised after signing (a server or secondary serving an edited copy without re-signing).",
+    remediation="Re-sign the zone after changing TTLs, and serve the signer's output unchanged.",
+    references=("RFC 4034 §3.1.4", "RFC 4035 §5.3.3"),
+    message="RRsets served with a TTL above their signatures' original TTL: {rrsets} "
+    "(up to {ttl} s against {original} s).",
+)
+def rrset_ttl_within_original_ttl(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        sigs = [
+            r
+            for r in _sigs(ev)
+            if r["status"] in USABLE and None not in (r["rrset_ttl"], r["original_ttl"])
+        ]
+        if not sigs:
+            detail = "no signature with both TTLs recorded"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"signatures[{ev.zone}]")
+        bad = [r for r in sigs if r["rrset_ttl"] > r["original_ttl"]]
+        why = [f"{sig_ref(r)}: TTL {r['rrset_ttl']} > original {r['original_ttl']}" for r in bad]
+        params = {
+            "rrsets": _rrsets(bad),
+            "ttl": max((r["rrset_ttl"] for r in bad), default=0),
+            "original": min((r["original_ttl"] for r in bad), default=0),
+        }
+        return ev.result(why, params, "TTLs within the original TTL", f"signatures[{ev.zone}]")
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
+
+
+LONG_VALIDITY_DAYS = 180.0
+"""Zonemaster's limit (DNSSEC04 DURATION_LONG / REMAINING_LONG) on a signature's validity
+period and remaining validity."""
+
+
+@check(
+    id="rrsig_validity_not_too_long",
+    title="Signature validity not so long it widens the replay window",
+    severity="low",
+    pillar="technical",
+    description=f"No valid signature has a validity period (expiration minus inception) or a "
+    f"remaining validity above {LONG_VALIDITY_DAYS:.0f} days (Zonemaster DNSSEC04 "
+    "DURATION_LONG / REMAINING_LONG).",
+    risk="A signed answer can be replayed until its signature expires: with validity of months, "
+    "records that were changed or removed (an old address, a retired key) can still be served "
+    "as valid by an attacker long afterwards.",
+    remediation="Sign with a validity of days to a few weeks (policy signature_validity_days) "
+    "and re-sign on schedule; re-sign now to replace the long-lived signatures.",
+    references=("RFC 6781 §4.4.2", "RFC 4033 §8.1", "Zonemaster DNSSEC04"),
+    message="Signatures valid too long over {rrsets}: period up to {period:.0f} days, "
+    "remaining up to {left:.0f} days (limit {limit:.0f}).",
+)
+def rrsig_validity_not_too_long(ctx: Context) -> Iterator[Result]:
+    def period(r: Row) -> float | None:
+        if r["inception"] is None or r["expiration"] is None:
+            return None
+        return (r["expiration"] - r["inception"]).total_seconds() / 86400
+
+    def decide(ev: Evidence) -> Result:
+        valid = [r for r in _valid(ev) if period(r) is not None]
+        if not valid:
+            detail = "no valid signature to measure (see the signature checks)"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"signatures[{ev.zone}]")
+        bad = [
+            r
+            for r in valid
+            if period(r) > LONG_VALIDITY_DAYS or (r["days_left"] or 0) > LONG_VALIDITY_DAYS
+        ]
+        why = [
+            f"{sig_ref(r)}: period {period(r):.1f} days, {r['days_left']} days left" for r in bad
+        ]
+        params = {
+            "rrsets": _rrsets(bad),
+            "period": max((period(r) or 0 for r in bad), default=0.0),
+            "left": max((r["days_left"] or 0 for r in bad), default=0.0),
+            "limit": LONG_VALIDITY_DAYS,
+        }
+        longest = max(period(r) or 0 for r in valid)
+        passed = f"longest validity period {longest:.1f} days"
+        return ev.result(why, params, passed, f"signatures[{ev.zone}]")
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)

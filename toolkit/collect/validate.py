@@ -303,6 +303,10 @@ def _judge_server(
             ["TRUST_ANCHOR_MISMATCH" if anchor_is_root else "DS_NO_MATCHING_DNSKEY"],
             None,
         )
+    # RFC 5011 §2.1: a revoked key vouches only for its own revocation, never for the key set
+    matched = [k for k in matched if not k.flags & REVOKE]
+    if not matched:
+        return "bogus", ["DS_ONLY_REVOKED_KEYS"], None
     check = check_signatures(child.dnskey, child.dnskey_sigs, matched, zone, now)
     if not check.ok:
         return "bogus", [check.reason or "RRSIG_INVALID"], None

@@ -78,6 +78,19 @@ def _cds_decoy(zone: dns.zone.Zone, ctx: FaultContext) -> None:
     _cds_of(zone, ctx, "decoy")
 
 
+def _cds_zsk(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _cds_of(zone, ctx, "zsk")
+
+
+def _cds_ksk_next(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _cds_of(zone, ctx, "ksk-next")
+
+
+def _cds_only_ksk(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    ds = dns.dnssec.make_ds(ctx.origin, ctx.key("ksk").dnskey, DSDigest.SHA256)
+    _add(zone, ctx.origin, "CDS", ds.to_text(), 3600)
+
+
 def _cds_delete(zone: dns.zone.Zone, ctx: FaultContext) -> None:
     _add(zone, ctx.origin, "CDS", "0 0 0 00", 3600)
     _add(zone, ctx.origin, "CDNSKEY", "0 3 0 AA==", 3600)
@@ -100,6 +113,9 @@ EDITS: dict[str, Change] = {
     "cds-decoy": _cds_decoy,
     "cds-delete": _cds_delete,
     "cds-delete-with-ksk": _cds_delete_with_ksk,
+    "cds-zsk": _cds_zsk,
+    "cds-ksk-next": _cds_ksk_next,
+    "cds-only-ksk": _cds_only_ksk,
     "child-ns3": _child_ns3,
 }
 """Changes applied before signing, by name."""
@@ -160,12 +176,19 @@ def _cds_signed_by_zsk(zone: dns.zone.Zone, ctx: FaultContext) -> None:
             txn.add(sign_rrset(rrset, zsk, ctx.origin, ctx.inception, ctx.expiration))
 
 
+def _ns_ttl_raised_after_signing(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    with zone.writer() as txn:
+        ns = txn.get(ctx.origin, dns.rdatatype.NS)
+        txn.replace(ctx.origin, dns.rdataset.from_rdata_list(2 * ns.ttl, list(ns)))
+
+
 FAULTS: dict[str, Change] = {
     "strip-dnskey-rrsig": _strip_dnskey_rrsig,
     "corrupt-soa-rrsig": _corrupt_soa_rrsig,
     "soa-signer-parent": _soa_signer_parent,
     "strip-nsec-rrsigs": _strip_nsec_rrsigs,
     "cds-signed-by-zsk": _cds_signed_by_zsk,
+    "ns-ttl-raised-after-signing": _ns_ttl_raised_after_signing,
 }
 """Changes applied after signing, by name."""
 

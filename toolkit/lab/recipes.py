@@ -136,6 +136,18 @@ RECIPES: dict[str, Recipe] = {
     "cds-zsk-signed": Recipe(NORMAL_WINDOW, edits=("cds-ksk",), faults=("cds-signed-by-zsk",)),
     "cds-delete": Recipe(NORMAL_WINDOW, edits=("cds-delete",)),
     "cds-delete-malformed": Recipe(NORMAL_WINDOW, edits=("cds-delete-with-ksk",)),
+    "cds-zsk": Recipe(NORMAL_WINDOW, edits=("cds-zsk",)),
+    "cds-only": Recipe(NORMAL_WINDOW, edits=("cds-only-ksk",)),
+    "cds-pending": Recipe(
+        NORMAL_WINDOW,
+        keys=(*SPLIT, KeySpec("ksk-next", KSK_FLAGS, signs="ksk")),
+        edits=("cds-ksk", "cds-ksk-next"),
+    ),
+    "ds-revoked-ksk": Recipe(
+        NORMAL_WINDOW, keys=(KeySpec("ksk", KSK_FLAGS | REVOKE, signs="ksk"), ZSK)
+    ),
+    "ttl-above-original": Recipe(NORMAL_WINDOW, faults=("ns-ttl-raised-after-signing",)),
+    "long-validity": Recipe((timedelta(hours=-1), timedelta(days=200))),
     "dnskey-inconsistent": Recipe(
         NORMAL_WINDOW,
         keys=(*SPLIT, KeySpec("zsk-next", ZSK_FLAGS, signs="none")),

@@ -111,14 +111,15 @@ SCENARIOS: dict[str, Scenario] = {
     "nsec3-iterations": _s(
         "secure",
         (),
-        {"nsec3_parameters_rfc9276"},
+        {"nsec3_parameters_rfc9276", "denial_matches_policy"},
         "Signed with NSEC3, 10 extra iterations and an 8-byte salt (RFC 9276 asks for 0 and none).",
     ),
     "nsec3-clean": _s(
         "secure",
         (),
-        set(),
-        "Signed with NSEC3, 0 extra iterations and no salt, as RFC 9276 recommends.",
+        {"denial_matches_policy"},
+        "Signed with NSEC3, 0 extra iterations and no salt, as RFC 9276 recommends; the lab's "
+        "policy states NSEC (the default), so the policy-against-practice check notes it.",
     ),
     "rsasha1": _s(
         "secure",
@@ -142,7 +143,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ds-sha1-only": _s(
         "secure",
         (),
-        {"ds_digest_sha256"},
+        {"ds_digest_sha256", "ds_digest_types_in_policy"},
         "The parent publishes only a SHA-1 DS (digest type 1) for the KSK.",
     ),
     "ds-bad-digest": _s(
@@ -155,7 +156,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ds-gost": _s(
         "secure",
         (),
-        {"ds_digest_type_prohibited"},
+        {"ds_digest_type_prohibited", "ds_digest_types_in_policy"},
         "Besides the KSK's SHA-256 DS, the parent publishes a GOST DS (digest type 3, MUST NOT "
         "be used); validators without GOST ignore it.",
     ),
@@ -237,7 +238,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cds-mismatch": _s(
         "secure",
         (),
-        {"cds_matches_dnskey"},
+        {"cds_matches_dnskey", "cds_key_signs_dnskey", "cds_pending_at_parent"},
         "CDS and CDNSKEY for a key the zone does not publish.",
     ),
     "cds-zsk-signed": _s(
@@ -249,14 +250,64 @@ SCENARIOS: dict[str, Scenario] = {
     "cds-delete": _s(
         "secure",
         (),
-        set(),
-        "A well-formed delete request: `CDS 0 0 0 00` and `CDNSKEY 0 3 0 AA==`, each alone.",
+        {"cds_delete_while_ds"},
+        "A well-formed delete request: `CDS 0 0 0 00` and `CDNSKEY 0 3 0 AA==`, each alone, "
+        "while the parent still publishes the KSK's DS (a request it has not acted on).",
     ),
     "cds-delete-malformed": _s(
         "secure",
         (),
-        {"cds_delete_wellformed"},
+        {"cds_delete_wellformed", "cds_delete_while_ds"},
         "`CDS 0 0 0 00` published together with an ordinary CDS: a delete request must be alone.",
+    ),
+    "cds-zsk": _s(
+        "secure",
+        (),
+        {"cds_key_signs_dnskey", "cds_pending_at_parent"},
+        "CDS and CDNSKEY for the ZSK, which is published but does not sign the DNSKEY RRset: a "
+        "parent acting on them would install a DS that breaks the chain.",
+    ),
+    "cds-only": _s(
+        "secure",
+        (),
+        {"cds_and_cdnskey_published"},
+        "A CDS for the current KSK without the matching CDNSKEY.",
+    ),
+    "cds-pending": _s(
+        "secure",
+        (),
+        {"cds_pending_at_parent"},
+        "KSK rollover by CDS caught half-way: a second KSK is published and signs the DNSKEY "
+        "RRset, CDS and CDNSKEY name both KSKs, the parent holds only the old KSK's DS.",
+    ),
+    "ds-revoked-ksk": _s(
+        "bogus",
+        ("DS_ONLY_REVOKED_KEYS",),
+        {
+            "chain_not_bogus",
+            "ds_not_only_revoked_keys",
+            "ds_points_at_sep_key",
+            "resolvers_agree_with_validation",
+            "resolver_families_agree",
+        },
+        "The KSK carries the REVOKE bit (flags 385) and still signs the DNSKEY RRset; the "
+        "parent's only DS is that revoked key's digest. RFC 5011 §2.1: a validator must not use "
+        "a revoked key but to check its revocation, so the chain breaks (BIND, Knot Resolver and "
+        "PowerDNS Recursor: bogus; Unbound 1.17 uses the key and says secure, so the resolver "
+        "families disagree, which those two checks report).",
+    ),
+    "ttl-above-original": _s(
+        "secure",
+        (),
+        {"rrset_ttl_within_original_ttl"},
+        "The apex NS RRset's TTL was raised to 7200 s after signing: its RRSIG's original TTL "
+        "says 3600 s (validators cap the TTL at it, RFC 4035 §5.3.3).",
+    ),
+    "long-validity": _s(
+        "secure",
+        (),
+        {"rrsig_validity_not_too_long"},
+        "Signatures valid for 200 days (Zonemaster's limit: 180 days).",
     ),
     "dnskey-inconsistent": _s(
         "secure",
