@@ -2,7 +2,8 @@
 
 :func:`collect` returns the run frames; :func:`collect_run` also stores them as an immutable
 run. The pieces: ``anchors`` (trust anchor, root hints), ``plan`` (which question to which
-server, pure), ``walk`` (the walk's decisions as pure functions, and the sequential driver),
+server, pure), ``walk`` (the walk's decisions as pure functions;
+:class:`~toolkit.collect.walk.WalkState`, what both drivers learn and keep; the sequential driver),
 ``aio_walk`` and ``aio_transport`` (the asynchronous driver and sender :func:`collect` uses:
 many zones and queries in flight, polite per server address), ``transport`` (the blocking
 sender, the shared query message and :class:`Exchange`), ``validate`` (pure chain
