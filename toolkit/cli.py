@@ -241,6 +241,14 @@ def _collect_config(args: argparse.Namespace) -> object:
         except dns.resolver.NoResolverConfiguration:
             system = []
         resolvers = [ResolverSpec(f"system{i + 1}", str(a)) for i, a in enumerate(system)]
+    caps = {  # the command line wins over policy.yaml's collector section
+        k: v
+        for k, v in (
+            ("max_inflight_per_server", args.max_inflight_per_server),
+            ("max_qps_per_server", args.max_qps_per_server),
+        )
+        if v is not None
+    }
     return CollectConfig(
         trust_anchor=Path(anchor) if anchor else None,
         root_hints=Path(hints) if hints else None,
@@ -248,16 +256,10 @@ def _collect_config(args: argparse.Namespace) -> object:
         transport=TransportConfig(
             timeout=args.timeout,
             tries=args.tries,
-            **{
-                k: v
-                for k, v in (
-                    ("max_inflight_per_server", args.max_inflight_per_server),
-                    ("max_qps_per_server", args.max_qps_per_server),
-                )
-                if v is not None
-            },
+            **caps,
         ),
         progress=False if args.no_progress else None,
+        cap_sources=dict.fromkeys(caps, "command line"),
     )
 
 
@@ -616,14 +618,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         metavar="N",
         help="queries in flight to one server address at most, for the whole run"
-        " (default 16; 0: no limit)",
+        " (default: policy.yaml's collector section, else 16; 0: no limit)",
     )
     p.add_argument(
         "--max-qps-per-server",
         type=_non_negative_float,
         metavar="Q",
         help="queries per second to one server address at most, for the whole run"
-        " (default 100; 0: no limit)",
+        " (default: policy.yaml's collector section, else 100; 0: no limit)",
     )
     p.add_argument("--now", help="validate as of this time (ISO 8601; default: now)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

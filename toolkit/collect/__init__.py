@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from toolkit.checks import run_checks
-from toolkit.collect.collector import CollectConfig, collect
+from toolkit.collect.collector import CollectConfig, collect, with_politeness
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
 from toolkit.portfolio import load_portfolio
@@ -46,6 +46,7 @@ def collect_run(
     per core) collects in that many processes (:func:`toolkit.collect.parallel.collect_parallel`).
     """
     portfolio = load_portfolio(portfolio_dir)
+    config = with_politeness(config, portfolio.policies.settings.collector)
     if workers == 1:
         frames = collect(portfolio, config, now=now)
     else:
