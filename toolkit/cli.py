@@ -168,9 +168,11 @@ def cmd_lab(args: argparse.Namespace) -> int:
             now=_parse_now(args.now),
             network=_network(args),
             rude=args.rude_servers,
+            ns_addresses=args.ns_addresses,
         )
         print(
             f"synthetic lab up in {syn.info.dir}: {len(syn.zones)} signed zones"
+            f" on {len(syn.ns_addresses)} name-server addresses"
             f" ({len(syn.dead)} delegated to {syn.dead_address}, where nothing listens)"
             f" in {syn.timings['total']:.1f} s"
         )
@@ -591,6 +593,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="synthetic: add one zone per rude server (slow, RRL, truncating, EDNS FORMERR, "
         "no TCP) behind the shim",
+    )
+    p.add_argument(
+        "--ns-addresses",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="synthetic: spread the zones over N name-server addresses (even, 2 to 64; 2)",
     )
     p.add_argument("--list", action="store_true", help="drill: list the drills")
     p.add_argument("--out", type=Path, help="drill: output folder (out/drills/NAME-TIME)")
