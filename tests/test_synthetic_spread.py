@@ -77,3 +77,29 @@ def test_zones_spread_over_the_addresses_and_the_caps_hold_at_each(tmp_path):
         assert route["max_queries_per_s"] <= 42, (address, route)
     # the caps bound (without them a zone's 8 probes per address go out together)
     assert max(stats["routes"][a]["max_in_flight"] for a in syn.ns_addresses) == 2
+
+
+@pytest.mark.lab
+def test_no_live_zone_is_indeterminate_under_two_percent_loss(tmp_path):
+    """300 zones behind the shim with 2 % of UDP queries lost (seeded): the transport's tries
+    and the walk's second round for a lost gate probe leave no live zone indeterminate."""
+    lab_dir = tmp_path / "lossy"
+    try:
+        syn = synthetic_up(
+            lab_dir,
+            zones_count=300,
+            base=SECOND_LAB_BASE,
+            ns_addresses=4,
+            network=net.NetworkConditions(rtt_ms=10, loss=0.02, seed=7),
+        )
+        config = CollectConfig(
+            trust_anchor=syn.info.trust_anchor, root_hints=syn.info.root_hints, progress=False
+        )
+        frames = collect(load_portfolio(syn.portfolio), config, now=datetime.now(UTC))
+        shim = next(p for p in syn.info.processes if p.name == "shim")
+        stats = net.request_stats(shim, lab_dir)
+    finally:
+        lab_down(lab_dir)
+    assert sum(r["dropped_loss"] for r in stats["routes"].values()) > 50  # the loss was real
+    zones = frames["zones"]
+    assert list(zones["status"].unique()) == ["secure"], zones[zones["status"] != "secure"]

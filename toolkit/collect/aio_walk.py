@@ -320,7 +320,7 @@ class AsyncWalker(WalkState[AioTransport]):
             gates = [i for i in indices if plan.probes[i].gate]
             rest = [i for i in indices if not plan.probes[i].gate]
             for i in gates:
-                if not await one(i):
+                if not await one(i) and not (self._gate_lost(results[i]) and await one(i)):
                     for j in rest:
                         results[j] = ProbeResult(plan.probes[j], None)
                     return
@@ -330,6 +330,18 @@ class AsyncWalker(WalkState[AioTransport]):
         out = [r for r in results if r is not None]
         assert len(out) == len(plan.probes)
         return out
+
+    def _gate_lost(self, result: ProbeResult | None) -> bool:
+        """Whether a failed gate probe is asked once more: it timed out (every try) at a
+        server that answers other questions in this run, so the question or its answers were
+        lost (2 % loss loses both tries of some question in a large portfolio), and the
+        server is not dead. One more round of tries, within the same timeouts; a server that
+        never answered (dead, or down) is not asked again, so dead zones cost no more. The
+        sequential driver, the equivalence reference on a lossless lab, has no such retry."""
+        if result is None or result.exchange is None:
+            return False
+        ex = result.exchange
+        return ex.error == "timeout" and self.transport.has_answered(ex.server)
 
     # -- publishing ------------------------------------------------------------------------
 
