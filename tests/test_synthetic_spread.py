@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from conftest import SECOND_LAB_BASE
 
+from toolkit.cli import main
 from toolkit.collect import CollectConfig, TransportConfig, collect
 from toolkit.errors import LabError
 from toolkit.lab import lab_down
@@ -28,6 +29,17 @@ def test_ns_hosts_are_distinct_and_keep_clear_of_the_lab_plan():
 def test_bad_ns_address_counts_are_refused(count):
     with pytest.raises(LabError, match="name-server addresses must be an even number"):
         ns_hosts(count)
+
+
+def test_the_command_line_refuses_an_odd_count_in_one_line_touching_nothing(tmp_path, capsys):
+    lab_dir = tmp_path / "never"
+    argv = ["lab", "synthetic", "--dir", str(lab_dir), "--base", SECOND_LAB_BASE]
+    assert main([*argv, "--ns-addresses", "3"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "dnssec-audit: error: name-server addresses must be an even number from 2 to 64, got 3"
+    ]
+    assert not lab_dir.exists()
 
 
 def test_zones_take_the_pairs_in_turn():

@@ -299,6 +299,7 @@ def synthetic_up(
     t_start = time.perf_counter()
     if zones_count < 1:
         raise LabError(f"a synthetic lab needs at least one zone, got {zones_count}")
+    hosts = ns_hosts(ns_addresses)  # a bad count is refused before anything is touched
     now = datetime.now(UTC) if now is None else now
     if now.tzinfo is None:
         raise LabError("lab time 'now' must be timezone-aware (UTC)")
@@ -309,7 +310,6 @@ def synthetic_up(
     if (lab / "lab.json").exists():
         lab_down(lab)
     shimmed = network is not None and network.active
-    hosts = ns_hosts(ns_addresses)
     public = addrs.servers()
     public.update({f"ns{i + 1}": addrs.host(h) for i, h in enumerate(hosts) if i >= 2})
     ns_addrs = [addrs.host(h) for h in hosts]
