@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rtt-ms", type=float, default=50.0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--base", default="127.120.0", help="the synthetic lab's address base")
+    ap.add_argument(
+        "--addresses", type=int, default=48, help="name-server addresses the zones spread over"
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results-cluster.md")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
@@ -136,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             lab_dir,
             zones_count=args.zones,
             base=args.base,
+            ns_addresses=args.addresses,
             network=NetworkConditions(rtt_ms=args.rtt_ms) if args.rtt_ms else None,
         )
         try:
@@ -231,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"{figures['date']}; {figures['machine']}; load average before "
         f"{figures['load_before']}, after {figures['load_after']}.",
-        f"{n} synthetic zones, every server behind the shim at {args.rtt_ms:g} ms RTT, "
+        f"{n} synthetic zones on {args.addresses} name-server addresses, every server behind "
+        f"the shim at {args.rtt_ms:g} ms RTT, "
         f"{args.workers} worker processes in both.",
         "",
         "| | zones/s | peak RSS (MB) |",

@@ -28,6 +28,19 @@ reports its CPU time per 10,000 relayed queries and, per server address, the mos
 flight and the most queries in any 1-s window the collector sent. Every daemon it starts is
 stopped by PID at the end, whatever happens. Needs root (port 53 on loopback) and knotd.
 
+Several ``--rtt-ms`` values run the round-trip sweep instead (one lab and one collection per
+round trip, the raw ceiling in the 0 ms run, per-server limits lifted to
+``--inflight-per-server`` and no rate limit unless ``--default-caps``; ``--capped`` adds a
+50 ms run with the default caps); every run's figures, with the shim's most in flight and
+busiest second per address, go to ``--json``::
+
+    .venv/bin/python bench/bench_collect.py --zones 1000 --rtt-ms 0 50 200 --json out.json
+
+``--addresses N`` (default 48) spreads the zones over N name-server addresses (N/2 pairs, as
+providers' name-server sets), so the per-address politeness caps (defaults) bind late;
+``--addresses 2`` puts every zone on the same two addresses, where they bind: throughput is
+then about cap x addresses / queries per zone at that address.
+
     .venv/bin/python bench/bench_collect.py            # 10,000 zones, a few minutes
     .venv/bin/python bench/bench_collect.py --quick    # a smoke run
     .venv/bin/python bench/bench_collect.py --zones 1000 --rtt-ms 50 --dnsviz-zones 0 \
@@ -475,6 +488,141 @@ def write_atomic(path: Path, text: str) -> None:
 # -- main ------------------------------------------------------------------------------------
 
 
+# -- the round-trip sweep ------------------------------------------------------------------------
+
+
+def udp_receive_buffer_errors() -> int:
+    """The machine's count of UDP datagrams dropped for a full receive buffer (any socket)."""
+    lines = [ln.split() for ln in Path("/proc/net/snmp").read_text().splitlines()]
+    head, values = [ln for ln in lines if ln[0] == "Udp:"]
+    return int(values[head.index("RcvbufErrors")])
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of the sweep: the portfolio, the network and the sender's limits."""
+
+    zones: int
+    rtt_ms: float
+    addresses: int
+    transport: TransportConfig
+    ceiling: bool  # also measure the raw dnspython ceiling, in the same run
+    dead: float = 0.0
+    loss: float = 0.0
+
+
+def sweep_one(run: SweepRun, base: str, work: Path, workers: int, ceiling_s: float) -> dict:
+    """Build the synthetic lab for ``run`` (behind the shim when it has a round trip or loss),
+    collect it once, and return the run's figures (JSON-ready); the lab is stopped after."""
+    lab_dir = work / f"lab-{run.zones}-{run.rtt_ms:g}-{run.addresses}"
+    active = run.rtt_ms > 0 or run.loss > 0
+    net = NetworkConditions(run.rtt_ms, 0.0, run.loss) if active else None
+    syn = synthetic_up(
+        lab_dir,
+        zones_count=run.zones,
+        base=base,
+        network=net,
+        dead_fraction=run.dead,
+        ns_addresses=run.addresses,
+    )
+    t = run.transport
+    try:
+        out: dict = {
+            "zones": run.zones,
+            "rtt_ms": run.rtt_ms,
+            "ns_addresses": run.addresses,
+            "workers": workers,
+            "dead": run.dead,
+            "loss": run.loss,
+            "limits": {
+                "max_inflight_per_server": t.max_inflight_per_server,
+                "max_qps_per_server": t.max_qps_per_server,
+            },
+        }
+        if run.dead:
+            out["timeout_s"], out["tries"] = t.timeout, t.tries
+        if run.ceiling:
+            backends = syn.info.network.get("backends", {})
+            ns = [backends.get(a, a) for a in syn.ns_addresses]
+            qps, _, cpu_us = ceiling(ns, [z + "." for z in syn.zones], workers, ceiling_s)
+            out["ceiling_queries_per_s"] = round(qps, 1)
+            out["ceiling_cpu_us_per_query"] = round(cpu_us, 1)
+        shim = shim_record(syn)
+        shim_before = network.request_stats(shim, syn.info.dir) if shim else None
+        load = os.getloadavg()
+        drops = udp_receive_buffer_errors()
+        res = run_collector(syn, load_portfolio(syn.portfolio), t, workers)
+        out["udp_receive_buffer_drops"] = udp_receive_buffer_errors() - drops
+        q = res.frames["queries"]
+        out |= {
+            "load_before": [round(x, 2) for x in load],
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+            "wall_s": round(res.wall_s, 2),
+            "zones_per_s": round(res.zones_per_s, 1),
+            "queries_per_s": round(res.queries_per_s, 1),
+            "queries_per_zone": round(res.queries / res.zones, 2),
+            "median_query_ms": round(float(q["latency_ms"].median()), 2),
+            "errors": int(q["error"].notna().sum()),
+            "error_kinds": {str(k)[:40]: int(v) for k, v in q["error"].value_counts().items()},
+            "secure": int(res.statuses.get("secure", 0)),
+            "indeterminate": int(res.statuses.get("indeterminate", 0)),
+            "peak_rss_mb": round(res.hwm_sum_mb, 1),
+            "peak_rss_sampled_mb": round(res.peak_rss_mb, 1),
+            "cpu_s": round(res.cpu_s, 1),
+        }
+        if shim and shim_before:
+            per = shim_delta(shim_before, network.request_stats(shim, syn.info.dir))["addresses"]
+            assert isinstance(per, dict)
+            out["max_in_flight_per_address"] = max(r["max_in_flight"] for r in per.values())
+            out["max_queries_per_s_per_address"] = max(r["max_queries_per_s"] for r in per.values())
+            out["shim_addresses"] = per
+        return out
+    finally:
+        lab_down(lab_dir)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """``--rtt-ms`` with several round trips: one run per round trip (the raw ceiling measured
+    in the 0 ms run), the per-server limits lifted to ``--inflight-per-server`` and no rate
+    limit unless ``--default-caps``; ``--capped`` adds a run at 50 ms with the default caps.
+    Writes every run's figures to ``--json``."""
+    work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    if args.default_caps:
+        transport = TransportConfig()
+    else:
+        transport = TransportConfig(
+            max_inflight_per_server=args.inflight_per_server, max_qps_per_server=0
+        )
+    dead = args.dead_fraction or 0.0
+    runs = [
+        SweepRun(
+            args.zones,
+            rtt,
+            args.addresses,
+            transport,
+            ceiling=rtt == 0 and not dead and not args.loss,
+            dead=dead,
+            loss=args.loss,
+        )
+        for rtt in args.rtt_ms
+    ]
+    if args.capped:
+        runs.append(SweepRun(args.zones, 50.0, args.addresses, TransportConfig(), ceiling=False))
+    results = []
+    try:
+        for run in runs:
+            t0 = time.time()
+            r = sweep_one(run, args.base, work, args.workers, args.ceiling_seconds)
+            shown = {k: v for k, v in r.items() if k != "shim_addresses"}
+            print(json.dumps(shown), f"({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+            results.append(r)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        doc = {"machine": machine(), "runs": results}
+        write_atomic(args.json, json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -483,7 +631,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--base", default="127.100.0", help="live lab addresses (127.100.0)")
     ap.add_argument("--dead-base", default="127.101.0", help="dead lab addresses (127.101.0)")
-    ap.add_argument("--dead-fraction", type=float, default=0.1, help="0.1 (0: no (d) run)")
+    ap.add_argument(
+        "--dead-fraction",
+        type=float,
+        help="share of dead zones: run (d) (default 0.1; 0: no (d) run); sweep: in every run (0)",
+    )
     ap.add_argument("--dead-timeout", type=float, default=0.5, help="seconds per try (0.5)")
     ap.add_argument("--dead-threads", type=int, default=4, help="threads per worker (4)")
     ap.add_argument("--ceiling-seconds", type=float, default=10.0)
@@ -491,15 +643,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dnsviz-zones", type=int, default=100)
     ap.add_argument("--out", type=Path, help="report file (bench/results.md)")
     ap.add_argument("--keep", action="store_true", help="keep the lab folders")
-    ap.add_argument("--rtt-ms", type=float, default=0.0, help="round trip added by the shim (0)")
+    ap.add_argument(
+        "--rtt-ms",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="round trip added by the shim (0); several: the sweep, one run each",
+    )
     ap.add_argument("--jitter-ms", type=float, default=0.0, help="± spread of it (0)")
     ap.add_argument("--loss", type=float, default=0.0, help="share of UDP queries lost (0)")
     ap.add_argument("--json", type=Path, help="also write the headline figures as JSON here")
+    ap.add_argument(
+        "--addresses",
+        type=int,
+        default=48,
+        help="name-server addresses the zones spread over (48; 2: every zone on the same two,"
+        " to show the per-address caps binding)",
+    )
+    ap.add_argument(
+        "--inflight-per-server",
+        type=int,
+        default=128,
+        help="sweep: queries in flight per server address, the rate unlimited (128)",
+    )
+    ap.add_argument(
+        "--default-caps", action="store_true", help="sweep: keep the default per-server caps"
+    )
+    ap.add_argument("--capped", action="store_true", help="sweep: also 50 ms, default caps")
     args = ap.parse_args(argv)
     try:
-        conditions = NetworkConditions(args.rtt_ms, args.jitter_ms, args.loss)
+        for rtt in args.rtt_ms:
+            conditions = NetworkConditions(rtt, args.jitter_ms, args.loss)
     except LabError as exc:
         ap.error(str(exc))
+    if len(args.rtt_ms) > 1:
+        if args.json is None:
+            ap.error("several --rtt-ms values (the sweep) need --json FILE")
+        return sweep(args)
+    args.rtt_ms = args.rtt_ms[0]
+    if args.dead_fraction is None:
+        args.dead_fraction = 0.1
     n = 500 if args.quick and args.zones == 10000 else args.zones
     out = args.out or ROOT / "bench" / ("results-quick.md" if args.quick else "results.md")
     ceiling_s = min(args.ceiling_seconds, 3.0) if args.quick else args.ceiling_seconds
@@ -515,6 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rtt_ms": args.rtt_ms,
         "jitter_ms": args.jitter_ms,
         "loss": args.loss,
+        "ns_addresses": args.addresses,
     }
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     live_dir, dead_dir = work / "live", work / "dead"
@@ -530,8 +714,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             zones_count=n,
             base=args.base,
             network=conditions if conditions.active else None,
+            ns_addresses=args.addresses,
         )
-        results["zones in the portfolio"] = f"{n:,}"
+        results["zones in the portfolio"] = f"{n:,} on {args.addresses} name-server addresses"
         if conditions.active:
             results["network (every server behind the shim)"] = (
                 f"round trip {args.rtt_ms:g} ms ± {args.jitter_ms:g} ms, UDP loss {args.loss:.1%}"

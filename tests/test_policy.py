@@ -411,3 +411,54 @@ def test_invalid_policy_file_in_portfolio(tmp_path):
     with pytest.raises(InputError) as info:
         load_portfolio(directory)
     assert info.value.path == str(directory / "policy.yaml")
+
+
+# --- the collector's politeness caps (issue 10) ----------------------------------------------
+
+
+def test_collector_section_sets_the_caps_and_absent_means_not_set(tmp_path):
+    path = write(tmp_path, GOOD + "collector:\n  max_inflight_per_server: 4\n")
+    politeness = load_policies(path).settings.collector
+    assert politeness.max_inflight_per_server == 4
+    assert politeness.max_qps_per_server is None  # not given: the command line or the default
+    path = write(
+        tmp_path, GOOD + "collector: {max_inflight_per_server: 0, max_qps_per_server: 2.5}\n"
+    )
+    politeness = load_policies(path).settings.collector
+    assert (politeness.max_inflight_per_server, politeness.max_qps_per_server) == (0, 2.5)
+    assert load_policies(write(tmp_path, GOOD)).settings.collector.max_qps_per_server is None
+
+
+@pytest.mark.parametrize(
+    "section, line, field, expected",
+    [
+        (
+            "collector:\n  max_inflight_per_server: 2.5\n",
+            16,
+            "collector.max_inflight_per_server",
+            "expected a whole number, 0 or more, found 2.5 (a decimal number)",
+        ),
+        (
+            "collector:\n  max_qps_per_server: -1\n",
+            16,
+            "collector.max_qps_per_server",
+            "expected a number, 0 or more, found -1 (a whole number)",
+        ),
+        (
+            "collector:\n  max_qps: 10\n",
+            16,
+            "collector.max_qps",
+            "unknown key 'max_qps'; accepted keys: max_inflight_per_server, max_qps_per_server",
+        ),
+        ("collector: 16\n", 15, "collector", "expected a mapping of settings, found 16"),
+    ],
+    ids=["fractional-inflight", "negative-qps", "unknown-key", "not-a-mapping"],
+)
+def test_bad_collector_caps_name_line_field_and_expectation(
+    tmp_path, section, line, field, expected
+):
+    path = write(tmp_path, GOOD + section)
+    err = load_error(path)
+    assert len(err.problems) == 1, str(err)
+    assert (err.line, err.column) == (line, field)
+    assert_names(err, path, f"line {line}", f"field '{field}'", expected)

@@ -167,9 +167,11 @@ def cmd_lab(args: argparse.Namespace) -> int:
             now=_parse_now(args.now),
             network=_network(args),
             rude=args.rude_servers,
+            ns_addresses=args.ns_addresses,
         )
         print(
             f"synthetic lab up in {syn.info.dir}: {len(syn.zones)} signed zones"
+            f" on {len(syn.ns_addresses)} name-server addresses"
             f" ({len(syn.dead)} delegated to {syn.dead_address}, where nothing listens)"
             f" in {syn.timings['total']:.1f} s"
         )
@@ -240,6 +242,14 @@ def _collect_config(args: argparse.Namespace) -> object:
         except dns.resolver.NoResolverConfiguration:
             system = []
         resolvers = [ResolverSpec(f"system{i + 1}", str(a)) for i, a in enumerate(system)]
+    caps = {  # the command line wins over policy.yaml's collector section
+        k: v
+        for k, v in (
+            ("max_inflight_per_server", args.max_inflight_per_server),
+            ("max_qps_per_server", args.max_qps_per_server),
+        )
+        if v is not None
+    }
     return CollectConfig(
         trust_anchor=Path(anchor) if anchor else None,
         root_hints=Path(hints) if hints else None,
@@ -247,17 +257,11 @@ def _collect_config(args: argparse.Namespace) -> object:
         transport=TransportConfig(
             timeout=args.timeout,
             tries=args.tries,
-            **{
-                k: v
-                for k, v in (
-                    ("max_inflight_per_server", args.max_inflight_per_server),
-                    ("max_qps_per_server", args.max_qps_per_server),
-                )
-                if v is not None
-            },
+            **caps,
         ),
         progress=False if args.no_progress else None,
         vantage=args.vantage,
+        cap_sources=dict.fromkeys(caps, "command line"),
     )
 
 
@@ -613,6 +617,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic: add one zone per rude server (slow, RRL, truncating, EDNS FORMERR, "
         "no TCP) behind the shim",
     )
+    p.add_argument(
+        "--ns-addresses",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="synthetic: spread the zones over N name-server addresses (even, 2 to 64; 2)",
+    )
     p.add_argument("--list", action="store_true", help="drill: list the drills")
     p.add_argument("--out", type=Path, help="drill: output folder (out/drills/NAME-TIME)")
     p.add_argument("--append-record", type=Path, help="drill: append the record to drills.csv")
@@ -639,14 +650,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         metavar="N",
         help="queries in flight to one server address at most, for the whole run"
-        " (default 16; 0: no limit)",
+        " (default: policy.yaml's collector section, else 16; 0: no limit)",
     )
     p.add_argument(
         "--max-qps-per-server",
         type=_non_negative_float,
         metavar="Q",
         help="queries per second to one server address at most, for the whole run"
-        " (default 100; 0: no limit)",
+        " (default: policy.yaml's collector section, else 100; 0: no limit)",
     )
     p.add_argument("--now", help="validate as of this time (ISO 8601; default: now)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -26,7 +26,7 @@ Format version 1::
         # ds_ttl, ds_digest_types, denial, nsec3_iterations, nsec3_opt_out,
         # zsk_rollover_method, ksk_rollover_method, cds_automation, ksk_storage
     # optional organisation-wide sections (toolkit.policy_settings): policy_owner,
-    # last_review, roles, alerts, change_control, drills, maturity
+    # last_review, roles, alerts, change_control, drills, collector, maturity
 """
 
 from __future__ import annotations

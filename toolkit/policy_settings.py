@@ -27,6 +27,9 @@ Top-level sections::
       cadence_days: 365                      # each scenario drilled at least this often
       scenarios: [ksk_emergency_rollover]    # scenarios that must be drilled (empty: any)
       followup_max_days: 90                  # drill follow-ups closed within this many days
+    collector:                               # politeness of the collector, per server address
+      max_inflight_per_server: 16            # queries in flight at most (0: no cap)
+      max_qps_per_server: 100                # queries per second at most (0: no limit)
     maturity:
       pillar_weights: {technical: 0.40, operational: 0.35, governance: 0.25}
       tier_weights: {1: 3, 2: 2, 3: 1, untiered: 1}
@@ -121,6 +124,13 @@ def positive_number(value: Any) -> float:
     """A finite number > 0."""
     if not (_is_number(value) and value > 0):
         raise ValueError(f"expected a number above 0, found {_describe(value)}")
+    return float(value)
+
+
+def non_negative_number(value: Any) -> float:
+    """A finite number >= 0."""
+    if not (_is_number(value) and value >= 0):
+        raise ValueError(f"expected a number, 0 or more, found {_describe(value)}")
     return float(value)
 
 
@@ -290,6 +300,16 @@ class DrillPolicy:
 
 
 @dataclass(frozen=True)
+class Politeness:
+    """``collector``: the per-server-address caps of the collector (None: not set here, the
+    command line or :class:`toolkit.collect.transport.TransportConfig`'s default decides;
+    0: no cap). The command line wins over these."""
+
+    max_inflight_per_server: int | None = None
+    max_qps_per_server: float | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The organisation-wide sections of policy.yaml; ``given`` names those the file had.
 
@@ -303,6 +323,7 @@ class Settings:
     alerts: Alerts = Alerts()
     change_control: ChangeControl = ChangeControl()
     drills: DrillPolicy = DrillPolicy()
+    collector: Politeness = Politeness()
     maturity: MaturitySettings = field(default_factory=lambda: _default_maturity())
     given: frozenset[str] = frozenset()
 
@@ -315,6 +336,7 @@ SETTINGS_KEYS: dict[str, str] = {
     "expiry, rollover window)",
     "change_control": "how observed key changes are matched to change tickets",
     "drills": "drill cadence, required scenarios, follow-up deadline",
+    "collector": "the collector's caps per server address (queries in flight, queries per second)",
     "maturity": "maturity model weights, level thresholds and gates",
 }
 """Top-level keys of policy.yaml read by :func:`read_settings`, with their meaning."""
@@ -388,6 +410,13 @@ def read_settings(data: Mapping[str, Any]) -> tuple[Settings, Problems]:
             },
         ),
         "change_control": (ChangeControl, {"match_window_hours": positive_number}),
+        "collector": (
+            Politeness,
+            {
+                "max_inflight_per_server": non_negative_int,
+                "max_qps_per_server": non_negative_number,
+            },
+        ),
         "drills": (
             DrillPolicy,
             {

@@ -2,7 +2,8 @@
 
 :func:`collect` returns the run frames; :func:`collect_run` also stores them as an immutable
 run. The pieces: ``anchors`` (trust anchor, root hints), ``plan`` (which question to which
-server, pure), ``walk`` (the walk's decisions as pure functions, and the sequential driver),
+server, pure), ``walk`` (the walk's decisions as pure functions;
+:class:`~toolkit.collect.walk.WalkState`, what both drivers learn and keep; the sequential driver),
 ``aio_walk`` and ``aio_transport`` (the asynchronous driver and sender :func:`collect` uses:
 many zones and queries in flight, polite per server address), ``transport`` (the blocking
 sender, the shared query message and :class:`Exchange`), ``validate`` (pure chain
@@ -21,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from toolkit.checks import run_checks
-from toolkit.collect.collector import CollectConfig, collect
+from toolkit.collect.collector import CollectConfig, collect, with_politeness
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
 from toolkit.portfolio import load_portfolio
@@ -49,6 +50,7 @@ def collect_run(
     (:func:`toolkit.collect.cluster.collect_cluster`) and is recorded in the run's parameters.
     """
     portfolio = load_portfolio(portfolio_dir)
+    config = with_politeness(config, portfolio.policies.settings.collector)
     if cluster is not None:
         from toolkit.collect.cluster import ClusterSpec, collect_cluster
 

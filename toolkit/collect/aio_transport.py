@@ -201,6 +201,12 @@ class AioTransport:
             self.servers[address] = st
         return st
 
+    def has_answered(self, address: str) -> bool:
+        """Whether ``address`` has answered any question in this run (a live server, whose
+        silence to one question is a loss rather than death)."""
+        st = self.servers.get(_canonical(address))
+        return st is not None and st.last_answer >= 0
+
     async def _pace(self, st: ServerState) -> None:
         """Wait for the token bucket of one address (GCRA: a rate and a burst, no timers)."""
         rate = self.config.max_qps_per_server

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 import dns.message
 import dns.name
@@ -35,17 +35,16 @@ import dns.rcode
 import dns.rdatatype
 
 from toolkit.collect.aio_transport import AioTransport
-from toolkit.collect.anchors import RootHints, TrustAnchor
-from toolkit.collect.plan import Server, ZonePlan, plan_zone, random_label
-from toolkit.collect.transport import Clock, Exchange
-from toolkit.collect.validate import ParentData
+from toolkit.collect.plan import Server, ZonePlan
+from toolkit.collect.transport import Exchange
 from toolkit.collect.walk import (
     _MAX_DEPTH,
     ProbeResult,
+    WalkState,
     ZoneEvidence,
-    _rrset,
+    _Lookup,
+    answer_addresses,
     gate_passed,
-    judge_cut,
     not_a_zone,
     question_messages,
     read_referral,
@@ -93,51 +92,19 @@ def run_for(index: int, coro: Awaitable[object]) -> asyncio.Task:
     return asyncio.get_running_loop().create_task(coro, context=ctx)  # type: ignore[arg-type]
 
 
-@dataclass
-class _Lookup:
-    exchange: Exchange | None
-    server: Server | None
-
-    @property
-    def response(self) -> dns.message.Message | None:
-        return self.exchange.response if self.exchange else None
-
-
-class AsyncWalker:
+class AsyncWalker(WalkState[AioTransport]):
     """Walks delegations and collects apex evidence for many zones at once; one instance per
     collection (and event loop). The asynchronous twin of :class:`toolkit.collect.walk.Walker`."""
 
-    def __init__(
-        self,
-        hints: RootHints,
-        anchor: TrustAnchor,
-        *,
-        clock: Clock,
-        transport: AioTransport,
-        log: Callable[[Exchange], None],
-        min_validity_days: Callable[[dns.name.Name], float | None] = lambda _: None,
-        seed: int | None = 0,
-    ) -> None:
-        self.anchor = anchor
-        self.seed = seed
-        self._rng = random.Random()
-        self.clock = clock
-        self.transport = transport
-        self.log = log
-        self.min_validity_days = min_validity_days
-        self._servers: dict[dns.name.Name, list[Server]] = {
-            dns.name.root: [(n, a) for n, a in hints.servers]
-        }
-        self._parent: dict[dns.name.Name, dns.name.Name] = {}
-        self._not_cut: set[dns.name.Name] = set()
-        self._missing: dict[dns.name.Name, ParentData] = {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As :class:`toolkit.collect.walk.WalkState` (``transport``: an :class:`AioTransport`)."""
+        super().__init__(*args, **kwargs)
         self._cuts: dict[dns.name.Name, asyncio.Task[str]] = {}  # cut discovery, shared
         self._cut_owner: dict[dns.name.Name, Owner] = {}
         self._waits: dict[dns.name.Name, set[dns.name.Name]] = {}  # cut probe -> cuts awaited
         self._zones: dict[dns.name.Name, asyncio.Task[ZoneEvidence]] = {}  # in flight
         self._zone_owner: dict[dns.name.Name, Owner] = {}
         self.done: dict[dns.name.Name, ZoneEvidence] = {}
-        self.evidence: dict[dns.name.Name, ZoneEvidence] = {}
 
     # -- shared work -----------------------------------------------------------------------
 
@@ -269,17 +236,14 @@ class AsyncWalker:
     async def _probe_cut(self, parent: dns.name.Name, child: dns.name.Name, depth: int) -> str:
         lookup = await self._ask_any(child, "NS", self._servers[parent])
         outcome, targets = read_referral(child, lookup.response)
-        if outcome in ("no-response", "nxdomain"):
-            nx = outcome == "nxdomain"
-            self._missing[child] = ParentData(answered=nx, nxdomain=nx)
+        self.note_missing(child, outcome)
         if outcome != "zone":
             return outcome
-        servers: list[Server] = []
-        for target, glue in targets:
-            addrs = glue or await self.resolve_addresses(target, depth + 1)
-            servers += [(target.to_text(), a) for a in sorted(set(addrs))]
-        self._servers[child] = servers
-        self._parent[child] = parent
+        addresses = [
+            (target, glue or await self.resolve_addresses(target, depth + 1))
+            for target, glue in targets
+        ]
+        self.enter_cut(parent, child, addresses)
         return "zone"
 
     async def resolve_addresses(self, name: dns.name.Name, depth: int = 0) -> list[str]:
@@ -292,11 +256,7 @@ class AsyncWalker:
         addrs: list[str] = []
         for rdtype in ("A", "AAAA"):
             lookup = await self._ask_any(name, rdtype, self._servers[zone])
-            r = lookup.response
-            if r is None:
-                continue
-            rrset = _rrset(r.answer, name, dns.rdatatype.from_text(rdtype))
-            addrs += [rd.address for rd in rrset or []]
+            addrs += answer_addresses(name, rdtype, lookup.response)
         return addrs
 
     # -- collecting and judging ------------------------------------------------------------
@@ -327,36 +287,14 @@ class AsyncWalker:
 
     async def _collect_cut(self, name: dns.name.Name) -> ZoneEvidence:
         started = self.clock.now()
-        servers = self._servers[name]
         parent = self._parent.get(name)
-        plan = plan_zone(
-            name,
-            parent=parent,
-            parent_servers=self._servers[parent] if parent is not None else [],
-            zone_servers=servers,
-            nx_label=self.nx_label(name),
-        )
+        plan = self.plan_for(name)
         if parent is not None:  # the plan runs while the zone above is judged
             parent_ev, results = await asyncio.gather(self.collect_zone(parent), self.execute(plan))
             parent_verdict = parent_ev.verdict
         else:
             results, parent_verdict = await self.execute(plan), None
-        return judge_cut(
-            plan,
-            servers,
-            parent_verdict,
-            results,
-            started=started,
-            clock=self.clock,
-            min_validity_days=self.min_validity_days(name),
-            anchor=self.anchor,
-        )
-
-    def nx_label(self, zone: dns.name.Name) -> str:
-        """As :meth:`toolkit.collect.walk.Walker.nx_label`."""
-        if self.seed is None:
-            return random_label(self._rng)
-        return random_label(random.Random(f"{self.seed}/{zone.to_text().lower()}"))
+        return self.judge(plan, parent_verdict, results, started)
 
     async def execute(self, plan: ZonePlan) -> list[ProbeResult]:
         """Send the plan's probes, those that do not wait for another together; a server
@@ -382,7 +320,7 @@ class AsyncWalker:
             gates = [i for i in indices if plan.probes[i].gate]
             rest = [i for i in indices if not plan.probes[i].gate]
             for i in gates:
-                if not await one(i):
+                if not await one(i) and not (self._gate_lost(results[i]) and await one(i)):
                     for j in rest:
                         results[j] = ProbeResult(plan.probes[j], None)
                     return
@@ -392,6 +330,18 @@ class AsyncWalker:
         out = [r for r in results if r is not None]
         assert len(out) == len(plan.probes)
         return out
+
+    def _gate_lost(self, result: ProbeResult | None) -> bool:
+        """Whether a failed gate probe is asked once more: it timed out (every try) at a
+        server that answers other questions in this run, so the question or its answers were
+        lost (2 % loss loses both tries of some question in a large portfolio), and the
+        server is not dead. One more round of tries, within the same timeouts; a server that
+        never answered (dead, or down) is not asked again, so dead zones cost no more. The
+        sequential driver, the equivalence reference on a lossless lab, has no such retry."""
+        if result is None or result.exchange is None:
+            return False
+        ex = result.exchange
+        return ex.error == "timeout" and self.transport.has_answered(ex.server)
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -415,10 +365,7 @@ class AsyncWalker:
             self.evidence[n] = self.done[n]
 
     def release(self, name: dns.name.Name) -> None:
-        """As :meth:`toolkit.collect.walk.Walker.release`: the probe results of ``name`` are let
-        go; its verdict and apex data stay for the zones below it."""
-        ev = self.evidence.get(name)
-        if ev is not None and ev.results:
-            light = replace(ev, results=[])
-            self.evidence[name] = light
+        """As :meth:`toolkit.collect.walk.WalkState.release_results` (in :attr:`done` too)."""
+        light = self.release_results(name)
+        if light is not None:
             self.done[name] = light

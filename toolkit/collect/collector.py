@@ -12,9 +12,9 @@ import asyncio
 import logging
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -40,6 +40,7 @@ from toolkit.collect.transport import Clock, Exchange, TransportConfig
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import Walker, ZoneEvidence
 from toolkit.inventory import normalize_zone
+from toolkit.policy_settings import Politeness
 from toolkit.portfolio import Portfolio
 from toolkit.reasons import describe
 from toolkit.schemas import EVIDENCE, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES, FrameSchema
@@ -72,6 +73,9 @@ class CollectConfig:
     seed: int | None = 0  # seeds the denial probes' random names (None: fresh each run)
     zones_in_flight: int = DEFAULT_ZONES_IN_FLIGHT  # zones collected at once per process
     vantage: str | None = None  # where the resolvers are asked from (resolver_checks.vantage)
+    # where each per-server cap of ``transport`` came from (CAPS): "command line" or
+    # "policy.yaml"; a cap not named here is TransportConfig's default
+    cap_sources: Mapping[str, str] = field(default_factory=dict)
 
     def parameters(self) -> dict[str, Any]:
         """The configuration as JSON-serialisable run parameters (for the manifest)."""
@@ -86,10 +90,36 @@ class CollectConfig:
             "max_inflight_per_process": t.max_inflight,
             "max_inflight_per_server": t.max_inflight_per_server,
             "max_qps_per_server": t.max_qps_per_server,
+            "caps_from": {cap: self.cap_sources.get(cap, "default") for cap in CAPS},
             "down_after_timeouts": t.down_after,
             "zones_in_flight": self.zones_in_flight,
             "vantage": self.vantage,
         }
+
+
+CAPS: tuple[str, ...] = ("max_inflight_per_server", "max_qps_per_server")
+"""The politeness caps per server address that ``policy.yaml``'s ``collector`` section and the
+command line set (fields of :class:`TransportConfig` and of
+:class:`toolkit.policy_settings.Politeness`)."""
+
+
+def with_politeness(config: CollectConfig, politeness: Politeness) -> CollectConfig:
+    """``config`` with the caps ``policy.yaml`` gives (its ``collector`` section), except those
+    the command line set (named "command line" in ``config.cap_sources``): the command line
+    wins, then policy.yaml, then :class:`TransportConfig`'s defaults."""
+    given = {
+        cap: value
+        for cap in CAPS
+        if (value := getattr(politeness, cap)) is not None
+        and config.cap_sources.get(cap) != "command line"
+    }
+    if not given:
+        return config
+    return replace(
+        config,
+        transport=replace(config.transport, **given),
+        cap_sources={**config.cap_sources, **dict.fromkeys(given, "policy.yaml")},
+    )
 
 
 def collect(

@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Generic, TypeVar
 
 import dns.flags
 import dns.message
@@ -29,6 +30,8 @@ from toolkit.collect.anchors import RootHints, TrustAnchor
 from toolkit.collect.plan import Probe, Server, ZonePlan, plan_zone, random_label
 from toolkit.collect.transport import Clock, Exchange, TransportConfig, make_query, send
 from toolkit.collect.validate import ChildData, ParentData, Verdict, judge_zone
+
+T = TypeVar("T")  # what a walk driver sends through
 
 _MAX_DEPTH = 8  # nested NS-name resolutions before giving up (loops in glueless delegations)
 
@@ -200,8 +203,13 @@ def question_messages(
     return queries
 
 
-class Walker:
-    """Walks delegations and collects apex evidence; one instance per collection run."""
+class WalkState(Generic[T]):
+    """What both drivers of the walk (:class:`Walker`, one query at a time, and
+    :class:`toolkit.collect.aio_walk.AsyncWalker`) keep and decide alike: the zone cuts found
+    (servers, parents, names that are no cut, names whose parent gave no delegation), the
+    evidence collected, each zone's plan and non-existent label. The drivers differ only in
+    *when* they send (and with what ``transport``: ``T``); what they learn from an answer is
+    entered here."""
 
     def __init__(
         self,
@@ -209,17 +217,17 @@ class Walker:
         anchor: TrustAnchor,
         *,
         clock: Clock,
-        transport: TransportConfig,
+        transport: T,
         log: Callable[[Exchange], None],
         min_validity_days: Callable[[dns.name.Name], float | None] = lambda _: None,
         seed: int | None = 0,
     ) -> None:
         """``seed`` picks the label of each zone's non-existent name (see :meth:`nx_label`)."""
+        self.transport = transport
         self.anchor = anchor
         self.seed = seed
         self._rng = random.Random()
         self.clock = clock
-        self.transport = transport
         self.log = log
         self.min_validity_days = min_validity_days
         self._servers: dict[dns.name.Name, list[Server]] = {
@@ -229,6 +237,91 @@ class Walker:
         self._not_cut: set[dns.name.Name] = set()
         self._missing: dict[dns.name.Name, ParentData] = {}
         self.evidence: dict[dns.name.Name, ZoneEvidence] = {}
+
+    def nx_label(self, zone: dns.name.Name) -> str:
+        """The label of the random non-existent name asked under ``zone``: drawn from a
+        generator seeded with the walker's seed and the zone's name (so two runs, or two shards
+        of one run, ask the same names), or fresh for every zone when the seed is None."""
+        if self.seed is None:
+            return random_label(self._rng)
+        return random_label(random.Random(f"{self.seed}/{zone.to_text().lower()}"))
+
+    def plan_for(self, name: dns.name.Name) -> ZonePlan:
+        """The probe plan of zone cut ``name``, from the servers found for it and its parent."""
+        parent = self._parent.get(name)
+        return plan_zone(
+            name,
+            parent=parent,
+            parent_servers=self._servers[parent] if parent is not None else [],
+            zone_servers=self._servers[name],
+            nx_label=self.nx_label(name),
+        )
+
+    def judge(
+        self,
+        plan: ZonePlan,
+        parent_verdict: Verdict | None,
+        results: list[ProbeResult],
+        started: datetime,
+    ) -> ZoneEvidence:
+        """The evidence and verdict of zone cut ``plan.zone`` from its executed plan (see
+        :func:`judge_cut`), with the zone's validity floor and the walk's trust anchor."""
+        return judge_cut(
+            plan,
+            self._servers[plan.zone],
+            parent_verdict,
+            results,
+            started=started,
+            clock=self.clock,
+            min_validity_days=self.min_validity_days(plan.zone),
+            anchor=self.anchor,
+        )
+
+    def note_missing(self, child: dns.name.Name, outcome: str) -> None:
+        """Remember that ``child``'s parent gave no delegation for it (``outcome`` of
+        :func:`read_referral`: "nxdomain" or "no-response"; any other is not entered)."""
+        if outcome in ("no-response", "nxdomain"):
+            nx = outcome == "nxdomain"
+            self._missing[child] = ParentData(answered=nx, nxdomain=nx)
+
+    def enter_cut(
+        self,
+        parent: dns.name.Name,
+        child: dns.name.Name,
+        addresses: list[tuple[dns.name.Name, list[str]]],
+    ) -> None:
+        """Enter zone cut ``child`` below ``parent`` with its servers' addresses (per server
+        name in name order; each server's addresses sorted and without repeats)."""
+        self._servers[child] = [
+            (target.to_text(), a) for target, addrs in addresses for a in sorted(set(addrs))
+        ]
+        self._parent[child] = parent
+
+    def release_results(self, name: dns.name.Name) -> ZoneEvidence | None:
+        """Let go of the probe results (the DNS messages) of ``name``'s evidence, once whatever
+        is drawn from them has been: its verdict and apex data stay, for the zones below it,
+        but its evidence rows can no longer be drawn. Keeps the memory of a long walk, and the
+        garbage collector's work, from growing with every message received. Returns the
+        lightened evidence (None when there was nothing to let go)."""
+        ev = self.evidence.get(name)
+        if ev is None or not ev.results:
+            return None
+        light = replace(ev, results=[])
+        self.evidence[name] = light
+        return light
+
+
+def answer_addresses(name: dns.name.Name, rdtype: str, r: dns.message.Message | None) -> list[str]:
+    """The addresses of ``name`` in an answer to its ``rdtype`` (A or AAAA) query."""
+    if r is None:
+        return []
+    rrset = _rrset(r.answer, name, dns.rdatatype.from_text(rdtype))
+    return [rd.address for rd in rrset or []]
+
+
+class Walker(WalkState[TransportConfig]):
+    """Walks delegations and collects apex evidence, one query at a time; one instance per
+    collection run. The reference the asynchronous driver is proven equal to."""
 
     # -- asking ----------------------------------------------------------------------------
 
@@ -290,18 +383,13 @@ class Walker:
     def _probe_cut(self, parent: dns.name.Name, child: dns.name.Name, depth: int) -> str:
         lookup = self._ask_any(child, "NS", self._servers[parent])
         outcome, targets = read_referral(child, lookup.response)
-        if outcome in ("no-response", "nxdomain"):
-            self._missing[child] = ParentData(
-                answered=outcome == "nxdomain", nxdomain=outcome == "nxdomain"
-            )
+        self.note_missing(child, outcome)
         if outcome != "zone":
             return outcome
-        servers: list[Server] = []
-        for target, glue in targets:
-            addrs = glue or self.resolve_addresses(target, depth + 1)
-            servers += [(target.to_text(), a) for a in sorted(set(addrs))]
-        self._servers[child] = servers
-        self._parent[child] = parent
+        addresses = [
+            (target, glue or self.resolve_addresses(target, depth + 1)) for target, glue in targets
+        ]
+        self.enter_cut(parent, child, addresses)
         return "zone"
 
     def resolve_addresses(self, name: dns.name.Name, depth: int = 0) -> list[str]:
@@ -314,11 +402,7 @@ class Walker:
         addrs: list[str] = []
         for rdtype in ("A", "AAAA"):
             lookup = self._ask_any(name, rdtype, self._servers[zone])
-            r = lookup.response
-            if r is None:
-                continue
-            rrset = _rrset(r.answer, name, dns.rdatatype.from_text(rdtype))
-            addrs += [rd.address for rd in rrset or []]
+            addrs += answer_addresses(name, rdtype, lookup.response)
         return addrs
 
     # -- collecting and judging ----------------------------------------------------------------
@@ -337,48 +421,18 @@ class Walker:
 
     def _collect_cut(self, name: dns.name.Name) -> ZoneEvidence:
         started = self.clock.now()
-        servers = self._servers[name]
         parent = self._parent.get(name)
         parent_verdict = None
         if parent is not None:
             parent_verdict = self.collect_zone(parent).verdict
-        plan = plan_zone(
-            name,
-            parent=parent,
-            parent_servers=self._servers[parent] if parent is not None else [],
-            zone_servers=servers,
-            nx_label=self.nx_label(name),
-        )
-        results = self.execute(plan)
-        ev = judge_cut(
-            plan,
-            servers,
-            parent_verdict,
-            results,
-            started=started,
-            clock=self.clock,
-            min_validity_days=self.min_validity_days(name),
-            anchor=self.anchor,
-        )
+        plan = self.plan_for(name)
+        ev = self.judge(plan, parent_verdict, self.execute(plan), started)
         self.evidence[name] = ev
         return ev
 
     def release(self, name: dns.name.Name) -> None:
-        """Let go of the probe results (the DNS messages) of ``name``'s evidence, once whatever
-        is drawn from them has been: its verdict and apex data stay, for the zones below it,
-        but its evidence rows can no longer be drawn. Keeps the memory of a long walk, and the
-        garbage collector's work, from growing with every message received."""
-        ev = self.evidence.get(name)
-        if ev is not None and ev.results:
-            self.evidence[name] = replace(ev, results=[])
-
-    def nx_label(self, zone: dns.name.Name) -> str:
-        """The label of the random non-existent name asked under ``zone``: drawn from a
-        generator seeded with the walker's seed and the zone's name (so two runs, or two shards
-        of one run, ask the same names), or fresh for every zone when the seed is None."""
-        if self.seed is None:
-            return random_label(self._rng)
-        return random_label(random.Random(f"{self.seed}/{zone.to_text().lower()}"))
+        """As :meth:`WalkState.release_results`."""
+        self.release_results(name)
 
     def execute(self, plan: ZonePlan) -> list[ProbeResult]:
         """Send the plan's probes in order; a server (name and address) whose gate probe gets

@@ -371,6 +371,21 @@ def _proc_state(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[0]
 
 
+EXEC_GRACE = 1.0
+"""Seconds an empty command line of a live process is read again. ``Popen`` returns when the
+child's close-on-exec pipe closes, which the kernel does before it has set the new program's
+arguments up: read in that window (a loaded machine widens it), ``/proc/PID/cmdline`` is
+empty, and a daemon just started looked like "exited during startup" (and, so judged, was
+never stopped)."""
+
+
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+
 def is_running(record: ProcessRecord) -> bool:
     """True when ``record.pid`` is alive (not a zombie) and still runs ``record.cmdline``.
 
@@ -388,9 +403,12 @@ def is_running(record: ProcessRecord) -> bool:
     state = _proc_state(record.pid)
     if state is None or state in ("Z", "X"):
         return False
-    try:
-        raw = Path(f"/proc/{record.pid}/cmdline").read_bytes()
-    except OSError:
+    raw = _cmdline(record.pid)
+    deadline = time.monotonic() + EXEC_GRACE
+    while raw == b"" and time.monotonic() < deadline:  # in the middle of exec: read again
+        time.sleep(0.005)
+        raw = _cmdline(record.pid)
+    if raw is None:
         return False
     return tuple(a.decode(errors="replace") for a in raw.split(b"\0")[:-1]) == record.cmdline
 

@@ -12,6 +12,12 @@ children's two name servers (one knotd listening on both addresses), ``.9`` an a
 nothing listens: with ``dead_fraction`` a share of the zones is delegated there (both glue
 records), so collecting them times out and the configured timeouts bound the run.
 
+With ``ns_addresses`` N above 2 the children's servers spread over N addresses, as real
+portfolios spread over providers' name-server sets: ``.3``, ``.4`` and ``.30`` upward (``.53``-
+``.56`` skipped), N/2 pairs, zone *i* on pair *i* mod N/2 (``ns1`` and ``ns2`` glue and A
+records), one knotd listening on all of them; per-address politeness caps then bind N/2 times
+later than with two addresses.
+
 With ``network`` (an added round trip, jitter or UDP loss) the three knotd move to the backend
 addresses ``{base}.101``-``.104`` and a network shim takes ``.1``-``.4`` (see
 :mod:`toolkit.lab.network`). With ``rude`` the lab adds one zone per rude server of
@@ -81,6 +87,29 @@ _GENERATED_DIRS = ("zones", "knot", "logs", "portfolio", "shim")
 _GENERATED_FILES = ("lab.json", "synthetic.json", "root.ds", "root.hints")
 _CHUNK = 250  # zones built per task
 
+MAX_NS_ADDRESSES = 64
+"""The most name-server addresses the children can spread over (their backends, 100 above,
+stay below .255)."""
+
+
+def ns_hosts(count: int) -> list[int]:
+    """The last octets of the children's ``count`` name-server addresses: ``.3``, ``.4``, then
+    ``.30`` upward, leaving out ``.53``-``.56`` (the regular lab's resolvers)."""
+    if not (2 <= count <= MAX_NS_ADDRESSES and count % 2 == 0):
+        raise LabError(
+            f"name-server addresses must be an even number from 2 to {MAX_NS_ADDRESSES}, "
+            f"got {count}"
+        )
+    extra = [h for h in range(30, 30 + count + 4) if not 53 <= h <= 56][: count - 2]
+    return [3, 4, *extra]
+
+
+def ns_pair(index: int, addresses: Sequence[str]) -> tuple[str, str]:
+    """The (ns1, ns2) addresses of the zone at ``index`` (0-based, inventory order): pair
+    ``index`` mod N/2 of ``addresses`` (consecutive addresses form a pair)."""
+    k = index % (len(addresses) // 2)
+    return addresses[2 * k], addresses[2 * k + 1]
+
 
 @dataclass(frozen=True)
 class SyntheticLab:
@@ -93,6 +122,7 @@ class SyntheticLab:
     dead_address: str
     timings: dict[str, float]  # seconds: keys_and_signing, parent_zones, servers_ready, total
     rude: dict[str, str] = field(default_factory=dict)  # rude zone (no trailing dot) -> fault
+    ns_addresses: tuple[str, ...] = ()  # the children's name-server addresses (public)
 
 
 def zone_names(count: int) -> list[str]:
@@ -247,6 +277,7 @@ def synthetic_up(
     timeout: float = READY_TIMEOUT,
     network: net.NetworkConditions | None = None,
     rude: bool = False,
+    ns_addresses: int = 2,
 ) -> SyntheticLab:
     """Build, sign and serve a synthetic lab of ``zones_count`` signed zones in ``lab_dir``.
 
@@ -259,6 +290,7 @@ def synthetic_up(
     :func:`toolkit.lab.lab_down`), ``synthetic.json`` and ``portfolio/inventory.csv``.
     ``network`` puts every server behind the network shim; ``rude`` adds the rude servers'
     zones after the others (see the module docstring); either starts the shim last.
+    ``ns_addresses`` (even, 2 to 64) spreads the children over that many server addresses.
 
     Returns a :class:`SyntheticLab`. Raises LabError for a bad base, count or fraction, a
     missing knotd, an address in use, or a server that does not come up within ``timeout``
@@ -267,6 +299,7 @@ def synthetic_up(
     t_start = time.perf_counter()
     if zones_count < 1:
         raise LabError(f"a synthetic lab needs at least one zone, got {zones_count}")
+    hosts = ns_hosts(ns_addresses)  # a bad count is refused before anything is touched
     now = datetime.now(UTC) if now is None else now
     if now.tzinfo is None:
         raise LabError("lab time 'now' must be timezone-aware (UTC)")
@@ -278,6 +311,8 @@ def synthetic_up(
         lab_down(lab)
     shimmed = network is not None and network.active
     public = addrs.servers()
+    public.update({f"ns{i + 1}": addrs.host(h) for i, h in enumerate(hosts) if i >= 2})
+    ns_addrs = [addrs.host(h) for h in hosts]
     backends = {a: net.backend(a) for a in public.values()} if shimmed else {}
     rude_servers = net.RUDE_SERVERS if rude else ()
     rude_addresses = [net.rude_address(addrs, r) for r in rude_servers]
@@ -293,6 +328,16 @@ def synthetic_up(
     rude_ns2 = {f"ns2.{absolute(r.zone)}": net.rude_address(addrs, r) for r in rude_servers}
     serial = zones.soa_serial(now)
     abs_names = [absolute(n) for n in names]
+    spread: dict[str, str] = {}  # ns1/ns2 of each zone -> its address (more than 2 addresses)
+    if ns_addresses > 2:
+        for i, name in enumerate(abs_names[:zones_count]):
+            for ns, address in zip(("ns1", "ns2"), ns_pair(i, ns_addrs), strict=True):
+                spread[f"{ns}.{name}"] = address
+
+    def chunk_redirect(chunk: Sequence[str]) -> dict[str, str]:
+        own = {f"{ns}.{n}" for n in chunk for ns in ("ns1", "ns2")}
+        return {**{o: a for o, a in spread.items() if o in own}, **rude_ns2}
+
     tasks = [
         _BuildTask(
             tuple(abs_names[i : i + _CHUNK]),
@@ -302,7 +347,7 @@ def synthetic_up(
             serial,
             now,
             lab / "zones",
-            rude_ns2,
+            chunk_redirect(abs_names[i : i + _CHUNK]),
         )
         for i in range(0, len(abs_names), _CHUNK)
     ]
@@ -325,7 +370,7 @@ def synthetic_up(
     root_keys = _zone_keys(zones.ROOT, seed)
     test_zone = zones.build_test_zone(addrs, delegations, serial)  # type: ignore[arg-type]
     glue = {f"{ns}.{child}": dead_address for child in dead for ns in ("ns1", "ns2")}
-    _redirect(test_zone, {**glue, **rude_ns2})
+    _redirect(test_zone, {**spread, **glue, **rude_ns2})
     zones.sign(test_zone, test_keys, now + start, now + end)
     root_zone = zones.build_root_zone(addrs, [zones.make_ds(zones.TEST, test_keys.ksk)], serial)
     zones.sign(root_zone, root_keys, now + start, now + end)
@@ -349,7 +394,7 @@ def synthetic_up(
     ]
     if live:
         served = {n: zone_dir / f"{n.rstrip('.')}.zone" for n in live}
-        plan.append(_knot(lab, "ns", [at[addrs.ns1], at[addrs.ns2]], served))
+        plan.append(_knot(lab, "ns", [at[a] for a in ns_addrs], served))
     probes = {"knot-root": ".", "knot-test": zones.TEST, "knot-ns": live[0] if live else ""}
 
     info = LabInfo(
@@ -385,7 +430,7 @@ def synthetic_up(
         servers.wait_ready(started, logs, timeout)
         if live:
             _wait_zones(at[addrs.ns1], live, timeout)
-            _wait_zones(at[addrs.ns2], live[-1:], timeout)
+            _wait_zones(at[ns_addrs[-1]], live[-1:], timeout)
         if shimmed or rude:
             conditions = network if network is not None else net.NetworkConditions()
             routes = [conditions.route(a, b) for a, b in backends.items()]
@@ -414,6 +459,7 @@ def synthetic_up(
         "zones": len(names),
         "dead_fraction": dead_fraction,
         "dead_address": dead_address,
+        "ns_addresses": ns_addrs,
         "dead_zones": sorted(n.rstrip(".") for n in dead),
         "portfolio": str(lab / "portfolio"),
         "build_workers": n_workers,
@@ -428,4 +474,5 @@ def synthetic_up(
         dead_address=dead_address,
         timings=timings,
         rude={r.zone: r.fault for r in rude_servers},
+        ns_addresses=tuple(ns_addrs),
     )
