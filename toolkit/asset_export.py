@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.errors import InputError
+from toolkit.evidence import defuse_formulas
 from toolkit.policy import PolicySet
 from toolkit.portfolio import load_portfolio
 from toolkit.schemas import UTC_TS, Column, FrameSchema
@@ -107,7 +108,7 @@ def export_inventory(
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            frame.to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+            defuse_formulas(frame).to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

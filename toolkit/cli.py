@@ -118,7 +118,9 @@ def _print_frame(df: object, fmt: str) -> None:
 
     assert isinstance(df, pd.DataFrame)
     if fmt == "csv":
-        df.to_csv(sys.stdout, index=False)
+        from toolkit.evidence import defuse_formulas
+
+        defuse_formulas(df).to_csv(sys.stdout, index=False)
     elif fmt == "json":
         print(_json(df))
     else:
