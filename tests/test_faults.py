@@ -8,6 +8,7 @@ import io
 import shutil
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from governance_fakes import SAMPLE, store_sample_run
 
 from toolkit.cli import main
@@ -70,3 +71,64 @@ def test_zones_csv_defuses_formula_cells(tmp_path, capsys):
     # capsys reads stdout with universal newlines (a CR becomes a line end): the CR cell is
     # checked by the risky-cell scan only
     _assert_defused(_cells(capsys.readouterr().out), FORMULAS[:5])
+
+
+# -- 7. one clear line, not a traceback: --now, --resolver ----------------------------------
+
+
+def _tiny_portfolio(tmp_path, zone="ok.test"):
+    port = tmp_path / "p"
+    port.mkdir(exist_ok=True)
+    (port / "inventory.csv").write_text(f"zone\n{zone}\n", encoding="utf-8")
+    return port
+
+
+@pytest.mark.parametrize("now", ["9999-12-31", "0001-01-01", "0001-01-01T00:00:00+01:00"])
+def test_now_out_of_range_is_one_clear_line(tmp_path, capsys, now):
+    port = _tiny_portfolio(tmp_path)
+    argv = ["collect", "--portfolio", str(port), "--workspace", str(tmp_path / "ws"),
+            "--no-resolvers", "--now", now]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--now" in err and "out of range" in err
+    assert not (tmp_path / "ws").exists()
+
+
+def test_resolver_address_must_be_an_ip_address(tmp_path, capsys):
+    port = _tiny_portfolio(tmp_path)
+    argv = ["collect", "--portfolio", str(port), "--workspace", str(tmp_path / "ws"),
+            "--resolver", "x=notanip"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--resolver" in err and "'notanip' is not an IPv4 or IPv6 address" in err
+    assert not (tmp_path / "ws").exists()  # refused before any probing
+
+
+# -- 8. inputs that were accepted silently --------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["127.0.0.1", "::1", "10.0.0.1."])
+def test_ip_address_is_no_zone_name(tmp_path, capsys, zone):
+    port = _tiny_portfolio(tmp_path, zone)
+    argv = ["collect", "--portfolio", str(port), "--workspace", str(tmp_path / "ws"),
+            "--no-resolvers"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "inventory.csv, line 2, column 'zone'" in err and "is an IP address" in err
+
+
+@pytest.mark.parametrize("period", ["2026Q9", "2026Q0", "2026-H3", "2026-13", "2026-00"])
+def test_period_that_names_no_period_is_refused(tmp_path, capsys, period):
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "audit", "--workspace", str(tmp_path), "--period", period])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{period!r} is no period" in err
+
+
+@pytest.mark.parametrize("period", ["2026Q4", "2026-H2", "2026-11", "2026", "last quarter"])
+def test_real_periods_and_free_labels_still_accepted(period):
+    from toolkit.argtypes import period as period_type
+
+    assert period_type(period) == period

@@ -8,11 +8,20 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolkit import __version__
+from toolkit.argtypes import (
+    milliseconds,
+    non_negative_float,
+    non_negative_int,
+    parse_now,
+    period,
+    positive_int,
+    positive_seconds,
+    share,
+)
 from toolkit.errors import InputError, ToolkitError
 
 if TYPE_CHECKING:
@@ -29,80 +38,12 @@ def _workspace_default() -> str:
     return os.environ.get("DNSSEC_AUDIT_WORKSPACE", "workspace")
 
 
-def _parse_now(text: str | None) -> datetime:
-    """``--now`` (ISO 8601, UTC if no offset) or the wall clock: the one place "now" is read."""
-    if not text:
-        return datetime.now(UTC)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError("--now", f"expected an ISO 8601 time, got {text!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def _positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def _milliseconds(text: str) -> float:
-    """An argparse type: milliseconds between 0 and 10,000."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
-    if not 0 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"expected 0 to 10000 ms, got {text}")
-    return value
-
-
-def _share(text: str) -> float:
-    """An argparse type: a share from 0 up to (not including) 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share such as 0.02, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a share from 0 up to (not including) 1, e.g. 0.02 for 2 %, got {text}"
-        )
-    return value
-
-
 def _network(args: argparse.Namespace) -> NetworkConditions | None:
     """The lab's network conditions from --rtt-ms, --jitter-ms and --loss (None: all 0)."""
     from toolkit.lab.network import NetworkConditions
 
     conditions = NetworkConditions(args.rtt_ms, args.jitter_ms, args.loss)
     return conditions if conditions.active else None
-
-
-def _non_negative_int(text: str) -> int:
-    """An argparse type: a whole number of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    """An argparse type: a number of at least 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
-    return value
 
 
 def _add_workspace(p: argparse.ArgumentParser) -> None:
@@ -147,9 +88,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         print(f"dnssec-audit: error: lab {args.action} takes no NAME", file=sys.stderr)
         return 2
     if args.action == "up":
-        info = lab.lab_up(
-            args.dir, base=args.base, now=_parse_now(args.now), network=_network(args)
-        )
+        info = lab.lab_up(args.dir, base=args.base, now=parse_now(args.now), network=_network(args))
         print(f"lab up in {info.dir}")
         print(f"  trust anchor: {info.trust_anchor}")
         print(f"  root hints:   {info.root_hints}")
@@ -167,7 +106,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
             zones_count=args.zones,
             base=base,
             dead_fraction=args.dead_fraction,
-            now=_parse_now(args.now),
+            now=parse_now(args.now),
             network=_network(args),
             rude=args.rude_servers,
         )
@@ -203,7 +142,7 @@ def cmd_lab_drill(args: argparse.Namespace) -> int:
     if not args.drill_name:
         print("dnssec-audit: error: lab drill needs a NAME (or --list)", file=sys.stderr)
         return 2
-    now = _parse_now(args.now)
+    now = parse_now(args.now)
     out = args.out or Path("out") / "drills" / f"{args.drill_name}-{now:%Y%m%dT%H%M%SZ}"
     result = run_drill(args.drill_name, args.dir, out, now=now)
     for step in result.steps:
@@ -269,7 +208,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     config = _collect_config(args)
     run = collect_run(
-        args.portfolio, args.workspace, config, now=_parse_now(args.now), workers=args.workers
+        args.portfolio, args.workspace, config, now=parse_now(args.now), workers=args.workers
     )
     h = headline(run.frames["zones"])
     print(
@@ -309,7 +248,7 @@ def cmd_zones(args: argparse.Namespace) -> int:
 def cmd_assess(args: argparse.Namespace) -> int:
     from toolkit.assessment import assess, render_text
 
-    result = assess(args.portfolio, args.workspace, run=args.run, now=_parse_now(args.now))
+    result = assess(args.portfolio, args.workspace, run=args.run, now=parse_now(args.now))
     if args.format == "json":
         print(json.dumps(result.to_dict(args.framework), indent=2, ensure_ascii=False))
     else:
@@ -478,7 +417,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         evaluate_alerts,
     )
 
-    now = _parse_now(args.now)
+    now = parse_now(args.now)
     if args.ack:
         by = args.by or os.environ.get("USER") or "unknown"
         try:
@@ -532,7 +471,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         workspace=Path(args.workspace),
         lab_dir=Path(args.lab_dir),
         base=args.base,
-        now=_parse_now(args.now),
+        now=parse_now(args.now),
         history_quarters=args.history_quarters,
     )
     print(f"board report:  {out.board_pdf.resolve()}")
@@ -566,25 +505,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--now", help="sign relative to this time (ISO 8601; default: now)")
     p.add_argument(
-        "--zones", type=_positive_int, default=10000, help="synthetic: signed zones (10000)"
+        "--zones", type=positive_int, default=10000, help="synthetic: signed zones (10000)"
     )
     p.add_argument(
         "--dead-fraction",
-        type=float,
+        type=share,
         default=0.0,
         help="synthetic: share of zones delegated to an address where nothing listens (0)",
     )
     p.add_argument(
         "--rtt-ms",
-        type=_milliseconds,
+        type=milliseconds,
         default=0.0,
         help="up, synthetic: round trip the network shim adds to every server (0: no shim)",
     )
     p.add_argument(
-        "--jitter-ms", type=_milliseconds, default=0.0, help="up, synthetic: ± spread of it (0)"
+        "--jitter-ms", type=milliseconds, default=0.0, help="up, synthetic: ± spread of it (0)"
     )
     p.add_argument(
-        "--loss", type=_share, default=0.0, help="up, synthetic: share of UDP queries lost (0)"
+        "--loss", type=share, default=0.0, help="up, synthetic: share of UDP queries lost (0)"
     )
     p.add_argument(
         "--rude-servers",
@@ -611,18 +550,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-resolvers", action="store_true", help="ask no validating resolver")
     p.add_argument("--lab", type=Path, help="take anchor, hints and resolvers from a lab folder")
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds per try (2)")
-    p.add_argument("--tries", type=int, default=2, help="tries per server and transport (2)")
+    p.add_argument("--timeout", type=positive_seconds, default=2.0, help="seconds per try (2)")
+    p.add_argument(
+        "--tries", type=positive_int, default=2, help="tries per server and transport (2)"
+    )
     p.add_argument(
         "--max-inflight-per-server",
-        type=_non_negative_int,
+        type=non_negative_int,
         metavar="N",
         help="queries in flight to one server address at most, for the whole run"
         " (default 16; 0: no limit)",
     )
     p.add_argument(
         "--max-qps-per-server",
-        type=_non_negative_float,
+        type=non_negative_float,
         metavar="Q",
         help="queries per second to one server address at most, for the whole run"
         " (default 100; 0: no limit)",
@@ -631,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         help="collector processes (default: one per core; 1: a single sequential process)",
     )
@@ -679,7 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="PDF to write (out/board-report.pdf, out/audit-report.pdf)"
     )
     p.add_argument("--organisation", default="Example Organisation")
-    p.add_argument("--period", default="", help="e.g. 2026Q4 (default: from the run date)")
+    p.add_argument(
+        "--period", type=period, default="", help="e.g. 2026Q4 (default: from the run date)"
+    )
     p.add_argument("--as-of", default="", help="ISO date (default: the run's date)")
     p.add_argument("--classification", default="", help="INTERNAL (board), CONFIDENTIAL (audit)")
     p.add_argument("--zone", default="", help="zone: the zone to report on (A- or U-label)")
@@ -699,7 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--inline-zone-limit",
-        type=_positive_int,
+        type=positive_int,
         default=25,
         help="audit: past this many zones, per-zone detail goes to PDF attachments (25)",
     )
@@ -727,7 +670,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="print every alert of the state")
     p.add_argument("--webhook", metavar="URL", help="POST each new alert as JSON to URL")
     p.add_argument("--jsonl", type=Path, metavar="FILE", help="append new alerts to FILE")
-    p.add_argument("--timeout", type=float, default=5.0, help="webhook timeout, seconds (5)")
+    p.add_argument(
+        "--timeout", type=positive_seconds, default=5.0, help="webhook timeout, seconds (5)"
+    )
     p.add_argument("--now", help="evaluate as of this time (ISO 8601; default: now)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_alerts)
@@ -746,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="simulated time (ISO 8601; default: now)")
     p.add_argument(
         "--history-quarters",
-        type=int,
+        type=non_negative_int,
         default=4,
         help="quarters of simulated history to play before today's run (4; 0 for none)",
     )
