@@ -132,3 +132,39 @@ def test_real_periods_and_free_labels_still_accepted(period):
     from toolkit.argtypes import period as period_type
 
     assert period_type(period) == period
+
+
+# -- 7. policy.yaml: a date that does not exist, nesting that exhausts the parser ------------
+
+
+def test_policy_with_an_impossible_date_names_file_and_line(tmp_path):
+    from toolkit.errors import InputError
+    from toolkit.policy import load_policies
+
+    text = (SAMPLE / "policy.yaml").read_text(encoding="utf-8")
+    assert "last_review: 2026-06-15" in text
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(text.replace("last_review: 2026-06-15", "last_review: 2026-02-30"))
+    with pytest.raises(InputError) as err:
+        load_policies(bad)
+    line = text.splitlines().index("last_review: 2026-06-15") + 1
+    assert err.value.line == line
+    assert str(bad) in str(err.value) and "2026-02-30" in str(err.value)
+
+
+@pytest.mark.parametrize("opener", ["[", "{a: ", "- "])
+def test_policy_nested_5000_deep_is_refused(tmp_path, opener):
+    from toolkit.errors import InputError
+    from toolkit.policy import load_policies
+
+    closer = {"[": "]", "{a: ": "}", "- ": ""}[opener]
+    if opener == "- ":
+        body = "".join(f"{' ' * (2 * i)}-\n" for i in range(5000))
+    else:
+        body = opener * 5000 + "1" + closer * 5000
+    bad = tmp_path / "policy.yaml"
+    sep = "\n" if opener == "- " else " "
+    bad.write_text("format_version: 1\npolicies:" + sep + body + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_policies(bad)
+    assert str(bad) in str(err.value) and "nested" in str(err.value)
