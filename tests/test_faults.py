@@ -168,3 +168,108 @@ def test_policy_nested_5000_deep_is_refused(tmp_path, opener):
     with pytest.raises(InputError) as err:
         load_policies(bad)
     assert str(bad) in str(err.value) and "nested" in str(err.value)
+
+
+# -- 7. a read-only workspace, a full disk: real small tmpfs mounts (the suite runs as root) --
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``mount(name, size, read_only)`` → a fresh tmpfs folder; unmounted at the end."""
+    import subprocess
+
+    mounted = []
+
+    def mount(name: str, size: str = "256k", read_only: bool = False):
+        where = tmp_path / name
+        where.mkdir()
+        opts = f"size={size}" + (",ro" if read_only else "")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)], check=True)
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounted):
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def _fill(folder):
+    """Write into ``folder`` until the file system is full."""
+    import errno as errno_
+
+    with open(folder / "filler", "wb", buffering=0) as fh:
+        while True:
+            try:
+                fh.write(b"\0" * 4096)
+            except OSError as exc:
+                assert exc.errno == errno_.ENOSPC
+                return
+
+
+def _dead_tree(tmp_path):
+    """Root hints naming a loopback address where nothing listens (this suite's lab base), and
+    a root trust anchor: collection runs, every server is an observation of failure."""
+    from conftest import LAB_TEST_BASE
+
+    hints = tmp_path / "dead.hints"
+    hints.write_text(f". 3600 IN NS a.root.\na.root. 3600 IN A {LAB_TEST_BASE}.251\n")
+    anchor = tmp_path / "anchor.ds"
+    anchor.write_text(
+        ". 3600 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"
+    )
+    return ["--root-hints", str(hints), "--trust-anchor", str(anchor), "--no-resolvers",
+            "--workers", "1", "--no-progress"]  # fmt: skip
+
+
+def test_read_only_workspace_is_refused_before_probing(tmp_path, tmpfs, capsys):
+    import time
+
+    port = _tiny_portfolio(tmp_path)
+    ws = tmpfs("ro", read_only=True)
+    argv = ["collect", "--portfolio", str(port), "--workspace", str(ws / "ws"),
+            *_dead_tree(tmp_path), "--timeout", "3", "--tries", "2"]  # fmt: skip
+    t0 = time.monotonic()
+    assert main(argv) == 1
+    elapsed = time.monotonic() - t0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Read-only file system" in err and str(ws) in err
+    assert elapsed < 2.5  # probing the dead server would take 3 s or more
+
+
+def test_full_disk_in_collect_is_one_line(tmp_path, tmpfs, capsys):
+    port = _tiny_portfolio(tmp_path)
+    fs = tmpfs("full", size="64k")
+    _fill(fs)
+    argv = ["collect", "--portfolio", str(port), "--workspace", str(fs / "ws"),
+            *_dead_tree(tmp_path), "--timeout", "0.2", "--tries", "1"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and str(fs) in err
+
+
+def test_full_disk_in_metrics_and_inventory_export_is_one_line(tmp_path, tmpfs, capsys):
+    ws = tmp_path / "ws"
+    store_sample_run(ws, NOW - timedelta(hours=1))
+    fs = tmpfs("full", size="64k")
+    _fill(fs)
+    for argv, target in (
+        (["metrics", "--workspace", str(ws), "--out"], fs / "dnssec.prom"),
+        (["inventory", "export", "--workspace", str(ws), "--out"], fs / "assets.csv"),
+    ):
+        assert main([*argv, str(target)]) == 1
+        err = capsys.readouterr().err
+        assert err == f"dnssec-audit: error: cannot write {target}: No space left on device\n"
+        assert sorted(p.name for p in fs.iterdir()) == ["filler"]  # no partial file
+
+
+def test_full_disk_in_a_report_is_not_blamed_on_weasyprint(tmpfs):
+    from toolkit.errors import WriteError
+    from toolkit.report import html_to_pdf
+
+    fs = tmpfs("full", size="64k")
+    _fill(fs)
+    big = "<p>" + "DNSSEC evidence " * 20000 + "</p>"
+    with pytest.raises(WriteError) as err:
+        html_to_pdf(f"<html><body>{big}</body></html>", fs / "r.pdf")
+    assert str(err.value) == f"cannot write {fs / 'r.pdf'}: No space left on device"
+    assert sorted(p.name for p in fs.iterdir()) == ["filler"]

@@ -22,7 +22,7 @@ from toolkit.argtypes import (
     positive_seconds,
     share,
 )
-from toolkit.errors import InputError, ToolkitError
+from toolkit.errors import WRITE_ERRNOS, InputError, ToolkitError
 
 if TYPE_CHECKING:
     from toolkit.lab.network import NetworkConditions
@@ -711,6 +711,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # e.g. `dnssec-audit zones | head`
         return 0
+    except OSError as exc:  # the environment (disk full, read-only): one line, no traceback
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dnssec-audit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C: one line, the shell's exit code for SIGINT
         print("dnssec-audit: interrupted (nothing was stored)", file=sys.stderr)
         return 130

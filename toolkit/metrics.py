@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.errors import WriteError
 from toolkit.store import Run, Store
 
 STATUSES = ("secure", "insecure", "bogus", "indeterminate")
@@ -172,6 +173,9 @@ def write_metrics(text: str, path: str | Path) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a read-only folder: one line naming the file
+        tmp.unlink(missing_ok=True)
+        raise WriteError(path, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

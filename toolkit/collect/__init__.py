@@ -16,6 +16,8 @@ asynchronous engine is proven equal to (``tests/test_aio_equivalence.py``), fram
 
 from __future__ import annotations
 
+import errno
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from toolkit.checks import run_checks
 from toolkit.collect.collector import CollectConfig, collect
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
+from toolkit.errors import WriteError
 from toolkit.portfolio import load_portfolio
 from toolkit.store import Run, Store
 
@@ -40,11 +43,13 @@ def collect_run(
     """Load the portfolio, collect it, run the technical checks over the frames, and store
     everything (their findings included) as a new run, which is returned.
 
-    Raises InputError for bad portfolio, trust-anchor or hints files; StoreError when the run
+    Raises InputError for bad portfolio, trust-anchor or hints files; WriteError when the
+    workspace cannot be written (checked before probing) or the disk fills; StoreError when the run
     cannot be written. Nothing is stored when collection fails. ``workers`` > 1 (``None``: one
     per core) collects in that many processes (:func:`toolkit.collect.parallel.collect_parallel`).
     """
     portfolio = load_portfolio(portfolio_dir)
+    check_writable(workspace)  # before minutes of probing, not after
     if workers == 1:
         frames = collect(portfolio, config, now=now)
     else:
@@ -55,4 +60,30 @@ def collect_run(
     # the portfolio's records and the run history, and are computed by toolkit.assessment.
     frames["findings"] = run_checks(frames, portfolio.policies, now=now, pillars=("technical",))
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
-    return Store(workspace).write(frames, parameters=parameters, now=now)
+    try:
+        return Store(workspace).write(frames, parameters=parameters, now=now)
+    except OSError as exc:  # a disk that filled up during collection
+        raise WriteError(workspace, exc, "cannot store the run in") from exc
+
+
+def check_writable(workspace: str | Path) -> None:
+    """Raise WriteError unless ``workspace`` (or, when it does not exist yet, the nearest folder
+    above it that does) can be written. Creates nothing."""
+    path = Path(workspace).absolute()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise WriteError(workspace, NotADirectoryError(errno.ENOTDIR, "not a folder", str(probe)))
+    for folder in (probe, probe / "runs"):
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            reason = "Read-only file system" if _read_only(folder) else "Permission denied"
+            raise WriteError(
+                workspace,
+                OSError(errno.EROFS, f"{reason} ({folder}); checked before probing"),
+                "workspace not writable:",
+            )
+
+
+def _read_only(folder: Path) -> bool:
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
