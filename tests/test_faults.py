@@ -273,3 +273,24 @@ def test_full_disk_in_a_report_is_not_blamed_on_weasyprint(tmpfs):
         html_to_pdf(f"<html><body>{big}</body></html>", fs / "r.pdf")
     assert str(err.value) == f"cannot write {fs / 'r.pdf'}: No space left on device"
     assert sorted(p.name for p in fs.iterdir()) == ["filler"]
+
+
+def test_exception_scope_must_name_a_check(tmp_path):
+    from toolkit.errors import InputError
+    from toolkit.governance.exceptions import known_scopes, load_exceptions
+
+    path = tmp_path / "exceptions.csv"
+    text = (SAMPLE / "exceptions.csv").read_text(encoding="utf-8")
+    rows = text.splitlines()
+    rows[2] = rows[2].replace(",unsigned,", ",no_such_check,")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_exceptions(path)
+    e = err.value
+    assert (e.line, e.column) == (3, "scope")
+    assert str(path) in str(e) and "'no_such_check'" in str(e) and "names no check" in str(e)
+    assert "chain_not_bogus" in str(e) and "ds_matches_dnskey" in str(e)
+    assert len(known_scopes()) > 50 and "unsigned" in known_scopes()
+    # a real check id and "unsigned" are accepted
+    path.write_text(text.replace(",unsigned,", ",chain_not_bogus,", 1), encoding="utf-8")
+    assert "chain_not_bogus" in set(load_exceptions(path)["scope"])
