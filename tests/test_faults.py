@@ -294,3 +294,43 @@ def test_exception_scope_must_name_a_check(tmp_path):
     # a real check id and "unsigned" are accepted
     path.write_text(text.replace(",unsigned,", ",chain_not_bogus,", 1), encoding="utf-8")
     assert "chain_not_bogus" in set(load_exceptions(path)["scope"])
+
+
+def test_alerts_now_past_the_look_back_says_the_runs_exist(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    store_sample_run(ws, NOW - timedelta(hours=1))
+    later = "2027-06-01T00:00:00Z"
+    assert main(["alerts", "--workspace", str(ws), "--portfolio", str(SAMPLE), "--now", later]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no run in the look-back window" in err and "1 run(s)" in err and "before it" in err
+    assert "2026-11-28 11:00" in err  # where the run is
+    empty = tmp_path / "empty"
+    assert main(["alerts", "--workspace", str(empty), "--now", later]) == 1
+    assert "no runs in" in capsys.readouterr().err
+
+
+def test_zone_not_in_the_run_says_how_many_more_it_holds():
+    from toolkit.errors import ReportError
+    from toolkit.report_html import find_zone
+
+    zones = ZONES.frame([{"zone": f"z{i:02}.test", "status": "secure"} for i in range(12)])
+    with pytest.raises(ReportError) as err:
+        find_zone(zones, "nope.test")
+    assert str(err.value).endswith("z07.test and 4 more)")
+    with pytest.raises(ReportError) as err:
+        find_zone(zones.head(3), "nope.test")
+    assert str(err.value).endswith("(it holds: z00.test, z01.test, z02.test)")
+
+
+def test_audit_report_with_evidence_honours_out(tmp_path, capsys):
+    from toolkit.evidence import REPORT_PDF
+
+    ws = tmp_path / "ws"
+    store_sample_run(ws, NOW - timedelta(hours=1))
+    pack, pdf = tmp_path / "pack", tmp_path / "elsewhere" / "a.pdf"
+    argv = ["report", "audit", "--workspace", str(ws), "--evidence", str(pack), "--out", str(pdf)]
+    assert main(argv) == 0
+    assert f"wrote {pdf}" in capsys.readouterr().out
+    assert pdf.read_bytes() == (pack / REPORT_PDF).read_bytes()
+    assert main(["evidence", "verify", str(pack)]) == 0  # the copy is outside the pack

@@ -341,10 +341,26 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"report {pack.manifest['report']['report_id']}, manifest SHA-256 "
             f"{pack.manifest_sha256})"
         )
+        if args.out:  # the user asked for the PDF there too: the pack's very bytes
+            print(f"wrote {_copy_pack_pdf(pack.path, args.out)} (the pack's audit-report.pdf)")
         return 0
     out = render_report(args.kind, args.workspace, args.out or default_out, options).path
     print(f"wrote {out}")
     return 0
+
+
+def _copy_pack_pdf(pack: Path, out: Path) -> Path:
+    """Copy an evidence pack's PDF to ``out`` atomically; returns ``out``."""
+    from toolkit.errors import WriteError
+    from toolkit.evidence import REPORT_PDF
+    from toolkit.report import _write_atomically
+
+    data = (pack / REPORT_PDF).read_bytes()
+    try:
+        _write_atomically(out, lambda fh: fh.write(data))
+    except OSError as exc:
+        raise WriteError(out, exc) from exc
+    return out
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
@@ -617,7 +633,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_workspace(p)
     p.add_argument("--run", default="latest")
     p.add_argument(
-        "--out", type=Path, help="PDF to write (out/board-report.pdf, out/audit-report.pdf)"
+        "--out",
+        type=Path,
+        help="PDF to write (out/board-report.pdf, out/audit-report.pdf); with --evidence, a copy"
+        " of the pack's PDF",
     )
     p.add_argument("--organisation", default="Example Organisation")
     p.add_argument(

@@ -103,6 +103,24 @@ def _new_runs(run_ids: list[str], last: str | None) -> tuple[str, ...]:
     return tuple(r for r in run_ids if r > last)
 
 
+def _no_run_in_window(
+    store: Store, workspace: str | Path, now_ts: pd.Timestamp, lookback_days: float
+) -> str:
+    """Why no run was evaluated: the workspace has none, or its runs lie outside the look-back
+    window that ends at ``now`` (say which, and where the runs are)."""
+    window = f"{now_ts - timedelta(days=lookback_days):%Y-%m-%d %H:%M} to {now_ts:%Y-%m-%d %H:%M}"
+    runs = store.list_runs()
+    if runs.empty:
+        return f"no runs in {workspace} (run `dnssec-audit collect` first)"
+    first, last = runs["created_at"].min(), runs["created_at"].max()
+    where = "after" if first > now_ts else "before" if last <= now_ts else "outside"
+    return (
+        f"no run in the look-back window ({lookback_days:g} days, {window} UTC, ending at "
+        f"--now): the workspace's {len(runs)} run(s), from {first:%Y-%m-%d %H:%M} to "
+        f"{last:%Y-%m-%d %H:%M} UTC, are all {where} it"
+    )
+
+
 def evaluate_alerts(
     workspace: str | Path,
     *,
@@ -134,7 +152,7 @@ def evaluate_alerts(
             frames=HISTORY_FRAMES,
         )
         if history.runs.empty:
-            raise StoreError(f"no runs in {workspace} up to {now_ts:%Y-%m-%d %H:%M} UTC")
+            raise StoreError(_no_run_in_window(store, workspace, now_ts, lookback_days))
         latest = history.run_ids[-1]
         policies, records = _portfolio_inputs(store, latest, portfolio_dir)
         ctx = AlertContext(
