@@ -334,3 +334,53 @@ def test_audit_report_with_evidence_honours_out(tmp_path, capsys):
     assert f"wrote {pdf}" in capsys.readouterr().out
     assert pdf.read_bytes() == (pack / REPORT_PDF).read_bytes()
     assert main(["evidence", "verify", str(pack)]) == 0  # the copy is outside the pack
+
+
+# -- 6. alerts: a corrected webhook URL gets what the wrong one owed; failures exit 1 -------
+
+
+def test_pending_alerts_reach_the_corrected_webhook_url(tmp_path, capsys):
+    from test_alerts import T0, _bogus, _free_port, _Server
+
+    from toolkit.alerts import alerts_frame
+
+    ws = tmp_path / "ws"
+    _bogus(ws, T0)
+    wrong = f"http://127.0.0.1:{_free_port()}/hook"  # nothing listens: delivery fails
+    argv = ["alerts", "--workspace", str(ws), "--now", T0.isoformat(), "--timeout", "2"]
+    assert main([*argv, "--webhook", wrong]) == 1  # a failed delivery is not a success
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dnssec-audit: error: delivery failed:")
+    assert f"webhook:{wrong}" in err and "1 alert(s) kept pending" in err
+    server = _Server()
+    try:
+        assert main([*argv, "--webhook", server.url]) == 0
+        assert capsys.readouterr().err == ""
+        assert [r["rule"] for r in server.received] == ["chain_bogus"]
+        assert alerts_frame(ws)["pending"].tolist() == [""]  # owed to no one any more
+        assert main([*argv, "--webhook", server.url]) == 0
+        assert len(server.received) == 1  # delivered once
+    finally:
+        server.stop()
+
+
+def test_dashboard_does_not_claim_no_open_alert_when_alerts_were_not_evaluated(tmp_path):
+    from toolkit.alerts import evaluate_alerts
+    from toolkit.dashboard import alerts_html, open_alerts
+    from toolkit.report import render_dashboard
+
+    ws = tmp_path / "ws"
+    run = store_sample_run(ws, NOW - timedelta(hours=1))
+    assert "RRSIG_EXPIRED" in set(run.frames["zones"]["reasons"])  # an expired zone
+    out = render_dashboard(ws, tmp_path / "dash.html").path
+    page = out.read_text(encoding="utf-8")
+    assert "No open alert" not in page
+    assert f"Alerts were not evaluated for run {run.run_id}" in page and "never evaluated" in page
+    evaluated = evaluate_alerts(ws, now=NOW, portfolio_dir=SAMPLE)
+    assert evaluated.latest_run_id == run.run_id
+    from toolkit.alerts import alerts_frame
+
+    html = alerts_html(open_alerts(alerts_frame(ws)), run_id=run.run_id, evaluated_run=run.run_id)
+    assert "not evaluated" not in html and "chain_bogus" in html
+    other = alerts_html(open_alerts(alerts_frame(ws)), run_id="r-older", evaluated_run=run.run_id)
+    assert f"last evaluated on run {run.run_id}" in other and "No open alert" not in other

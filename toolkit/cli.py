@@ -460,8 +460,21 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         f"run {run.latest_run_id}: {len(run.new)} new, {len(run.cleared)} cleared, "
         f"{len(run.active)} active ({acked} acknowledged)"
     )
-    for sink, n in sorted(run.pending.items()):
-        print(f"dnssec-audit: {n} alert(s) pending delivery to {sink}", file=sys.stderr)
+    failed = [s for s in sinks if run.pending.get(s.id)]
+    for sink_id, n in sorted(run.pending.items()):
+        if all(s.id != sink_id for s in failed):  # owed to a sink not given this time
+            print(f"dnssec-audit: {n} alert(s) pending delivery to {sink_id}", file=sys.stderr)
+    if failed:
+        print(
+            "dnssec-audit: error: delivery failed: "
+            + "; ".join(
+                f"{s.id} ({getattr(s, 'last_error', '') or 'not delivered'}): "
+                f"{run.pending[s.id]} alert(s) kept pending for the next run"
+                for s in failed
+            ),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -224,7 +224,29 @@ def _apply(
     return new, cleared
 
 
+def sink_kind(sink_id: str) -> str:
+    """``webhook`` of ``webhook:URL``, ``jsonl`` of ``jsonl:PATH``, ``console``."""
+    return sink_id.split(":", 1)[0]
+
+
+def _retarget(state: AlertState, sinks: Sequence[Sink]) -> None:
+    """Owe each undelivered alert to this run's sink of the same kind: a webhook URL that was
+    wrong and has been corrected receives what the wrong one still owed (never twice: an alert
+    already delivered by a sink of that kind owes it nothing more)."""
+    given = {s.id for s in sinks}
+    by_kind = {sink_kind(s.id): s.id for s in sinks}
+    for a in state.alerts.values():
+        owed = []
+        for sid in a["owed"]:
+            if sid not in given and sid not in a["delivered"]:
+                sid = by_kind.get(sink_kind(sid), sid)
+            if sid not in owed:
+                owed.append(sid)
+        a["owed"] = owed
+
+
 def _deliver(state: AlertState, sinks: Sequence[Sink], now: pd.Timestamp) -> dict[str, int]:
+    _retarget(state, sinks)
     counts = {}
     ordered = sorted(state.alerts.values(), key=lambda a: (a["first_seen_at"], a["id"]))
     for sink in sinks:
@@ -286,3 +308,9 @@ def alerts_frame(workspace: str | Path) -> pd.DataFrame:
     ]
     df = ALERTS.frame(rows)
     return df.sort_values(["first_seen_at", "id"], ascending=False).reset_index(drop=True)
+
+
+def last_evaluated_run(workspace: str | Path) -> str | None:
+    """The run the alert rules were last evaluated on (None: never). Raises AlertStateError
+    for an unreadable state file."""
+    return load_state(workspace).last_run_id
