@@ -384,3 +384,14 @@ def test_dashboard_does_not_claim_no_open_alert_when_alerts_were_not_evaluated(t
     assert "not evaluated" not in html and "chain_bogus" in html
     other = alerts_html(open_alerts(alerts_frame(ws)), run_id="r-older", evaluated_run=run.run_id)
     assert f"last evaluated on run {run.run_id}" in other and "No open alert" not in other
+
+
+def test_out_through_a_file_is_one_line(tmp_path, capsys):
+    """Found by the fuzz suite: metrics --out below a path that is a file was a traceback."""
+    ws = tmp_path / "ws"
+    store_sample_run(ws, NOW - timedelta(hours=1))
+    (tmp_path / "afile").write_text("x")
+    target = tmp_path / "afile" / "m.prom"
+    assert main(["metrics", "--workspace", str(ws), "--out", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"dnssec-audit: error: cannot write {target}")

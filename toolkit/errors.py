@@ -126,10 +126,12 @@ class ReportError(ToolkitError):
     """A report could not be produced (notebook execution, conversion or PDF rendering)."""
 
 
-#: The errors of an environment that cannot take a write (not of the toolkit's input or code).
+#: The errors of an environment that cannot take a write (not of the toolkit's input or code):
+#: a full disk, a read-only or forbidden folder, a path through a file or too long.
 WRITE_ERRNOS = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
-)
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO,
+     errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG}
+)  # fmt: skip
 
 
 class WriteError(ToolkitError):

@@ -28,6 +28,7 @@ A dashboard alerting on ``dnssec_zone_signature_expiry_seconds`` should subtract
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Mapping
@@ -164,9 +165,9 @@ def write_metrics(text: str, path: str | Path) -> Path:
     """Write ``text`` to ``path`` atomically (temporary file in the same folder, fsync,
     rename), as node_exporter's textfile collector requires. Returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -174,7 +175,8 @@ def write_metrics(text: str, path: str | Path) -> Path:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:  # a full disk, a read-only folder: one line naming the file
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder may not even hold it
+            tmp.unlink(missing_ok=True)
         raise WriteError(path, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
