@@ -42,7 +42,7 @@ def _workspace(ws: Path) -> None:
         both.assign(latency_ms=[1.0 + (i % 5) for i in range(len(both))])
     )
     Store(ws).write(frames, parameters={"fake": True}, now=NOW - timedelta(days=1))
-    Store(ws).write(frames, parameters={"fake": True}, now=NOW)
+    latest = Store(ws).write(frames, parameters={"fake": True}, now=NOW)
     alert = {
         "id": "a1b2c3",
         "key": "k1",
@@ -59,7 +59,8 @@ def _workspace(ws: Path) -> None:
     }
     cleared = {**alert, "id": "d4e5f6", "key": "k2", "status": "cleared", "zone": "old.test",
                "cleared_at": NOW.isoformat(), "message": "long gone"}  # fmt: skip
-    save_state(ws, AlertState({"a1b2c3": alert, "d4e5f6": cleared}, last_run_id=None))
+    # the alert rules were evaluated on the latest run (else the page says "not evaluated")
+    save_state(ws, AlertState({"a1b2c3": alert, "d4e5f6": cleared}, last_run_id=latest.run_id))
 
 
 class _Tags(HTMLParser):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.errors import InputError
+from toolkit.errors import InputError, WriteError
+from toolkit.evidence import defuse_formulas
 from toolkit.policy import PolicySet
 from toolkit.portfolio import load_portfolio
 from toolkit.schemas import UTC_TS, Column, FrameSchema
@@ -90,8 +91,8 @@ def export_inventory(
     file in the same folder, then :func:`os.replace`. ``portfolio_dir`` None means the
     portfolio the run was collected from. Returns the path written.
 
-    Raises StoreError (no such run), InputError (bad portfolio, or none known), OSError
-    (cannot write ``out``).
+    Raises StoreError (no such run), InputError (bad portfolio, or none known), WriteError
+    (cannot write ``out``: full disk, read-only folder).
     """
     store = Store(workspace)
     loaded = store.load(run)
@@ -103,12 +104,18 @@ def export_inventory(
     frame = enriched_inventory(portfolio.inventory, loaded["zones"], portfolio.policies,
                                loaded.run_id)  # fmt: skip
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise WriteError(out, exc) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            frame.to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+            defuse_formulas(frame).to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
         os.replace(tmp, out)
+    except OSError as exc:  # a full disk: one line naming the file, no partial file left
+        Path(tmp).unlink(missing_ok=True)
+        raise WriteError(out, exc) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

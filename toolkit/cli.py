@@ -8,12 +8,23 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolkit import __version__
-from toolkit.errors import InputError, ToolkitError
+from toolkit.argtypes import (
+    cluster_spec,
+    milliseconds,
+    non_negative_float,
+    non_negative_int,
+    parse_now,
+    period,
+    positive_int,
+    positive_seconds,
+    share,
+    vantage,
+)
+from toolkit.errors import WRITE_ERRNOS, InputError, ToolkitError
 
 if TYPE_CHECKING:
     from toolkit.lab.network import NetworkConditions
@@ -28,80 +39,12 @@ def _workspace_default() -> str:
     return os.environ.get("DNSSEC_AUDIT_WORKSPACE", "workspace")
 
 
-def _parse_now(text: str | None) -> datetime:
-    """``--now`` (ISO 8601, UTC if no offset) or the wall clock: the one place "now" is read."""
-    if not text:
-        return datetime.now(UTC)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError("--now", f"expected an ISO 8601 time, got {text!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def _positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def _milliseconds(text: str) -> float:
-    """An argparse type: milliseconds between 0 and 10,000."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
-    if not 0 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"expected 0 to 10000 ms, got {text}")
-    return value
-
-
-def _share(text: str) -> float:
-    """An argparse type: a share from 0 up to (not including) 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share such as 0.02, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a share from 0 up to (not including) 1, e.g. 0.02 for 2 %, got {text}"
-        )
-    return value
-
-
 def _network(args: argparse.Namespace) -> NetworkConditions | None:
     """The lab's network conditions from --rtt-ms, --jitter-ms and --loss (None: all 0)."""
     from toolkit.lab.network import NetworkConditions
 
     conditions = NetworkConditions(args.rtt_ms, args.jitter_ms, args.loss)
     return conditions if conditions.active else None
-
-
-def _non_negative_int(text: str) -> int:
-    """An argparse type: a whole number of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    """An argparse type: a number of at least 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
-    return value
 
 
 def _add_workspace(p: argparse.ArgumentParser) -> None:
@@ -117,7 +60,9 @@ def _print_frame(df: object, fmt: str) -> None:
 
     assert isinstance(df, pd.DataFrame)
     if fmt == "csv":
-        df.to_csv(sys.stdout, index=False)
+        from toolkit.evidence import defuse_formulas
+
+        defuse_formulas(df).to_csv(sys.stdout, index=False)
     elif fmt == "json":
         print(_json(df))
     else:
@@ -144,9 +89,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         print(f"dnssec-audit: error: lab {args.action} takes no NAME", file=sys.stderr)
         return 2
     if args.action == "up":
-        info = lab.lab_up(
-            args.dir, base=args.base, now=_parse_now(args.now), network=_network(args)
-        )
+        info = lab.lab_up(args.dir, base=args.base, now=parse_now(args.now), network=_network(args))
         print(f"lab up in {info.dir}")
         print(f"  trust anchor: {info.trust_anchor}")
         print(f"  root hints:   {info.root_hints}")
@@ -164,7 +107,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
             zones_count=args.zones,
             base=base,
             dead_fraction=args.dead_fraction,
-            now=_parse_now(args.now),
+            now=parse_now(args.now),
             network=_network(args),
             rude=args.rude_servers,
             ns_addresses=args.ns_addresses,
@@ -202,7 +145,7 @@ def cmd_lab_drill(args: argparse.Namespace) -> int:
     if not args.drill_name:
         print("dnssec-audit: error: lab drill needs a NAME (or --list)", file=sys.stderr)
         return 2
-    now = _parse_now(args.now)
+    now = parse_now(args.now)
     out = args.out or Path("out") / "drills" / f"{args.drill_name}-{now:%Y%m%dT%H%M%SZ}"
     result = run_drill(args.drill_name, args.dir, out, now=now)
     for step in result.steps:
@@ -265,24 +208,6 @@ def _collect_config(args: argparse.Namespace) -> object:
     )
 
 
-def _vantage(text: str) -> str:
-    from toolkit.collect.resolvers import check_vantage
-
-    try:
-        return check_vantage(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _cluster_spec(text: str) -> str:
-    from toolkit.collect.cluster import ClusterSpec
-
-    try:
-        return str(ClusterSpec.parse(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def cmd_collect(args: argparse.Namespace) -> int:
     from toolkit.assess import headline
     from toolkit.collect import collect_run
@@ -292,7 +217,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         args.portfolio,
         args.workspace,
         config,
-        now=_parse_now(args.now),
+        now=parse_now(args.now),
         workers=args.workers,
         cluster=args.cluster,
     )
@@ -334,7 +259,7 @@ def cmd_zones(args: argparse.Namespace) -> int:
 def cmd_assess(args: argparse.Namespace) -> int:
     from toolkit.assessment import assess, render_text
 
-    result = assess(args.portfolio, args.workspace, run=args.run, now=_parse_now(args.now))
+    result = assess(args.portfolio, args.workspace, run=args.run, now=parse_now(args.now))
     if args.format == "json":
         print(json.dumps(result.to_dict(args.framework), indent=2, ensure_ascii=False))
     else:
@@ -427,10 +352,26 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"report {pack.manifest['report']['report_id']}, manifest SHA-256 "
             f"{pack.manifest_sha256})"
         )
+        if args.out:  # the user asked for the PDF there too: the pack's very bytes
+            print(f"wrote {_copy_pack_pdf(pack.path, args.out)} (the pack's audit-report.pdf)")
         return 0
     out = render_report(args.kind, args.workspace, args.out or default_out, options).path
     print(f"wrote {out}")
     return 0
+
+
+def _copy_pack_pdf(pack: Path, out: Path) -> Path:
+    """Copy an evidence pack's PDF to ``out`` atomically; returns ``out``."""
+    from toolkit.errors import WriteError
+    from toolkit.evidence import REPORT_PDF
+    from toolkit.report import _write_atomically
+
+    data = (pack / REPORT_PDF).read_bytes()
+    try:
+        _write_atomically(out, lambda fh: fh.write(data))
+    except OSError as exc:
+        raise WriteError(out, exc) from exc
+    return out
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
@@ -503,7 +444,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         evaluate_alerts,
     )
 
-    now = _parse_now(args.now)
+    now = parse_now(args.now)
     if args.ack:
         by = args.by or os.environ.get("USER") or "unknown"
         try:
@@ -530,8 +471,21 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         f"run {run.latest_run_id}: {len(run.new)} new, {len(run.cleared)} cleared, "
         f"{len(run.active)} active ({acked} acknowledged)"
     )
-    for sink, n in sorted(run.pending.items()):
-        print(f"dnssec-audit: {n} alert(s) pending delivery to {sink}", file=sys.stderr)
+    failed = [s for s in sinks if run.pending.get(s.id)]
+    for sink_id, n in sorted(run.pending.items()):
+        if all(s.id != sink_id for s in failed):  # owed to a sink not given this time
+            print(f"dnssec-audit: {n} alert(s) pending delivery to {sink_id}", file=sys.stderr)
+    if failed:
+        print(
+            "dnssec-audit: error: delivery failed: "
+            + "; ".join(
+                f"{s.id} ({getattr(s, 'last_error', '') or 'not delivered'}): "
+                f"{run.pending[s.id]} alert(s) kept pending for the next run"
+                for s in failed
+            ),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -557,7 +511,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         workspace=Path(args.workspace),
         lab_dir=Path(args.lab_dir),
         base=args.base,
-        now=_parse_now(args.now),
+        now=parse_now(args.now),
         history_quarters=args.history_quarters,
     )
     print(f"board report:  {out.board_pdf.resolve()}")
@@ -591,25 +545,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--now", help="sign relative to this time (ISO 8601; default: now)")
     p.add_argument(
-        "--zones", type=_positive_int, default=10000, help="synthetic: signed zones (10000)"
+        "--zones", type=positive_int, default=10000, help="synthetic: signed zones (10000)"
     )
     p.add_argument(
         "--dead-fraction",
-        type=float,
+        type=share,
         default=0.0,
         help="synthetic: share of zones delegated to an address where nothing listens (0)",
     )
     p.add_argument(
         "--rtt-ms",
-        type=_milliseconds,
+        type=milliseconds,
         default=0.0,
         help="up, synthetic: round trip the network shim adds to every server (0: no shim)",
     )
     p.add_argument(
-        "--jitter-ms", type=_milliseconds, default=0.0, help="up, synthetic: ± spread of it (0)"
+        "--jitter-ms", type=milliseconds, default=0.0, help="up, synthetic: ± spread of it (0)"
     )
     p.add_argument(
-        "--loss", type=_share, default=0.0, help="up, synthetic: share of UDP queries lost (0)"
+        "--loss", type=share, default=0.0, help="up, synthetic: share of UDP queries lost (0)"
     )
     p.add_argument(
         "--rude-servers",
@@ -619,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ns-addresses",
-        type=_positive_int,
+        type=positive_int,
         default=2,
         metavar="N",
         help="synthetic: spread the zones over N name-server addresses (even, 2 to 64; 2)",
@@ -643,18 +597,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-resolvers", action="store_true", help="ask no validating resolver")
     p.add_argument("--lab", type=Path, help="take anchor, hints and resolvers from a lab folder")
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds per try (2)")
-    p.add_argument("--tries", type=int, default=2, help="tries per server and transport (2)")
+    p.add_argument("--timeout", type=positive_seconds, default=2.0, help="seconds per try (2)")
+    p.add_argument(
+        "--tries", type=positive_int, default=2, help="tries per server and transport (2)"
+    )
     p.add_argument(
         "--max-inflight-per-server",
-        type=_non_negative_int,
+        type=non_negative_int,
         metavar="N",
         help="queries in flight to one server address at most, for the whole run"
         " (default: policy.yaml's collector section, else 16; 0: no limit)",
     )
     p.add_argument(
         "--max-qps-per-server",
-        type=_non_negative_float,
+        type=non_negative_float,
         metavar="Q",
         help="queries per second to one server address at most, for the whole run"
         " (default: policy.yaml's collector section, else 100; 0: no limit)",
@@ -663,20 +619,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         help="collector processes (default: one per core; 1: a single sequential process)",
     )
     p.add_argument(
         "--cluster",
         metavar="SPEC",
-        type=_cluster_spec,
+        type=cluster_spec,
         help="collect on a Dask cluster instead: local, local:N (N worker processes) or a"
         " scheduler address such as tcp://scheduler:8786 (needs the 'cluster' extra)",
     )
     p.add_argument(
         "--vantage",
-        type=_vantage,
+        type=vantage,
         metavar="NAME",
         help="name of the network this collection asks the resolvers from (recorded with each"
         " answer; on a cluster, workers with a vantage-NAME resource ask from their own)",
@@ -722,10 +678,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_workspace(p)
     p.add_argument("--run", default="latest")
     p.add_argument(
-        "--out", type=Path, help="PDF to write (out/board-report.pdf, out/audit-report.pdf)"
+        "--out",
+        type=Path,
+        help="PDF to write (out/board-report.pdf, out/audit-report.pdf); with --evidence, a copy"
+        " of the pack's PDF",
     )
     p.add_argument("--organisation", default="Example Organisation")
-    p.add_argument("--period", default="", help="e.g. 2026Q4 (default: from the run date)")
+    p.add_argument(
+        "--period", type=period, default="", help="e.g. 2026Q4 (default: from the run date)"
+    )
     p.add_argument("--as-of", default="", help="ISO date (default: the run's date)")
     p.add_argument("--classification", default="", help="INTERNAL (board), CONFIDENTIAL (audit)")
     p.add_argument("--zone", default="", help="zone: the zone to report on (A- or U-label)")
@@ -745,7 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--inline-zone-limit",
-        type=_positive_int,
+        type=positive_int,
         default=25,
         help="audit: past this many zones, per-zone detail goes to PDF attachments (25)",
     )
@@ -773,7 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="print every alert of the state")
     p.add_argument("--webhook", metavar="URL", help="POST each new alert as JSON to URL")
     p.add_argument("--jsonl", type=Path, metavar="FILE", help="append new alerts to FILE")
-    p.add_argument("--timeout", type=float, default=5.0, help="webhook timeout, seconds (5)")
+    p.add_argument(
+        "--timeout", type=positive_seconds, default=5.0, help="webhook timeout, seconds (5)"
+    )
     p.add_argument("--now", help="evaluate as of this time (ISO 8601; default: now)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_alerts)
@@ -792,7 +755,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="simulated time (ISO 8601; default: now)")
     p.add_argument(
         "--history-quarters",
-        type=int,
+        type=non_negative_int,
         default=4,
         help="quarters of simulated history to play before today's run (4; 0 for none)",
     )
@@ -812,6 +775,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # e.g. `dnssec-audit zones | head`
         return 0
+    except OSError as exc:  # the environment (disk full, read-only): one line, no traceback
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dnssec-audit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C: one line, the shell's exit code for SIGINT
         print("dnssec-audit: interrupted (nothing was stored)", file=sys.stderr)
         return 130

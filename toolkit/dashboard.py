@@ -402,8 +402,26 @@ def expiry_html(horizon: pd.DataFrame, soonest: pd.DataFrame, alert_days: float)
     )
 
 
-def alerts_html(alerts: pd.DataFrame, limit: int = 50) -> str:
-    """The open (active) alerts as a table, most severe first."""
+def alerts_html(
+    alerts: pd.DataFrame,
+    limit: int = 50,
+    *,
+    run_id: str | None = None,
+    evaluated_run: str | None = None,
+) -> str:
+    """The open (active) alerts as a table, most severe first.
+
+    With ``run_id`` (the run the page shows), the panel claims only what was checked: unless
+    the alert rules were last evaluated on that very run (``evaluated_run``, the alert state's
+    last run), it says the alerts were not evaluated for it — never "No open alert"."""
+    if run_id is not None and evaluated_run != run_id:
+        last = f"last evaluated on run {evaluated_run}" if evaluated_run else "never evaluated"
+        return (
+            '<section class="panel" id="alerts"><h2>Alerts: not evaluated</h2>'
+            f'<p class="note">Alerts were not evaluated for run {escape(run_id)} '
+            f"({escape(last)}): this page does not say whether any alert is open. Run "
+            "<code>dnssec-audit alerts</code> on this run to evaluate them.</p></section>"
+        )
     if alerts.empty:
         body = '<p class="all-clear">No open alert.</p>'
     else:

@@ -6,6 +6,7 @@ finding or a status, never an exception.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,3 +124,22 @@ class LabError(ToolkitError):
 
 class ReportError(ToolkitError):
     """A report could not be produced (notebook execution, conversion or PDF rendering)."""
+
+
+#: The errors of an environment that cannot take a write (not of the toolkit's input or code):
+#: a full disk, a read-only or forbidden folder, a path through a file or too long.
+WRITE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO,
+     errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG}
+)  # fmt: skip
+
+
+class WriteError(ToolkitError):
+    """A file or folder could not be written: the disk is full, the file system read-only, the
+    permission missing. One line naming the path and the system's reason."""
+
+    def __init__(self, path: str | Path, exc: OSError, action: str = "cannot write") -> None:
+        self.path = str(path)
+        self.errno = exc.errno
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        super().__init__(f"{action} {self.path}: {reason}")

@@ -68,6 +68,14 @@ def frame_csv_bytes(df: pd.DataFrame) -> bytes:
     """A frame as UTF-8 CSV, the same bytes for the same frame: header row, ``\\n`` line ends,
     times in UTC ISO 8601 with microseconds and ``Z``, nulls empty, text cells that would run
     as a spreadsheet formula prefixed with ``'``."""
+    out = defuse_formulas(df)
+    return out.to_csv(index=False, lineterminator="\n", date_format=_CSV_DATE).encode("utf-8")
+
+
+def defuse_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` for CSV output: text cells a spreadsheet would run as a formula
+    (starting with ``= + - @``, a tab or a carriage return) prefixed with ``'``. The one home of
+    this rule: every CSV the toolkit writes for people goes through it."""
     out = df.copy()
     for col in out.columns:
         values = out[col]
@@ -77,7 +85,7 @@ def frame_csv_bytes(df: pd.DataFrame) -> bytes:
                 out[col] = values.where(~risky, "'" + values)
         elif values.dtype == object:
             out[col] = values.map(_defuse)
-    return out.to_csv(index=False, lineterminator="\n", date_format=_CSV_DATE).encode("utf-8")
+    return out
 
 
 def _defuse(value: Any) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -54,6 +55,14 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ].+")
 
 
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def normalize_zone(name: str) -> tuple[str, str]:
     """Normalise a zone name to ``(a_label_form, unicode_form)``.
 
@@ -75,6 +84,11 @@ def normalize_zone(name: str) -> tuple[str, str]:
         raise ValueError("it contains whitespace")
     if "_" in text:
         raise ValueError("underscore '_' is not allowed in a zone name")
+    if _is_ip_address(text):
+        raise ValueError(
+            f"'{_show(text)}' is an IP address, not a zone name: DNSSEC is deployed on domain "
+            "names (a reverse zone is named like 0.0.127.in-addr.arpa)"
+        )
     try:
         mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
     except idna.IDNAError as exc:

@@ -28,6 +28,7 @@ A dashboard alerting on ``dnssec_zone_signature_expiry_seconds`` should subtract
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.errors import WriteError
 from toolkit.store import Run, Store
 
 STATUSES = ("secure", "insecure", "bogus", "indeterminate")
@@ -163,15 +165,19 @@ def write_metrics(text: str, path: str | Path) -> Path:
     """Write ``text`` to ``path`` atomically (temporary file in the same folder, fsync,
     rename), as node_exporter's textfile collector requires. Returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a read-only folder: one line naming the file
+        with contextlib.suppress(OSError):  # the folder may not even hold it
+            tmp.unlink(missing_ok=True)
+        raise WriteError(path, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -329,9 +329,15 @@ def load_policies(path: str | Path) -> PolicySet:
     except UnicodeDecodeError as exc:
         line = data_bytes[: exc.start].count(b"\n") + 1
         raise InputError(path, "not valid UTF-8 text; save the file as UTF-8", line=line) from None
+    node = None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_nesting(path, node)
         data = yaml.safe_load(text)
+    except RecursionError:  # the YAML parser recurses once per level of nesting
+        raise InputError(path, _TOO_DEEP) from None
+    except ValueError as exc:  # a scalar YAML resolves to a date that does not exist
+        raise _bad_scalar(path, node, exc) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -360,6 +366,50 @@ def load_policies(path: str | Path) -> PolicySet:
     if reader.problems:
         raise InputError(path, problems=reader.problems)
     return PolicySet(policies, default, settings)
+
+
+#: policy.yaml nests a few levels (policies -> name -> field -> list); past this, refused.
+MAX_NESTING = 32
+_TOO_DEEP = f"nested more than {MAX_NESTING} levels deep; policy.yaml nests a few levels"
+
+
+def _check_nesting(path: Path, node: yaml.Node | None) -> None:
+    """Raise InputError when ``node`` nests deeper than :data:`MAX_NESTING` (walked without
+    recursion, so any depth the parser accepted is measured safely)."""
+    stack = [(node, 1)] if node is not None else []
+    while stack:
+        n, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise InputError(path, _TOO_DEEP, line=n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            stack.extend((child, depth + 1) for pair in n.value for child in pair)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in n.value)
+
+
+def _bad_scalar(path: Path, node: yaml.Node | None, exc: ValueError) -> InputError:
+    """The InputError for a scalar YAML resolves but cannot build (``2026-02-30``): the first
+    such scalar's line and text, found by building each timestamp scalar alone."""
+    constructor = yaml.SafeLoader("")
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if isinstance(n, yaml.ScalarNode):
+            if n.tag == "tag:yaml.org,2002:timestamp":
+                try:
+                    constructor.construct_yaml_timestamp(n)
+                except ValueError as bad:
+                    return InputError(
+                        path,
+                        f"{n.value!r} is not a real date or time ({bad}); expected an ISO date "
+                        "such as 2026-06-15",
+                        line=n.start_mark.line + 1,
+                    )
+        elif isinstance(n, yaml.MappingNode):
+            stack.extend(child for pair in reversed(n.value) for child in reversed(pair))
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(reversed(n.value))
+    return InputError(path, f"not valid YAML: {exc}")
 
 
 _Path = tuple[str, ...]

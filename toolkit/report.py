@@ -46,7 +46,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from toolkit import __version__
-from toolkit.errors import ReportError, StoreError
+from toolkit.errors import WRITE_ERRNOS, ReportError, StoreError, WriteError
 from toolkit.report_html import (
     AUDIT_TITLE,
     BOARD_TITLE,
@@ -483,6 +483,12 @@ def html_to_pdf(
         _write_atomically(out, lambda fh: document.write_pdf(fh, **options))
     except ReportError:
         raise
+    except OSError as exc:  # a full disk or read-only folder is not WeasyPrint's failure
+        if exc.errno in WRITE_ERRNOS:
+            raise WriteError(out, exc) from exc
+        raise ReportError(
+            f"WeasyPrint could not render {out.name}: {type(exc).__name__}: {exc}"
+        ) from exc
     except Exception as exc:
         raise ReportError(
             f"WeasyPrint could not render {out.name}: {type(exc).__name__}: {exc}"

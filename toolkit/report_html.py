@@ -572,5 +572,6 @@ def find_zone(zones: pd.DataFrame, zone: str) -> str:
     for a, u in zip(zones["zone"], zones["zone_unicode"].fillna(zones["zone"]), strict=True):
         if want in (str(a).rstrip(".").casefold(), str(u).rstrip(".").casefold()):
             return str(a)
-    some = ", ".join(sorted(str(z) for z in zones["zone"])[:8])
+    held = sorted(str(z) for z in zones["zone"])
+    some = ", ".join(held[:8]) + (f" and {len(held) - 8} more" if len(held) > 8 else "")
     raise ReportError(f"zone {zone!r} is not in the run (it holds: {some or 'no zones'})")

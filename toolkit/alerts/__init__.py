@@ -16,6 +16,7 @@ from toolkit.alerts.engine import (
     alert_id,
     alerts_frame,
     evaluate_alerts,
+    last_evaluated_run,
 )
 from toolkit.alerts.rules import AlertContext, Condition, Registry, Rule, default_registry
 from toolkit.alerts.sinks import ConsoleSink, JsonlSink, Sink, WebhookSink, payload
@@ -39,6 +40,7 @@ __all__ = [
     "alerts_frame",
     "default_registry",
     "evaluate_alerts",
+    "last_evaluated_run",
     "load_state",
     "payload",
     "state_path",

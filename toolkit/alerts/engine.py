@@ -103,6 +103,24 @@ def _new_runs(run_ids: list[str], last: str | None) -> tuple[str, ...]:
     return tuple(r for r in run_ids if r > last)
 
 
+def _no_run_in_window(
+    store: Store, workspace: str | Path, now_ts: pd.Timestamp, lookback_days: float
+) -> str:
+    """Why no run was evaluated: the workspace has none, or its runs lie outside the look-back
+    window that ends at ``now`` (say which, and where the runs are)."""
+    window = f"{now_ts - timedelta(days=lookback_days):%Y-%m-%d %H:%M} to {now_ts:%Y-%m-%d %H:%M}"
+    runs = store.list_runs()
+    if runs.empty:
+        return f"no runs in {workspace} (run `dnssec-audit collect` first)"
+    first, last = runs["created_at"].min(), runs["created_at"].max()
+    where = "after" if first > now_ts else "before" if last <= now_ts else "outside"
+    return (
+        f"no run in the look-back window ({lookback_days:g} days, {window} UTC, ending at "
+        f"--now): the workspace's {len(runs)} run(s), from {first:%Y-%m-%d %H:%M} to "
+        f"{last:%Y-%m-%d %H:%M} UTC, are all {where} it"
+    )
+
+
 def evaluate_alerts(
     workspace: str | Path,
     *,
@@ -134,7 +152,7 @@ def evaluate_alerts(
             frames=HISTORY_FRAMES,
         )
         if history.runs.empty:
-            raise StoreError(f"no runs in {workspace} up to {now_ts:%Y-%m-%d %H:%M} UTC")
+            raise StoreError(_no_run_in_window(store, workspace, now_ts, lookback_days))
         latest = history.run_ids[-1]
         policies, records = _portfolio_inputs(store, latest, portfolio_dir)
         ctx = AlertContext(
@@ -206,7 +224,29 @@ def _apply(
     return new, cleared
 
 
+def sink_kind(sink_id: str) -> str:
+    """``webhook`` of ``webhook:URL``, ``jsonl`` of ``jsonl:PATH``, ``console``."""
+    return sink_id.split(":", 1)[0]
+
+
+def _retarget(state: AlertState, sinks: Sequence[Sink]) -> None:
+    """Owe each undelivered alert to this run's sink of the same kind: a webhook URL that was
+    wrong and has been corrected receives what the wrong one still owed (never twice: an alert
+    already delivered by a sink of that kind owes it nothing more)."""
+    given = {s.id for s in sinks}
+    by_kind = {sink_kind(s.id): s.id for s in sinks}
+    for a in state.alerts.values():
+        owed = []
+        for sid in a["owed"]:
+            if sid not in given and sid not in a["delivered"]:
+                sid = by_kind.get(sink_kind(sid), sid)
+            if sid not in owed:
+                owed.append(sid)
+        a["owed"] = owed
+
+
 def _deliver(state: AlertState, sinks: Sequence[Sink], now: pd.Timestamp) -> dict[str, int]:
+    _retarget(state, sinks)
     counts = {}
     ordered = sorted(state.alerts.values(), key=lambda a: (a["first_seen_at"], a["id"]))
     for sink in sinks:
@@ -268,3 +308,9 @@ def alerts_frame(workspace: str | Path) -> pd.DataFrame:
     ]
     df = ALERTS.frame(rows)
     return df.sort_values(["first_seen_at", "id"], ascending=False).reset_index(drop=True)
+
+
+def last_evaluated_run(workspace: str | Path) -> str | None:
+    """The run the alert rules were last evaluated on (None: never). Raises AlertStateError
+    for an unreadable state file."""
+    return load_state(workspace).last_run_id

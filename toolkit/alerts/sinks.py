@@ -1,9 +1,12 @@
 """Where alerts go: the console, a JSON Lines file, a webhook (HTTP POST of JSON).
 
 A sink has a stable ``id`` (the alert state remembers, per alert, which sinks still owe it)
-and ``deliver(alerts)``, which returns the ids of the alerts it delivered. A sink that fails
-returns fewer ids (the webhook: none once the endpoint is down) and never raises for a
-delivery failure: the alerts stay pending and the next run tries again.
+and ``deliver(alerts)``, which returns the ids of the alerts it delivered. An id is
+``KIND:TARGET`` (``webhook:URL``, ``jsonl:PATH``) or ``console``: an alert owed to a webhook
+whose URL has since been corrected goes to the webhook given now (same kind, see the engine).
+A sink that fails returns fewer ids (the webhook: none once the endpoint is down), says why
+in ``last_error`` and never raises for a delivery failure: the alerts stay pending and the next
+run tries again.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class JsonlSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.last_error = ""
 
     @property
     def id(self) -> str:
@@ -103,7 +107,8 @@ class JsonlSink:
             finally:
                 os.close(fd)
         except OSError as exc:
-            log.warning("cannot append alerts to %s: %s", self.path, exc)
+            self.last_error = f"cannot append to {self.path}: {exc.strerror or exc}"
+            log.info("%s (alerts stay pending)", self.last_error)
             return set()
         if written != len(data):  # pragma: no cover - a full disk; the next run retries
             return set()
@@ -121,6 +126,7 @@ class WebhookSink:
             raise ValueError(f"webhook URL must be http:// or https://, got {url!r}")
         self.url = url
         self.timeout = timeout
+        self.last_error = ""  # why the last delivery stopped ("" when all went out)
 
     @property
     def id(self) -> str:
@@ -140,10 +146,17 @@ class WebhookSink:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     resp.read()
                     ok = 200 <= resp.status < 300
+            except urllib.error.HTTPError as exc:
+                self.last_error = f"HTTP status {exc.code}"
+                log.info("webhook %s: %s (alerts stay pending)", self.url, self.last_error)
+                break
             except (urllib.error.URLError, OSError, ValueError) as exc:
-                log.warning("webhook %s: %s (alerts stay pending)", self.url, exc)
+                reason = getattr(exc, "reason", None) or exc
+                self.last_error = str(reason)
+                log.info("webhook %s: %s (alerts stay pending)", self.url, self.last_error)
                 break  # the endpoint is down: do not hammer it with the rest
             if not ok:
+                self.last_error = f"HTTP status {resp.status}"
                 break
             done.add(str(a["id"]))
         return done

@@ -18,6 +18,8 @@ asynchronous engine is proven equal to (``tests/test_aio_equivalence.py``), fram
 
 from __future__ import annotations
 
+import errno
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from toolkit.checks import run_checks
 from toolkit.collect.collector import CollectConfig, collect, with_politeness
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
+from toolkit.errors import WriteError
 from toolkit.portfolio import load_portfolio
 from toolkit.store import Run, Store
 
@@ -43,13 +46,15 @@ def collect_run(
     """Load the portfolio, collect it, run the technical checks over the frames, and store
     everything (their findings included) as a new run, which is returned.
 
-    Raises InputError for bad portfolio, trust-anchor or hints files; StoreError when the run
+    Raises InputError for bad portfolio, trust-anchor or hints files; WriteError when the
+    workspace cannot be written (checked before probing) or the disk fills; StoreError when the run
     cannot be written. Nothing is stored when collection fails. ``workers`` > 1 (``None``: one
     per core) collects in that many processes (:func:`toolkit.collect.parallel.collect_parallel`);
     ``cluster`` (``local``, ``local:N``, ``tcp://host:port``) collects on a Dask cluster instead
     (:func:`toolkit.collect.cluster.collect_cluster`) and is recorded in the run's parameters.
     """
     portfolio = load_portfolio(portfolio_dir)
+    check_writable(workspace)  # before minutes of probing, not after
     config = with_politeness(config, portfolio.policies.settings.collector)
     if cluster is not None:
         from toolkit.collect.cluster import ClusterSpec, collect_cluster
@@ -68,4 +73,30 @@ def collect_run(
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
     if cluster is not None:
         parameters["cluster"] = str(spec)
-    return Store(workspace).write(frames, parameters=parameters, now=now)
+    try:
+        return Store(workspace).write(frames, parameters=parameters, now=now)
+    except OSError as exc:  # a disk that filled up during collection
+        raise WriteError(workspace, exc, "cannot store the run in") from exc
+
+
+def check_writable(workspace: str | Path) -> None:
+    """Raise WriteError unless ``workspace`` (or, when it does not exist yet, the nearest folder
+    above it that does) can be written. Creates nothing."""
+    path = Path(workspace).absolute()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise WriteError(workspace, NotADirectoryError(errno.ENOTDIR, "not a folder", str(probe)))
+    for folder in (probe, probe / "runs"):
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            reason = "Read-only file system" if _read_only(folder) else "Permission denied"
+            raise WriteError(
+                workspace,
+                OSError(errno.EROFS, f"{reason} ({folder}); checked before probing"),
+                "workspace not writable:",
+            )
+
+
+def _read_only(folder: Path) -> bool:
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)

@@ -11,6 +11,7 @@ from datetime import datetime
 import dns.flags
 import dns.rcode
 
+from toolkit.argtypes import ip_address
 from toolkit.collect.aio_transport import AioTransport
 from toolkit.collect.transport import Clock, Exchange, TransportConfig, ede, send
 from toolkit.errors import InputError
@@ -39,7 +40,11 @@ class ResolverSpec:
             raise InputError("--resolver", f"port in {text!r} is not a number") from None
         if not 0 < port_no < 65536:
             raise InputError("--resolver", f"port in {text!r} is out of range")
-        return cls(name.strip(), addr.strip(), port_no)
+        try:
+            address = ip_address(addr)
+        except ValueError as exc:
+            raise InputError("--resolver", f"in {text!r}: ADDR {exc}") from None
+        return cls(name.strip(), address, port_no)
 
 
 def resolver_status(rcode: str | None, ad: bool | None) -> str:

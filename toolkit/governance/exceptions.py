@@ -8,6 +8,7 @@ covers nothing.
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,27 @@ from toolkit.governance.records import (
 from toolkit.schemas import UTC_TS
 
 
+@cache
+def known_scopes() -> tuple[str, ...]:
+    """What an acceptance can name as its scope: ``unsigned`` and every check id, sorted."""
+    from toolkit.checks import default_registry  # the catalogue imports the governance records
+
+    return ("unsigned", *sorted(c.id for c in default_registry().checks()))
+
+
+def scope(raw: str) -> str:
+    """``unsigned`` or the id of a check of the catalogue (an acceptance of a check that does
+    not exist would silently exempt nothing)."""
+    w = name(raw)
+    if w not in known_scopes():
+        unsigned, *ids = known_scopes()
+        raise ValueError(
+            f"found '{raw}', which names no check; expected {unsigned} or a check id: "
+            + ", ".join(ids)
+        )
+    return w
+
+
 def _row_check(row: dict[str, Any], line: int, problems: list[Problem]) -> None:
     check_order(row, line, problems, "approved_at", "expires")
 
@@ -41,7 +63,7 @@ EXCEPTIONS = RecordSpec(
             "scope",
             "string",
             "what is accepted: unsigned, or a check id",
-            name,
+            scope,
             True,
             "unsigned or a check id",
         ),
