@@ -8,19 +8,30 @@ Layout of a workspace::
 
 A run is written into a hidden temporary folder beside its final place and renamed into place
 in one step, so an interrupted run leaves no half-written run behind (at worst a ``.tmp-*``
-folder that no listing shows and the next write cleans up). Files are made read-only. Loading a
-run recomputes every hash and refuses a run whose files were altered.
+folder that no listing shows). Files are made read-only. Loading a run recomputes every hash and
+refuses a run whose files were altered.
+
+Many writers may share a workspace (several collects at once). Each writer's temporary folder is
+named after it (``.tmp-<pid>-<random>-<run_id>``); publishing a run (the rename) and cleaning
+temporary folders happen under an exclusive ``fcntl`` lock on ``runs/.lock``. A writer removes
+another's temporary folder only when that writer's process is gone, or when the folder is older
+than :data:`STALE_TMP_SECONDS` (a pid reused by another program), or when it has a name no
+current writer gives (left by an older version).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +47,10 @@ FORMAT_VERSION = 1
 DEFAULT_WORKSPACE = Path("workspace")
 _RUNS = "runs"
 _MANIFEST = "manifest.json"
+_LOCK = ".lock"
+STALE_TMP_SECONDS = 24 * 3600
+"""A temporary folder untouched this long is stale even if a process with its writer's pid runs."""
+_TMP_NAME = re.compile(r"^\.tmp-(?P<pid>[0-9]+)-[0-9a-f]{8}-")
 
 
 @dataclass
@@ -99,8 +114,7 @@ class Store:
         if final.exists():
             raise StoreError(f"run {run_id} already exists in {self.runs_dir}")
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self._clean_temporaries()
-        tmp = self.runs_dir / f".tmp-{run_id}"
+        tmp = self.runs_dir / f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{run_id}"
         tmp.mkdir()
         try:
             files: dict[str, dict[str, Any]] = {}
@@ -126,21 +140,46 @@ class Store:
                 "parameters": dict(parameters),
                 "files": files,
             }
-            (tmp / _MANIFEST).write_text(
-                json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
-            )
-            for p in tmp.iterdir():
-                p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-                _fsync(p)
-            os.rename(tmp, final)
-            _fsync_dir(self.runs_dir)
+            with self._locked():
+                self._clean_temporaries(keep=tmp)
+                if final.exists():
+                    raise StoreError(f"run {run_id} already exists in {self.runs_dir}")
+                (tmp / _MANIFEST).write_text(
+                    json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+                )
+                for p in tmp.iterdir():
+                    p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                    _fsync(p)
+                os.rename(tmp, final)
+                _fsync_dir(self.runs_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return Run(run_id, final, manifest, dict(frames))
 
-    def _clean_temporaries(self) -> None:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the workspace's exclusive writer lock (``runs/.lock``, fcntl) for the block."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.runs_dir / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _clean_temporaries(self, keep: Path | None = None) -> None:
+        """Remove the temporary folders whose writer is gone (call with the lock held)."""
         for p in self.runs_dir.glob(".tmp-*"):
+            if p == keep or not _tmp_is_abandoned(p):
+                continue
+            try:
+                entries = [p, *p.iterdir()]
+            except OSError:
+                entries = [p]
+            for q in entries:  # read-only files of an interrupted publication
+                with contextlib.suppress(OSError):
+                    q.chmod(q.stat().st_mode | stat.S_IWUSR)
             shutil.rmtree(p, ignore_errors=True)
 
     # -- reading ---------------------------------------------------------------------------
@@ -229,6 +268,31 @@ class Store:
                 f"{mpath}: format_version {version!r}, this tool reads {FORMAT_VERSION}"
             )
         return manifest
+
+
+def _tmp_is_abandoned(path: Path) -> bool:
+    """Whether no live writer owns the temporary folder ``path``."""
+    m = _TMP_NAME.match(path.name)
+    if m is None:
+        return True  # not a name this version gives: left by an older version's interrupted write
+    try:
+        if time.time() - path.stat().st_mtime > STALE_TMP_SECONDS:
+            return True
+    except OSError:
+        return False  # already gone
+    return not _pid_alive(int(m["pid"]))
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 def _fsync(path: Path) -> None:
