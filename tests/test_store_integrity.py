@@ -273,3 +273,16 @@ def test_out_of_range_run_times_are_refused(tmp_path, year):
             {"zones": zones_frame()}, parameters={}, now=datetime(year, 6, 1, tzinfo=UTC)
         )
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_key_history_leaves_a_damaged_run_out(tmp_path):
+    from governance_fakes import store_sample_run
+
+    from toolkit.governance.history import load_key_history
+
+    runs = [store_sample_run(tmp_path, NOW + timedelta(days=d)) for d in (0, 1, 2)]
+    mpath = _writable(runs[1].path / "manifest.json")  # altered: the signature fails
+    mpath.write_text(mpath.read_text().replace('"fake": true', '"fake": false'))
+    assert status_of(Store(tmp_path))[runs[1].run_id].startswith("damaged: ")
+    key_sets = load_key_history(Store(tmp_path))
+    assert set(key_sets["run_id"]) == {runs[0].run_id, runs[2].run_id}
