@@ -286,3 +286,25 @@ def test_key_history_leaves_a_damaged_run_out(tmp_path):
     assert status_of(Store(tmp_path))[runs[1].run_id].startswith("damaged: ")
     key_sets = load_key_history(Store(tmp_path))
     assert set(key_sets["run_id"]) == {runs[0].run_id, runs[2].run_id}
+
+
+def test_one_store_reads_the_key_it_created_and_lists_damaged_runs_in_time_order(tmp_path):
+    store = Store(tmp_path)
+    assert store.list_runs().empty  # before any key exists
+    a, b, c = three_runs(store)  # the same instance, now with a key
+    mpath = _writable(tmp_path / "runs" / b / "manifest.json")
+    mpath.write_text(mpath.read_text().replace('"k": 1', '"k": 7'))
+    runs = store.list_runs()
+    assert list(runs["run_id"]) == [a, b, c]
+    assert runs["status"].tolist()[0] == SIGNED and runs["status"][1].startswith("damaged: ")
+
+
+def test_the_audit_runs_of_the_period_leave_a_damaged_run_out(tmp_path):
+    from toolkit.audit import runs_in_period
+
+    store = Store(tmp_path)
+    a, b, c = three_runs(store)
+    mpath = _writable(tmp_path / "runs" / b / "manifest.json")
+    mpath.write_text(mpath.read_text().replace('"k": 1', '"k": 7'))
+    listed = runs_in_period(Store(tmp_path), "2026Q4", c)
+    assert list(listed["run_id"]) == [a, c]

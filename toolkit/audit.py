@@ -97,8 +97,10 @@ def runs_in_period(store: Store, period: str, reported: str, as_of: str = "") ->
     """Every stored run of ``period`` up to the reported run (and no later than ``as_of``, an
     ISO date, when given), oldest first, with the time, tool version, zone count, trust
     anchor, root hints and resolvers each was made with; ``reported`` marks the run the report
-    stands on, which is always listed. Columns: :data:`RUNS_COLUMNS`."""
+    stands on, which is always listed; a damaged run is left out. Columns:
+    :data:`RUNS_COLUMNS`."""
     runs = store.list_runs()
+    runs = runs[~runs["status"].str.startswith("damaged")]
     bounds = period_bounds(period)
     rows = []
     reported_at = None

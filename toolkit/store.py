@@ -282,6 +282,7 @@ class Store:
                 try:
                     m, data, integrity = self._check_manifest(p)
                 except StoreError as exc:
+                    row["created_at"] = _created_at_if_readable(p)
                     row["status"] = f"damaged: {exc}"
                     _report_damaged(p.name, str(exc))
                     rows.append(row)
@@ -360,7 +361,8 @@ class Store:
             return None
 
     def _public(self) -> Any:
-        if not hasattr(self, "_public_key"):
+        """The workspace's public key, read once it exists (None until the first run)."""
+        if getattr(self, "_public_key", None) is None:
             self._public_key = self.key.public_key()
         return self._public_key
 
@@ -496,6 +498,14 @@ class Store:
 
 
 _REPORTED: set[tuple[str, str]] = set()
+
+
+def _created_at_if_readable(path: Path) -> Any:
+    """The time a damaged run's manifest gives, to list it in its place; NaT if none."""
+    try:
+        return pd.Timestamp(json.loads((path / _MANIFEST).read_text())["created_at"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return pd.NaT
 
 
 def _simulated(manifest: Mapping[str, Any]) -> bool:
