@@ -482,6 +482,9 @@ def test_scope_lists_runs_and_resolvers(rendered):
     )
     for meta in manifest["files"].values():  # every file's hash is quoted
         assert meta["sha256"] in rendered.squeezed
+    # and the key that signed the manifest, as the workspace records it (issue 12)
+    fp = (rendered.workspace / "signing" / "fingerprint.txt").read_text().strip()
+    assert manifest["signing_key"] == fp and fp in rendered.squeezed
 
 
 def test_findings_check_by_check_with_evidence(rendered):

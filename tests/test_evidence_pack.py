@@ -74,7 +74,10 @@ def test_manifest_names_runs_tool_and_as_of(pack):
         data = (pack.path / name).read_bytes()
         assert meta["sha256"] == hashlib.sha256(data).hexdigest(), name
         assert meta["bytes"] == len(data)
-        assert meta["kind"] in {"report", "run-manifest", "frame", "records", "table", "readme"}
+        assert meta["kind"] in {
+            *("report", "run-manifest", "frame", "records", "table", "readme"),
+            *("run-signature", "public-key"),
+        }
 
 
 def test_layout(pack):
@@ -281,3 +284,100 @@ def test_frame_writers_are_deterministic():
     csv = evidence.frame_csv_bytes(df).decode()
     assert csv == "t,s\n2026-11-28T09:30:00.000000Z,a\n,\n"
     assert pd.read_parquet(io.BytesIO(evidence.frame_parquet_bytes(df))).equals(df)
+
+
+# -- signatures, run manifests, PDF attachments (issue 12) ---------------------------------------
+
+
+def _fingerprint(pack) -> str:
+    return (pack.workspace / "signing" / "fingerprint.txt").read_text().strip()
+
+
+def _rewrite_consistently(copy: Path, name: str, data: bytes) -> None:
+    """What a forger without the key can do: change a file, its manifest entry, SHA256SUMS."""
+    (copy / name).write_bytes(data)
+    m = json.loads((copy / "manifest.json").read_text())
+    m["files"][name].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    mb = (json.dumps(m, indent=2, sort_keys=True) + "\n").encode()
+    (copy / "manifest.json").write_bytes(mb)
+    (copy / "SHA256SUMS").write_text(evidence._sums_text(m, mb))
+
+
+def test_pack_verification_says_what_it_proved_in_one_line(pack, capsys):
+    result = verify_evidence_pack(pack.path, expect_key=_fingerprint(pack))
+    assert result.ok, result.lines()
+    assert result.pack_signed and result.signed_runs == result.run_manifests == 1
+    assert result.pdf_attachments == sum(
+        1 for m in pack.manifest["files"].values() if m.get("embedded_in_pdf_as")
+    )
+    assert result.pdf_attachments > 5
+    assert result.summary() == (
+        f"verified: {result.checked} files, pack manifest signed by key {_fingerprint(pack)}, "
+        f"1 of 1 run manifest(s) signed, {result.pdf_attachments} PDF attachment(s) match the "
+        "pack; no timestamp"
+    )
+    assert cli.main(["evidence", "verify", str(pack.path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == result.summary()
+
+
+def test_a_consistent_rewrite_of_csv_manifest_and_sums_fails(copy, pack):
+    name = f"runs/{pack.run_id}/frames/zones.csv"
+    forged = (copy / name).read_bytes().replace(b"bogus", b"secure")
+    assert forged != (copy / name).read_bytes()
+    _rewrite_consistently(copy, name, forged)
+    result = verify_evidence_pack(copy)
+    assert not result.altered and not result.missing and not result.extra  # hashes all agree
+    assert not result.ok
+    assert any("edited after signing" in p for p in result.problems)
+    assert any("attachment zones.csv differs" in p for p in result.problems)  # and the PDF
+
+
+def test_a_frame_rewritten_with_its_pack_entry_differs_from_the_signed_run_manifest(copy, pack):
+    name = f"runs/{pack.run_id}/frames/zones.parquet"
+    df = pd.read_parquet(copy / name)
+    df["status"] = "secure"
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    _rewrite_consistently(copy, name, buf.getvalue())
+    problems = verify_evidence_pack(copy).problems
+    assert f"{name} differs from its run manifest" in problems
+
+
+def test_a_flipped_byte_in_a_run_signature_is_caught(copy, pack):
+    sig = copy / "runs" / pack.run_id / "manifest.json.sig"
+    data = bytearray(sig.read_bytes())
+    data[0] ^= 1
+    _rewrite_consistently(copy, f"runs/{pack.run_id}/manifest.json.sig", bytes(data))
+    assert any("does not match its signature" in p for p in verify_evidence_pack(copy).problems)
+
+
+def test_a_pack_resigned_with_another_key_is_caught(copy, pack, capsys):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from toolkit.signing import fingerprint, public_pem
+
+    other = Ed25519PrivateKey.generate()
+    _rewrite_consistently(copy, "signing/run-signing-key.pub.pem", public_pem(other.public_key()))
+    (copy / "manifest.json.sig").write_bytes(other.sign((copy / "manifest.json").read_bytes()))
+    result = verify_evidence_pack(copy)
+    assert result.pack_signed and result.key_fingerprint == fingerprint(other.public_key())
+    assert any("not the pack's" in p for p in result.problems)  # the run was signed by ours
+    # the same pack, intact, but checked against another key: refused
+    wrong = fingerprint(other.public_key())
+    assert not verify_evidence_pack(pack.path, expect_key=wrong).ok
+    assert cli.main(["evidence", "verify", str(pack.path), "--expect-key", wrong]) == 1
+    assert "not the expected" in capsys.readouterr().out
+
+
+def test_standard_tools_verify_a_pack(pack):
+    import subprocess
+
+    sums = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=pack.path, capture_output=True, text=True
+    )
+    assert sums.returncode == 0 and "FAILED" not in sums.stdout
+    cmd = "openssl pkeyutl -verify -pubin -inkey signing/run-signing-key.pub.pem -rawin"
+    for target in ("manifest.json", f"runs/{pack.run_id}/manifest.json"):
+        args = [*cmd.split(), "-in", target, "-sigfile", f"{target}.sig"]
+        done = subprocess.run(args, cwd=pack.path, capture_output=True, text=True)
+        assert done.returncode == 0 and "Signature Verified Successfully" in done.stdout

@@ -13,7 +13,6 @@ report marks those sections *not evidenced* instead of guessing.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,21 +74,33 @@ RUNS_COLUMNS = [
 
 def read_run_manifest(store: Store, run_id: str) -> dict[str, Any]:
     """A stored run's manifest (JSON), without loading its frames. Raises StoreError."""
-    from toolkit.errors import StoreError
 
-    path = Path(store.runs_dir) / run_id / "manifest.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: unreadable manifest ({exc})") from exc
+    return store.read_manifest(run_id)
+
+
+def signature_sentence(run: Run) -> str:
+    """One sentence on the run manifest's signature: the workspace key's fingerprint and the
+    manifest's place in the workspace's chain of runs, or that the run predates signing."""
+    from toolkit.store import SIGNED
+
+    m = run.manifest
+    if run.integrity != SIGNED:
+        return f"The run manifest is {run.integrity}: nothing but its hashes vouches for it."
+    return (
+        f"The manifest is signed (Ed25519) by the workspace key {m.get('signing_key')}, and "
+        "the signature was checked when this report loaded the run; it is run "
+        f"{m.get('sequence')} of the workspace's chain of signed manifests."
+    )
 
 
 def runs_in_period(store: Store, period: str, reported: str, as_of: str = "") -> pd.DataFrame:
     """Every stored run of ``period`` up to the reported run (and no later than ``as_of``, an
     ISO date, when given), oldest first, with the time, tool version, zone count, trust
     anchor, root hints and resolvers each was made with; ``reported`` marks the run the report
-    stands on, which is always listed. Columns: :data:`RUNS_COLUMNS`."""
+    stands on, which is always listed; a damaged run is left out. Columns:
+    :data:`RUNS_COLUMNS`."""
     runs = store.list_runs()
+    runs = runs[~runs["status"].str.startswith("damaged")]
     bounds = period_bounds(period)
     rows = []
     reported_at = None

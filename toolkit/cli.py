@@ -377,7 +377,7 @@ def _copy_pack_pdf(pack: Path, out: Path) -> Path:
 def cmd_evidence(args: argparse.Namespace) -> int:
     from toolkit.evidence import verify_evidence_pack
 
-    result = verify_evidence_pack(args.dir)
+    result = verify_evidence_pack(args.dir, expect_key=args.expect_key or "")
     for line in result.lines():
         print(line)
     if not result.ok:
@@ -392,6 +392,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         f"evidence pack {args.dir} verifies: {result.checked} files match the manifest "
         f"(manifest SHA-256 {result.manifest_sha256})"
     )
+    print(result.summary())
     return 0
 
 
@@ -715,6 +716,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evidence", help="check an evidence pack")
     p.add_argument("action", choices=["verify"])
     p.add_argument("dir", type=Path, help="the evidence pack's folder")
+    p.add_argument(
+        "--expect-key",
+        metavar="SHA256:HEX",
+        help="fail unless the pack is signed by the key of this fingerprint (as the audit "
+        "report prints it)",
+    )
     p.set_defaults(func=cmd_evidence)
 
     p = sub.add_parser("history", help="what changed across the stored runs, and the trends")

@@ -7,7 +7,11 @@ Layout of a pack (``dnssec-audit report audit --evidence DIR``)::
     DIR/SHA256SUMS                            the same hashes for `sha256sum -c` (manifest too)
     DIR/README.txt                            what is where and how to verify it
     DIR/audit-report.pdf                      the audit report (its data embedded, PDF/A-3)
+    DIR/manifest.json.sig                     Ed25519 signature of manifest.json by the
+                                              workspace key (when the key is at hand)
+    DIR/signing/run-signing-key.pub.pem       the workspace's public key
     DIR/runs/<run>/manifest.json              the run's own manifest, byte for byte
+    DIR/runs/<run>/manifest.json.sig          its signature, as stored
     DIR/runs/<run>/frames/<frame>.parquet     the run's frames, byte for byte from the store
                                               (their SHA-256 are those of the run manifest)
     DIR/runs/<run>/frames/<frame>.csv         the same frames as CSV
@@ -18,7 +22,9 @@ The pack is built in a hidden folder beside ``DIR`` and renamed into place when 
 existing pack at ``DIR`` is replaced, anything else there is refused. The same run, options
 and as_of give the same bytes in every file (frames written deterministically, figures
 without timestamps, PDF dated as_of). :func:`verify_evidence_pack` recomputes every hash and
-names every altered, missing or extra file.
+names every altered, missing or extra file, checks the signatures of the pack manifest and of
+each run manifest, the chain links among the runs, the run manifests' hashes against the
+pack's frames and the PDF's embedded attachments against the pack's files.
 
 CSV text cells that a spreadsheet would run as a formula (starting with ``= + - @`` or a
 tab) are prefixed with ``'``; the Parquet files hold the exact values.
@@ -50,6 +56,8 @@ FORMAT = "dnssec-audit-evidence-pack"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
+PACK_SIGNATURE = "manifest.json.sig"
+PUBLIC_KEY = "signing/run-signing-key.pub.pem"
 README = "README.txt"
 REPORT_PDF = "audit-report.pdf"
 RUN_MANIFEST_ATTACHMENT = "run-manifest.json"
@@ -252,7 +260,9 @@ def write_evidence_pack(
     from dataclasses import replace
 
     from toolkit import audit
+    from toolkit.errors import StoreError
     from toolkit.report import ReportOptions, render_report
+    from toolkit.signing import public_pem
     from toolkit.store import Store
     from toolkit.zonefile import zone_file_stem, zone_file_text
 
@@ -357,6 +367,16 @@ def write_evidence_pack(
             )
             put(f"report/tables/{name}.parquet", frame_parquet_bytes(df), "table", len(df))
         put(README, _readme(run.run_id).encode("utf-8"), "readme")
+        signature = run.path / "manifest.json.sig"
+        if signature.is_file():
+            put(f"{base}/manifest.json.sig", signature.read_bytes(), "run-signature")
+        try:
+            key = store.key.private_key()
+        except StoreError:
+            key = None  # the key is kept offline: the pack is left unsigned
+        public = store.key.public_key()
+        if public is not None:
+            put(PUBLIC_KEY, public_pem(public), "public-key")
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -386,6 +406,8 @@ def write_evidence_pack(
         }
         manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
         (tmp / MANIFEST).write_bytes(manifest_bytes)
+        if key is not None:
+            (tmp / PACK_SIGNATURE).write_bytes(key.sign(manifest_bytes))
         (tmp / SUMS).write_text(_sums_text(manifest, manifest_bytes), encoding="utf-8")
         _fsync_tree(tmp)
         _swap_into_place(tmp, out_dir)
@@ -428,10 +450,16 @@ runs/{run_id}/records/  the raw DNS records collected per zone, as zone-file tex
 report/tables/  every table the report prints, as CSV and Parquet.
 {MANIFEST}  the SHA-256, size and kind of every file above, the run ids, tool version, as_of.
 {SUMS}  the same hashes (and the manifest's) for `sha256sum -c {SUMS}`.
+{PACK_SIGNATURE}, runs/{run_id}/manifest.json.sig  Ed25519 signatures of the pack manifest and
+    of the run manifest by the workspace key, {PUBLIC_KEY} (compare its fingerprint with the
+    one the audit report prints). Without the toolkit:
+        openssl pkeyutl -verify -pubin -inkey {PUBLIC_KEY} -rawin \\
+            -in {MANIFEST} -sigfile {PACK_SIGNATURE}
 
 Verify: `dnssec-audit evidence verify <this folder>` names every altered, missing or extra
-file. CSV text cells starting with = + - @ or a tab are prefixed with ' so that a spreadsheet
-does not run them; the Parquet files hold the exact values.
+file and checks the signatures and the PDF's attachments. CSV text cells starting with
+= + - @ or a tab are prefixed with ' so that a spreadsheet does not run them; the Parquet
+files hold the exact values.
 """
 
 
@@ -508,10 +536,35 @@ class Verification:
     extra: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     manifest_sha256: str = ""
+    key_fingerprint: str = ""
+    pack_signed: bool = False
+    run_manifests: int = 0
+    signed_runs: int = 0
+    chain_links: int = 0
+    pdf_attachments: int = 0
+    unproved: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (self.altered or self.missing or self.extra or self.problems)
+
+    def summary(self) -> str:
+        """One line: what the verification proved and what it could not."""
+        if not self.ok:
+            return (
+                f"NOT verified: {len(self.altered)} altered, {len(self.missing)} missing, "
+                f"{len(self.extra)} extra, {len(self.problems)} other problem(s)"
+            )
+        key = self.key_fingerprint or "no key"
+        parts = [f"verified: {self.checked} files"]
+        parts.append(
+            f"pack manifest signed by key {key}" if self.pack_signed else "pack manifest unsigned"
+        )
+        parts.append(f"{self.signed_runs} of {self.run_manifests} run manifest(s) signed")
+        if self.signed_runs > 1:
+            parts.append(f"chain intact ({self.chain_links} link(s))")
+        parts.append(f"{self.pdf_attachments} PDF attachment(s) match the pack")
+        return "; ".join([", ".join(parts), *self.unproved, "no timestamp"])
 
     def lines(self) -> list[str]:
         """The findings, one per line (``ALTERED path``, ``MISSING path``, ...)."""
@@ -527,8 +580,11 @@ def _safe_relpath(name: str) -> bool:
     return bool(name) and not p.is_absolute() and ".." not in p.parts and "\\" not in name
 
 
-def verify_evidence_pack(path: Path | str) -> Verification:
-    """Recompute the SHA-256 of every file of the pack at ``path`` against its manifest.
+def verify_evidence_pack(path: Path | str, *, expect_key: str = "") -> Verification:
+    """Recompute the SHA-256 of every file of the pack at ``path`` against its manifest, and
+    check the signatures (pack manifest, run manifests; signed by ``expect_key`` when given),
+    the chain links among the run manifests, their hashes against the pack's frames and the
+    PDF's embedded attachments against the pack's files.
 
     Every listed file must exist as a regular file (not a link) with the recorded hash and
     size; every file in the folder must be listed (except the manifest and SHA256SUMS, which
@@ -576,14 +632,149 @@ def verify_evidence_pack(path: Path | str) -> Verification:
         if sha256_bytes(data) != meta.get("sha256") or len(data) != meta.get("bytes"):
             result.altered.append(name)
     for name in sorted(_all_files(root)):
-        if name not in listed and name not in (MANIFEST, SUMS):
+        if name not in listed and name not in (MANIFEST, SUMS, PACK_SIGNATURE):
             result.extra.append(name)
     sums = root / SUMS
     if not sums.is_file() or sums.is_symlink():
         result.missing.append(SUMS)
     elif sums.read_text(encoding="utf-8", errors="replace") != _sums_text(manifest, manifest_bytes):
         result.altered.append(SUMS)
+    _verify_signatures(root, manifest, manifest_bytes, result, expect_key)
+    _verify_pdf(root, listed, result)
     return result
+
+
+def _read_pack_file(root: Path, rel: str) -> bytes | None:
+    path = root / rel
+    if path.is_symlink() or not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+def _verify_signatures(
+    root: Path,
+    manifest: Mapping[str, Any],
+    manifest_bytes: bytes,
+    result: Verification,
+    expect_key: str,
+) -> None:
+    from toolkit.errors import StoreError
+    from toolkit.signing import fingerprint, load_public_pem, verify
+
+    public = None
+    pem = _read_pack_file(root, PUBLIC_KEY)
+    if pem is not None:
+        try:
+            public = load_public_pem(pem, PUBLIC_KEY)
+        except StoreError as exc:
+            result.problems.append(str(exc))
+    fp = fingerprint(public) if public is not None else ""
+    result.key_fingerprint = fp
+    if expect_key and fp != expect_key:
+        result.problems.append(f"the pack's key is {fp or 'absent'}, not the expected {expect_key}")
+    signature = _read_pack_file(root, PACK_SIGNATURE)
+    if signature is not None:
+        if public is None:
+            result.problems.append(f"{PACK_SIGNATURE} present but no public key ({PUBLIC_KEY})")
+        elif not verify(public, signature, manifest_bytes):
+            result.problems.append(
+                f"{PACK_SIGNATURE} does not match {MANIFEST} (the pack was edited after signing)"
+            )
+        else:
+            result.pack_signed = True
+    else:
+        result.unproved.append("pack manifest unsigned: its edits would go unnoticed")
+    links: list[tuple[int, str, Any, str]] = []
+    for entry in manifest.get("runs") or []:
+        run_id = str(entry.get("run_id", "")) if isinstance(entry, Mapping) else ""
+        base = f"runs/{run_id}"
+        data = _read_pack_file(root, f"{base}/manifest.json")
+        if not run_id or data is None:
+            result.problems.append(f"run manifest {base}/manifest.json is absent")
+            continue
+        result.run_manifests += 1
+        if sha256_bytes(data) != entry.get("manifest_sha256"):
+            result.problems.append(f"{base}/manifest.json differs from the pack's runs entry")
+        try:
+            run_manifest = json.loads(data)
+            run_files = dict(run_manifest.get("files") or {})
+        except (ValueError, AttributeError, TypeError):
+            result.problems.append(f"{base}/manifest.json is unreadable")
+            continue
+        for fname, meta in sorted(run_files.items()):
+            frame = _read_pack_file(root, f"{base}/frames/{fname}")
+            if frame is not None and sha256_bytes(frame) != (meta or {}).get("sha256"):
+                result.problems.append(f"{base}/frames/{fname} differs from its run manifest")
+        run_sig = _read_pack_file(root, f"{base}/manifest.json.sig")
+        if run_sig is None:
+            if "signing_key" in run_manifest:
+                result.problems.append(
+                    f"{base}/manifest.json is signed but its signature is absent"
+                )
+            else:
+                result.unproved.append(f"run {run_id} unsigned (created before signing)")
+            continue
+        if public is None or run_manifest.get("signing_key") != fp:
+            result.problems.append(
+                f"{base}/manifest.json signed by key {run_manifest.get('signing_key')}, "
+                f"not the pack's {fp or '(none)'}"
+            )
+        elif not verify(public, run_sig, data):
+            result.problems.append(f"{base}/manifest.json does not match its signature")
+        else:
+            result.signed_runs += 1
+            links.append(
+                (
+                    int(run_manifest.get("sequence") or 0),
+                    sha256_bytes(data),
+                    run_manifest.get("previous_manifest_sha256"),
+                    run_id,
+                )
+            )
+    links.sort()
+    for before, after in zip(links, links[1:], strict=False):
+        if after[0] == before[0]:
+            result.problems.append(f"runs {before[3]} and {after[3]} share sequence {after[0]}")
+        elif after[0] == before[0] + 1:
+            if after[2] != before[1]:
+                result.problems.append(f"run {after[3]} does not follow run {before[3]}")
+            else:
+                result.chain_links += 1
+        else:
+            result.unproved.append(
+                f"runs {before[3]} and {after[3]} are not consecutive: the runs between are "
+                "not in the pack"
+            )
+
+
+def _verify_pdf(root: Path, listed: Mapping[str, Any], result: Verification) -> None:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    wanted = {
+        meta["embedded_in_pdf_as"]: name
+        for name, meta in listed.items()
+        if isinstance(meta, Mapping) and meta.get("embedded_in_pdf_as")
+    }
+    report = (root / REPORT_PDF) if REPORT_PDF in listed else None
+    if report is None or not report.is_file():
+        if wanted:
+            result.problems.append(f"{REPORT_PDF} is absent: its attachments cannot be checked")
+        return
+    try:
+        attached = PdfReader(report).attachments
+    except (PyPdfError, OSError, ValueError, KeyError) as exc:
+        result.problems.append(f"{REPORT_PDF}: unreadable PDF ({exc})")
+        return
+    for src, name in sorted(wanted.items()):
+        copies = attached.get(src) or []
+        data = _read_pack_file(root, name)
+        if not copies:
+            result.problems.append(f"{REPORT_PDF} does not embed {src} (for {name})")
+        elif data is None or any(sha256_bytes(c) != sha256_bytes(data) for c in copies):
+            result.problems.append(f"{REPORT_PDF}'s attachment {src} differs from {name}")
+        else:
+            result.pdf_attachments += 1
 
 
 def _all_files(root: Path) -> Iterable[str]:

@@ -163,11 +163,14 @@ def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
     from toolkit.history.load import load_history, read_manifest
 
     last = store.resolve(until)
-    ids = list(store.list_runs()["run_id"])
-    ids = [  # a run without both frames observed no key set
+    listed = store.list_runs()
+    ids = list(listed["run_id"])
+    damaged = set(listed.loc[listed["status"].str.startswith("damaged"), "run_id"])
+    ids = [  # a run without both frames observed no key set (a damaged run: left out)
         r
         for r in ids[: ids.index(last) + 1]
-        if {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
+        if r not in damaged
+        and {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
     ]
     history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"))
     if history["zones"].empty:

@@ -12,7 +12,6 @@ manifest before DuckDB reads it (as ``Store.load`` does), so an altered run is r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,7 @@ import pandas as pd
 from toolkit.errors import StoreError
 from toolkit.history.frames import RUNS
 from toolkit.schemas import ALL as SCHEMAS
-from toolkit.store import FORMAT_VERSION, Store, sha256_file
+from toolkit.store import Store, sha256_file
 
 DEFAULT_FRAMES = ("inventory", "zones", "records", "resolver_checks", "findings")
 
@@ -58,13 +57,7 @@ class History:
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest of the run folder ``path``; raises StoreError when unreadable or of
     another format version."""
-    try:
-        manifest = json.loads((path / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise StoreError(f"{path}: unreadable manifest ({exc})") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise StoreError(f"{path}: format_version {manifest.get('format_version')!r}")
-    return manifest
+    return Store(path.parent.parent).read_manifest(path.name)
 
 
 def runs_frame(manifests: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -108,6 +101,7 @@ def load_history(
     """
     store = Store(workspace)
     listed = store.list_runs()
+    listed = listed[~listed["status"].str.startswith("damaged")]
     if run_ids is not None:
         unknown = sorted(set(run_ids) - set(listed["run_id"]))
         if unknown:
