@@ -98,6 +98,13 @@ def _rsa(algorithm: int, zsk_bits: int = 2048) -> tuple[KeySpec, ...]:
     )
 
 
+def _pair(algorithm: int) -> tuple[KeySpec, ...]:
+    return (
+        KeySpec("ksk", KSK_FLAGS, algorithm, signs="ksk"),
+        KeySpec("zsk", ZSK_FLAGS, algorithm, signs="zsk"),
+    )
+
+
 RECIPES: dict[str, Recipe] = {
     "secure": Recipe(NORMAL_WINDOW),
     "expiring": Recipe((timedelta(hours=-1), timedelta(days=3))),
@@ -113,6 +120,10 @@ RECIPES: dict[str, Recipe] = {
     "ds-sha1-only": Recipe(NORMAL_WINDOW, (DsSpec(digest_type=1),)),
     "ds-bad-digest": Recipe(NORMAL_WINDOW, (DsSpec(), DsSpec(corrupt=True))),
     "ds-gost": Recipe(NORMAL_WINDOW, (DsSpec(), DsSpec(digest_type=3))),
+    "ds-sha384-only": Recipe(NORMAL_WINDOW, (DsSpec(digest_type=4),)),
+    "alg-ed25519": Recipe(NORMAL_WINDOW, keys=_pair(Algorithm.ED25519)),
+    "alg-ecdsa-p384": Recipe(NORMAL_WINDOW, keys=_pair(Algorithm.ECDSAP384SHA384)),
+    "alg-rsasha256": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA256)),
     "ds-zsk-no-sep": Recipe(
         NORMAL_WINDOW, (DsSpec("zsk"),), keys=(KeySpec("zsk", ZSK_FLAGS, signs="all"),)
     ),

@@ -159,6 +159,30 @@ SCENARIOS: dict[str, Scenario] = {
         "Besides the KSK's SHA-256 DS, the parent publishes a GOST DS (digest type 3, MUST NOT "
         "be used); validators without GOST ignore it.",
     ),
+    "ds-sha384-only": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone whose parent publishes only a SHA-384 DS (digest type 4) for the KSK.",
+    ),
+    "alg-ed25519": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone signed with ED25519 (algorithm 15) keys, KSK and ZSK.",
+    ),
+    "alg-ecdsa-p384": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone signed with ECDSAP384SHA384 (algorithm 14) keys, KSK and ZSK.",
+    ),
+    "alg-rsasha256": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone signed with RSASHA256 (algorithm 8) keys of 2048 bits, KSK and ZSK.",
+    ),
     "ds-zsk-no-sep": _s(
         "secure",
         (),
