@@ -164,6 +164,25 @@ def test_healthy_zones_of_every_modern_shape_raise_no_technical_failure(audit, l
     assert set(failed["check_id"]) == allowed, failed[["check_id", "message"]].to_string()
 
 
+def test_a_ds_set_no_validator_can_use_leaves_the_zone_insecure_everywhere(audit, lab):
+    """The parent's only DS has the unassigned digest type 99. RFC 6840 §5.2 (and RFC 4035
+    §5.2 for algorithms): a validator treats a zone whose DS set it cannot use as unsigned.
+    The toolkit says insecure and names the number; all four resolver families agree (none
+    returns SERVFAIL, the answer of a bogus zone)."""
+    zone = "ds-unassigned-digest.test"
+    row = audit["zones"].set_index("zone").loc[zone]
+    assert (row["status"], row["reasons"]) == ("insecure", "DS_UNSUPPORTED_DIGEST")
+    checks = audit["resolver_checks"]
+    answers = checks[checks["zone"] == zone].set_index("resolver")
+    seen = {f: (r["resolver_status"], r["rcode"]) for f, r in answers.iterrows()}
+    assert seen == dict.fromkeys(lab.resolvers, ("insecure", "NOERROR"))
+    f = audit["findings"].set_index(["zone", "check_id"])
+    usable = f.loc[(zone, "ds_usable_by_validators")]
+    assert usable["status"] == "fail"
+    assert "digest type 99 (unassigned" in usable["message"]
+    assert "insecure (unsigned), not bogus" in usable["message"]
+
+
 def test_the_catalog_exercises_every_audit_check(audit):
     """Each check of the full audit fails in at least one scenario (parent_servers_agree_on_ds
     aside: the lab's parent has a single server, so its failure is unit-tested only)."""

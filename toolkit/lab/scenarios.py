@@ -159,6 +159,20 @@ SCENARIOS: dict[str, Scenario] = {
         "Besides the KSK's SHA-256 DS, the parent publishes a GOST DS (digest type 3, MUST NOT "
         "be used); validators without GOST ignore it.",
     ),
+    "ds-sha1-beside-sha256": _s(
+        "secure",
+        (),
+        {"ds_sha1_beside_sha256"},
+        "Besides the KSK's SHA-256 DS, the parent publishes its SHA-1 DS (digest type 1), which "
+        "RFC 9904 says MUST NOT be created; validators ignore it (RFC 4509 §3).",
+    ),
+    "ds-unassigned-digest": _s(
+        "insecure",
+        ("DS_UNSUPPORTED_DIGEST",),
+        {"ds_usable_by_validators", "ds_digest_type_prohibited", "zone_signed_as_expected"},
+        "The parent's only DS has digest type 99, which IANA has not assigned: no validator can "
+        "use it, so the signed zone is treated as unsigned (RFC 6840 §5.2), not bogus.",
+    ),
     "ds-sha384-only": _s(
         "secure",
         (),
