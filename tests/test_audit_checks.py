@@ -409,6 +409,20 @@ def test_unusable_algorithms_and_digests_are_named_with_their_iana_status(findin
     assert f.loc[("sha1ds.test", "ds_sha1_beside_sha256"), "status"] == "pass"  # SHA-1 only
 
 
+def test_denial_proofs_signed_with_an_unvalidated_algorithm_are_never_passed():
+    """denial_proofs_valid: proofs the toolkit cannot verify (unverifiable) make it
+    indeterminate, not pass; an invalid proof beside them still fails."""
+    opaque, mixed = healthy("opaque.test"), healthy("mixed.test")
+    for r in opaque["denial"] + mixed["denial"]:
+        r.update(proof="unverifiable", why="NSEC opaque.test. not validly signed (unsupported)")
+    mixed["denial"][0].update(proof="invalid", why="no NSEC covers _x.mixed.test.")
+    evidence = {"opaque.test": opaque, "mixed.test": mixed}
+    out = run(evidence, [zrow(z) for z in evidence]).set_index(["zone", "check_id"])
+    assert out.loc[("opaque.test", "denial_proofs_valid"), "status"] == "indeterminate"
+    assert "4 proof(s) signed only" in out.loc[("opaque.test", "denial_proofs_valid"), "message"]
+    assert out.loc[("mixed.test", "denial_proofs_valid"), "status"] == "fail"
+
+
 def test_one_usable_ds_is_enough_for_validators():
     """A DS of a private algorithm beside a DS validators use: the zone keeps its chain."""
     ev = healthy("two.test")

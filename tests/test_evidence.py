@@ -162,6 +162,19 @@ def test_broken_proofs_say_why(tree):
     )
 
 
+@pytest.mark.parametrize("zone", ["alg-private.test.", "alg-unassigned.test."])
+def test_proofs_signed_only_with_an_unvalidated_algorithm_are_unverifiable_not_invalid(tree, zone):
+    """Complete NSEC proofs whose only signatures are of algorithm 253 or 100: the toolkit
+    cannot tell whether they verify (RFC 4035 §5.2 makes such a zone insecure), so the proof is
+    ``unverifiable``, never ``invalid``; a missing signature is still ``invalid``."""
+    for qname, qtype in ((f"_audit-1.{zone}", "A"), (zone, "TYPE65280")):
+        check = denial(tree, zone, qname, qtype)
+        assert check.proof == "unverifiable", check.why
+        assert "(unsupported_algorithm)" in check.why
+    stripped = denial(tree, zone, f"_x.{zone}", "A", strip=[dns.rdatatype.RRSIG])
+    assert stripped.proof == "invalid"
+
+
 # --- the catalog, offline ----------------------------------------------------------------
 
 

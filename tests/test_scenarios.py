@@ -164,14 +164,25 @@ def test_healthy_zones_of_every_modern_shape_raise_no_technical_failure(audit, l
     assert set(failed["check_id"]) == allowed, failed[["check_id", "message"]].to_string()
 
 
-def test_a_ds_set_no_validator_can_use_leaves_the_zone_insecure_everywhere(audit, lab):
-    """The parent's only DS has the unassigned digest type 99. RFC 6840 §5.2 (and RFC 4035
-    §5.2 for algorithms): a validator treats a zone whose DS set it cannot use as unsigned.
-    The toolkit says insecure and names the number; all four resolver families agree (none
-    returns SERVFAIL, the answer of a bogus zone)."""
-    zone = "ds-unassigned-digest.test"
+UNUSABLE = {
+    "ds-unassigned-digest": ("DS_UNSUPPORTED_DIGEST", "digest type 99 (unassigned"),
+    "alg-private": ("DS_UNSUPPORTED_ALGORITHM", "algorithm 253 PRIVATEDNS (private"),
+    "alg-unassigned": ("DS_UNSUPPORTED_ALGORITHM", "algorithm 100 (unassigned"),
+}
+"""Zones whose DS set no validator can use: the reason code and how the finding names it."""
+
+
+@pytest.mark.parametrize("scenario", list(UNUSABLE))
+def test_a_ds_set_no_validator_can_use_leaves_the_zone_insecure_everywhere(audit, lab, scenario):
+    """RFC 4035 §5.2 (algorithms) and RFC 6840 §5.2 (digest types): a validator treats a zone
+    whose DS set it cannot use as unsigned. The toolkit says insecure and names the number; the
+    four resolver families' answers are recorded beside it and agree (NOERROR without AD, not
+    the SERVFAIL of a bogus zone). Knot serves the opaque keys and signatures of algorithms
+    253 and 100 from the pre-signed zone file as they are."""
+    zone = f"{scenario}.test"
+    reason, named = UNUSABLE[scenario]
     row = audit["zones"].set_index("zone").loc[zone]
-    assert (row["status"], row["reasons"]) == ("insecure", "DS_UNSUPPORTED_DIGEST")
+    assert (row["status"], row["reasons"]) == ("insecure", reason)
     checks = audit["resolver_checks"]
     answers = checks[checks["zone"] == zone].set_index("resolver")
     seen = {f: (r["resolver_status"], r["rcode"]) for f, r in answers.iterrows()}
@@ -179,8 +190,11 @@ def test_a_ds_set_no_validator_can_use_leaves_the_zone_insecure_everywhere(audit
     f = audit["findings"].set_index(["zone", "check_id"])
     usable = f.loc[(zone, "ds_usable_by_validators")]
     assert usable["status"] == "fail"
-    assert "digest type 99 (unassigned" in usable["message"]
+    assert named in usable["message"]
     assert "insecure (unsigned), not bogus" in usable["message"]
+    if scenario.startswith("alg-"):  # signatures it cannot verify: never pass, never fail
+        assert f.loc[(zone, "rrsig_verifies"), "status"] == "indeterminate"
+        assert f.loc[(zone, "denial_proofs_valid"), "status"] == "indeterminate"
 
 
 def test_the_catalog_exercises_every_audit_check(audit):

@@ -126,6 +126,8 @@ RECIPES: dict[str, Recipe] = {
     "alg-ed25519": Recipe(NORMAL_WINDOW, keys=_pair(Algorithm.ED25519)),
     "alg-ecdsa-p384": Recipe(NORMAL_WINDOW, keys=_pair(Algorithm.ECDSAP384SHA384)),
     "alg-rsasha256": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA256)),
+    "alg-private": Recipe(NORMAL_WINDOW, keys=_pair(Algorithm.PRIVATEDNS)),
+    "alg-unassigned": Recipe(NORMAL_WINDOW, keys=_pair(100)),
     "ds-zsk-no-sep": Recipe(
         NORMAL_WINDOW, (DsSpec("zsk"),), keys=(KeySpec("zsk", ZSK_FLAGS, signs="all"),)
     ),

@@ -197,6 +197,31 @@ SCENARIOS: dict[str, Scenario] = {
         set(),
         "A healthy zone signed with RSASHA256 (algorithm 8) keys of 2048 bits, KSK and ZSK.",
     ),
+    "alg-private": _s(
+        "insecure",
+        ("DS_UNSUPPORTED_ALGORITHM",),
+        {
+            "ds_usable_by_validators",
+            "dnskey_algorithm_must_not_sign",
+            "dnskey_algorithm_in_policy",
+            "zone_signed_as_expected",
+        },
+        "Keys and signatures of the private algorithm PRIVATEDNS (253, opaque bytes) and a DS of "
+        "that algorithm: no validator can use the DS, so the zone is treated as unsigned "
+        "(RFC 4035 §5.2), not bogus.",
+    ),
+    "alg-unassigned": _s(
+        "insecure",
+        ("DS_UNSUPPORTED_ALGORITHM",),
+        {
+            "ds_usable_by_validators",
+            "dnskey_algorithm_must_not_sign",
+            "dnskey_algorithm_in_policy",
+            "zone_signed_as_expected",
+        },
+        "Keys and signatures of algorithm 100, which IANA has not assigned (opaque bytes), and a "
+        "DS of that algorithm: treated as unsigned (RFC 4035 §5.2), not bogus.",
+    ),
     "ds-zsk-no-sep": _s(
         "secure",
         (),

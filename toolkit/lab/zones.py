@@ -12,6 +12,7 @@ root KSK's DS (the lab's trust anchor).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +41,7 @@ from toolkit.lab.recipes import (
     Recipe,
 )
 from toolkit.lab.scenarios import LAB_ZONES, LabAddresses, LabZone
-from toolkit.lab.signer import KeyUse, rsa_private_key
+from toolkit.lab.signer import KeyUse, opaque_public_key, rsa_private_key
 from toolkit.lab.signer import sign_zone as sign_with
 
 __all__ = ["KSK_FLAGS", "NORMAL_WINDOW", "RECIPES", "ZSK_FLAGS", "KeySpec", "Recipe"]
@@ -144,10 +145,27 @@ def new_key(
         )
     elif algorithm in RSA_ALGORITHMS:
         key = rsa_private_key(bits, seed)
+    elif algorithm in OPAQUE_ALGORITHMS:
+        return _opaque_key(flags, seed, algorithm)
     else:
         raise LabError(f"the lab cannot make keys of DNSSEC algorithm {algorithm}")
     dnskey = dns.dnssec.make_dnskey(key.public_key(), algorithm, flags=flags)  # type: ignore[arg-type]
     return SigningKey(key, dnskey)
+
+
+OPAQUE_ALGORITHMS = frozenset({100, 253})
+"""Algorithm numbers no validator implements for which the lab makes opaque keys: 100
+(unassigned) and 253 (PRIVATEDNS). Their DNSKEY carries 64 seeded bytes, their RRSIGs opaque
+bytes (:func:`toolkit.lab.signer.opaque_rrsig`): what a zone signed with a private or unknown
+algorithm looks like to every validator."""
+
+
+def _opaque_key(flags: int, seed: str | None, algorithm: int) -> SigningKey:
+    raw = hashlib.sha512(seed.encode()).digest() if seed is not None else os.urandom(64)
+    dnskey = DNSKEY(dns.rdataclass.IN, dns.rdatatype.DNSKEY, flags, 3, algorithm,
+                    opaque_public_key(algorithm, raw))  # fmt: skip
+    # the private key is never used: the signer makes opaque signatures for these algorithms
+    return SigningKey(ec.derive_private_key(1 + raw[0], ec.SECP256R1()), dnskey)
 
 
 @dataclass(frozen=True)
