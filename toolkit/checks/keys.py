@@ -243,7 +243,7 @@ def ds_digest_sha256(ctx: Context) -> Iterator[Result]:
     severity="high",
     pillar="technical",
     description="The parent publishes no DS with digest type 0 (reserved), 3 (GOST R 34.11-94, "
-    "retired by RFC 9906) or a number IANA has not assigned (7 and above): none of them MUST be "
+    "retired by RFC 9906) or a number IANA has not assigned (7 and above), which MUST NOT be "
     "used (Zonemaster DNSSEC01).",
     risk="Validators that do not implement the type ignore the record; if it is the only DS "
     "of a key the zone is insecure for them, and the record signals an unmaintained delegation.",
