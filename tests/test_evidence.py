@@ -130,7 +130,9 @@ def denial(tree, zone: str, qname: str, qtype: str, *, strip=()):
     return check_denial(z.origin, name(qname), dns.rdatatype.from_text(qtype), r, keys_, NOW)
 
 
-@pytest.mark.parametrize("zone", ["corp.test.", "nsec3-iterations.test.", "nsec3-clean.test."])
+@pytest.mark.parametrize(
+    "zone", ["corp.test.", "nsec3-iterations.test.", "nsec3-clean.test.", "nsec3-optout.test."]
+)
 def test_nxdomain_and_nodata_proofs_validate(tree, zone):
     nx = denial(tree, zone, f"_audit-1.{zone}", "A")
     nodata = denial(tree, zone, zone, "TYPE65280")
@@ -138,6 +140,8 @@ def test_nxdomain_and_nodata_proofs_validate(tree, zone):
     assert nx.kind == ("nsec" if zone == "corp.test." else "nsec3")
     if zone == "nsec3-iterations.test.":
         assert (nx.iterations, nx.salt, nx.opt_out) == (10, "a1b2c3d4e5f60718", False)
+    if zone == "nsec3-optout.test.":  # opt-out flag on every record; the proofs still hold
+        assert (nx.iterations, nx.salt, nx.opt_out, nodata.opt_out) == (0, "", True, True)
 
 
 def test_broken_proofs_say_why(tree):

@@ -142,10 +142,11 @@ HEALTHY_SHAPES = (
     "alg-rsasha256",
     "ds-sha384-only",
     "nsec3-clean",
+    "nsec3-optout",
     "csk",
 )
 """Healthy zones of every modern shape (issue 11): Ed25519, ECDSA P-384, RSASHA256-2048, a
-SHA-384-only DS, NSEC3 with 0 iterations and no salt, a single CSK."""
+SHA-384-only DS, NSEC3 with 0 iterations and no salt, NSEC3 opt-out, a single CSK."""
 
 
 @pytest.mark.parametrize("scenario", HEALTHY_SHAPES)

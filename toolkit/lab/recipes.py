@@ -114,6 +114,7 @@ RECIPES: dict[str, Recipe] = {
     "unsigned": Recipe(None, NO_DS),
     "nsec3-iterations": Recipe(NORMAL_WINDOW, nsec3=Nsec3Params(10, "a1b2c3d4e5f60718")),
     "nsec3-clean": Recipe(NORMAL_WINDOW, nsec3=Nsec3Params(0, "")),
+    "nsec3-optout": Recipe(NORMAL_WINDOW, nsec3=Nsec3Params(0, "", opt_out=True)),
     "rsasha1": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA1)),
     "rsa-1024": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA256, zsk_bits=1024)),
     "rsasha512": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA512)),

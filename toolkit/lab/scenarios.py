@@ -120,6 +120,13 @@ SCENARIOS: dict[str, Scenario] = {
         set(),
         "Signed with NSEC3, 0 extra iterations and no salt, as RFC 9276 recommends.",
     ),
+    "nsec3-optout": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone signed with NSEC3 (0 iterations, no salt) whose records carry the "
+        "opt-out flag (RFC 5155 §6).",
+    ),
     "rsasha1": _s(
         "secure",
         (),

@@ -72,10 +72,12 @@ class KeyUse:
 
 @dataclass(frozen=True)
 class Nsec3Params:
-    """NSEC3 parameters (RFC 5155 §4): SHA-1 hashing, extra ``iterations`` and a hex ``salt``."""
+    """NSEC3 parameters (RFC 5155 §4): SHA-1 hashing, extra ``iterations``, a hex ``salt``, and
+    whether every NSEC3 record carries the opt-out flag (RFC 5155 §6)."""
 
     iterations: int = 0
     salt: str = ""  # hex, "" for none
+    opt_out: bool = False
 
     @property
     def salt_bytes(self) -> bytes:
@@ -257,7 +259,8 @@ def nsec3_chain(
 ) -> list[dns.rrset.RRset]:
     """The NSEC3 records (RFC 5155 §7.1) of a zone whose names carry the given types: one per
     name, owner ``<hash>.<origin>``, each pointing at the next hash in order, the last at the
-    first. No opt-out."""
+    first. With ``params.opt_out`` every record carries the opt-out flag; the chain still holds
+    every name (a zone without unsigned delegations has nothing to leave out)."""
     hashed = {}
     for name, present in bitmaps.items():
         digest = dns.dnssec.nsec3_hash(name, params.salt_bytes, params.iterations, 1)
@@ -271,7 +274,7 @@ def nsec3_chain(
             dns.rdataclass.IN,
             dns.rdatatype.NSEC3,
             1,
-            0,
+            1 if params.opt_out else 0,
             params.iterations,
             params.salt_bytes,
             base64.b32hexdecode(nxt + "=" * (-len(nxt) % 8)),
