@@ -180,6 +180,28 @@ def fault_gost(ev):
     ev["ds_matches"].append(ev["ds_matches"][0] | {"digest_type": 3, "digest_verifies": None})
 
 
+def fault_sha1_beside(ev):
+    ev["ds_matches"].append(ev["ds_matches"][0] | {"digest_type": 1, "digest": "cd"})
+
+
+def fault_unassigned_digest(ev):
+    ev["ds_matches"][0].update(digest_type=99, digest_verifies=None)
+
+
+def fault_algorithm(number):
+    """Keys, signatures and DS of algorithm ``number``, which validators do not validate:
+    the signatures are ``unsupported_algorithm`` (as the collector records them)."""
+
+    def fault(ev):
+        for r in ev["dnskeys"]:
+            r.update(algorithm=number, key_bits=2048)
+        for r in ev["signatures"]:
+            r.update(algorithm=number, status="unsupported_algorithm", detail="not validated")
+        ev["ds_matches"][0]["algorithm"] = number
+
+    return fault
+
+
 def fault_bad_digest(ev):
     ev["ds_matches"].append(ev["ds_matches"][0] | {"digest_verifies": False})
 
@@ -305,6 +327,19 @@ FAULTS = {
     "sha1ds.test": (fault_sha1, {"ds_digest_sha256"}),
     "gost.test": (fault_gost, {"ds_digest_type_prohibited"}),
     "digest.test": (fault_bad_digest, {"ds_matches_dnskey"}),
+    "sha1both.test": (fault_sha1_beside, {"ds_sha1_beside_sha256"}),
+    "digest99.test": (
+        fault_unassigned_digest,
+        {"ds_usable_by_validators", "ds_digest_type_prohibited"},
+    ),
+    "private.test": (
+        fault_algorithm(253),
+        {"ds_usable_by_validators", "dnskey_algorithm_must_not_sign", "dnskey_algorithm_in_policy"},
+    ),
+    "rsamd5.test": (
+        fault_algorithm(1),
+        {"ds_usable_by_validators", "dnskey_algorithm_must_not_sign", "dnskey_algorithm_in_policy"},
+    ),
     "nosep.test": (fault_no_sep, {"ds_points_at_sep_key"}),
     "csk.test": (fault_csk, {"key_scheme_matches_policy"}),
     "unused.test": (fault_unused, {"dnskey_unused"}),
@@ -392,10 +427,10 @@ def test_failures_name_frame_server_and_record(findings):
     rsa = f.loc[("rsa.test", "rsa_key_length")]
     assert rsa["message"] == f"RSA key(s) shorter than 2048 bits: {ZSK} (1024 bits)."
     assert f.loc[("sha1alg.test", "dnskey_algorithm_must_not_sign")]["message"] == (
-        "The zone is signed with RSASHA1 (MUST NOT sign, RFC 9905)."
+        "The zone is signed with 5 RSASHA1 (MUST NOT sign: RFC 9905)."
     )
     assert (
-        "prohibited digest type(s) 3 (GOST"
+        "prohibited digest type(s) 3 GOST R 34.11-94 (MUST NOT be created or validated: RFC 9906)"
         in f.loc[("gost.test", "ds_digest_type_prohibited")]["message"]
     )
     assert f.loc[("csk.test", "key_scheme_matches_policy")]["message"] == (
@@ -404,6 +439,81 @@ def test_failures_name_frame_server_and_record(findings):
     assert (
         "not alone in its RRset" in f.loc[("cdsdelete.test", "cds_delete_wellformed")]["evidence"]
     )
+
+
+def test_unusable_algorithms_and_digests_are_named_with_their_iana_status(findings):
+    """Zonemaster DNSSEC01/05: the finding names the number, its IANA status, and says the
+    zone is treated as insecure, not bogus (RFC 4035 §5.2, RFC 6840 §5.2)."""
+    f = findings.set_index(["zone", "check_id"])
+    digest = f.loc[("digest99.test", "ds_usable_by_validators")]
+    assert digest["message"] == (
+        f"No DS at the parent can be used by a validator: DS {KSK}: digest type 99 (unassigned: "
+        "no validator implements it). Validators therefore treat the zone as insecure "
+        "(unsigned), not bogus."
+    )
+    assert "99 (unassigned" in f.loc[("digest99.test", "ds_digest_type_prohibited")]["message"]
+    private = f.loc[("private.test", "ds_usable_by_validators")]["message"]
+    assert f"DS {KSK}: algorithm 253 PRIVATEDNS (private:" in private
+    assert "insecure (unsigned), not bogus" in private
+    md5 = f.loc[("rsamd5.test", "dnskey_algorithm_must_not_sign")]["message"]
+    assert md5 == (
+        "The zone is signed with 1 RSAMD5 (MUST NOT sign, MUST NOT validate: RFC 9904). "
+        "Validators do not validate algorithm(s) 1: unless a DS of another algorithm anchors "
+        "the zone, they treat it as insecure, not bogus."
+    )
+    # RSASHA1 is still validated: it must not sign, but nothing says insecure
+    assert "insecure" not in f.loc[("sha1alg.test", "dnskey_algorithm_must_not_sign")]["message"]
+    both = f.loc[("sha1both.test", "ds_sha1_beside_sha256")]
+    assert both["message"].startswith(f"Key(s) {KSK}/13 have a SHA-1 DS beside a SHA-256")
+    assert f.loc[("sha1both.test", "ds_digest_sha256"), "status"] == "pass"
+    assert f.loc[("sha1ds.test", "ds_sha1_beside_sha256"), "status"] == "pass"  # SHA-1 only
+
+
+def test_denial_proofs_signed_with_an_unvalidated_algorithm_are_never_passed():
+    """denial_proofs_valid: proofs the toolkit cannot verify (unverifiable) make it
+    indeterminate, not pass; an invalid proof beside them still fails."""
+    opaque, mixed = healthy("opaque.test"), healthy("mixed.test")
+    for r in opaque["denial"] + mixed["denial"]:
+        r.update(proof="unverifiable", why="NSEC opaque.test. not validly signed (unsupported)")
+    mixed["denial"][0].update(proof="invalid", why="no NSEC covers _x.mixed.test.")
+    evidence = {"opaque.test": opaque, "mixed.test": mixed}
+    out = run(evidence, [zrow(z) for z in evidence]).set_index(["zone", "check_id"])
+    assert out.loc[("opaque.test", "denial_proofs_valid"), "status"] == "indeterminate"
+    assert "4 proof(s) signed only" in out.loc[("opaque.test", "denial_proofs_valid"), "message"]
+    assert out.loc[("mixed.test", "denial_proofs_valid"), "status"] == "fail"
+
+
+def test_one_usable_ds_is_enough_for_validators():
+    """A DS of a private algorithm beside a DS validators use: the zone keeps its chain."""
+    ev = healthy("two.test")
+    ev["ds_matches"].append(ev["ds_matches"][0] | {"key_tag": 7, "algorithm": 253})
+    ev["ds_matches"].append(ev["ds_matches"][0] | {"key_tag": 8, "digest_type": 99})
+    out = run({"two.test": ev}, [zrow("two.test")]).set_index(["zone", "check_id"])
+    assert out.loc[("two.test", "ds_usable_by_validators"), "status"] == "pass"
+    assert out.loc[("two.test", "ds_digest_type_prohibited"), "status"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("number", "status"),
+    [
+        (12, "12 ECC-GOST (MUST NOT sign, MUST NOT validate: RFC 9906)"),
+        (100, "100 (unassigned: no algorithm, no validator implements it)"),
+        (200, "200 (reserved: no algorithm, no validator implements it)"),
+        (254, "254 PRIVATEOID (private: only validators that know the private algorithm use it)"),
+        (13, "13 ECDSAP256SHA256"),
+    ],
+)
+def test_algorithm_numbers_carry_their_iana_status(number, status):
+    assert keys.algorithm_status(number) == status
+    assert (keys.not_validated(number) is None) == (number == 13)
+
+
+def test_digest_numbers_carry_their_iana_status():
+    assert keys.digest_status(4) == "4 SHA-384"
+    assert keys.prohibited_digest(4) is None and keys.prohibited_digest(1) is None
+    assert keys.prohibited_digest(0) == "0 (reserved, MUST NOT be used)"
+    assert keys.prohibited_digest(7) == "7 (unassigned: no validator implements it)"
+    assert keys.prohibited_digest(5) is None  # assigned (GOST 2012): not prohibited, not validated
 
 
 def test_not_applicable_where_the_zone_has_nothing_to_check(findings):
@@ -437,7 +547,13 @@ def test_unsigned_and_unprobed_zones_are_never_passed():
     by = f.groupby("zone")["status"].agg(set)
     assert set(by["gone.test"]) == {"indeterminate"}
     # a dead zone's parent still answered: the checks of the parent's side may decide
-    parent_side = {"parent_servers_agree_on_ds", "ds_digest_sha256", "ds_digest_type_prohibited"}
+    parent_side = {
+        "parent_servers_agree_on_ds",
+        "ds_digest_sha256",
+        "ds_digest_type_prohibited",
+        "ds_usable_by_validators",
+        "ds_sha1_beside_sha256",
+    }
     dead = f[(f["zone"] == "dead.test") & ~f["check_id"].isin(parent_side)]
     assert set(dead["status"]) == {"indeterminate"}
     status = f.set_index(["zone", "check_id"])["status"]

@@ -130,7 +130,9 @@ def denial(tree, zone: str, qname: str, qtype: str, *, strip=()):
     return check_denial(z.origin, name(qname), dns.rdatatype.from_text(qtype), r, keys_, NOW)
 
 
-@pytest.mark.parametrize("zone", ["corp.test.", "nsec3-iterations.test.", "nsec3-clean.test."])
+@pytest.mark.parametrize(
+    "zone", ["corp.test.", "nsec3-iterations.test.", "nsec3-clean.test.", "nsec3-optout.test."]
+)
 def test_nxdomain_and_nodata_proofs_validate(tree, zone):
     nx = denial(tree, zone, f"_audit-1.{zone}", "A")
     nodata = denial(tree, zone, zone, "TYPE65280")
@@ -138,6 +140,8 @@ def test_nxdomain_and_nodata_proofs_validate(tree, zone):
     assert nx.kind == ("nsec" if zone == "corp.test." else "nsec3")
     if zone == "nsec3-iterations.test.":
         assert (nx.iterations, nx.salt, nx.opt_out) == (10, "a1b2c3d4e5f60718", False)
+    if zone == "nsec3-optout.test.":  # opt-out flag on every record; the proofs still hold
+        assert (nx.iterations, nx.salt, nx.opt_out, nodata.opt_out) == (0, "", True, True)
 
 
 def test_broken_proofs_say_why(tree):
@@ -160,6 +164,19 @@ def test_broken_proofs_say_why(tree):
     assert check_denial(unsigned.origin, name("_x.intranet.test."), 1, r, None, NOW).proof == (
         "unsigned"
     )
+
+
+@pytest.mark.parametrize("zone", ["alg-private.test.", "alg-unassigned.test."])
+def test_proofs_signed_only_with_an_unvalidated_algorithm_are_unverifiable_not_invalid(tree, zone):
+    """Complete NSEC proofs whose only signatures are of algorithm 253 or 100: the toolkit
+    cannot tell whether they verify (RFC 4035 §5.2 makes such a zone insecure), so the proof is
+    ``unverifiable``, never ``invalid``; a missing signature is still ``invalid``."""
+    for qname, qtype in ((f"_audit-1.{zone}", "A"), (zone, "TYPE65280")):
+        check = denial(tree, zone, qname, qtype)
+        assert check.proof == "unverifiable", check.why
+        assert "(unsupported_algorithm)" in check.why
+    stripped = denial(tree, zone, f"_x.{zone}", "A", strip=[dns.rdatatype.RRSIG])
+    assert stripped.proof == "invalid"
 
 
 # --- the catalog, offline ----------------------------------------------------------------

@@ -14,6 +14,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import dns.zone
 import pytest
 from conftest import LAB_TEST_BASE, SECOND_LAB_BASE
@@ -183,6 +184,34 @@ def test_key_pem_round_trip():
     key = zones.new_key(zones.KSK_FLAGS)
     again = zones.SigningKey.from_pem(key.private_pem(), zones.KSK_FLAGS)
     assert again.dnskey == key.dnskey and again.key_tag == key.key_tag
+
+
+def test_p384_keys_are_seeded_and_round_trip():
+    key = zones.new_key(zones.KSK_FLAGS, "seed", 14)
+    assert key.dnskey.algorithm == 14 and len(key.dnskey.key) == 96  # two 48-byte coordinates
+    assert zones.new_key(zones.KSK_FLAGS, "seed", 14).dnskey == key.dnskey
+    again = zones.SigningKey.from_pem(key.private_pem(), zones.KSK_FLAGS, 14)
+    assert again.dnskey == key.dnskey
+
+
+@pytest.mark.parametrize("algorithm", [253, 100])
+def test_opaque_keys_sign_with_well_formed_unverifiable_signatures(algorithm):
+    """A private (253) or unassigned (100) algorithm: the RRSIG names the key's tag and
+    algorithm, and the toolkit calls it unsupported_algorithm (neither valid nor invalid)."""
+    from toolkit.collect.sigstatus import judge_signatures
+    from toolkit.lab.signer import PRIVATE_ALGORITHM, sign_rrset
+
+    key = zones.new_key(zones.KSK_FLAGS, "seed", algorithm)
+    assert key.dnskey.algorithm == algorithm
+    assert key.dnskey.key.startswith(PRIVATE_ALGORITHM.to_wire()) == (algorithm == 253)
+    origin = dns.name.from_text("opaque.test.")
+    keys = dns.rrset.from_rdata_list(origin, 3600, [key.dnskey])
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    sig = sign_rrset(keys, key.use("all"), origin, now - timedelta(hours=1), now + timedelta(1))
+    rrsig = sig[0]
+    assert (rrsig.algorithm, rrsig.key_tag, rrsig.labels) == (algorithm, key.key_tag, 2)
+    [status] = judge_signatures(keys, sig, keys, origin, now)
+    assert status.status == "unsupported_algorithm"
 
 
 def test_knot_config_refuses_quotes(tmp_path):

@@ -143,6 +143,68 @@ def test_every_resolver_family_agrees_where_the_rfcs_leave_no_choice(audit, lab,
         assert row["resolver_status"] == toolkit, (family, row["rcode"], row["ede_code"])
 
 
+HEALTHY_SHAPES = (
+    "alg-ed25519",
+    "alg-ecdsa-p384",
+    "alg-rsasha256",
+    "ds-sha384-only",
+    "nsec3-clean",
+    "nsec3-optout",
+    "csk",
+)
+"""Healthy zones of every modern shape (issue 11): Ed25519, ECDSA P-384, RSASHA256-2048, a
+SHA-384-only DS, NSEC3 with 0 iterations and no salt, NSEC3 opt-out, a single CSK."""
+
+
+@pytest.mark.parametrize("scenario", HEALTHY_SHAPES)
+def test_healthy_zones_of_every_modern_shape_raise_no_technical_failure(audit, lab, scenario):
+    """Secure for the toolkit and for each of the four resolver families, and no technical
+    check fails, not even a low one: the one exception is ``csk``, whose single key differs
+    from the lab policy's KSK/ZSK split (a policy finding, not a fault of the zone)."""
+    zone = f"{scenario}.test"
+    assert audit["zones"].set_index("zone").loc[zone, "status"] == "secure"
+    answers = audit["resolver_checks"].set_index(["zone", "resolver"])["resolver_status"]
+    seen = {family: answers[(zone, family)] for family in lab.resolvers}
+    assert seen == dict.fromkeys(lab.resolvers, "secure")
+    findings = audit["findings"]
+    failed = findings[(findings["zone"] == zone) & (findings["status"] == "fail")]
+    allowed = {"key_scheme_matches_policy"} if scenario == "csk" else set()
+    assert set(failed["check_id"]) == allowed, failed[["check_id", "message"]].to_string()
+
+
+UNUSABLE = {
+    "ds-unassigned-digest": ("DS_UNSUPPORTED_DIGEST", "digest type 99 (unassigned"),
+    "alg-private": ("DS_UNSUPPORTED_ALGORITHM", "algorithm 253 PRIVATEDNS (private"),
+    "alg-unassigned": ("DS_UNSUPPORTED_ALGORITHM", "algorithm 100 (unassigned"),
+}
+"""Zones whose DS set no validator can use: the reason code and how the finding names it."""
+
+
+@pytest.mark.parametrize("scenario", list(UNUSABLE))
+def test_a_ds_set_no_validator_can_use_leaves_the_zone_insecure_everywhere(audit, lab, scenario):
+    """RFC 4035 §5.2 (algorithms) and RFC 6840 §5.2 (digest types): a validator treats a zone
+    whose DS set it cannot use as unsigned. The toolkit says insecure and names the number; the
+    four resolver families' answers are recorded beside it and agree (NOERROR without AD, not
+    the SERVFAIL of a bogus zone). Knot serves the opaque keys and signatures of algorithms
+    253 and 100 from the pre-signed zone file as they are."""
+    zone = f"{scenario}.test"
+    reason, named = UNUSABLE[scenario]
+    row = audit["zones"].set_index("zone").loc[zone]
+    assert (row["status"], row["reasons"]) == ("insecure", reason)
+    checks = audit["resolver_checks"]
+    answers = checks[checks["zone"] == zone].set_index("resolver")
+    seen = {f: (r["resolver_status"], r["rcode"]) for f, r in answers.iterrows()}
+    assert seen == dict.fromkeys(lab.resolvers, ("insecure", "NOERROR"))
+    f = audit["findings"].set_index(["zone", "check_id"])
+    usable = f.loc[(zone, "ds_usable_by_validators")]
+    assert usable["status"] == "fail"
+    assert named in usable["message"]
+    assert "insecure (unsigned), not bogus" in usable["message"]
+    if scenario.startswith("alg-"):  # signatures it cannot verify: never pass, never fail
+        assert f.loc[(zone, "rrsig_verifies"), "status"] == "indeterminate"
+        assert f.loc[(zone, "denial_proofs_valid"), "status"] == "indeterminate"
+
+
 def test_the_catalog_exercises_every_audit_check(audit):
     """Each check of the full audit fails in at least one scenario (parent_servers_agree_on_ds
     aside: the lab's parent has a single server, so its failure is unit-tested only)."""

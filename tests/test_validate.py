@@ -194,8 +194,18 @@ def test_proven_absence_of_ds_is_insecure(parent, child, signed, reason):
         lambda p: nsec_denial(p, "NS DS RRSIG NSEC"),  # the NSEC says a DS exists
         lambda p: [rr(ZONE, "NSEC", "events.test. NS RRSIG NSEC")],  # unsigned NSEC
         lambda p: nsec_denial(Signer(PARENT), "NS RRSIG NSEC"),  # signed by a stranger
+        # RFC 6840 §4.4: the child's apex NSEC (SOA bit) and a name that is no delegation
+        lambda p: nsec_denial(p, "NS SOA RRSIG NSEC DNSKEY"),
+        lambda p: nsec_denial(p, "A RRSIG NSEC"),
     ],
-    ids=["no-proof", "bitmap-has-ds", "unsigned-proof", "foreign-signature"],
+    ids=[
+        "no-proof",
+        "bitmap-has-ds",
+        "unsigned-proof",
+        "foreign-signature",
+        "bitmap-has-soa",
+        "bitmap-lacks-ns",
+    ],
 )
 def test_missing_ds_without_valid_denial_is_bogus(parent, child, denial):
     v = judge(parent, [child_data(child)], ParentData(True, denial=denial(parent)))
@@ -208,6 +218,11 @@ def test_nsec3_exact_match_and_opt_out_cover(parent):
     owner = dns.name.from_text(f"{h}.test.")
     exact = rr(owner, "NSEC3", f"1 0 0 - {'V' * 32} NS")
     assert denial_of_ds(ZONE, PARENT, [exact, parent.sign(exact)], parent.dnskey, NOW).ok
+    # RFC 6840 §4.4: the matching NSEC3 must have NS and neither SOA nor DS
+    for bitmap, why in (("NS SOA", "SOA bit"), ("A", "lacks the NS bit"), ("NS DS", "lists a DS")):
+        bad = rr(owner, "NSEC3", f"1 0 0 - {'V' * 32} {bitmap}")
+        check = denial_of_ds(ZONE, PARENT, [bad, parent.sign(bad)], parent.dnskey, NOW)
+        assert not check.ok and why in check.detail, bitmap
     # an opt-out NSEC3 whose span covers the hash proves nothing signed is below it
     low = dns.name.from_text(f"{'0' * 32}.test.")
     cover = rr(low, "NSEC3", f"1 1 0 - {'V' * 32} NS")

@@ -402,7 +402,7 @@ DENIAL = FrameSchema(
         Column("iterations", "Int64", "NSEC3 extra iterations (RFC 9276: 0)"),
         Column("salt", "string", "NSEC3 salt, hex (RFC 9276: empty)"),
         Column("opt_out", "boolean", "NSEC3 opt-out flag"),
-        Column("proof", "string", "valid | invalid | unsigned | not_denied"),
+        Column("proof", "string", "valid | invalid | unverifiable | unsigned | not_denied"),
         Column("why", "string", "what the proof showed or lacked"),
         Column("queried_at", UTC_TS, "when the answer came"),
     ),

@@ -199,7 +199,17 @@ def _denial_ref(r: Row) -> str:
 )
 def denial_proofs_valid(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
-        judged = [r for r in ev.rows("denial") if r["proof"] in ("valid", "invalid")]
+        rows = ev.rows("denial")
+        judged = [r for r in rows if r["proof"] in ("valid", "invalid")]
+        unverifiable = [r for r in rows if r["proof"] == "unverifiable"]
+        if not any(r["proof"] == "invalid" for r in judged) and unverifiable:
+            # signed only with an algorithm the toolkit does not validate: never a pass
+            detail = (
+                f"{len(unverifiable)} proof(s) signed only with an algorithm validators do not "
+                "validate: whether they verify is unknown (see dnskey_algorithm_must_not_sign)"
+            )
+            evidence = "; ".join(f"{_denial_ref(r)}: {r['why']}" for r in unverifiable)
+            return Result(ev.zone, "indeterminate", {"detail": detail}, evidence)
         if not judged:
             detail = "no denial answer of a signed server to judge"
             return Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")

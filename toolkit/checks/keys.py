@@ -3,7 +3,8 @@ DNSKEY algorithms and sizes, the key scheme the policy asks for, unused keys.
 
 They read the ``ds_matches`` and ``dnskeys`` evidence frames (see :mod:`toolkit.schemas`).
 Algorithm status is named data (RFC 8624 tables as kept in IANA's registry by RFC 9904, with
-RFC 9905's change to algorithms 5 and 7), not branches.
+RFC 9905's change to algorithms 5 and 7 and RFC 9906's retirement of GOST), not branches:
+:func:`algorithm_status` and :func:`digest_status` name a number and its IANA status in a finding.
 """
 
 from __future__ import annotations
@@ -25,20 +26,94 @@ from toolkit.policy import SigningPolicy
 
 CHECKS, check = collector()
 
-MUST_NOT_SIGN = {
-    1: "RSAMD5 (MUST NOT, RFC 8624)",
-    3: "DSA (MUST NOT, RFC 8624)",
-    5: "RSASHA1 (MUST NOT sign, RFC 9905)",
-    6: "DSA-NSEC3-SHA1 (MUST NOT, RFC 8624)",
-    7: "RSASHA1-NSEC3-SHA1 (MUST NOT sign, RFC 9905)",
-    12: "ECC-GOST (MUST NOT, RFC 8624)",
+
+def algorithm_status(number: int) -> str:
+    """A DNSKEY algorithm number, its name and its status in IANA's registry (RFC 9904 keeps
+    the recommendations RFC 8624 tabled; RFC 9905 changed 5 and 7, RFC 9906 retired 12)."""
+    known = _ALGORITHMS.get(number)
+    if known is not None:
+        return f"{number} {known}"
+    if 123 <= number <= 251:
+        return f"{number} (reserved: no algorithm, no validator implements it)"
+    return f"{number} (unassigned: no algorithm, no validator implements it)"
+
+
+_ALGORITHMS = {
+    0: "(reserved: CDS/CDNSKEY delete only, never a signing algorithm)",
+    1: "RSAMD5 (MUST NOT sign, MUST NOT validate: RFC 9904)",
+    2: "DH (not a zone signing algorithm)",
+    3: "DSA (MUST NOT sign, MUST NOT validate: RFC 9904)",
+    4: "(reserved)",
+    5: "RSASHA1 (MUST NOT sign: RFC 9905)",
+    6: "DSA-NSEC3-SHA1 (MUST NOT sign, MUST NOT validate: RFC 9904)",
+    7: "RSASHA1-NSEC3-SHA1 (MUST NOT sign: RFC 9905)",
+    8: "RSASHA256",
+    9: "(reserved)",
+    10: "RSASHA512",
+    11: "(reserved)",
+    12: "ECC-GOST (MUST NOT sign, MUST NOT validate: RFC 9906)",
+    13: "ECDSAP256SHA256",
+    14: "ECDSAP384SHA384",
+    15: "ED25519",
+    16: "ED448",
+    17: "SM2SM3 (not implemented by mainstream validators)",
+    23: "ECC-GOST12 (not implemented by mainstream validators)",
+    252: "INDIRECT (reserved, never a signing algorithm)",
+    253: "PRIVATEDNS (private: only validators that know the private algorithm use it)",
+    254: "PRIVATEOID (private: only validators that know the private algorithm use it)",
+    255: "(reserved)",
 }
+
+
+def digest_status(number: int) -> str:
+    """A DS digest type number, its name and its status in IANA's registry (RFC 9904)."""
+    known = _DIGESTS.get(number)
+    return f"{number} {known}" if known else f"{number} (unassigned: no validator implements it)"
+
+
+_DIGESTS = {
+    0: "(reserved, MUST NOT be used)",
+    1: "SHA-1 (MUST NOT be created: RFC 9904)",
+    2: "SHA-256",
+    3: "GOST R 34.11-94 (MUST NOT be created or validated: RFC 9906)",
+    4: "SHA-384",
+    5: "GOST R 34.11-2012 (not implemented by mainstream validators)",
+    6: "SM3 (not implemented by mainstream validators)",
+}
+
+MUST_NOT_SIGN = {n: algorithm_status(n) for n in (1, 3, 5, 6, 7, 12)}
 """Algorithms a zone must not be signed with, and why."""
+
+
+def _validated() -> tuple[frozenset[int], frozenset[int]]:
+    """The algorithms and digest types validators use, as the collector's validation knows
+    them (imported here: :mod:`toolkit.collect` imports the checks at its own import)."""
+    from toolkit.collect.sigstatus import VALIDATED_ALGORITHMS, VALIDATED_DIGESTS
+
+    return VALIDATED_ALGORITHMS, VALIDATED_DIGESTS
+
+
+def not_validated(number: int) -> str | None:
+    """Why validators do not validate a key of algorithm ``number`` (None when they do)."""
+    if number in _validated()[0]:
+        return None
+    return algorithm_status(number)
+
 
 NOT_RECOMMENDED = {10: "RSASHA512 (NOT RECOMMENDED for signing, RFC 8624)"}
 RSA = frozenset({1, 5, 7, 8, 10})
 MIN_RSA_BITS = 2048
-PROHIBITED_DIGESTS = {0: "0 (reserved)", 3: "3 (GOST R 34.11-94, MUST NOT, RFC 8624)"}
+ASSIGNED_DIGESTS = frozenset(_DIGESTS)
+
+
+def prohibited_digest(number: int) -> str | None:
+    """Why a DS of digest type ``number`` must not be published: 0 and 3 MUST NOT be used, and
+    an unassigned number is no digest at all (None when the type may be published)."""
+    if number in (0, 3) or number not in ASSIGNED_DIGESTS:
+        return digest_status(number)
+    return None
+
+
 STRONG_DIGESTS = frozenset({2, 4})
 
 
@@ -197,23 +272,24 @@ def ds_digest_sha256(ctx: Context) -> Iterator[Result]:
 
 @check(
     id="ds_digest_type_prohibited",
-    title="No DS of a prohibited digest type",
+    title="No DS of a prohibited or unassigned digest type",
     severity="high",
     pillar="technical",
-    description="The parent publishes no DS with digest type 0 (reserved) or 3 (GOST R 34.11-94), "
-    "which MUST NOT be used.",
+    description="The parent publishes no DS with digest type 0 (reserved), 3 (GOST R 34.11-94, "
+    "retired by RFC 9906) or a number IANA has not assigned (7 and above), which MUST NOT be "
+    "used (Zonemaster DNSSEC01).",
     risk="Validators that do not implement the type ignore the record; if it is the only DS "
     "of a key the zone is insecure for them, and the record signals an unmaintained delegation.",
     remediation="Withdraw the DS at the registrar and publish a SHA-256 DS instead.",
-    references=("RFC 8624 §3.3", "RFC 9558"),
+    references=("RFC 9904", "RFC 9906", "RFC 6840 §5.2", "RFC 8624 §3.3"),
     message="The parent publishes DS records of prohibited digest type(s) {types}: {records}.",
 )
 def ds_digest_type_prohibited(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
         ds = ev.rows("ds_matches")
-        bad = [r for r in ds if r["digest_type"] in PROHIBITED_DIGESTS]
+        bad = [r for r in ds if prohibited_digest(r["digest_type"])]
         params = {
-            "types": listing(PROHIBITED_DIGESTS[r["digest_type"]] for r in bad),
+            "types": listing(prohibited_digest(r["digest_type"]) for r in bad),
             "records": listing(r["key_tag"] for r in bad),
         }
         why = [_ds_row(r) for r in bad]
@@ -223,21 +299,110 @@ def ds_digest_type_prohibited(ctx: Context) -> Iterator[Result]:
 
 
 @check(
-    id="dnskey_algorithm_must_not_sign",
-    title="No key of an algorithm that must not sign",
+    id="ds_usable_by_validators",
+    title="The parent holds a DS validators can use",
     severity="high",
     pillar="technical",
-    description="No DNSKEY of the zone uses an algorithm that MUST NOT be used for signing: "
-    "1, 3, 6, 12 (RFC 8624) and, since RFC 9905, RSASHA1 (5, 7).",
-    risk="Signatures made with broken or deprecated algorithms can be forged or will be "
-    "treated as insecure by validators that drop them.",
+    description="At least one DS at the parent has a DNSKEY algorithm validators validate and "
+    "a digest type they implement (Zonemaster DNSSEC01 and DNSSEC05). When none has, a "
+    "validator treats the zone as insecure — as if it were unsigned — not as bogus.",
+    risk="The zone is signed and delegated with DS records, yet no validator can build a chain "
+    "of trust to it: DNSSEC protects none of its users, silently (nothing fails to resolve).",
+    remediation="Sign the zone with ECDSAP256SHA256 (13) or ED25519 (15) and publish a SHA-256 "
+    "DS of its key-signing key at the registrar; withdraw the unusable DS records.",
+    references=("RFC 4035 §5.2", "RFC 6840 §5.2", "RFC 9904", "RFC 9905", "RFC 9906"),
+    message="No DS at the parent can be used by a validator: {records}. Validators therefore "
+    "treat the zone as insecure (unsigned), not bogus.",
+)
+def ds_usable_by_validators(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        ds = ev.rows("ds_matches")
+        algorithms, digests = _validated()
+        usable = [r for r in ds if r["algorithm"] in algorithms and r["digest_type"] in digests]
+        if usable:
+            ok = f"{len(usable)} DS record(s) of a validated algorithm and digest type"
+            return Result(ev.zone, "pass", {"detail": ok}, _ds_row(usable[0]))
+
+        def why(r: Row) -> str:
+            parts = []
+            if r["algorithm"] not in algorithms:
+                parts.append(f"algorithm {algorithm_status(r['algorithm'])}")
+            if r["digest_type"] not in digests:
+                parts.append(f"digest type {digest_status(r['digest_type'])}")
+            return f"DS {r['key_tag']}: " + ", ".join(parts)
+
+        params = {"records": listing(why(r) for r in ds)}
+        return Result(ev.zone, "fail", params, "; ".join(f"{_ds_row(r)}: {why(r)}" for r in ds))
+
+    yield from each_zone(ctx, ["ds_matches"], [_ds_scope], decide)
+
+
+@check(
+    id="ds_sha1_beside_sha256",
+    title="No SHA-1 DS beside a SHA-256 one",
+    severity="low",
+    pillar="technical",
+    description="No key has a SHA-1 DS (digest type 1) at the parent next to a SHA-256 or "
+    "SHA-384 DS: SHA-1 DS records MUST NOT be created, and validators ignore them when a "
+    "SHA-256 DS is present.",
+    risk="The SHA-1 record adds nothing but a weaker digest in the chain of trust; it shows "
+    "that the registrar's DS set is not reviewed against current algorithm guidance.",
+    remediation="Withdraw the SHA-1 DS at the registrar; keep the SHA-256 one.",
+    references=("RFC 9904", "RFC 8624 §3.3", "RFC 4509 §3"),
+    message="Key(s) {keys} have a SHA-1 DS beside a SHA-256/SHA-384 DS: SHA-1 DS records MUST "
+    "NOT be created.",
+)
+def ds_sha1_beside_sha256(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        ds = ev.rows("ds_matches")
+        types: dict[tuple[int, int], set[int]] = {}
+        for r in ds:
+            types.setdefault((r["key_tag"], r["algorithm"]), set()).add(r["digest_type"])
+        both = {k for k, t in types.items() if 1 in t and t & STRONG_DIGESTS}
+        why = [_ds_row(r) for r in ds if (r["key_tag"], r["algorithm"]) in both]
+        keys = listing(f"{t}/{a}" for t, a in both)
+        return ev.result(why, {"keys": keys}, "no SHA-1 DS beside a SHA-256 one", _ds_row(ds[0]))
+
+    yield from each_zone(ctx, ["ds_matches"], [_ds_scope], decide)
+
+
+@check(
+    id="dnskey_algorithm_must_not_sign",
+    title="No key of an algorithm that must not sign or that validators do not validate",
+    severity="high",
+    pillar="technical",
+    description="No DNSKEY of the zone uses an algorithm that MUST NOT be used for signing "
+    "(1, 3, 6 and 12 — which validators MUST NOT validate either — and, since RFC 9905, "
+    "RSASHA1: 5, 7), nor an algorithm number validators do not implement: unassigned, "
+    "reserved, private (253, 254) or not implemented by mainstream validators (Zonemaster "
+    "DNSSEC05).",
+    risk="Signatures made with broken or deprecated algorithms can be forged; signatures of an "
+    "algorithm validators do not validate protect nobody: where no other algorithm anchors "
+    "the zone, validators treat it as insecure.",
     remediation="Roll the zone to ECDSAP256SHA256 (13) or ED25519 (15) with an algorithm "
     "rollover (RFC 6781 §4.1.4): sign with both algorithms before changing the DS.",
-    references=("RFC 8624 §3.1", "RFC 9905", "RFC 9904", "RFC 6781 §4.1.4"),
-    message="The zone is signed with {algorithms}.",
+    references=("RFC 9904", "RFC 9905", "RFC 9906", "RFC 4035 §5.2", "RFC 6781 §4.1.4"),
+    message="The zone is signed with {algorithms}.{unvalidated}",
 )
 def dnskey_algorithm_must_not_sign(ctx: Context) -> Iterator[Result]:
-    yield from _algorithm_table(ctx, MUST_NOT_SIGN)
+    def decide(ev: Evidence) -> Result:
+        keys = ev.rows("dnskeys")
+        bad = [r for r in keys if r["algorithm"] in MUST_NOT_SIGN or not_validated(r["algorithm"])]
+        dropped = sorted({r["algorithm"] for r in bad if not_validated(r["algorithm"])})
+        unvalidated = ""
+        if dropped:
+            unvalidated = (
+                f" Validators do not validate algorithm(s) {listing(dropped)}: unless a DS of "
+                "another algorithm anchors the zone, they treat it as insecure, not bogus."
+            )
+        params = {
+            "algorithms": listing(algorithm_status(r["algorithm"]) for r in bad),
+            "unvalidated": unvalidated,
+        }
+        algs = listing(r["algorithm"] for r in keys)
+        return ev.result([key_ref(r) for r in bad], params, f"algorithms {algs}", key_ref(keys[0]))
+
+    yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)
 
 
 @check(

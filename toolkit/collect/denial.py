@@ -28,7 +28,8 @@ from toolkit.collect.sigstatus import judge_signatures
 class DenialCheck:
     """The verdict on one negative answer.
 
-    ``proof`` is ``valid``, ``invalid`` (why says what is missing or wrong), ``unsigned``
+    ``proof`` is ``valid``, ``invalid`` (why says what is missing or wrong), ``unverifiable``
+    (complete, but signed only with an algorithm validators do not validate), ``unsigned``
     (the server serves no DNSKEY: no proof to expect) or ``not_denied`` (the name and type
     exist after all, e.g. through a wildcard). ``kind`` is ``nsec``, ``nsec3`` or ``none``.
     """
@@ -84,16 +85,26 @@ def _signed(
     zone: dns.name.Name,
     keys: dns.rrset.RRset,
     now: datetime,
-) -> str | None:
-    """None when every record has a signature by the zone that verifies at ``now``, else why
-    not (the statuses of :func:`toolkit.collect.sigstatus.judge_signatures`)."""
+) -> tuple[str, str] | None:
+    """None when every record has a signature by the zone that verifies at ``now``, else the
+    proof's status and why (the statuses of :func:`toolkit.collect.sigstatus.judge_signatures`):
+    ``unverifiable`` when a record's only signatures are of an algorithm validators do not
+    validate (the toolkit cannot tell whether they verify), ``invalid`` otherwise."""
     for rrset in records:
         statuses = judge_signatures(rrset, sigs.get((rrset.name, rrset.rdtype)), keys, zone, now)
         if not any(s.status == "valid" for s in statuses):
             kind = dns.rdatatype.to_text(rrset.rdtype)
-            found = ", ".join(sorted({s.status for s in statuses})) or "no signature"
-            return f"{kind} {rrset.name} not validly signed ({found})"
+            seen = {s.status for s in statuses}
+            found = ", ".join(sorted(seen)) or "no signature"
+            proof = "unverifiable" if seen == {"unsupported_algorithm"} else "invalid"
+            return proof, f"{kind} {rrset.name} not validly signed ({found})"
     return None
+
+
+def _proved(sig: tuple[str, str] | None, what: str, **params: object) -> DenialCheck:
+    """The verdict on a proof whose records are all there: ``what`` when they are signed."""
+    proof, why = sig or ("valid", what)
+    return DenialCheck(proof, why, **params)  # type: ignore[arg-type]
 
 
 def check_denial(
@@ -143,8 +154,7 @@ def _nsec(
         present = types_of(match[0][0])
         if qtype in present or dns.rdatatype.CNAME in present:
             return DenialCheck("invalid", "the matching NSEC lists the type asked", "nsec")
-        why = _signed(match[:1], sigs, zone, keys, now)
-        return DenialCheck("invalid" if why else "valid", why or "NSEC proves NODATA", "nsec")
+        return _proved(_signed(match[:1], sigs, zone, keys, now), "NSEC proves NODATA", kind="nsec")
     covering = [r for r in records if _nsec_covers(r.name, r[0].next, qname)]
     if not covering:
         return DenialCheck("invalid", f"no NSEC covers {qname}", "nsec")
@@ -155,8 +165,7 @@ def _nsec(
     if not wild or wild[0].name == wildcard:
         return DenialCheck("invalid", f"no NSEC proves that {wildcard} does not exist", "nsec")
     needed = [cover] + ([wild[0]] if wild[0] is not cover else [])
-    why = _signed(needed, sigs, zone, keys, now)
-    return DenialCheck("invalid" if why else "valid", why or "NSEC proves NXDOMAIN", "nsec")
+    return _proved(_signed(needed, sigs, zone, keys, now), "NSEC proves NXDOMAIN", kind="nsec")
 
 
 def _nsec3(
@@ -198,8 +207,7 @@ def _nsec3(
         present = types_of(match[0])
         if qtype in present or dns.rdatatype.CNAME in present:
             return DenialCheck("invalid", "the matching NSEC3 lists the type asked", **params)
-        why = _signed([match], sigs, zone, keys, now)
-        return DenialCheck("invalid" if why else "valid", why or "NSEC3 proves NODATA", **params)
+        return _proved(_signed([match], sigs, zone, keys, now), "NSEC3 proves NODATA", **params)
     # closest encloser proof (RFC 5155 §8.4)
     encloser, next_closer = None, qname
     candidate = qname
@@ -218,5 +226,5 @@ def _nsec3(
     if wildcard is None:
         return DenialCheck("invalid", f"no NSEC3 covers *.{encloser}", **params)
     needed = {id(r): r for r in (chain[h(encloser)], covering, wildcard)}
-    why = _signed(list(needed.values()), sigs, zone, keys, now)
-    return DenialCheck("invalid" if why else "valid", why or "NSEC3 proves NXDOMAIN", **params)
+    sig = _signed(list(needed.values()), sigs, zone, keys, now)
+    return _proved(sig, "NSEC3 proves NXDOMAIN", **params)

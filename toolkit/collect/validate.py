@@ -222,13 +222,16 @@ def denial_of_ds(
     """Whether the NSEC/NSEC3 records the parent served prove that ``name`` has no DS, each
     record's signature verifying with the parent's keys (RFC 4035 §5.4, RFC 5155 §8.6).
 
-    Proofs recognised: an NSEC or NSEC3 record matching the name whose type bitmap has no DS;
-    an opt-out NSEC3 covering the name's hash."""
+    Proofs recognised: an NSEC or NSEC3 record matching the name whose type bitmap has NS and
+    neither DS nor SOA (RFC 6840 §4.4: a bitmap without NS is no delegation; one with SOA comes
+    from the child's apex, not from the parent's side of the cut); an opt-out NSEC3 covering the
+    name's hash."""
     sigs = {(r.name, r.covers): r for r in denial if r.rdtype == dns.rdatatype.RRSIG}
     for rrset in denial:
         if rrset.rdtype == dns.rdatatype.NSEC and rrset.name == name:
-            if any(dns.rdatatype.DS in _types(r) for r in rrset):
-                return SigCheck(False, "DS_DENIAL_UNPROVEN", "NSEC lists a DS record")
+            why = _delegation_bitmap(set().union(*(_types(r) for r in rrset)), "NSEC")
+            if why:
+                return SigCheck(False, "DS_DENIAL_UNPROVEN", why)
             return check_signatures(
                 rrset, sigs.get((rrset.name, rrset.rdtype)), parent_keys, parent, now
             )
@@ -237,8 +240,9 @@ def denial_of_ds(
             hashed = dns.dnssec.nsec3_hash(name, nsec3.salt, nsec3.iterations, nsec3.algorithm)
             owner_hash = rrset.name.labels[0].decode().upper()
             if owner_hash == hashed.upper():
-                if dns.rdatatype.DS in _types(nsec3):
-                    return SigCheck(False, "DS_DENIAL_UNPROVEN", "NSEC3 lists a DS record")
+                why = _delegation_bitmap(_types(nsec3), "NSEC3")
+                if why:
+                    return SigCheck(False, "DS_DENIAL_UNPROVEN", why)
                 return check_signatures(
                     rrset, sigs.get((rrset.name, rrset.rdtype)), parent_keys, parent, now
                 )
@@ -248,6 +252,18 @@ def denial_of_ds(
                     rrset, sigs.get((rrset.name, rrset.rdtype)), parent_keys, parent, now
                 )
     return SigCheck(False, "DS_DENIAL_UNPROVEN", "no NSEC/NSEC3 record proves the absence")
+
+
+def _delegation_bitmap(types: set[int], kind: str) -> str | None:
+    """Why the type bitmap of the NSEC/NSEC3 matching a delegation does not prove that it has
+    no DS (None when it does): RFC 6840 §4.4 wants NS set, SOA and DS clear."""
+    if dns.rdatatype.DS in types:
+        return f"{kind} lists a DS record"
+    if dns.rdatatype.SOA in types:
+        return f"{kind} has the SOA bit: it is the child's apex record, not the parent's"
+    if dns.rdatatype.NS not in types:
+        return f"{kind} lacks the NS bit: the name is not a delegation"
+    return None
 
 
 def _types(rdata: object) -> set[int]:

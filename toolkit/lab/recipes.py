@@ -98,6 +98,13 @@ def _rsa(algorithm: int, zsk_bits: int = 2048) -> tuple[KeySpec, ...]:
     )
 
 
+def _pair(algorithm: int) -> tuple[KeySpec, ...]:
+    return (
+        KeySpec("ksk", KSK_FLAGS, algorithm, signs="ksk"),
+        KeySpec("zsk", ZSK_FLAGS, algorithm, signs="zsk"),
+    )
+
+
 RECIPES: dict[str, Recipe] = {
     "secure": Recipe(NORMAL_WINDOW),
     "expiring": Recipe((timedelta(hours=-1), timedelta(days=3))),
@@ -107,12 +114,21 @@ RECIPES: dict[str, Recipe] = {
     "unsigned": Recipe(None, NO_DS),
     "nsec3-iterations": Recipe(NORMAL_WINDOW, nsec3=Nsec3Params(10, "a1b2c3d4e5f60718")),
     "nsec3-clean": Recipe(NORMAL_WINDOW, nsec3=Nsec3Params(0, "")),
+    "nsec3-optout": Recipe(NORMAL_WINDOW, nsec3=Nsec3Params(0, "", opt_out=True)),
     "rsasha1": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA1)),
     "rsa-1024": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA256, zsk_bits=1024)),
     "rsasha512": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA512)),
     "ds-sha1-only": Recipe(NORMAL_WINDOW, (DsSpec(digest_type=1),)),
     "ds-bad-digest": Recipe(NORMAL_WINDOW, (DsSpec(), DsSpec(corrupt=True))),
     "ds-gost": Recipe(NORMAL_WINDOW, (DsSpec(), DsSpec(digest_type=3))),
+    "ds-sha1-beside-sha256": Recipe(NORMAL_WINDOW, (DsSpec(), DsSpec(digest_type=1))),
+    "ds-unassigned-digest": Recipe(NORMAL_WINDOW, (DsSpec(digest_type=99),)),
+    "ds-sha384-only": Recipe(NORMAL_WINDOW, (DsSpec(digest_type=4),)),
+    "alg-ed25519": Recipe(NORMAL_WINDOW, keys=_pair(Algorithm.ED25519)),
+    "alg-ecdsa-p384": Recipe(NORMAL_WINDOW, keys=_pair(Algorithm.ECDSAP384SHA384)),
+    "alg-rsasha256": Recipe(NORMAL_WINDOW, keys=_rsa(Algorithm.RSASHA256)),
+    "alg-private": Recipe(NORMAL_WINDOW, keys=_pair(Algorithm.PRIVATEDNS)),
+    "alg-unassigned": Recipe(NORMAL_WINDOW, keys=_pair(100)),
     "ds-zsk-no-sep": Recipe(
         NORMAL_WINDOW, (DsSpec("zsk"),), keys=(KeySpec("zsk", ZSK_FLAGS, signs="all"),)
     ),

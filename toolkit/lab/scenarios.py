@@ -121,6 +121,13 @@ SCENARIOS: dict[str, Scenario] = {
         "Signed with NSEC3, 0 extra iterations and no salt, as RFC 9276 recommends; the lab's "
         "policy states NSEC (the default), so the policy-against-practice check notes it.",
     ),
+    "nsec3-optout": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone signed with NSEC3 (0 iterations, no salt) whose records carry the "
+        "opt-out flag (RFC 5155 §6).",
+    ),
     "rsasha1": _s(
         "secure",
         (),
@@ -159,6 +166,69 @@ SCENARIOS: dict[str, Scenario] = {
         {"ds_digest_type_prohibited", "ds_digest_types_in_policy"},
         "Besides the KSK's SHA-256 DS, the parent publishes a GOST DS (digest type 3, MUST NOT "
         "be used); validators without GOST ignore it.",
+    ),
+    "ds-sha1-beside-sha256": _s(
+        "secure",
+        (),
+        {"ds_sha1_beside_sha256"},
+        "Besides the KSK's SHA-256 DS, the parent publishes its SHA-1 DS (digest type 1), which "
+        "RFC 9904 says MUST NOT be created; validators ignore it (RFC 4509 §3).",
+    ),
+    "ds-unassigned-digest": _s(
+        "insecure",
+        ("DS_UNSUPPORTED_DIGEST",),
+        {"ds_usable_by_validators", "ds_digest_type_prohibited", "zone_signed_as_expected"},
+        "The parent's only DS has digest type 99, which IANA has not assigned: no validator can "
+        "use it, so the signed zone is treated as unsigned (RFC 6840 §5.2), not bogus.",
+    ),
+    "ds-sha384-only": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone whose parent publishes only a SHA-384 DS (digest type 4) for the KSK.",
+    ),
+    "alg-ed25519": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone signed with ED25519 (algorithm 15) keys, KSK and ZSK.",
+    ),
+    "alg-ecdsa-p384": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone signed with ECDSAP384SHA384 (algorithm 14) keys, KSK and ZSK.",
+    ),
+    "alg-rsasha256": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone signed with RSASHA256 (algorithm 8) keys of 2048 bits, KSK and ZSK.",
+    ),
+    "alg-private": _s(
+        "insecure",
+        ("DS_UNSUPPORTED_ALGORITHM",),
+        {
+            "ds_usable_by_validators",
+            "dnskey_algorithm_must_not_sign",
+            "dnskey_algorithm_in_policy",
+            "zone_signed_as_expected",
+        },
+        "Keys and signatures of the private algorithm PRIVATEDNS (253, opaque bytes) and a DS of "
+        "that algorithm: no validator can use the DS, so the zone is treated as unsigned "
+        "(RFC 4035 §5.2), not bogus.",
+    ),
+    "alg-unassigned": _s(
+        "insecure",
+        ("DS_UNSUPPORTED_ALGORITHM",),
+        {
+            "ds_usable_by_validators",
+            "dnskey_algorithm_must_not_sign",
+            "dnskey_algorithm_in_policy",
+            "zone_signed_as_expected",
+        },
+        "Keys and signatures of algorithm 100, which IANA has not assigned (opaque bytes), and a "
+        "DS of that algorithm: treated as unsigned (RFC 4035 §5.2), not bogus.",
     ),
     "ds-zsk-no-sep": _s(
         "secure",

@@ -38,6 +38,7 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.NSEC import Bitmap
 from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.NSEC3PARAM import NSEC3PARAM
+from dns.rdtypes.ANY.RRSIG import RRSIG
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -71,14 +72,58 @@ class KeyUse:
 
 @dataclass(frozen=True)
 class Nsec3Params:
-    """NSEC3 parameters (RFC 5155 §4): SHA-1 hashing, extra ``iterations`` and a hex ``salt``."""
+    """NSEC3 parameters (RFC 5155 §4): SHA-1 hashing, extra ``iterations``, a hex ``salt``, and
+    whether every NSEC3 record carries the opt-out flag (RFC 5155 §6)."""
 
     iterations: int = 0
     salt: str = ""  # hex, "" for none
+    opt_out: bool = False
 
     @property
     def salt_bytes(self) -> bytes:
         return bytes.fromhex(self.salt)
+
+
+SIGNABLE = frozenset({5, 7, 8, 10, 13, 14, 15})
+"""DNSKEY algorithms the lab signs with for real (dnspython and cryptography implement them)."""
+
+PRIVATE_ALGORITHM = dns.name.from_text("opaque.lab.example.")
+"""The name that opens the key and signature of a PRIVATEDNS (253) key (RFC 4034 §A.1.1)."""
+
+
+def opaque_public_key(algorithm: int, raw: bytes) -> bytes:
+    """The public key field of a key of an algorithm no validator implements: ``raw`` bytes,
+    preceded for PRIVATEDNS (253) by the wire name of the private algorithm."""
+    return (PRIVATE_ALGORITHM.to_wire() if algorithm == 253 else b"") + raw
+
+
+def opaque_rrsig(
+    rrset: dns.rrset.RRset,
+    dnskey: DNSKEY,
+    signer: dns.name.Name,
+    inception: datetime,
+    expiration: datetime,
+) -> dns.rrset.RRset:
+    """An RRSIG of ``dnskey``'s algorithm over ``rrset`` whose signature is opaque bytes (a
+    digest of the RRset and the key, so the zone is the same at every build): well-formed in
+    every field a validator reads before the cryptography, unverifiable by anyone."""
+    labels = len(rrset.name.labels) - 1 - (1 if rrset.name.is_wild() else 0)
+    data = b"".join(sorted(rd.to_digestable() for rd in rrset))
+    raw = hashlib.sha512(rrset.name.to_digestable() + data + dnskey.to_wire()).digest()
+    sig = RRSIG(
+        dns.rdataclass.IN,
+        dns.rdatatype.RRSIG,
+        rrset.rdtype,
+        dnskey.algorithm,
+        labels,
+        rrset.ttl,
+        int(expiration.timestamp()),
+        int(inception.timestamp()),
+        dns.dnssec.key_id(dnskey),
+        signer,
+        opaque_public_key(int(dnskey.algorithm), raw),
+    )
+    return dns.rrset.from_rdata_list(rrset.name, rrset.ttl, [sig])
 
 
 def sign_rrset(
@@ -88,7 +133,11 @@ def sign_rrset(
     inception: datetime,
     expiration: datetime,
 ) -> dns.rrset.RRset:
-    """One RRSIG over ``rrset`` by ``key`` naming ``signer``, as a one-record RRset (same TTL)."""
+    """One RRSIG over ``rrset`` by ``key`` naming ``signer``, as a one-record RRset (same TTL).
+    A key of an algorithm no implementation signs with (:data:`SIGNABLE`: a private or
+    unassigned number) makes an opaque signature (:func:`opaque_rrsig`)."""
+    if int(key.dnskey.algorithm) not in SIGNABLE:
+        return opaque_rrsig(rrset, key.dnskey, signer, inception, expiration)
     sig = dns.dnssec.sign(
         rrset,
         key.private_key,
@@ -210,7 +259,8 @@ def nsec3_chain(
 ) -> list[dns.rrset.RRset]:
     """The NSEC3 records (RFC 5155 §7.1) of a zone whose names carry the given types: one per
     name, owner ``<hash>.<origin>``, each pointing at the next hash in order, the last at the
-    first. No opt-out."""
+    first. With ``params.opt_out`` every record carries the opt-out flag; the chain still holds
+    every name (a zone without unsigned delegations has nothing to leave out)."""
     hashed = {}
     for name, present in bitmaps.items():
         digest = dns.dnssec.nsec3_hash(name, params.salt_bytes, params.iterations, 1)
@@ -224,7 +274,7 @@ def nsec3_chain(
             dns.rdataclass.IN,
             dns.rdatatype.NSEC3,
             1,
-            0,
+            1 if params.opt_out else 0,
             params.iterations,
             params.salt_bytes,
             base64.b32hexdecode(nxt + "=" * (-len(nxt) % 8)),

@@ -12,6 +12,7 @@ root KSK's DS (the lab's trust anchor).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +41,7 @@ from toolkit.lab.recipes import (
     Recipe,
 )
 from toolkit.lab.scenarios import LAB_ZONES, LabAddresses, LabZone
-from toolkit.lab.signer import KeyUse, rsa_private_key
+from toolkit.lab.signer import KeyUse, opaque_public_key, rsa_private_key
 from toolkit.lab.signer import sign_zone as sign_with
 
 __all__ = ["KSK_FLAGS", "NORMAL_WINDOW", "RECIPES", "ZSK_FLAGS", "KeySpec", "Recipe"]
@@ -83,11 +84,14 @@ class SigningKey:
     @classmethod
     def from_pem(cls, pem: bytes, flags: int, algorithm: int = ALGORITHM) -> SigningKey:
         """Rebuild a key from :meth:`private_pem` output; raises LabError when the key does not
-        fit ``algorithm`` (ECDSA P-256 by default, RSA for 5/7/8/10, Ed25519 for 15)."""
+        fit ``algorithm`` (ECDSA P-256 by default, P-384 for 14, RSA for 5/7/8/10, Ed25519 for
+        15)."""
         key = serialization.load_pem_private_key(pem, password=None)
         fits = {
             Algorithm.ECDSAP256SHA256: isinstance(key, ec.EllipticCurvePrivateKey)
             and key.curve.name == "secp256r1",
+            Algorithm.ECDSAP384SHA384: isinstance(key, ec.EllipticCurvePrivateKey)
+            and key.curve.name == "secp384r1",
             Algorithm.ED25519: isinstance(key, ed25519.Ed25519PrivateKey),
         }.get(Algorithm(algorithm), isinstance(key, rsa.RSAPrivateKey))
         if not fits:
@@ -95,8 +99,12 @@ class SigningKey:
         return cls(key, dns.dnssec.make_dnskey(key.public_key(), algorithm, flags=flags))  # type: ignore[arg-type]
 
 
-# Order of the P-256 group: a private scalar is an integer in [1, n-1].
+# Order of the P-256 and P-384 groups: a private scalar is an integer in [1, n-1].
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P384_ORDER = int(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+    16,
+)
 
 DEFAULT_KEY_SEED = "dnssec-governance-lab"
 """Seed of the lab's keys: the same seed gives the same keys (and key tags) at every lab up,
@@ -110,7 +118,7 @@ def new_key(
     flags: int, seed: str | None = None, algorithm: int = ALGORITHM, bits: int = 2048
 ) -> SigningKey:
     """A key with the given DNSKEY flags (257 KSK, 256 ZSK) and algorithm: ECDSAP256SHA256 by
-    default, Ed25519 (15), or RSA of ``bits`` bits (5, 7, 8, 10).
+    default, ECDSAP384SHA384 (14), Ed25519 (15), or RSA of ``bits`` bits (5, 7, 8, 10).
 
     With ``seed`` the key is derived from SHA-256 of the seed, so it is the same every time (a
     lab key, never a production practice); without, it is random. Raises LabError for another
@@ -123,6 +131,12 @@ def new_key(
         else:
             scalar = int.from_bytes(digest, "big") % (_P256_ORDER - 1) + 1
             key = ec.derive_private_key(scalar, ec.SECP256R1())
+    elif algorithm == Algorithm.ECDSAP384SHA384:
+        if digest is None:
+            key = ec.generate_private_key(ec.SECP384R1())
+        else:
+            scalar = int.from_bytes(hashlib.sha384(digest).digest(), "big") % (_P384_ORDER - 1)
+            key = ec.derive_private_key(scalar + 1, ec.SECP384R1())
     elif algorithm == Algorithm.ED25519:
         key = (
             ed25519.Ed25519PrivateKey.generate()
@@ -131,10 +145,27 @@ def new_key(
         )
     elif algorithm in RSA_ALGORITHMS:
         key = rsa_private_key(bits, seed)
+    elif algorithm in OPAQUE_ALGORITHMS:
+        return _opaque_key(flags, seed, algorithm)
     else:
         raise LabError(f"the lab cannot make keys of DNSSEC algorithm {algorithm}")
     dnskey = dns.dnssec.make_dnskey(key.public_key(), algorithm, flags=flags)  # type: ignore[arg-type]
     return SigningKey(key, dnskey)
+
+
+OPAQUE_ALGORITHMS = frozenset({100, 253})
+"""Algorithm numbers no validator implements for which the lab makes opaque keys: 100
+(unassigned) and 253 (PRIVATEDNS). Their DNSKEY carries 64 seeded bytes, their RRSIGs opaque
+bytes (:func:`toolkit.lab.signer.opaque_rrsig`): what a zone signed with a private or unknown
+algorithm looks like to every validator."""
+
+
+def _opaque_key(flags: int, seed: str | None, algorithm: int) -> SigningKey:
+    raw = hashlib.sha512(seed.encode()).digest() if seed is not None else os.urandom(64)
+    dnskey = DNSKEY(dns.rdataclass.IN, dns.rdatatype.DNSKEY, flags, 3, algorithm,
+                    opaque_public_key(algorithm, raw))  # fmt: skip
+    # the private key is never used: the signer makes opaque signatures for these algorithms
+    return SigningKey(ec.derive_private_key(1 + raw[0], ec.SECP256R1()), dnskey)
 
 
 @dataclass(frozen=True)
