@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,8 @@ def test_collect_records_the_caps_and_their_source_in_the_manifest(lab, tmp_path
         "max_inflight_per_server": "policy.yaml",
         "max_qps_per_server": "policy.yaml",
     }
-    assert main([*argv, "--max-inflight-per-server", "3", "--now", "2099-01-01T00:00:00Z"]) == 0
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()  # the latest, not simulated
+    assert main([*argv, "--max-inflight-per-server", "3", "--now", later]) == 0
     runs = Store(ws).list_runs()
     assert len(runs) == 2
     params = Store(ws).load("latest").manifest["parameters"]

@@ -25,13 +25,38 @@ class _MidExecPath(type(Path())):  # type: ignore[misc]
 
 
 def test_a_daemon_read_mid_exec_is_running(tmp_path, monkeypatch):
+    """A daemon another process started (``lab status`` / ``lab down`` in a new command read
+    it from lab.json) is judged by /proc: an empty command line is read again."""
     argv = [sys.executable, "-c", "import time; time.sleep(30)"]
     rec = servers.start("sleeper", argv, tmp_path / "sleeper.log", address="-", probe="-")
+    proc = servers._CHILDREN.pop(rec.pid)  # as if another process had started it
     try:
+        _MidExecPath.empty = 3
         monkeypatch.setattr(servers, "Path", _MidExecPath)
         assert servers.is_running(rec)
         assert _MidExecPath.empty == 0  # the empty reads did happen
     finally:
         monkeypatch.undo()
         servers.stop_all([rec])
+        proc.wait(timeout=10)
     assert not servers.is_running(rec)
+
+
+def test_our_own_child_is_judged_by_its_handle(tmp_path, monkeypatch):
+    """A daemon this process started is running while its Popen handle says so, whatever
+    /proc/PID/cmdline reads at that instant (here: empty, every time); once it has exited it
+    is not, and stop_all signals it (a start that failed its readiness check never leaves it
+    running)."""
+    argv = [sys.executable, "-c", "import time; time.sleep(30)"]
+    rec = servers.start("sleeper", argv, tmp_path / "sleeper.log", address="-", probe="-")
+    try:
+        _MidExecPath.empty = 10**6
+        monkeypatch.setattr(servers, "Path", _MidExecPath)
+        assert servers.is_running(rec)
+        assert _MidExecPath.empty == 10**6  # /proc was not needed
+        assert servers.stop_all([rec]) == ["sleeper"]
+        assert not servers.is_running(rec)
+    finally:
+        monkeypatch.undo()
+        _MidExecPath.empty = 3
+        servers.stop_all([rec])
