@@ -2,7 +2,8 @@
 # Install the Debian packages the toolkit needs: the lab's daemons (Knot DNS; the validating
 # resolvers Unbound, BIND 9, Knot Resolver, PowerDNS Recursor; iproute2 to give named its
 # loopback address), Pango and fonts for WeasyPrint (DejaVu Sans and Mono with their bold and
-# oblique faces: the reports' one font set), poppler-utils for reading PDFs back. Safe to
+# oblique faces: the reports' one font set), poppler-utils for reading PDFs back, openssl (run
+# signatures checked by hand, RFC 3161 timestamps). Safe to
 # re-run: it installs only what is missing. Daemons are never started by the packages
 # (policy-rc.d denies bind9's init script; knot-resolver only try-restarts, pdns-recursor ships
 # systemd units only): the lab starts its own, on its own addresses, and stops them by PID.
@@ -10,7 +11,7 @@ set -eu
 
 PACKAGES="knot knot-dnsutils unbound bind9 knot-resolver pdns-recursor iproute2 bind9-dnsutils \
 poppler-utils fonts-dejavu-core fonts-dejavu-extra \
-libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 python3-venv chromium"
+libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 python3-venv chromium openssl"
 
 missing=""
 for p in $PACKAGES; do

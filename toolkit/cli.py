@@ -325,6 +325,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from toolkit.report import ReportOptions, render_report
 
     default_out, default_class = REPORT_DEFAULTS[args.kind]
+    if args.tsa_url and not args.evidence:
+        raise InputError("--tsa-url", "timestamps an evidence pack: give --evidence DIR too")
     if args.kind != "audit" and (args.evidence or args.framework):
         raise InputError("--evidence/--framework", "only the audit report takes them")
     if (args.kind in ("zone", "runbook")) != bool(args.zone):
@@ -346,7 +348,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.evidence:
         from toolkit.evidence import write_evidence_pack
 
-        pack = write_evidence_pack(args.workspace, args.evidence, options)
+        pack = write_evidence_pack(args.workspace, args.evidence, options, tsa_url=args.tsa_url)
         print(
             f"wrote evidence pack {pack.path} ({len(pack.manifest['files'])} files, "
             f"report {pack.manifest['report']['report_id']}, manifest SHA-256 "
@@ -377,7 +379,7 @@ def _copy_pack_pdf(pack: Path, out: Path) -> Path:
 def cmd_evidence(args: argparse.Namespace) -> int:
     from toolkit.evidence import verify_evidence_pack
 
-    result = verify_evidence_pack(args.dir, expect_key=args.expect_key or "")
+    result = verify_evidence_pack(args.dir, expect_key=args.expect_key or "", tsa_ca=args.tsa_ca)
     for line in result.lines():
         print(line)
     if not result.ok:
@@ -706,6 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="audit: write the evidence pack (PDF, frames, records, manifest) to DIR",
     )
     p.add_argument(
+        "--tsa-url",
+        metavar="URL",
+        help="audit --evidence: timestamp the pack's manifest at this RFC 3161 TSA",
+    )
+    p.add_argument(
         "--inline-zone-limit",
         type=positive_int,
         default=25,
@@ -721,6 +728,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHA256:HEX",
         help="fail unless the pack is signed by the key of this fingerprint (as the audit "
         "report prints it)",
+    )
+    p.add_argument(
+        "--tsa-ca",
+        type=Path,
+        metavar="PEM",
+        help="verify the pack's RFC 3161 timestamp against this TSA CA certificate",
     )
     p.set_defaults(func=cmd_evidence)
 

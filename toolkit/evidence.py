@@ -57,6 +57,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 PACK_SIGNATURE = "manifest.json.sig"
+#: RFC 3161 timestamp token (the TSA's DER reply) over the pack manifest's bytes, when asked for
+PACK_TIMESTAMP = "manifest.json.tsr"
 PUBLIC_KEY = "signing/run-signing-key.pub.pem"
 README = "README.txt"
 REPORT_PDF = "audit-report.pdf"
@@ -246,8 +248,13 @@ def write_evidence_pack(
     options: ReportOptions | None = None,
     *,
     policy: FetchPolicy | None = None,
+    tsa_url: str | None = None,
 ) -> EvidencePack:
     """Render the audit report of a run and write it with its evidence to ``out_dir``.
+
+    ``tsa_url`` names an RFC 3161 Time-Stamping Authority: its token over the pack manifest is
+    stored as ``manifest.json.tsr`` (the pack is not written when the TSA fails:
+    TimestampError).
 
     ``options`` are the audit report's (run, organisation, period, as_of, classification,
     framework, ...). The pack is complete or absent: it is built beside ``out_dir`` and
@@ -408,6 +415,10 @@ def write_evidence_pack(
         (tmp / MANIFEST).write_bytes(manifest_bytes)
         if key is not None:
             (tmp / PACK_SIGNATURE).write_bytes(key.sign(manifest_bytes))
+        if tsa_url:
+            from toolkit.timestamp import request_timestamp
+
+            (tmp / PACK_TIMESTAMP).write_bytes(request_timestamp(manifest_bytes, tsa_url))
         (tmp / SUMS).write_text(_sums_text(manifest, manifest_bytes), encoding="utf-8")
         _fsync_tree(tmp)
         _swap_into_place(tmp, out_dir)
@@ -543,6 +554,7 @@ class Verification:
     chain_links: int = 0
     pdf_attachments: int = 0
     unproved: list[str] = field(default_factory=list)
+    timestamp: str = "no timestamp"  # what the RFC 3161 token proved, or why it could not
 
     @property
     def ok(self) -> bool:
@@ -564,7 +576,7 @@ class Verification:
         if self.signed_runs > 1:
             parts.append(f"chain intact ({self.chain_links} link(s))")
         parts.append(f"{self.pdf_attachments} PDF attachment(s) match the pack")
-        return "; ".join([", ".join(parts), *self.unproved, "no timestamp"])
+        return "; ".join([", ".join(parts), *self.unproved, self.timestamp])
 
     def lines(self) -> list[str]:
         """The findings, one per line (``ALTERED path``, ``MISSING path``, ...)."""
@@ -580,11 +592,15 @@ def _safe_relpath(name: str) -> bool:
     return bool(name) and not p.is_absolute() and ".." not in p.parts and "\\" not in name
 
 
-def verify_evidence_pack(path: Path | str, *, expect_key: str = "") -> Verification:
+def verify_evidence_pack(
+    path: Path | str, *, expect_key: str = "", tsa_ca: Path | str | None = None
+) -> Verification:
     """Recompute the SHA-256 of every file of the pack at ``path`` against its manifest, and
     check the signatures (pack manifest, run manifests; signed by ``expect_key`` when given),
     the chain links among the run manifests, their hashes against the pack's frames and the
-    PDF's embedded attachments against the pack's files.
+    PDF's embedded attachments against the pack's files. An RFC 3161 token
+    (``manifest.json.tsr``) is verified against the TSA's CA certificate ``tsa_ca``; without
+    it the summary says the token was not checked.
 
     Every listed file must exist as a regular file (not a link) with the recorded hash and
     size; every file in the folder must be listed (except the manifest and SHA256SUMS, which
@@ -632,7 +648,7 @@ def verify_evidence_pack(path: Path | str, *, expect_key: str = "") -> Verificat
         if sha256_bytes(data) != meta.get("sha256") or len(data) != meta.get("bytes"):
             result.altered.append(name)
     for name in sorted(_all_files(root)):
-        if name not in listed and name not in (MANIFEST, SUMS, PACK_SIGNATURE):
+        if name not in listed and name not in (MANIFEST, SUMS, PACK_SIGNATURE, PACK_TIMESTAMP):
             result.extra.append(name)
     sums = root / SUMS
     if not sums.is_file() or sums.is_symlink():
@@ -641,7 +657,32 @@ def verify_evidence_pack(path: Path | str, *, expect_key: str = "") -> Verificat
         result.altered.append(SUMS)
     _verify_signatures(root, manifest, manifest_bytes, result, expect_key)
     _verify_pdf(root, listed, result)
+    _verify_timestamp(root, manifest_bytes, result, tsa_ca)
     return result
+
+
+def _verify_timestamp(
+    root: Path, manifest_bytes: bytes, result: Verification, tsa_ca: Path | str | None
+) -> None:
+    from toolkit.timestamp import TimestampError, verify_timestamp
+
+    token = _read_pack_file(root, PACK_TIMESTAMP)
+    if token is None:
+        if (root / PACK_TIMESTAMP).exists():  # a link or a folder in its place
+            result.altered.append(PACK_TIMESTAMP)
+        elif tsa_ca is not None:
+            result.problems.append(f"a TSA CA was given but the pack has no {PACK_TIMESTAMP}")
+        return
+    if tsa_ca is None:
+        result.timestamp = "RFC 3161 timestamp present but not checked (give --tsa-ca)"
+        return
+    try:
+        ts = verify_timestamp(manifest_bytes, token, tsa_ca)
+    except TimestampError as exc:
+        result.problems.append(f"{PACK_TIMESTAMP}: {exc}")
+        return
+    by = f" by {ts.tsa}" if ts.tsa else ""
+    result.timestamp = f"manifest timestamped {ts.time}{by} (RFC 3161, serial {ts.serial})"
 
 
 def _read_pack_file(root: Path, rel: str) -> bytes | None:
