@@ -289,7 +289,9 @@ def _inventory(zones):
     )
 
 
-def build_workspace(path: Path, *, now: datetime = NOW) -> tuple[Store, str]:
+def build_workspace(
+    path: Path, *, now: datetime = NOW, tsa_url: str | None = None
+) -> tuple[Store, str]:
     """A workspace with one hand-built run (see the module docstring); returns it and the id."""
     zones = _zones()
     frames = {
@@ -307,7 +309,7 @@ def build_workspace(path: Path, *, now: datetime = NOW) -> tuple[Store, str]:
         "resolvers": ["unbound=192.0.2.53@53", "bind=192.0.2.54@53"],
     }
     store = Store(path)
-    run = store.write(frames, parameters=params, now=now)
+    run = store.write(frames, parameters=params, now=now, tsa_url=tsa_url)
     return store, run.run_id
 
 

@@ -139,8 +139,8 @@ def stamped_pack(tsa, tmp_path_factory):
     CLI."""
     tmp = tmp_path_factory.mktemp("stamped")
     workspace = tmp / "ws"
-    build_workspace(workspace)
     url, ca, _ = tsa
+    build_workspace(workspace, tsa_url=url)  # the run is timestamped at collection too
     out = tmp / "pack"
     argv = ["report", "audit", "--workspace", str(workspace), "--evidence", str(out)]
     argv += ["--organisation", "Example Organisation", "--period", "2026Q4"]
@@ -155,8 +155,11 @@ def test_a_stamped_pack_verifies_with_its_time(stamped_pack, capsys):
     result = verify_evidence_pack(pack, tsa_ca=ca)
     assert result.ok, result.lines()
     assert "manifest timestamped" in result.summary() and "Test TSA" in result.summary()
+    assert result.timestamped_runs == 1
+    assert "1 run manifest(s) timestamped (RFC 3161)" in result.summary()
     unchecked = verify_evidence_pack(pack)
     assert unchecked.ok and "present but not checked" in unchecked.summary()
+    assert "1 run timestamp(s) present but not checked" in unchecked.summary()
     assert main(["evidence", "verify", str(pack), "--tsa-ca", str(ca)]) == 0
     assert "manifest timestamped" in capsys.readouterr().out
 
@@ -196,3 +199,23 @@ def test_the_readme_openssl_command_verifies_the_token(stamped_pack):
         cwd=pack, capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0 and "Verification: OK" in done.stdout
+
+
+def test_a_timestamped_run_loads_and_its_token_proves_its_manifest(tsa, tmp_path):
+    url, ca, _ = tsa
+    store, run_id = build_workspace(tmp_path / "ws", tsa_url=url)
+    folder = store.runs_dir / run_id
+    token = (folder / "manifest.json.tsr").read_bytes()
+    ts = verify_timestamp((folder / "manifest.json").read_bytes(), token, ca)
+    assert "Test TSA" in ts.tsa
+    runs = store.list_runs()
+    assert runs.set_index("run_id").loc[run_id, "status"] == "signed"  # the token is expected
+    store.load(run_id)
+
+
+def test_no_run_is_stored_when_the_tsa_fails(tmp_path):
+    with pytest.raises(TimestampError, match="TSA http://127.0.0.1:9/"):
+        build_workspace(tmp_path / "ws", tsa_url="http://127.0.0.1:9/")
+    runs = tmp_path / "ws" / "runs"
+    leftovers = [p.name for p in runs.iterdir() if p.name != ".lock"] if runs.exists() else []
+    assert leftovers == []  # no run, and no temporary folder either

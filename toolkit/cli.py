@@ -220,6 +220,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         now=parse_now(args.now),
         workers=args.workers,
         cluster=args.cluster,
+        tsa_url=args.tsa_url,
     )
     h = headline(run.frames["zones"])
     print(
@@ -632,6 +633,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=cluster_spec,
         help="collect on a Dask cluster instead: local, local:N (N worker processes) or a"
         " scheduler address such as tcp://scheduler:8786 (needs the 'cluster' extra)",
+    )
+    p.add_argument(
+        "--tsa-url",
+        metavar="URL",
+        help="timestamp the run's manifest at this RFC 3161 Time-Stamping Authority (proves "
+        "the run existed by then; no run is stored when the TSA fails)",
     )
     p.add_argument(
         "--vantage",

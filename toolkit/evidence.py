@@ -377,6 +377,9 @@ def write_evidence_pack(
         signature = run.path / "manifest.json.sig"
         if signature.is_file():
             put(f"{base}/manifest.json.sig", signature.read_bytes(), "run-signature")
+        token = run.path / "manifest.json.tsr"
+        if token.is_file():
+            put(f"{base}/manifest.json.tsr", token.read_bytes(), "run-timestamp")
         try:
             key = store.key.private_key()
         except StoreError:
@@ -555,6 +558,7 @@ class Verification:
     pdf_attachments: int = 0
     unproved: list[str] = field(default_factory=list)
     timestamp: str = "no timestamp"  # what the RFC 3161 token proved, or why it could not
+    timestamped_runs: int = 0  # run manifests whose RFC 3161 token verified
 
     @property
     def ok(self) -> bool:
@@ -576,6 +580,8 @@ class Verification:
         if self.signed_runs > 1:
             parts.append(f"chain intact ({self.chain_links} link(s))")
         parts.append(f"{self.pdf_attachments} PDF attachment(s) match the pack")
+        if self.timestamped_runs:
+            parts.append(f"{self.timestamped_runs} run manifest(s) timestamped (RFC 3161)")
         return "; ".join([", ".join(parts), *self.unproved, self.timestamp])
 
     def lines(self) -> list[str]:
@@ -666,6 +672,7 @@ def _verify_timestamp(
 ) -> None:
     from toolkit.timestamp import TimestampError, verify_timestamp
 
+    _verify_run_timestamps(root, result, tsa_ca)
     token = _read_pack_file(root, PACK_TIMESTAMP)
     if token is None:
         if (root / PACK_TIMESTAMP).exists():  # a link or a folder in its place
@@ -683,6 +690,30 @@ def _verify_timestamp(
         return
     by = f" by {ts.tsa}" if ts.tsa else ""
     result.timestamp = f"manifest timestamped {ts.time}{by} (RFC 3161, serial {ts.serial})"
+
+
+def _verify_run_timestamps(root: Path, result: Verification, tsa_ca: Path | str | None) -> None:
+    """Each run manifest's RFC 3161 token in the pack (``runs/<run>/manifest.json.tsr``)."""
+    from toolkit.timestamp import TimestampError, verify_timestamp
+
+    unchecked = 0
+    for folder in sorted((root / "runs").glob("*")) if (root / "runs").is_dir() else []:
+        base = f"runs/{folder.name}"
+        token = _read_pack_file(root, f"{base}/manifest.json.tsr")
+        data = _read_pack_file(root, f"{base}/manifest.json")
+        if token is None or data is None:
+            continue
+        if tsa_ca is None:
+            unchecked += 1
+            continue
+        try:
+            verify_timestamp(data, token, tsa_ca)
+        except TimestampError as exc:
+            result.problems.append(f"{base}/manifest.json.tsr: {exc}")
+            continue
+        result.timestamped_runs += 1
+    if unchecked:
+        result.unproved.append(f"{unchecked} run timestamp(s) present but not checked")
 
 
 def _read_pack_file(root: Path, rel: str) -> bytes | None:

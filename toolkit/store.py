@@ -61,6 +61,8 @@ _RUNS = "runs"
 _MANIFEST = "manifest.json"
 _LOCK = ".lock"
 _SIGNATURE = _MANIFEST + SIGNATURE_SUFFIX
+#: RFC 3161 token over manifest.json's bytes, when the run was collected with a TSA URL
+TIMESTAMP = _MANIFEST + ".tsr"
 _HEAD = "chain-head"
 CLOCK_SKEW = timedelta(days=1)
 """A run dated further than this ahead of the real clock is ``simulated`` (see Store.write)."""
@@ -131,6 +133,7 @@ class Store:
         now: datetime,
         run_id: str | None = None,
         clock: datetime | None = None,
+        tsa_url: str | None = None,
     ) -> Run:
         """Store ``frames`` as a new immutable run and return it.
 
@@ -143,6 +146,10 @@ class Store:
         history), is marked ``simulated: true`` in its manifest and is never "latest" while a
         real run exists. Runs dated in the past are ordinary runs (a late import of a
         collection). A time before 1990 or from 2200 on is refused.
+
+        ``tsa_url`` names an RFC 3161 Time-Stamping Authority: its token over the signed manifest
+        is stored as ``manifest.json.tsr`` before the run is published (no run when the TSA
+        fails: TimestampError). It proves the run existed by the TSA's time: not backfilled.
         """
         if now.tzinfo is None:
             raise StoreError("run time must be timezone-aware (UTC)")
@@ -198,6 +205,10 @@ class Store:
                 data = (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode()
                 (tmp / _MANIFEST).write_bytes(data)
                 (tmp / _SIGNATURE).write_bytes(key.sign(data))
+                if tsa_url:  # the manifest's place in the chain is fixed only here
+                    from toolkit.timestamp import request_timestamp
+
+                    (tmp / TIMESTAMP).write_bytes(request_timestamp(data, tsa_url))
                 for p in tmp.iterdir():
                     p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
                     _fsync(p)
@@ -426,7 +437,7 @@ class Store:
             integrity = SIGNED
         else:
             integrity = UNSIGNED
-        expected = set(files) | {_MANIFEST, _SIGNATURE}
+        expected = set(files) | {_MANIFEST, _SIGNATURE, TIMESTAMP}
         extra = sorted(n for n in os.listdir(path) if n not in expected)
         if extra:
             raise StoreError(f"{path}: unexpected file(s) in the run: {', '.join(extra)}")

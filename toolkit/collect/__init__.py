@@ -42,6 +42,7 @@ def collect_run(
     now: datetime,
     workers: int | None = 1,
     cluster: str | None = None,
+    tsa_url: str | None = None,
 ) -> Run:
     """Load the portfolio, collect it, run the technical checks over the frames, and store
     everything (their findings included) as a new run, which is returned.
@@ -52,6 +53,7 @@ def collect_run(
     per core) collects in that many processes (:func:`toolkit.collect.parallel.collect_parallel`);
     ``cluster`` (``local``, ``local:N``, ``tcp://host:port``) collects on a Dask cluster instead
     (:func:`toolkit.collect.cluster.collect_cluster`) and is recorded in the run's parameters.
+    ``tsa_url``: the run's manifest is timestamped by that RFC 3161 TSA (see Store.write).
     """
     portfolio = load_portfolio(portfolio_dir)
     check_writable(workspace)  # before minutes of probing, not after
@@ -74,7 +76,7 @@ def collect_run(
     if cluster is not None:
         parameters["cluster"] = str(spec)
     try:
-        return Store(workspace).write(frames, parameters=parameters, now=now)
+        return Store(workspace).write(frames, parameters=parameters, now=now, tsa_url=tsa_url)
     except OSError as exc:  # a disk that filled up during collection
         raise WriteError(workspace, exc, "cannot store the run in") from exc
 
