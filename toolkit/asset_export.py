@@ -7,12 +7,11 @@ edge that loads the portfolio and a run and writes the file atomically.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from toolkit.atomic import open_atomic
 from toolkit.errors import InputError, WriteError
 from toolkit.evidence import defuse_formulas
 from toolkit.policy import PolicySet
@@ -106,17 +105,8 @@ def export_inventory(
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as exc:
-        raise WriteError(out, exc) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with open_atomic(out, "w", encoding="utf-8", newline="") as fh:
             defuse_formulas(frame).to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-        os.replace(tmp, out)
     except OSError as exc:  # a full disk: one line naming the file, no partial file left
-        Path(tmp).unlink(missing_ok=True)
         raise WriteError(out, exc) from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out

@@ -32,6 +32,7 @@ tab) are prefixed with ``'``; the Parquet files hold the exact values.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit import __version__
+from toolkit.atomic import sync_dir
 from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -522,16 +524,8 @@ def _fsync_tree(root: Path) -> None:
 
 
 def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass
-    finally:
-        os.close(fd)
+    with contextlib.suppress(OSError):  # a folder that cannot be opened: nothing to sync
+        sync_dir(path)
 
 
 # -- verifying a pack ----------------------------------------------------------------------------

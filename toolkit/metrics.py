@@ -28,14 +28,13 @@ A dashboard alerting on ``dnssec_zone_signature_expiry_seconds`` should subtract
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from toolkit.atomic import write_atomic
 from toolkit.errors import WriteError
 from toolkit.store import Run, Store
 
@@ -165,22 +164,11 @@ def write_metrics(text: str, path: str | Path) -> Path:
     """Write ``text`` to ``path`` atomically (temporary file in the same folder, fsync,
     rename), as node_exporter's textfile collector requires. Returns the path."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_atomic(path, text)
     except OSError as exc:  # a full disk, a read-only folder: one line naming the file
-        with contextlib.suppress(OSError):  # the folder may not even hold it
-            tmp.unlink(missing_ok=True)
         raise WriteError(path, exc) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +45,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from toolkit import __version__
+from toolkit.atomic import open_atomic
 from toolkit.errors import WRITE_ERRNOS, ReportError, StoreError, WriteError
 from toolkit.report_html import (
     AUDIT_TITLE,
@@ -517,17 +517,8 @@ def _attachment_time(created: str) -> datetime:
 def _write_atomically(out: Path, write: Callable[[Any], Any]) -> None:
     """Write ``out`` through a temporary file beside it, renamed into place when complete."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with open_atomic(out) as fh:
+        write(fh)
 
 
 # -- rendering a report --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from toolkit.atomic import write_atomic
 from toolkit.errors import StoreError
 
 KEY_ENV = "DNSSEC_AUDIT_SIGNING_KEY"
@@ -131,12 +132,4 @@ class WorkspaceKey:
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
     """Write ``path`` atomically (temporary file + rename) with ``mode``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomic(path, data, perms=mode)

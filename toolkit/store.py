@@ -51,6 +51,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit import __version__
+from toolkit.atomic import sync_dir, write_atomic
 from toolkit.errors import StoreError
 from toolkit.schemas import ALL as SCHEMAS
 from toolkit.signing import SIGNATURE_SUFFIX, SIGNING_DIR, WorkspaceKey, fingerprint, verify
@@ -213,7 +214,7 @@ class Store:
                     p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
                     _fsync(p)
                 os.rename(tmp, final)
-                _fsync_dir(self.runs_dir)
+                sync_dir(self.runs_dir)
                 head = f"{sequence + 1} {run_id} {hashlib.sha256(data).hexdigest()}".encode()
                 self._write_head(head + b"\n" + key.sign(head).hex().encode() + b"\n")
         except BaseException:
@@ -241,11 +242,7 @@ class Store:
     def _write_head(self, data: bytes) -> None:
         """Replace ``signing/chain-head`` (the last run's sequence, id and manifest SHA-256 on
         one line, its hex Ed25519 signature on the next)."""
-        folder = self.workspace / SIGNING_DIR
-        tmp = folder / f".{_HEAD}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        _fsync(tmp)
-        os.replace(tmp, folder / _HEAD)
+        write_atomic(self.workspace / SIGNING_DIR / _HEAD, data)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -566,10 +563,3 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        _fsync(path)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolkit.atomic import write_atomic
 from toolkit.errors import ToolkitError
 
 FORMAT_VERSION = 1
@@ -73,25 +73,8 @@ def save_state(workspace: str | Path, state: AlertState) -> None:
     """Write the state atomically (temporary file, fsync, rename, fsync of the folder)."""
     path = state_path(workspace)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = (json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n").encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
-        pass
-    finally:
-        os.close(dfd)
+    data = json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n"
+    write_atomic(path, data, sync_folder=True)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.alerts import JsonlSink, Sink, evaluate_alerts
+from toolkit.atomic import write_atomic
 from toolkit.collect import collect_run
 from toolkit.errors import LabError
 from toolkit.governance.drills import DRILLS as DRILLS_SPEC
@@ -586,9 +586,7 @@ def _write_csv(path: Path, columns: list[str], rows: list[Mapping[str, Any]]) ->
     w.writeheader()
     for r in rows:
         w.writerow(r)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
+    write_atomic(path, buf.getvalue())
 
 
 def append_record(drills_csv: str | Path, record: Mapping[str, Any]) -> None:

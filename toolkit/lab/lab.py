@@ -23,7 +23,6 @@ Layout of a lab directory ``LAB`` (everything the lab writes; nothing else there
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -33,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.atomic import write_atomic
 from toolkit.errors import LabError
 from toolkit.lab import network as net
 from toolkit.lab import resolvers, servers, zones
@@ -156,19 +156,8 @@ class LabInfo:
 
 
 def _write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to a temporary file next to ``path``, fsync it, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    raw = data.encode() if isinstance(data, str) else data
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``data`` over ``path`` atomically with permissions ``mode``."""
+    write_atomic(path, data, perms=mode)
 
 
 def _save(lab: Path, info: LabInfo) -> None:

@@ -15,7 +15,6 @@ Which server loads which file is read from the lab's own ``knot/<server>/knot.co
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -36,6 +35,7 @@ import dns.zone
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 
+from toolkit.atomic import write_atomic
 from toolkit.errors import LabError
 from toolkit.lab import servers, zones
 from toolkit.lab.lab import LabInfo
@@ -68,19 +68,7 @@ class ServedFile:
     file: Path
 
 
-def _write_atomic(path: Path, text: str | bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, rename over ``path``."""
-    data = text.encode() if isinstance(text, str) else text
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+_write_atomic = write_atomic
 
 
 def served_files(lab_dir: str | Path) -> list[ServedFile]:

@@ -57,6 +57,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from toolkit.atomic import write_atomic
 from toolkit.errors import LabError
 
 FORMAT_VERSION = 1
@@ -622,9 +623,8 @@ class Shim:
         """Write :meth:`snapshot` to the stats file (atomically: temporary file, rename)."""
         self.writes += 1
         path = self.config.stats
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.snapshot(), indent=2) + "\n")
-        os.replace(tmp, path)
+        # not fsynced: rewritten every second, read by the lab on this machine only
+        write_atomic(path, json.dumps(self.snapshot(), indent=2) + "\n", durable=False)
 
     async def close(self) -> None:
         """Stop listening and close every socket."""
