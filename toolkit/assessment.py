@@ -31,11 +31,12 @@ from toolkit.governance.history import key_set_changes, load_key_history
 from toolkit.maturity import Maturity, score
 from toolkit.portfolio import Portfolio, load_portfolio
 from toolkit.store import Run, Store
+from toolkit.vocabulary import SEVERITY_RANK
 
 FORMAT_VERSION = 1
 """Version of the JSON document of :meth:`Assessment.to_dict`."""
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+SEVERITY_ORDER = SEVERITY_RANK
 
 
 @dataclass(frozen=True)

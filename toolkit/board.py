@@ -27,6 +27,7 @@ import pandas as pd
 
 from toolkit.maturity import PORTFOLIO
 from toolkit.report_html import plural
+from toolkit.vocabulary import PILLARS, SEVERITIES, SEVERITY_RANK
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.assessment import Assessment
@@ -34,9 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Days from the as-of date to a risk's due date, by severity (the board report prints this).
 DUE_DAYS: dict[str, int] = {"critical": 7, "high": 30, "medium": 90, "low": 180, "info": 365}
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-PILLARS = ("technical", "operational", "governance")
+_SEV_RANK = SEVERITY_RANK
 NOT_EVIDENCED = "not evidenced"
 
 #: RAG of a tier-1 zone (the board report prints these rules).

@@ -34,8 +34,8 @@ import pandas as pd
 
 from toolkit.maturity_settings import MaturitySettings
 from toolkit.policy import PolicySet
-from toolkit.policy_settings import PILLARS
 from toolkit.schemas import Column, FrameSchema
+from toolkit.vocabulary import PILLARS
 
 PORTFOLIO = "(portfolio)"
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from toolkit.policy_settings import (
     GATE_KINDS,
-    PILLARS,
     ZONE_STATUSES,
     Collector,
     _describe,
@@ -23,6 +22,7 @@ from toolkit.policy_settings import (
     int_list,
     word_list,
 )
+from toolkit.vocabulary import PILLARS
 
 Path_ = tuple[str, ...]
 

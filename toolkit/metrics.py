@@ -37,9 +37,9 @@ import pandas as pd
 from toolkit.atomic import write_atomic
 from toolkit.errors import WriteError
 from toolkit.store import Run, Store
+from toolkit.vocabulary import SEVERITIES
 
 STATUSES = ("secure", "insecure", "bogus", "indeterminate")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 def _escape(value: object) -> str:

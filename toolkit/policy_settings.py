@@ -64,7 +64,6 @@ Problems = list[tuple[Path_, str]]
 ROLES: tuple[str, ...] = ("zone_administrator", "security_lead", "registrar_liaison")
 """The roles the governance checks expect named (REFERENCE §1: signing policy & roles)."""
 
-PILLARS: tuple[str, ...] = ("technical", "operational", "governance")
 GATE_KINDS: tuple[str, ...] = ("zone_status", "check_fails")
 ZONE_STATUSES: tuple[str, ...] = ("secure", "insecure", "bogus", "indeterminate")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")

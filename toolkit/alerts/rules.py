@@ -29,8 +29,7 @@ from toolkit.history.rollover import faults_from_snapshots
 from toolkit.history.snapshots import codes
 from toolkit.policy import PolicySet
 from toolkit.policy_settings import Settings
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from toolkit.vocabulary import SEVERITIES
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,8 @@ import pandas as pd
 
 from toolkit.policy import PolicySet
 from toolkit.schemas import CATALOGUE, FINDINGS
+from toolkit.vocabulary import PILLARS, SEVERITIES
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-PILLARS = ("technical", "operational", "governance")
 RESULT_STATUSES = ("pass", "fail", "indeterminate", "not_applicable")
 _ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 

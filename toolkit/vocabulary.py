@@ -1,0 +1,11 @@
+"""The words every stage shares: severities and pillars, in one leaf module (imports nothing,
+so the inputs, the checks, the assessment, the alerts and the reports can all use it)."""
+
+from __future__ import annotations
+
+#: Severities of checks, findings and alerts, most severe first.
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+#: A severity's rank: 0 for critical (sort ascending for most severe first).
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+#: The maturity model's pillars.
+PILLARS: tuple[str, ...] = ("technical", "operational", "governance")
