@@ -36,6 +36,23 @@ _SCOPE = (Evidence.unprobed, _no_cds)
 """Unprobed, then publishing no CDS or CDNSKEY: not_applicable."""
 
 
+def _no_delete(ev: Evidence) -> Result | None:
+    """not_applicable when the zone publishes no delete request."""
+    cds = ev.rows("cds")
+    if any(flag(r["delete"]) for r in cds):
+        return None
+    return Result(ev.zone, "not_applicable", {"detail": "no delete request"}, _ref(cds[0]))
+
+
+def _deletes_only(ev: Evidence) -> Result | None:
+    """not_applicable when every CDS/CDNSKEY is a delete request: no key is named."""
+    cds = ev.rows("cds")
+    if not all(flag(r["delete"]) for r in cds):
+        return None
+    detail = "delete request only (see cds_delete_while_ds)"
+    return Result(ev.zone, "not_applicable", {"detail": detail}, _ref(cds[0]))
+
+
 @check(
     id="cds_matches_dnskey",
     title="CDS/CDNSKEY match published keys and each other",
@@ -125,10 +142,7 @@ def cds_signed_by_ds_key(ctx: Context) -> Iterator[Result]:
 )
 def cds_delete_wellformed(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
-        cds = ev.rows("cds")
-        deletes = [r for r in cds if flag(r["delete"])]
-        if not deletes:
-            return Result(ev.zone, "not_applicable", {"detail": "no delete request"}, _ref(cds[0]))
+        deletes = [r for r in ev.rows("cds") if flag(r["delete"])]
         bad = [r for r in deletes if not flag(r["delete_wellformed"]) or r["rrset_size"] > 1]
         why = [
             f"{_ref(r)}: "
@@ -138,7 +152,7 @@ def cds_delete_wellformed(ctx: Context) -> Iterator[Result]:
         params = {"records": listing(f"{r['rrtype']} {r['rdata']}" for r in bad)}
         return ev.result(why, params, "delete request well formed", _ref(deletes[0]))
 
-    yield from each_zone(ctx, ["cds"], _SCOPE, decide)
+    yield from each_zone(ctx, ["cds"], (*_SCOPE, _no_delete), decide)
 
 
 def _parent_ds(ev: Evidence) -> Result | None:
@@ -176,9 +190,6 @@ def _parent_ds(ev: Evidence) -> Result | None:
 def cds_pending_at_parent(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
         normal = [r for r in ev.rows("cds") if not flag(r["delete"])]
-        if not normal:
-            detail = "delete request only (see cds_delete_while_ds)"
-            return Result(ev.zone, "not_applicable", {"detail": detail}, _ref(ev.rows("cds")[0]))
         ds_keys = {(r["key_tag"], r["algorithm"]) for r in ev.rows("ds_matches")}
         add = [r for r in normal if r["matches_ds"] is False]
         unknown = [r for r in normal if r["matches_ds"] is None]
@@ -201,7 +212,7 @@ def cds_pending_at_parent(ctx: Context) -> Iterator[Result]:
         passed = f"{len(normal)} record(s) describe the parent's DS set"
         return ev.result(why, {"changes": "; ".join(changes)}, passed, _ref(normal[0]))
 
-    yield from each_zone(ctx, ["cds", "ds_matches"], (*_SCOPE, _parent_ds), decide)
+    yield from each_zone(ctx, ["cds", "ds_matches"], (*_SCOPE, _parent_ds, _deletes_only), decide)
 
 
 @check(
@@ -224,10 +235,6 @@ def cds_pending_at_parent(ctx: Context) -> Iterator[Result]:
 def cds_delete_while_ds(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
         deletes = [r for r in ev.rows("cds") if flag(r["delete"])]
-        if not deletes:
-            return Result(
-                ev.zone, "not_applicable", {"detail": "no delete request"}, _ref(ev.rows("cds")[0])
-            )
         ds = ev.rows("ds_matches")
         params = {
             "records": listing(f"{r['rrtype']} {r['rdata']} at {r['server']}" for r in deletes),
@@ -236,7 +243,7 @@ def cds_delete_while_ds(ctx: Context) -> Iterator[Result]:
         why = [f"{_ref(r)}: delete request; parent DS count {len(ds)}" for r in deletes]
         return ev.result(why, params, "", _ref(deletes[0]))
 
-    yield from each_zone(ctx, ["cds", "ds_matches"], (*_SCOPE, _parent_ds), decide)
+    yield from each_zone(ctx, ["cds", "ds_matches"], (*_SCOPE, _parent_ds, _no_delete), decide)
 
 
 @check(
@@ -291,13 +298,6 @@ def cds_and_cdnskey_published(ctx: Context) -> Iterator[Result]:
 def cds_key_signs_dnskey(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
         normal = [r for r in ev.rows("cds") if not flag(r["delete"])]
-        if not normal:
-            return Result(
-                ev.zone,
-                "not_applicable",
-                {"detail": "delete request only"},
-                _ref(ev.rows("cds")[0]),
-            )
         signs = {
             (k["server"], k["key_tag"], k["algorithm"]): "DNSKEY"
             in str(k["signs"] or "").split(";")
@@ -316,4 +316,4 @@ def cds_key_signs_dnskey(ctx: Context) -> Iterator[Result]:
         params = {"keys": listing(f"{r['rrtype']} {r['key_tag']}/{r['algorithm']}" for r in bad)}
         return ev.result(why, params, "the keys named sign the DNSKEY RRset", _ref(normal[0]))
 
-    yield from each_zone(ctx, ["cds", "dnskeys"], _SCOPE, decide)
+    yield from each_zone(ctx, ["cds", "dnskeys"], (*_SCOPE, _deletes_only), decide)

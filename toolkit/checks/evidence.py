@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from toolkit.checks.base import Context, Result, Row, flag, records_by_zone
+
+if TYPE_CHECKING:
+    from toolkit.policy import SigningPolicy
 
 __all__ = [
     "SIGNED", "Evidence", "Row", "Scope",
@@ -119,6 +123,11 @@ def policy_name(ctx: Context, zone: str) -> str | None:
         return None
     rows = records_by_zone(inventory).get(zone)
     return None if not rows or rows[0].get("policy") is None else str(rows[0]["policy"])
+
+
+def zone_policy(ctx: Context, zone: str) -> SigningPolicy | None:
+    """The signing policy that applies to ``zone`` (None: none named, or not in policy.yaml)."""
+    return ctx.policies.get(policy_name(ctx, zone))
 
 
 def sig_ref(r: Row) -> str:

@@ -20,9 +20,8 @@ from toolkit.checks.evidence import (
     flag,
     key_ref,
     listing,
-    policy_name,
+    zone_policy,
 )
-from toolkit.policy import SigningPolicy
 
 CHECKS, check = collector()
 
@@ -144,6 +143,22 @@ _DS_AND_PROBED = (_ds_scope, Evidence.unprobed)
 then unprobed."""
 
 
+def _matched_ds(ev: Evidence) -> list[Row]:
+    return [r for r in ev.rows("ds_matches") if flag(r["digest_verifies"])]
+
+
+def _no_matched_ds(ev: Evidence) -> Result | None:
+    """Indeterminate when no DS matches a published key (ds_matches_dnskey says why)."""
+    if _matched_ds(ev):
+        return None
+    detail = "no DS matches a published key (see ds_matches_dnskey)"
+    return Result(ev.zone, "indeterminate", {"detail": detail}, _ds_row(ev.rows("ds_matches")[0]))
+
+
+_MATCHED_DS = (*_DS_AND_PROBED, _no_matched_ds)
+"""The scope of the checks about the keys the DS records point at."""
+
+
 @check(
     id="ds_matches_dnskey",
     title="Every DS at the parent matches a published key",
@@ -197,17 +212,13 @@ def ds_matches_dnskey(ctx: Context) -> Iterator[Result]:
 )
 def ds_points_at_sep_key(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
-        ds = ev.rows("ds_matches")
-        matched = [r for r in ds if flag(r["digest_verifies"])]
-        if not matched:
-            detail = "no DS matches a published key (see ds_matches_dnskey)"
-            return Result(ev.zone, "indeterminate", {"detail": detail}, _ds_row(ds[0]))
+        matched = _matched_ds(ev)
         bad = [r for r in matched if not flag(r["key_has_sep"]) or flag(r["key_revoked"])]
         why = [f"{_ds_row(r)}: key flags {r['key_flags']}" for r in bad]
         keys = listing(f"{r['key_tag']} (flags {r['key_flags']})" for r in bad)
         return ev.result(why, {"keys": keys}, "every DS points at a SEP key", _ds_row(matched[0]))
 
-    yield from each_zone(ctx, ["ds_matches"], _DS_AND_PROBED, decide)
+    yield from each_zone(ctx, ["ds_matches"], _MATCHED_DS, decide)
 
 
 @check(
@@ -227,11 +238,7 @@ def ds_points_at_sep_key(ctx: Context) -> Iterator[Result]:
 )
 def ds_not_only_revoked_keys(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
-        ds = ev.rows("ds_matches")
-        matched = [r for r in ds if flag(r["digest_verifies"])]
-        if not matched:
-            detail = "no DS matches a published key (see ds_matches_dnskey)"
-            return Result(ev.zone, "indeterminate", {"detail": detail}, _ds_row(ds[0]))
+        matched = _matched_ds(ev)
         live = [r for r in matched if not flag(r["key_revoked"])]
         why = (
             [] if live else [f"{_ds_row(r)}: key flags {r['key_flags']} (REVOKE)" for r in matched]
@@ -240,7 +247,7 @@ def ds_not_only_revoked_keys(ctx: Context) -> Iterator[Result]:
         passed = f"DS of unrevoked key(s) {listing(r['key_tag'] for r in live)}"
         return ev.result(why, {"keys": keys}, passed, _ds_row((live or matched)[0]))
 
-    yield from each_zone(ctx, ["ds_matches"], _DS_AND_PROBED, decide)
+    yield from each_zone(ctx, ["ds_matches"], _MATCHED_DS, decide)
 
 
 @check(
@@ -433,10 +440,6 @@ def _algorithm_table(ctx: Context, table: dict[int, str]) -> Iterator[Result]:
     yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)
 
 
-def _policy_of(ctx: Context, zone: str) -> SigningPolicy | None:
-    return ctx.policies.get(policy_name(ctx, zone))
-
-
 @check(
     id="dnskey_algorithm_in_policy",
     title="Key algorithms allowed by the signing policy",
@@ -453,7 +456,7 @@ def _policy_of(ctx: Context, zone: str) -> SigningPolicy | None:
 def dnskey_algorithm_in_policy(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
         keys = ev.rows("dnskeys")
-        policy = _policy_of(ctx, ev.zone)
+        policy = zone_policy(ctx, ev.zone)
         if policy is None:
             detail = "no signing policy applies: the allowed algorithms are not evidenced"
             return Result(ev.zone, "indeterminate", {"detail": detail}, key_ref(keys[0]))
@@ -531,7 +534,7 @@ def key_scheme(sigs: list[Row]) -> str | None:
 def key_scheme_matches_policy(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
         keys = ev.rows("dnskeys")
-        policy = _policy_of(ctx, ev.zone)
+        policy = zone_policy(ctx, ev.zone)
         wanted = getattr(policy, "key_scheme", None) if policy is not None else None
         ev_text = "; ".join(f"{key_ref(r)} signs {r['signs'] or '-'}" for r in keys)
         if policy is None or wanted is None:

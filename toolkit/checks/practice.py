@@ -21,7 +21,7 @@ from toolkit.checks.evidence import (
     flag,
     key_ref,
     listing,
-    policy_name,
+    zone_policy,
 )
 from toolkit.policy import SigningPolicy
 
@@ -29,7 +29,7 @@ CHECKS, check = collector()
 
 
 def _policy(ctx: Context, ev: Evidence, evidence: str) -> SigningPolicy | Result:
-    policy = ctx.policies.get(policy_name(ctx, ev.zone))
+    policy = zone_policy(ctx, ev.zone)
     if policy is None:
         detail = "no signing policy applies: nothing to compare with"
         return Result(ev.zone, "indeterminate", {"detail": detail}, evidence)
