@@ -31,7 +31,6 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -40,7 +39,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_collect import MemorySampler  # noqa: E402  (the collector benchmark's sampler)
+
 from toolkit.assessment import assess  # noqa: E402
+from toolkit.atomic import write_atomic  # noqa: E402
 from toolkit.collect import CollectConfig, TransportConfig  # noqa: E402
 from toolkit.collect.cluster import collect_cluster  # noqa: E402
 from toolkit.collect.parallel import collect_parallel  # noqa: E402
@@ -51,74 +53,11 @@ from toolkit.portfolio import load_portfolio  # noqa: E402
 from toolkit.store import Store  # noqa: E402
 
 
-class Sampler:
-    """Samples the RSS of this process's descendants (not ``exclude``) every 0.2 s; keeps each
-    process's peak."""
-
-    def __init__(self, exclude: set[int]) -> None:
-        self.exclude = exclude
-        self.peaks: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for pid in _descendants(os.getpid()):
-                if pid in self.exclude:
-                    continue
-                mb = _rss_mb(pid)
-                if mb:
-                    self.peaks[pid] = max(self.peaks.get(pid, 0.0), mb)
-            self._stop.wait(0.2)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        kids = _children(p)
-        out += kids
-        todo += kids
-    return out
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _self_hwm_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             lab_pids = {p.pid for p in syn.info.processes}
 
-            sampler = Sampler(lab_pids)
+            sampler = MemorySampler(lab_pids)
             sampler.start()
             t0 = time.perf_counter()
             single = collect_parallel(
@@ -163,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             single_s = time.perf_counter() - t0
             sampler.stop()
-            single_peak = sum(sampler.peaks.values())
+            single_peak = sampler.peak_sum_mb
 
             hwm: dict[str, float] = {}
 
@@ -261,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "| | zones/s | peak RSS (MB) |",
         "|---|---|---|",
         f"| single machine (process pool) | {figures['single_zones_per_s']} | "
-        f"{figures['single_peak_rss_mb_sum']} (sum of processes) |",
+        f"{figures['single_peak_rss_mb_sum']} (largest sampled sum of its processes) |",
         f"| Dask LocalCluster | {figures['cluster_zones_per_s']} | "
         f"{', '.join(map(str, figures['cluster_worker_peak_rss_mb']))} (per worker) |",
         f"| Dask LocalCluster, per-server caps lifted | "
@@ -300,9 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     report = "\n".join(lines)
     print(report)
-    _write_atomic(args.out, report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.out, report)
     if args.json:
-        _write_atomic(args.json, json.dumps(figures, indent=2) + "\n")
+        write_atomic(args.json, json.dumps(figures, indent=2) + "\n")
     return 0
 
 

@@ -76,6 +76,7 @@ import dns.exception
 import dns.query
 import pandas as pd
 
+from toolkit import atomic
 from toolkit.collect import CollectConfig, TransportConfig, collect
 from toolkit.collect.parallel import DEFAULT_THREADS, collect_parallel
 from toolkit.collect.transport import make_query
@@ -475,14 +476,9 @@ def render(facts: dict[str, str], results: dict[str, object], notes: list[str], 
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    """Write ``text`` over ``path`` atomically (the toolkit's one atomic write)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic.write_atomic(path, text)
 
 
 # -- main ------------------------------------------------------------------------------------

@@ -71,8 +71,12 @@ def write_atomic(
 
 
 def sync_dir(folder: Path | str) -> None:
-    """fsync a folder, so a rename into it survives a crash (where the file system allows)."""
-    fd = os.open(folder, os.O_RDONLY)
+    """fsync a folder, so a rename into it survives a crash (where the file system allows:
+    a folder that cannot be opened or synced is left as it is)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. no read permission on the folder
+        return
     try:
         os.fsync(fd)
     except OSError:  # pragma: no cover - some file systems refuse fsync on folders

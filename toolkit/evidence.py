@@ -32,7 +32,6 @@ tab) are prefixed with ``'``; the Parquet files hold the exact values.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -508,7 +507,7 @@ def _swap_into_place(tmp: Path, out_dir: Path) -> None:
         else:
             out_dir.rmdir()
     os.rename(tmp, out_dir)
-    _fsync_dir(out_dir.parent)
+    sync_dir(out_dir.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -521,11 +520,6 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # a folder that cannot be opened: nothing to sync
-        sync_dir(path)
 
 
 # -- verifying a pack ----------------------------------------------------------------------------

@@ -44,8 +44,15 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from toolkit.collect.anchors import load_root_hints, load_trust_anchor
-from toolkit.collect.collector import CollectConfig, collect
-from toolkit.collect.parallel import MAX_TASK_ZONES, _split, _Task, merge_frames, share_of_limits
+from toolkit.collect.collector import CollectConfig
+from toolkit.collect.parallel import (
+    MAX_TASK_ZONES,
+    _collect_part,
+    _split,
+    _Task,
+    merge_frames,
+    share_of_limits,
+)
 from toolkit.collect.resolvers import ResolverSpec, check_resolvers
 from toolkit.collect.transport import TransportConfig
 from toolkit.errors import ToolkitError
@@ -97,16 +104,8 @@ class ClusterSpec:
 
 
 def _run_partition(task: _Task) -> dict[str, pd.DataFrame]:
-    """Dask task: collect one partition, its clock continuing the run's single timeline.
-
-    ``task.t0`` is wall-clock time here (a cluster's machines share no monotonic clock)."""
-    portfolio = Portfolio(
-        inventory=task.inventory, policies=task.policies, directory=task.directory
-    )
-    start = task.now + timedelta(seconds=max(0.0, time.time() - task.t0))
-    frames = collect(portfolio, task.config, now=start)
-    frames.pop("inventory", None)
-    return frames
+    """Dask task: collect one partition, its clock continuing the run's single timeline."""
+    return _collect_part(task, task.inventory)
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def collect_cluster(
         t0 = time.time()
         walk_config = replace(quiet, resolvers=()) if vantages else quiet
         tasks = [
-            _Task(i, part, portfolio.policies, portfolio.directory, walk_config, now, t0, 1)
+            _Task(i, part, portfolio.policies, portfolio.directory, walk_config, now, t0, 1, True)
             for i, part in enumerate(parts)
         ]
         futures = client.map(  # type: ignore[attr-defined]

@@ -95,6 +95,7 @@ class _Task:
     now: datetime
     t0: float  # time.monotonic() when the run started (CLOCK_MONOTONIC is system-wide)
     threads: int
+    wall_clock: bool = False  # t0 is time.time() (a cluster's machines share no monotonic clock)
 
 
 def _split(df: pd.DataFrame, parts: int) -> list[pd.DataFrame]:
@@ -108,7 +109,8 @@ def _split(df: pd.DataFrame, parts: int) -> list[pd.DataFrame]:
 def _collect_part(task: _Task, inventory: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Run :func:`collect` on one part, its clock continuing the run's single timeline."""
     portfolio = Portfolio(inventory=inventory, policies=task.policies, directory=task.directory)
-    start = task.now + timedelta(seconds=max(0.0, time.monotonic() - task.t0))
+    elapsed = (time.time() if task.wall_clock else time.monotonic()) - task.t0
+    start = task.now + timedelta(seconds=max(0.0, elapsed))
     frames = collect(portfolio, task.config, now=start)
     frames.pop("inventory", None)
     return frames
