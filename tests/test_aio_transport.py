@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.tsigkeyring
 import pytest
 
-from toolkit.collect.aio_transport import MIN_TIMEOUT, AioTransport, ServerState
+from toolkit.collect.aio_transport import MIN_TIMEOUT, AioTransport, ParsedAnswers, ServerState
 from toolkit.collect.transport import Clock, TransportConfig
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
@@ -154,6 +155,58 @@ def test_garbage_from_the_server_is_a_malformed_observation():
     sock.close()
     assert ex.response is None and ex.error.startswith("malformed answer")
     assert transport.rejected["malformed"] == 1
+
+
+def test_identical_answers_are_parsed_once_and_each_keeps_its_own_id():
+    q1 = dns.message.make_query("corp.test.", "DNSKEY", want_dnssec=True)
+    q2 = dns.message.make_query("corp.test.", "DNSKEY", want_dnssec=True)
+    q2.id = (q1.id + 1) % 65536
+    a1, a2 = answer(q1.to_wire()), answer(q2.to_wire())
+    assert a1.to_wire()[2:] == a2.to_wire()[2:]  # two servers, the same bytes but the id
+    parsed = ParsedAnswers(size=8)
+    r1 = parsed.parse(a1.to_wire(), q1)
+    r2 = parsed.parse(a2.to_wire(), q2)
+    assert parsed.hits == 1
+    assert (r1.id, r2.id) == (q1.id, q2.id)
+    assert q1.is_response(r1) and q2.is_response(r2)
+    assert not q1.is_response(r2)  # the twin is not taken for the other query's answer
+    assert r2.to_wire() == a2.to_wire() and r1.to_wire() == a1.to_wire()
+    # another answer (other rcode) is parsed on its own
+    r3 = parsed.parse(answer(q1.to_wire(), dns.rcode.SERVFAIL).to_wire(), q1)
+    assert (parsed.hits, r3.rcode()) == (1, dns.rcode.SERVFAIL)
+
+
+def test_the_parsed_answers_are_bounded_and_never_kept_for_tsig():
+    parsed = ParsedAnswers(size=2)
+    queries = [dns.message.make_query(f"z{i}.test.", "SOA") for i in range(3)]
+    for q in queries:
+        parsed.parse(answer(q.to_wire()).to_wire(), q)
+    parsed.parse(answer(queries[0].to_wire()).to_wire(), queries[0])  # the oldest went
+    assert parsed.hits == 0
+    parsed.parse(answer(queries[2].to_wire()).to_wire(), queries[2])
+    assert parsed.hits == 1
+    keyring = dns.tsigkeyring.from_text({"k.": "c2VjcmV0c2VjcmV0c2VjcmV0"})
+    signed = dns.message.make_query("corp.test.", "SOA")
+    signed.use_tsig(keyring, keyname="k.")
+    signed.to_wire()  # computes the request MAC
+    reply = dns.message.make_response(signed)
+    for _ in range(2):
+        r = parsed.parse(reply.to_wire(), signed)
+        assert r.had_tsig
+    assert parsed.hits == 1
+
+
+def test_two_servers_answering_the_same_bytes_cost_one_parse_on_the_wire():
+    sock = udp_socket()
+    t = serve(sock, lambda q, peer: sock.sendto(answer(q).to_wire(), peer), 2)
+    exchanges, transport = ask(
+        FAST, sock.getsockname()[1], ("corp.test.", "SOA"), ("corp.test.", "SOA")
+    )
+    t.join()
+    sock.close()
+    assert [(ex.error, ex.rcode) for ex in exchanges] == [(None, "NOERROR")] * 2
+    assert exchanges[0].response.id != exchanges[1].response.id
+    assert transport.parsed.hits == 1
 
 
 def test_truncated_udp_answer_is_asked_again_over_tcp():

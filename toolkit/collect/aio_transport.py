@@ -39,6 +39,7 @@ Politeness and patience per server address (the model is Unbound's infra cache,
 from __future__ import annotations
 
 import asyncio
+import copy
 import errno
 import socket
 import time
@@ -154,6 +155,45 @@ def _canonical(address: str) -> str:
         return address
 
 
+PARSED_ANSWERS = 1024
+"""Answers kept parsed, by content (see :class:`ParsedAnswers`)."""
+
+
+class ParsedAnswers:
+    """Identical answers parsed once, as the verification caches judge identical content once.
+
+    Every server of a zone usually sends the very same bytes for the same question, apart from
+    the message id (the first two bytes). Parsing is about half the collector's CPU at 0 ms, so
+    an answer whose bytes after the id equal those of an answer parsed shortly before is not
+    parsed again: it gets a shallow copy of that message with its own id. The messages are
+    never changed after parsing (the collector only reads them), so the copies can share their
+    sections. A query signed with TSIG is always parsed (its MAC makes each answer its own).
+    The ``size`` most recent distinct answers are kept; ``hits`` counts the parses saved.
+    """
+
+    def __init__(self, size: int = PARSED_ANSWERS) -> None:
+        self.size = size
+        self.hits = 0
+        self._by_body: dict[bytes, dns.message.Message] = {}
+
+    def parse(self, wire: bytes, query: dns.message.Message) -> dns.message.Message:
+        """``dns.message.from_wire(wire, ...)`` for an answer to ``query``, parsed at most once."""
+        if query.keyring is not None or query.mac or self.size <= 0:
+            return dns.message.from_wire(wire, keyring=query.keyring, request_mac=query.mac)
+        body = wire[2:]
+        seen = self._by_body.get(body)
+        if seen is not None:
+            self.hits += 1
+            twin = copy.copy(seen)
+            twin.id = int.from_bytes(wire[:2], "big")
+            return twin
+        r = dns.message.from_wire(wire)
+        if len(self._by_body) >= self.size:
+            del self._by_body[next(iter(self._by_body))]  # the oldest goes
+        self._by_body[body] = r
+        return r
+
+
 class AioTransport:
     """The asynchronous sender of one event loop. Use as ``async with AioTransport(cfg)``.
 
@@ -173,6 +213,7 @@ class AioTransport:
         self._slots = asyncio.Semaphore(config.max_inflight) if config.max_inflight > 0 else None
         self.inflight = 0
         self.max_inflight = 0  # the most queries ever in flight at once
+        self.parsed = ParsedAnswers()
 
     async def __aenter__(self) -> AioTransport:
         self._loop = asyncio.get_running_loop()
@@ -265,7 +306,7 @@ class AioTransport:
                 continue
             w = waiting[0]
             try:
-                r = dns.message.from_wire(wire, keyring=w.query.keyring, request_mac=w.query.mac)
+                r = self.parsed.parse(wire, w.query)
             except Exception as exc:  # whatever the parser raises, the datagram is not taken
                 w.bad = (
                     _error_name(exc)
@@ -344,7 +385,7 @@ class AioTransport:
                 writer.write(len(wire).to_bytes(2, "big") + wire)
                 length = int.from_bytes(await reader.readexactly(2), "big")
                 data = await reader.readexactly(length)
-            r = dns.message.from_wire(data, keyring=query.keyring, request_mac=query.mac)
+            r = self.parsed.parse(data, query)
             if not query.is_response(r):
                 return None, "mismatched answer", time.monotonic() - t0
             return r, None, time.monotonic() - t0
