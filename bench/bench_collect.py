@@ -151,6 +151,18 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def _pss_kb(pid: int) -> int:
+    """Proportional set size of a process (kB): its private pages plus its share of each page
+    it shares (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _descendants(root: int, exclude: set[int]) -> list[int]:
     parent_of: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -186,7 +198,9 @@ class MemorySampler(threading.Thread):
     (VmHWM) — an upper bound, as the processes need not peak together; ``cpu_s``: the CPU
     time those processes spent while sampled (less sensitive to other work on the machine
     than the wall time; a process's last 0.1 s may be missed; the sampling itself is not
-    counted).
+    counted); ``peak_pss_mb``: the largest sampled sum of PSS, where a page shared by several
+    processes (the forkserver's preloaded modules in every worker) counts once, split among
+    them — the memory the run takes from the machine.
     """
 
     def __init__(self, exclude: set[int], interval: float = 0.1) -> None:
@@ -194,6 +208,7 @@ class MemorySampler(threading.Thread):
         self.exclude = exclude
         self.interval = interval
         self.peak_sum_kb = 0
+        self.peak_pss_kb = 0
         self.peak_processes = 0
         self.hwm: dict[int, int] = {}
         self._cpu0: dict[int, int] | None = None  # ticks of the processes already running
@@ -208,6 +223,7 @@ class MemorySampler(threading.Thread):
             total = sum(_status_kb(p, "VmRSS:") for p in pids)
             if total > self.peak_sum_kb:
                 self.peak_sum_kb, self.peak_processes = total, len(pids)
+            self.peak_pss_kb = max(self.peak_pss_kb, sum(_pss_kb(p) for p in pids))
             for p in pids:
                 self.hwm[p] = max(self.hwm.get(p, 0), _status_kb(p, "VmHWM:"))
                 self._cpu[p] = max(self._cpu.get(p, 0), _cpu_ticks(p))
@@ -223,6 +239,10 @@ class MemorySampler(threading.Thread):
     @property
     def peak_sum_mb(self) -> float:
         return self.peak_sum_kb / 1024
+
+    @property
+    def peak_pss_mb(self) -> float:
+        return self.peak_pss_kb / 1024
 
     @property
     def hwm_sum_mb(self) -> float:
@@ -302,6 +322,7 @@ class CollectResult:
     statuses: dict[str, int]
     peak_rss_mb: float
     hwm_sum_mb: float
+    peak_pss_mb: float
     processes: int
     cpu_s: float
     frames: dict[str, pd.DataFrame] = field(repr=False)
@@ -350,6 +371,7 @@ def run_collector(
         statuses=z["status"].value_counts().to_dict(),
         peak_rss_mb=sampler.peak_sum_mb,
         hwm_sum_mb=sampler.hwm_sum_mb,
+        peak_pss_mb=sampler.peak_pss_mb,
         processes=sampler.peak_processes,
         cpu_s=sampler.cpu_s,
         frames=frames,
@@ -564,6 +586,7 @@ def sweep_one(run: SweepRun, base: str, work: Path, workers: int, ceiling_s: flo
             "indeterminate": int(res.statuses.get("indeterminate", 0)),
             "peak_rss_mb": round(res.hwm_sum_mb, 1),
             "peak_rss_sampled_mb": round(res.peak_rss_mb, 1),
+            "peak_pss_mb": round(res.peak_pss_mb, 1),
             "cpu_s": round(res.cpu_s, 1),
         }
         if shim and shim_before:
@@ -775,7 +798,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["(b) collector: zones secure"] = f"{ok:,} of {res.zones:,}"
         results["(b) peak memory, collector processes"] = (
             f"{res.peak_rss_mb:,.0f} MB sampled sum of RSS ({res.processes} processes); "
-            f"{res.hwm_sum_mb:,.0f} MB sum of per-process peaks (VmHWM)"
+            f"{res.hwm_sum_mb:,.0f} MB sum of per-process peaks (VmHWM); "
+            f"{res.peak_pss_mb:,.0f} MB peak sum of PSS (shared pages counted once)"
         )
         results["(b) knotd memory (server side, not counted above)"] = f"{knot_rss_mb(syn):,.0f} MB"
         latency = res.frames["queries"]["latency_ms"].dropna()
@@ -789,6 +813,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             zones_secure=res.statuses.get("secure", 0),
             peak_rss_mb=round(res.hwm_sum_mb, 1),
             peak_rss_sampled_mb=round(res.peak_rss_mb, 1),
+            peak_pss_mb=round(res.peak_pss_mb, 1),
             collector_cpu_s=round(res.cpu_s, 1),
             workers=args.workers,
             threads=DEFAULT_THREADS,

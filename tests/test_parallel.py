@@ -66,6 +66,7 @@ def test_merge_keeps_each_zones_records_once_in_shard_order():
     for schema in (ZONES, RECORDS, RESOLVER_CHECKS, QUERIES):
         assert list(out[schema.name].columns) == schema.names
     assert out["queries"].empty and out["resolver_checks"].empty
+    assert shards == [{}, {}]  # the parts were let go as they were merged
 
 
 def test_workers_must_be_positive():

@@ -184,14 +184,17 @@ def merge_frames(
 
     ``records`` keeps each zone's evidence from the first shard that holds it (shards
     re-collect the zones above their first zone); the other frames are concatenated as they
-    are. Every frame is cast to its schema; ``inventory`` is the full inventory given.
+    are. Every frame is cast to its schema; ``inventory`` is the full inventory given. The
+    shards' frames are taken out of ``shards`` as they are merged.
     """
     out: dict[str, pd.DataFrame] = {"inventory": inventory}
     for schema in _FRAMES:
         parts = []
         seen: set[str] = set()
         for shard in shards:
-            df = shard.get(schema.name)
+            # taken out of the shard: each frame's parts are freed once concatenated, so the
+            # run's frames are never held twice over at once
+            df = shard.pop(schema.name, None)
             if df is None or df.empty:
                 continue
             if schema is RECORDS:
