@@ -103,6 +103,13 @@ INVENTORY = FrameSchema(
         Column("policy", "string", "name of the signing policy in policy.yaml that applies"),
         Column("last_reviewed", UTC_TS, "when the owner last reviewed the entry (ISO 8601 date)"),
         Column("source_line", "Int64", "line of inventory.csv the row came from (header = 1)"),
+        Column(
+            "names",
+            "string",
+            "names beyond the apex to probe, relative A-labels `;`-joined (`@`: the apex); "
+            "null: none listed (and in runs before the column)",
+            optional=True,
+        ),
     ),
 )
 
