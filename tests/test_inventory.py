@@ -355,9 +355,7 @@ def test_input_error_single_form_still_works():
 def test_names_column_is_normalised_and_optional(tmp_path):
     path = write(
         tmp_path,
-        "zone,names\n"
-        'example.test,"www; Mail ;_dmarc;@;bücher;_25._tcp.mail"\n'
-        "other.test,\n",
+        'zone,names\nexample.test,"www; Mail ;_dmarc;@;bücher;_25._tcp.mail"\nother.test,\n',
     )
     df = load_inventory(path)
     assert list(df["names"]) == [
