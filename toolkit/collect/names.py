@@ -143,7 +143,13 @@ def judge_name(
                 why += " (a wildcard expansion: the proof of no closer name is not checked)"
             return NameAnswer(answer, "secure", why, ttl, rdata)
         why = check.reason or "RRSIG_INVALID"
-        if check.detail:
+        if check.reason == "RRSIG_MISSING" and sigs:
+            keys = ", ".join(sorted({f"{s.key_tag}/{int(s.algorithm)}" for s in sigs}))
+            why = (
+                f"{why}: signed only by key {keys} (tag/algorithm), not a key of the zone's "
+                "validated DNSKEY set"
+            )
+        elif check.detail:
             why = f"{why}: {check.detail}"
         return NameAnswer(answer, "bogus", why, ttl, rdata)
     denial = check_denial(zone, qname, rdtype, response, verdict.keys, now)

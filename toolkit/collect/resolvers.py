@@ -112,15 +112,16 @@ def check_names_resolver(
 async def check_names_resolver_async(
     zone: str, names: Sequence[str], spec: ResolverSpec, *, clock: Clock, transport: AioTransport
 ) -> list[dict]:
-    """:func:`check_names_resolver` through the asynchronous sender (in the same order)."""
-    rows = []
-    for name in names:
-        for qtype in NAME_TYPES:
-            ex = await transport.send(
-                name + ".", qtype, spec.address, clock=clock, recursion=True, port=spec.port
-            )
-            rows.append(name_resolver_row(zone, name, qtype, spec, ex))
-    return rows
+    """:func:`check_names_resolver` through the asynchronous sender: the questions go out
+    together (through the sender's caps), the rows come back in the same order."""
+
+    async def one(name: str, qtype: str) -> dict:
+        ex = await transport.send(
+            name + ".", qtype, spec.address, clock=clock, recursion=True, port=spec.port
+        )
+        return name_resolver_row(zone, name, qtype, spec, ex)
+
+    return list(await asyncio.gather(*(one(n, t) for n in names for t in NAME_TYPES)))
 
 
 def name_resolver_row(zone: str, name: str, qtype: str, spec: ResolverSpec, ex: Exchange) -> dict:
