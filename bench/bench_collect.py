@@ -81,6 +81,7 @@ from toolkit.collect import CollectConfig, TransportConfig, collect
 from toolkit.collect.parallel import DEFAULT_THREADS, collect_parallel
 from toolkit.collect.transport import make_query
 from toolkit.errors import LabError
+from toolkit.inventory import normalize_names
 from toolkit.lab import ProcessRecord, lab_down, network
 from toolkit.lab.network import NetworkConditions
 from toolkit.lab.synthetic import SyntheticLab, synthetic_up
@@ -527,6 +528,17 @@ class SweepRun:
     ceiling: bool  # also measure the raw dnspython ceiling, in the same run
     dead: float = 0.0
     loss: float = 0.0
+    names: str | None = None  # the inventory's names cell given to every zone (issue 11)
+
+
+def with_names(portfolio: Portfolio, names: str | None) -> Portfolio:
+    """The portfolio with ``names`` (an inventory ``names`` cell, e.g. ``www;@``) listed for
+    every zone; unchanged when None."""
+    if not names:
+        return portfolio
+    cell = ";".join(normalize_names(names, "example.test"))
+    inv = portfolio.inventory.assign(names=pd.array([cell] * len(portfolio.inventory), "string"))
+    return Portfolio(inventory=inv, policies=portfolio.policies, directory=portfolio.directory)
 
 
 def sweep_one(run: SweepRun, base: str, work: Path, workers: int, ceiling_s: float) -> dict:
@@ -552,6 +564,7 @@ def sweep_one(run: SweepRun, base: str, work: Path, workers: int, ceiling_s: flo
             "workers": workers,
             "dead": run.dead,
             "loss": run.loss,
+            "names": run.names,
             "limits": {
                 "max_inflight_per_server": t.max_inflight_per_server,
                 "max_qps_per_server": t.max_qps_per_server,
@@ -569,7 +582,7 @@ def sweep_one(run: SweepRun, base: str, work: Path, workers: int, ceiling_s: flo
         shim_before = network.request_stats(shim, syn.info.dir) if shim else None
         load = os.getloadavg()
         drops = udp_receive_buffer_errors()
-        res = run_collector(syn, load_portfolio(syn.portfolio), t, workers)
+        res = run_collector(syn, with_names(load_portfolio(syn.portfolio), run.names), t, workers)
         out["udp_receive_buffer_drops"] = udp_receive_buffer_errors() - drops
         q = res.frames["queries"]
         out |= {
@@ -622,6 +635,7 @@ def sweep(args: argparse.Namespace) -> int:
             ceiling=rtt == 0 and not dead and not args.loss,
             dead=dead,
             loss=args.loss,
+            names=args.names,
         )
         for rtt in args.rtt_ms
     ]
@@ -689,7 +703,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--default-caps", action="store_true", help="sweep: keep the default per-server caps"
     )
     ap.add_argument("--capped", action="store_true", help="sweep: also 50 ms, default caps")
+    ap.add_argument(
+        "--names",
+        help="sweep: list these names beyond the apex for every zone (an inventory names "
+        "cell, e.g. 'www;@'); each is asked A, AAAA, MX, TXT at every server",
+    )
     args = ap.parse_args(argv)
+    if args.names:
+        try:
+            normalize_names(args.names, "example.test")
+        except ValueError as exc:
+            ap.error(f"--names: {exc}")
+        if len(args.rtt_ms) < 2:
+            ap.error("--names is an option of the sweep (give two --rtt-ms values or more)")
     try:
         for rtt in args.rtt_ms:
             conditions = NetworkConditions(rtt, args.jitter_ms, args.loss)

@@ -22,6 +22,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
+from toolkit.collect.names import listed_names
 from toolkit.collect.plan import Server, plan_zone
 from toolkit.collect.transport import Exchange
 from toolkit.collect.validate import Verdict, judge_zone
@@ -82,10 +83,12 @@ def offline_evidence(
     now: datetime,
     *,
     edit: Callable[[Server, str, dns.message.Message], dns.message.Message] | None = None,
+    names: tuple[str, ...] = (),
 ) -> ZoneEvidence:
     """What the walk collects for ``zone_name`` when each of its servers serves the zone given
     in ``served`` (None: not at all) and the parent's one server serves ``parent``. ``edit``
-    may change an answer (server, qtype, message) before it is recorded."""
+    may change an answer (server, qtype, message) before it is recorded; ``names`` are the
+    zone's listed names (relative, ``@`` the apex), probed as the plan says."""
     name = dns.name.from_text(zone_name)
     parent_server = ("ns.nic.test.", "192.0.2.2")
     plan = plan_zone(
@@ -94,6 +97,7 @@ def offline_evidence(
         parent_servers=[parent_server],
         zone_servers=list(served),
         nx_label="_audit-0000000001",
+        names=listed_names(name, ";".join(names)),
     )
     results = []
     for probe in plan.probes:

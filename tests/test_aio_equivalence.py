@@ -72,6 +72,9 @@ def test_every_lab_scenario_gives_the_frames_of_the_sequential_engine(lab):
     new = collect(portfolio, config, now=now)
     assert len(new["queries"]) > 300
     assert set(new["zones"]["status"]) == {"secure", "insecure", "bogus"}
+    # the listed names beyond the apex (issue 11) are asked by both engines alike
+    assert set(new["names"]["status"]) == {"secure", "insecure", "bogus"}
+    assert len(new["name_resolvers"]) == len(old["name_resolvers"]) > 0
     assert_same_frames(new, old)
 
 

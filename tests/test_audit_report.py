@@ -30,7 +30,16 @@ from pypdf import PdfReader
 
 from toolkit import audit, audit_html, report, report_html
 from toolkit.errors import ReportError
-from toolkit.schemas import FINDINGS, INVENTORY, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES
+from toolkit.schemas import (
+    FINDINGS,
+    INVENTORY,
+    NAME_RESOLVERS,
+    NAMES,
+    QUERIES,
+    RECORDS,
+    RESOLVER_CHECKS,
+    ZONES,
+)
 from toolkit.store import Store
 
 pytestmark = pytest.mark.report
@@ -285,8 +294,63 @@ def _inventory(zones):
     return INVENTORY.frame(
         {k: z[k] for k in ("zone", "zone_unicode", "owner", "business_unit", "risk_tier")}
         | {"expected_signed": True, "source_line": i + 2}
+        | ({"names": "www;mail"} if z["zone"] == "example.com" else {})
         for i, z in enumerate(zones)
     )
+
+
+BOGUS_WWW = "RRSIG_MISSING: no RRSIG by example.com. with a trusted key <u>forged</u>"
+"""The reason of example.com's bogus www A (with markup that must stay text)."""
+
+
+def _names():
+    """example.com lists www and mail: www's A is bogus at one of its two servers, the rest
+    validates; mail does not exist (NXDOMAIN, proven)."""
+    rows = []
+    for server in ("192.0.2.20", "192.0.2.21"):
+        for name in ("www.example.com", "mail.example.com"):
+            for qtype in ("A", "AAAA", "MX", "TXT"):
+                bogus = name.startswith("www") and qtype == "A" and server == "192.0.2.20"
+                data = name.startswith("www") and qtype == "A"
+                rows.append(
+                    {
+                        "zone": "example.com",
+                        "name": name,
+                        "qtype": qtype,
+                        "server": server,
+                        "rcode": "NOERROR" if name.startswith("www") else "NXDOMAIN",
+                        "answer": "data" if data else ("nodata" if "www" in name else "nxdomain"),
+                        "status": "bogus" if bogus else "secure",
+                        "reason": BOGUS_WWW if bogus else "validly signed",
+                        "ttl": 300,
+                        "rdata": "192.0.2.80" if data else None,
+                        "queried_at": NOW,
+                    }
+                )
+    return NAMES.frame(rows)
+
+
+def _name_resolvers():
+    rows = []
+    for name in ("www.example.com", "mail.example.com"):
+        for qtype in ("A", "AAAA", "MX", "TXT"):
+            for resolver, addr in (("unbound", "192.0.2.53"), ("bind", "192.0.2.54")):
+                fail = name.startswith("www") and qtype == "A" and resolver == "bind"
+                rows.append(
+                    {
+                        "zone": "example.com",
+                        "name": name,
+                        "qtype": qtype,
+                        "resolver": resolver,
+                        "address": addr,
+                        "port": 53,
+                        "rcode": "SERVFAIL" if fail else "NOERROR",
+                        "ad": not fail,
+                        "resolver_status": "bogus" if fail else "secure",
+                        "queried_at": NOW,
+                    }
+                )
+    return NAME_RESOLVERS.frame(rows)
 
 
 def build_workspace(
@@ -301,6 +365,8 @@ def build_workspace(
         "records": _records(),
         "resolver_checks": _resolver_checks(zones),
         "queries": QUERIES.empty(),
+        "names": _names(),
+        "name_resolvers": _name_resolvers(),
     }
     params = {
         "inventory": "hand-built",
@@ -558,6 +624,25 @@ def test_untrusted_text_stays_text(rendered):
         for name, value in attrs:
             if name in ("src", "href") and value:
                 assert value.startswith(("data:", "#")), (tag, name, value[:60])
+
+
+def test_the_annex_shows_the_names_beyond_the_apex(rendered):
+    """example.com's page lists its names per type: the worst verdict over its servers (www A:
+    bogus at 1 of 2), why, and what the resolvers saw; the reason's markup stays text."""
+    assert "Names beyond the apex" in rendered.words
+    assert "www.example.com" in rendered.words and "mail.example.com" in rendered.words
+    assert "1 of 2" in rendered.words
+    assert "SERVFAIL: bind; 1 secure" in rendered.words or "1 secure; SERVFAIL: bind" in (
+        rendered.words
+    )
+    assert "&lt;u&gt;forged&lt;/u&gt;" in rendered.html
+    table = audit.name_answers(rendered.store.load(rendered.run_id), "example.com")
+    www_a = table[(table["name"] == "www.example.com") & (table["qtype"] == "A")].iloc[0]
+    assert (www_a["status"], www_a["servers"], www_a["reason"]) == ("bogus", "1 of 2", BOGUS_WWW)
+    assert www_a["resolvers"] == "1 secure; SERVFAIL: bind"
+    mail = table[table["name"] == "mail.example.com"]
+    assert set(mail["status"]) == {"secure"} and set(mail["answer"]) == {"nxdomain"}
+    assert audit.name_answers(rendered.store.load(rendered.run_id), "island.example").empty
 
 
 def test_parameters_reach_the_notebook_as_data(rendered):

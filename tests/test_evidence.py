@@ -18,8 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from dns_fakes import offline_evidence, respond
 
 from toolkit.checks import Context, Registry, cds, consistency, keys, signatures
+from toolkit.checks import names as names_checks
 from toolkit.collect.denial import check_denial
 from toolkit.collect.evidence import key_bits, zone_evidence_rows
+from toolkit.collect.names import judge_name
 from toolkit.collect.sigstatus import judge_signatures
 from toolkit.collect.validate import Verdict
 from toolkit.lab import LAB_ZONES, LabAddresses, zones
@@ -31,7 +33,13 @@ NOW = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
 ADDRS = LabAddresses.from_base("127.99.0")
 NS1, NS2, NS3 = ("ns1.", ADDRS.ns1), ("ns2.", ADDRS.ns2), ("ns3.", ADDRS.root)
 AUDIT_MODULES = (keys, signatures, consistency, cds)
-AUDIT_IDS = {c.id for m in AUDIT_MODULES for c, _ in m.CHECKS}
+# names_validate judges the names frame drawn here; names_resolve_at_resolvers needs the
+# resolvers' answers, which only the lab has (tests/test_scenarios.py)
+AUDIT_CHECKS = [
+    *(pair for m in AUDIT_MODULES for pair in m.CHECKS),
+    *(pair for pair in names_checks.CHECKS if pair[0].id == "names_validate"),
+]
+AUDIT_IDS = {c.id for c, _ in AUDIT_CHECKS}
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +205,7 @@ def offline(tree):
     rows = {s.name: [] for s in EVIDENCE}
     zone_rows, verdicts = [], {}
     for lz in LAB_ZONES:
-        ev = offline_evidence(lz.zone + ".", served(tree, lz), test, parent, NOW)
+        ev = offline_evidence(lz.zone + ".", served(tree, lz), test, parent, NOW, names=lz.names)
         verdicts[lz.zone] = ev.verdict
         for frame, part in zone_evidence_rows(ev, None).items():
             rows[frame] += part
@@ -214,12 +222,13 @@ def offline(tree):
         )
     frames = {s.name: s.frame(rows[s.name]) for s in EVIDENCE}
     frames["zones"] = ZONES.frame(zone_rows)
-    frames["inventory"] = INVENTORY.frame({"zone": z.zone, "policy": "lab"} for z in LAB_ZONES)
+    frames["inventory"] = INVENTORY.frame(
+        {"zone": z.zone, "policy": "lab", "names": ";".join(z.names) or None} for z in LAB_ZONES
+    )
     policies = PolicySet({"lab": SigningPolicy("lab", "", **LAB_POLICY)}, "lab")
     registry = Registry()
-    for module in AUDIT_MODULES:
-        for check, func in module.CHECKS:
-            registry.register(check, func)
+    for check, func in AUDIT_CHECKS:
+        registry.register(check, func)
     findings = registry.run(Context(frames, policies, NOW))
     return verdicts, frames, findings
 
@@ -250,3 +259,122 @@ def test_offline_evidence_frames_hold_the_facts(offline):
     sigs = frames["signatures"]
     corp = sigs[(sigs["zone"] == "corp.test") & (sigs["side"] == "child")]
     assert (corp["status"] == "valid").all()
+
+
+# --- names beyond the apex (issue 11) -------------------------------------------------------
+
+
+def _names_of(frames, zone: str) -> dict:
+    df = frames["names"]
+    mine = df[df["zone"] == zone]
+    return {
+        (r["name"], r["qtype"], r["server"]): (r["answer"], r["status"], r["reason"])
+        for _, r in mine.iterrows()
+    }
+
+
+def test_a_www_signed_by_a_key_outside_the_dnskey_set_is_bogus_while_the_apex_is_secure(offline):
+    verdicts, frames, findings = offline
+    assert verdicts["name-bogus.test"].status == "secure"
+    seen = _names_of(frames, "name-bogus.test")
+    # 3 names x 4 types x 2 servers
+    assert len(seen) == 24
+    for server in (NS1[1], NS2[1]):
+        answer, status, reason = seen[("www.name-bogus.test", "A", server)]
+        assert (answer, status) == ("data", "bogus")
+        assert reason.startswith("RRSIG_MISSING: signed only by key ")
+        assert "not a key of the zone's validated DNSKEY set" in reason
+        assert seen[("www.name-bogus.test", "AAAA", server)][:2] == ("nodata", "secure")
+        assert seen[("name-bogus.test", "TXT", server)][:2] == ("data", "secure")
+        assert seen[("name-bogus.test", "MX", server)][:2] == ("nodata", "secure")
+        assert seen[("nothere.name-bogus.test", "A", server)][:2] == ("nxdomain", "secure")
+    f = findings.set_index(["zone", "check_id"])
+    row = f.loc[("name-bogus.test", "names_validate")]
+    assert row["status"] == "fail" and row["severity"] == "critical"
+    assert "www.name-bogus.test A" in row["message"]
+    assert "RRSIG_MISSING" in row["evidence"]
+
+
+def test_listed_names_of_healthy_and_unsigned_zones(offline):
+    _, frames, findings = offline
+    corp = _names_of(frames, "corp.test")
+    assert {status for _, status, _ in corp.values()} == {"secure"}
+    assert corp[("_dmarc.corp.test", "TXT", NS1[1])][0] == "nxdomain"
+    marketing = _names_of(frames, "marketing.test")
+    assert {status for _, status, _ in marketing.values()} == {"insecure"}
+    f = findings.set_index(["zone", "check_id"])["status"]
+    assert f[("corp.test", "names_validate")] == "pass"
+    assert f[("marketing.test", "names_validate")] == "not_applicable"
+    assert f[("payments.test", "names_validate")] == "not_applicable"  # no names listed
+    assert frames["names"][frames["names"]["zone"] == "payments.test"].empty
+
+
+def test_a_zone_without_names_asks_no_extra_question(tree):
+    test = tree.zones["test."]
+    parent = Verdict("secure", [], keys=test.get_rrset(test.origin, dns.rdatatype.DNSKEY))
+    lz = next(z for z in LAB_ZONES if z.scenario == "name-bogus")
+    bare = offline_evidence(lz.zone + ".", served(tree, lz), test, parent, NOW)
+    listed = offline_evidence(lz.zone + ".", served(tree, lz), test, parent, NOW, names=lz.names)
+    assert len(listed.plan.probes) - len(bare.plan.probes) == 3 * 4 * 2
+    assert not [p for p in bare.plan.probes if p.purpose == "name"]
+    assert zone_evidence_rows(bare, None)["names"] == []
+
+
+def test_a_forged_signature_or_a_missing_answer_for_a_name(tree):
+    """A signature by a key of the set that does not verify is bogus (RRSIG_INVALID); a server
+    that does not answer, or answers SERVFAIL, leaves the name indeterminate, never secure."""
+    test = tree.zones["test."]
+    parent = Verdict("secure", [], keys=test.get_rrset(test.origin, dns.rdatatype.DNSKEY))
+    lz = next(z for z in LAB_ZONES if z.zone == "corp.test")
+
+    def edit(server, qtype, r):
+        if r.question[0].name != name("www.corp.test.") or qtype != "A":
+            return r
+        if server == NS2:
+            r.set_rcode(dns.rcode.SERVFAIL)
+            r.answer = []
+            return r
+        (sig,) = [a for a in r.answer if a.rdtype == dns.rdatatype.RRSIG]
+        forged = [s.replace(signature=s.signature[:-1] + bytes([s.signature[-1] ^ 1])) for s in sig]
+        r.answer = [a for a in r.answer if a.rdtype != dns.rdatatype.RRSIG]
+        r.answer.append(dns.rrset.from_rdata_list(sig.name, sig.ttl, forged))
+        return r
+
+    ev = offline_evidence(
+        "corp.test.", served(tree, lz), test, parent, NOW, edit=edit, names=("www",)
+    )
+    rows = {(r["qtype"], r["server"]): r for r in zone_evidence_rows(ev, None)["names"]}
+    assert rows[("A", NS1[1])]["status"] == "bogus"
+    assert rows[("A", NS1[1])]["reason"].startswith("RRSIG_INVALID")
+    assert (rows[("A", NS2[1])]["answer"], rows[("A", NS2[1])]["status"]) == (
+        "error",
+        "indeterminate",
+    )
+    assert rows[("A", NS1[1])]["rdata"] == zones.WWW_ADDRESS
+
+
+def test_judge_name_follows_the_zone_status():
+    q = dns.message.make_query("www.z.test.", "A", want_dnssec=True)
+    r = dns.message.make_response(q)
+    r.flags |= dns.flags.AA
+    r.answer.append(dns.rrset.from_text("www.z.test.", 300, "IN", "A", "192.0.2.1"))
+    z = name("z.test.")
+    assert judge_name(z, name("www.z.test."), "A", r, Verdict("insecure", []), NOW).status == (
+        "insecure"
+    )
+    bogus = judge_name(z, name("www.z.test."), "A", r, Verdict("bogus", ["RRSIG_EXPIRED"]), NOW)
+    assert bogus.status == "bogus" and "apex is bogus" in bogus.reason
+    unknown = judge_name(z, name("www.z.test."), "A", r, Verdict("indeterminate", []), NOW)
+    assert unknown.status == "indeterminate"
+    none = judge_name(
+        z, name("www.z.test."), "A", None, Verdict("secure", []), NOW, error="timeout"
+    )
+    assert (none.answer, none.status, none.reason) == (
+        "none",
+        "indeterminate",
+        "no answer (timeout)",
+    )
+    referral = dns.message.make_response(q)
+    referral.authority.append(dns.rrset.from_text("www.z.test.", 300, "IN", "NS", "ns.www.z.test."))
+    judged = judge_name(z, name("www.z.test."), "A", referral, Verdict("secure", []), NOW)
+    assert (judged.answer, judged.status) == ("referral", "indeterminate")

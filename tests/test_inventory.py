@@ -347,3 +347,42 @@ def test_input_error_single_form_still_works():
     assert (err.path, err.line, err.column, err.detail) == ("x.csv", 3, "zone", "bad thing")
     assert err.problems == [Problem(3, "zone", "bad thing")]
     assert str(InputError("x.csv", "gone")) == "x.csv: gone"
+
+
+# --- names beyond the apex (issue 11) --------------------------------------------------------
+
+
+def test_names_column_is_normalised_and_optional(tmp_path):
+    path = write(
+        tmp_path,
+        'zone,names\nexample.test,"www; Mail ;_dmarc;@;bücher;_25._tcp.mail"\nother.test,\n',
+    )
+    df = load_inventory(path)
+    assert list(df["names"]) == [
+        "www;mail;_dmarc;@;xn--bcher-kva;_25._tcp.mail",
+        pd.NA,
+    ]
+    old = load_inventory(write(tmp_path, "zone\nexample.test\n", "old.csv"))
+    assert old["names"].isna().all()  # an inventory without the column keeps working
+
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        ("www;;mail", "two ';' in a row"),
+        ("www.example.test.", "expected a name relative to the zone"),
+        ("*.shop", "is a wildcard"),
+        ("a..b", "empty label"),
+        ("www;WWW", "listed twice"),
+        ("-web", "must not start or end with a hyphen"),
+        (";".join(f"n{i}" for i in range(21)), "21 names listed; at most 20 per zone"),
+        ("x" * 64, "at most 63 allowed"),
+        ("a." * 120 + "b", "at most 253 allowed"),
+    ],
+)
+def test_bad_names_one_clear_problem(tmp_path, cell, expected):
+    err = load_error(write(tmp_path, f'zone,names\nok.test,www\nexample.test,"{cell}"\n'))
+    assert len(err.problems) == 1
+    problem = err.problems[0]
+    assert (problem.line, problem.column) == (3, "names")
+    assert expected in problem.message

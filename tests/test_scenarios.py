@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from toolkit.checks import Context, cds, consistency, default_registry, keys, signatures
+from toolkit.checks import Context, cds, consistency, default_registry, keys, names, signatures
 from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect
 from toolkit.lab import LAB_ZONES, LabZone
 from toolkit.lab.scenarios import LAB_POLICY
@@ -82,6 +82,7 @@ def lab_portfolio() -> Portfolio:
             "expected_signed": lz.expected_signed,
             "policy": "lab",
             "source_line": i + 2,
+            "names": ";".join(lz.names) or None,
         }
         for i, lz in enumerate(LAB_ZONES)
     )
@@ -219,7 +220,9 @@ def test_the_catalog_exercises_every_audit_check(audit):
     aside: the lab's parent has a single server, so its failure is unit-tested only)."""
     failing = {c for lz in LAB_ZONES for c in lz.expected_failures}
     ids = {
-        check.id for module in (keys, signatures, consistency, cds) for check, _ in module.CHECKS
+        check.id
+        for module in (keys, signatures, consistency, cds, names)
+        for check, _ in module.CHECKS
     }
     assert ids - failing == {"parent_servers_agree_on_ds"}
     assert len({lz.scenario for lz in LAB_ZONES}) >= 26
@@ -238,3 +241,56 @@ def test_the_evidence_frames_name_every_server_asked(audit, lab):
     # the lame server was asked its gate (SOA) and nothing else
     asked = q[(q["zone"] == "lame-server.test") & (q["server"] == lab.servers["root"])]
     assert set(asked["qtype"]) == {"SOA"}
+
+
+def test_a_name_that_does_not_validate_under_a_secure_apex(audit, lab):
+    """``name-bogus.test``: the apex is secure for the toolkit and for the four resolver
+    families, but ``www``'s A RRset is signed only by a key outside the DNSKEY set (RFC 4035
+    §5.3.1). The toolkit judges that answer bogus at both servers, and every resolver family
+    answers SERVFAIL for it (no RFC leaves a choice: no key of the set matches the RRSIG);
+    the other listed answers (www AAAA: NODATA, the apex TXT, the non-existent ``nothere``)
+    validate everywhere, AD set. Measured on Debian 12, for www A: Unbound SERVFAIL with EDE 9
+    (DNSKEY Missing: "signatures from unknown keys"), Knot Resolver and PowerDNS Recursor
+    SERVFAIL with EDE 6 (DNSSEC Bogus), BIND SERVFAIL without EDE; the EDE codes differ by
+    family, so only the rcode is asserted."""
+    zone = "name-bogus.test"
+    assert audit["zones"].set_index("zone").loc[zone, "status"] == "secure"
+    names_ = audit["names"][audit["names"]["zone"] == zone]
+    www_a = names_[(names_["name"] == "www." + zone) & (names_["qtype"] == "A")]
+    assert set(www_a["server"]) == {lab.servers["ns1"], lab.servers["ns2"]}
+    assert set(www_a["status"]) == {"bogus"}
+    assert all(r.startswith("RRSIG_MISSING") for r in www_a["reason"])
+    others = names_.drop(www_a.index)
+    assert len(others) == 2 * (3 * 4 - 1)
+    assert set(others["status"]) == {"secure"}
+    assert set(others["answer"]) == {"data", "nodata", "nxdomain"}
+
+    asked = audit["name_resolvers"][audit["name_resolvers"]["zone"] == zone]
+    assert set(asked["resolver"]) == set(lab.resolvers)
+    at = asked.set_index(["name", "qtype", "resolver"])
+    www = {f: at.loc[("www." + zone, "A", f), "rcode"] for f in lab.resolvers}
+    ede = {f: at.loc[("www." + zone, "A", f), "ede_code"] for f in lab.resolvers}
+    assert www == dict.fromkeys(lab.resolvers, "SERVFAIL"), (www, ede)
+    rest = asked[~((asked["name"] == "www." + zone) & (asked["qtype"] == "A"))]
+    seen = {family: set(g) for family, g in rest.groupby("resolver")["resolver_status"]}
+    assert seen == dict.fromkeys(lab.resolvers, {"secure"}), seen
+
+    f = audit["findings"].set_index(["zone", "check_id"])
+    assert f.loc[(zone, "names_validate"), "status"] == "fail"
+    assert f.loc[(zone, "names_resolve_at_resolvers"), "status"] == "fail"
+    assert f.loc[(zone, "chain_not_bogus"), "status"] == "pass"
+    # a healthy zone's names pass both; an unsigned zone's names are insecure, not judged
+    assert f.loc[("corp.test", "names_validate"), "status"] == "pass"
+    assert f.loc[("corp.test", "names_resolve_at_resolvers"), "status"] == "pass"
+    assert f.loc[("marketing.test", "names_validate"), "status"] == "not_applicable"
+
+
+def test_zones_without_names_ask_no_name_question(audit):
+    """Only zones whose inventory row lists names are asked them: the queries of a zone with
+    no names hold none of the listed-name questions."""
+    q = audit["queries"]
+    listed = {lz.zone for lz in LAB_ZONES if lz.names}
+    assert listed == {"corp.test", "marketing.test", "name-bogus.test"}
+    www = q[q["qname"].str.startswith("www.")]
+    assert set(www["zone"]) == listed
+    assert audit["names"]["zone"].isin(listed).all()

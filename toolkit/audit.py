@@ -541,6 +541,62 @@ def proof_records(run: Run, zone: str) -> pd.DataFrame:
     return both.drop_duplicates(["source", "owner_name", "rrtype", "rdata"]).reset_index(drop=True)
 
 
+# -- names beyond the apex -----------------------------------------------------------------------
+
+NAME_ANSWER_COLUMNS = ["name", "qtype", "answer", "status", "servers", "reason", "resolvers"]
+_NAME_RANK = {"bogus": 0, "indeterminate": 1, "insecure": 2, "secure": 3}
+
+
+def name_answers(run: Run, zone: str) -> pd.DataFrame:
+    """The listed names beyond the apex of ``zone`` (frames ``names`` and ``name_resolvers``),
+    one row per name and type in the order asked: the answers served, the worst status over
+    the zone's servers (bogus, then indeterminate, insecure, secure), how many servers gave it
+    (``servers``: "2 of 2"), the reason of that worst answer, and what the validating
+    resolvers saw (``resolvers``: "4 secure" or "SERVFAIL: bind, unbound; 2 secure"). Empty
+    (columns :data:`NAME_ANSWER_COLUMNS`) for a zone without listed names or a run collected
+    before names were probed."""
+    names = run.frames.get("names")
+    if names is None or names.empty:
+        return pd.DataFrame(columns=NAME_ANSWER_COLUMNS, dtype="string")
+    mine = names[names["zone"] == zone]
+    resolvers = run.frames.get("name_resolvers")
+    seen = resolvers[resolvers["zone"] == zone] if resolvers is not None else None
+    rows = []
+    for (name, qtype), group in mine.groupby(["name", "qtype"], sort=False):
+        ranked = group.assign(_r=group["status"].map(_NAME_RANK).fillna(1))
+        worst = ranked.sort_values("_r", kind="mergesort").iloc[0]
+        same = int((group["status"] == worst["status"]).sum())
+        rows.append(
+            {
+                "name": name,
+                "qtype": qtype,
+                "answer": "/".join(sorted(set(group["answer"].dropna()))),
+                "status": worst["status"],
+                "servers": f"{same} of {len(group)}",
+                "reason": worst["reason"],
+                "resolvers": _resolver_words(seen, name, qtype),
+            }
+        )
+    return pd.DataFrame(rows, columns=NAME_ANSWER_COLUMNS).astype("string")
+
+
+def _resolver_words(seen: pd.DataFrame | None, name: str, qtype: str) -> str:
+    if seen is None:
+        return "not asked"
+    asked = seen[(seen["name"] == name) & (seen["qtype"] == qtype)]
+    if asked.empty:
+        return "not asked"
+    parts = []
+    ok = asked["resolver_status"].isin(["secure", "insecure"])
+    for status in ("secure", "insecure"):
+        n = int((asked["resolver_status"] == status).sum())
+        if n:
+            parts.append(f"{n} {status}")
+    for rcode, group in asked[~ok].groupby(asked[~ok]["rcode"].fillna("no answer")):
+        parts.append(f"{rcode}: {', '.join(sorted(group['resolver']))}")
+    return "; ".join(parts)
+
+
 # -- the per-zone annex --------------------------------------------------------------------------
 
 ANNEX_COLUMNS = [

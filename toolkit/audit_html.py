@@ -847,9 +847,12 @@ def zone_annex_html(
     findings: pd.DataFrame,
     *,
     toc: bool,
+    names: pd.DataFrame | None = None,
 ) -> str:
     """A zone's page of the technical annex: its facts, what each validating resolver
-    answered, and every check's result for it with the evidence."""
+    answered, the listed names beyond the apex (``names``: rows of
+    :func:`toolkit.audit.name_answers`, when the zone has some), and every check's result for
+    it with the evidence."""
     label = zone_label(zone_row["zone"], zone_row["zone_unicode"])
     facts = [
         ("Status", STATUS_LABELS.get(zone_row["status"], fmt(zone_row["status"]))),
@@ -907,6 +910,9 @@ def zone_annex_html(
         ]
         parts.append(heading_html("Validating resolvers", level=4))
         parts.append(table_html(resolver_rows, cols, cls="data resolver-results"))
+    if names is not None and not names.empty:
+        parts.append(heading_html("Names beyond the apex", level=4))
+        parts.append(names_table_html(names))
     parts.append(heading_html("Checks", level=4))
     cols = [
         Col("title", "Check", "col-check", html=lambda r: escape(r["title"])),
@@ -931,6 +937,22 @@ def zone_annex_html(
                 f"{escape('; '.join(titles))}.</p>"
             )
     return f'<section class="zone-annex">{"".join(parts)}</section>'
+
+
+def names_table_html(names: pd.DataFrame) -> str:
+    """The listed names of a zone: per name and type, what the servers answered, the toolkit's
+    verdict (the worst over the servers) and why, and what the validating resolvers saw. Every
+    cell is escaped: names, reasons and resolver labels come from DNS answers and inputs."""
+    cols = [
+        Col("name", "Name", "col-zone"),
+        Col("qtype", "Type", "col-rcode"),
+        Col("answer", "Answer", "col-rcode"),
+        Col("status", "Toolkit", "col-status", html=lambda r: status_badge(r["status"])),
+        Col("servers", "Servers", "col-n"),
+        Col("reason", "Why", "col-message"),
+        Col("resolvers", "Resolvers saw", "col-message"),
+    ]
+    return table_html(names, cols, cls="data names")
 
 
 def _ede(code: Any, text: Any) -> str:

@@ -40,6 +40,7 @@ ACCEPTED_COLUMNS: tuple[str, ...] = (
     "expected_signed",
     "policy",
     "last_reviewed",
+    "names",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("zone",)
 TEXT_COLUMNS: tuple[str, ...] = ("owner", "business_unit", "category", "registrar", "policy")
@@ -51,6 +52,13 @@ FALSE_WORDS = frozenset({"false", "no", "0"})
 MAX_LABEL_OCTETS = 63
 MAX_NAME_OCTETS = 253
 
+MAX_NAMES_PER_ZONE = 20
+"""Names beyond the apex listed for one zone at most: each is asked A, AAAA, MX and TXT at every
+server address of the zone, so a long list multiplies the zone's queries."""
+APEX = "@"
+"""The ``names`` entry for the zone's apex itself (its A, AAAA, MX, TXT), as in a zone file."""
+
+_NAME_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ].+")
 
@@ -132,6 +140,77 @@ def normalize_zone(name: str) -> tuple[str, str]:
     return a_name, u_name
 
 
+def normalize_names(raw: str, zone: str) -> tuple[str, ...]:
+    """The ``names`` cell of a zone's row as its names relative to ``zone`` (an A-label name),
+    in A-label form, lower case, in the order given.
+
+    ``raw`` is ``;``-separated: ``www;mail;_dmarc;shop.eu;@`` (``@`` is the apex, as in a zone
+    file). Labels may hold underscores (``_dmarc``, ``_25._tcp.mail``: service names are names
+    too) or be internationalised (IDNA 2008, as zone names). An empty cell gives no names.
+
+    Raises ValueError saying what is wrong and what was expected: an absolute name (ending in
+    a dot), a wildcard, an invalid label, a name listed twice, a name too long once the zone is
+    appended, or more than :data:`MAX_NAMES_PER_ZONE` names.
+    """
+    entries = [e.strip() for e in raw.split(";")]
+    if all(not e for e in entries):
+        return ()
+    out: list[str] = []
+    for entry in entries:
+        if not entry:
+            raise ValueError(
+                f"found '{_show(raw.strip())}' with an empty name (two ';' in a row, or a "
+                "leading/trailing ';'); expected names separated by ';', e.g. www;mail;_dmarc"
+            )
+        name = _relative_name(entry, zone)
+        if name in out:
+            raise ValueError(f"name '{_show(entry)}' is listed twice; expected each name once")
+        out.append(name)
+    if len(out) > MAX_NAMES_PER_ZONE:
+        raise ValueError(
+            f"{len(out)} names listed; at most {MAX_NAMES_PER_ZONE} per zone (each is asked "
+            "A, AAAA, MX and TXT at every server of the zone)"
+        )
+    return tuple(out)
+
+
+def _relative_name(entry: str, zone: str) -> str:
+    if entry == APEX:
+        return APEX
+    if entry.endswith("."):
+        raise ValueError(
+            f"'{_show(entry)}' ends with a dot; expected a name relative to the zone "
+            f"(www, not www.{zone}.), or '@' for the apex"
+        )
+    if any(ch.isspace() for ch in entry):
+        raise ValueError(f"'{_show(entry)}' contains whitespace; expected a DNS name")
+    labels = []
+    for label in entry.split("."):
+        if label == "*":
+            raise ValueError(
+                f"'{_show(entry)}' is a wildcard; expected a name users ask for "
+                "(list one the wildcard covers)"
+            )
+        lowered = label.lower()
+        if "_" in label and _NAME_LABEL.fullmatch(lowered):
+            labels.append(lowered)
+            continue
+        if not label:
+            raise ValueError(f"'{_show(entry)}' has an empty label (two dots in a row)")
+        try:
+            a_label, _ = normalize_zone(label)
+        except ValueError as exc:
+            raise ValueError(f"'{_show(entry)}' is not a valid DNS name: {exc}") from None
+        labels.append(a_label)
+    name = ".".join(labels)
+    if len(f"{name}.{zone}") > MAX_NAME_OCTETS:
+        raise ValueError(
+            f"'{_show(entry)}' under {zone} is {len(name) + 1 + len(zone)} octets long; at most "
+            f"{MAX_NAME_OCTETS} allowed"
+        )
+    return name
+
+
 def _idna_reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     if text == "Label too long":
@@ -170,6 +249,9 @@ def load_inventory(path: str | Path) -> pd.DataFrame:
     ``policy``                string                 policy name; null (the default) when empty
     ``last_reviewed``         datetime64[ns, UTC]    ``YYYY-MM-DD`` (midnight UTC) or an ISO
                                                      8601 timestamp (no offset means UTC)
+    ``names``                 string                 names beyond the apex to probe, relative
+                                                     A-labels ``;``-joined (``@``: the apex);
+                                                     null when none (see :func:`normalize_names`)
     ``source_line``           Int64                  line of the row in the file (header = 1)
     ========================  =====================  ===========================================
 
@@ -184,8 +266,8 @@ def load_inventory(path: str | Path) -> pd.DataFrame:
             ``zone`` column, unknown, empty or duplicate header column, a row with more or
             fewer fields than the header, an invalid domain name, a zone listed twice (after
             normalisation; both lines are named), a risk tier other than 1, 2 or 3, an
-            unreadable ``expected_signed`` or ``last_reviewed`` value, invalid UTF-8 or
-            malformed CSV quoting.
+            unreadable ``expected_signed`` or ``last_reviewed`` value, a bad ``names`` list
+            (see :func:`normalize_names`), invalid UTF-8 or malformed CSV quoting.
     """
     path = Path(path)
     text = _read_text(path)
@@ -366,6 +448,13 @@ def _parse_row(line: int, values: dict[str, str], problems: list[Problem]) -> di
             row[column] = parse(raw)
         except ValueError as exc:
             problems.append(Problem(line, column, str(exc)))
+    if "names" in values and row.get("zone") is not None:
+        try:
+            names = normalize_names(values["names"], row["zone"])
+        except ValueError as exc:
+            problems.append(Problem(line, "names", str(exc)))
+        else:
+            row["names"] = ";".join(names) or None
     return row
 
 

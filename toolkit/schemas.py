@@ -103,6 +103,13 @@ INVENTORY = FrameSchema(
         Column("policy", "string", "name of the signing policy in policy.yaml that applies"),
         Column("last_reviewed", UTC_TS, "when the owner last reviewed the entry (ISO 8601 date)"),
         Column("source_line", "Int64", "line of inventory.csv the row came from (header = 1)"),
+        Column(
+            "names",
+            "string",
+            "names beyond the apex to probe, relative A-labels `;`-joined (`@`: the apex); "
+            "null: none listed (and in runs before the column)",
+            optional=True,
+        ),
     ),
 )
 
@@ -191,6 +198,32 @@ RESOLVER_CHECKS = FrameSchema(
             "Dask worker's vantage resource); null: not named (and in runs before vantages)",
             optional=True,
         ),
+    ),
+)
+
+NAME_RESOLVERS = FrameSchema(
+    "name_resolvers",
+    "One row per listed name beyond the apex, type (A, AAAA, MX, TXT) and configured validating "
+    "resolver: what a user behind that resolver gets for the name (kept apart from "
+    "`resolver_checks`, whose one row per zone and resolver is the apex's).",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("name", "string", "the name asked (absolute, no trailing dot)"),
+        Column("qtype", "string", "A | AAAA | MX | TXT"),
+        Column("resolver", "string", "resolver label (e.g. unbound)"),
+        Column("address", "string", "resolver address"),
+        Column("port", "Int64", "resolver port"),
+        Column("rcode", "string", "response code (NOERROR, SERVFAIL, ...); null: no answer"),
+        Column("ad", "boolean", "the Authenticated Data bit; null: no answer"),
+        Column("ede_code", "Int64", "Extended DNS Error code (RFC 8914), if given"),
+        Column("ede_text", "string", "Extended DNS Error text, if given"),
+        Column("latency_ms", "Float64", "round trip in milliseconds"),
+        Column("error", "string", "transport failure (timeout, refused, malformed), else null"),
+        Column(
+            "resolver_status", "string", "secure | insecure | bogus | indeterminate as seen by it"
+        ),
+        Column("queried_at", UTC_TS, "when the query was sent"),
+        Column("vantage", "string", "vantage point the resolver was asked from; null: not named"),
     ),
 )
 
@@ -408,7 +441,37 @@ DENIAL = FrameSchema(
     ),
 )
 
-EVIDENCE: tuple[FrameSchema, ...] = (NAMESERVERS, DNSKEYS, SIGNATURES, DS_MATCHES, CDS, DENIAL)
+NAMES = FrameSchema(
+    "names",
+    "One row per listed name beyond the apex (the inventory's `names`), type asked (A, AAAA, "
+    "MX, TXT) and zone server: what the server answered and whether it validates against the "
+    "zone's validated DNSKEY set. No rows for a zone without listed names; a run collected "
+    "before names were probed has no such frame.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("name", "string", "the name asked (absolute, no trailing dot)"),
+        Column("qtype", "string", "A | AAAA | MX | TXT"),
+        Column("server", "string", "server address"),
+        Column("server_name", "string", "server name"),
+        Column("rcode", "string", "response code; null: no answer"),
+        Column("answer", "string", "data | cname | nodata | nxdomain | referral | error | none"),
+        Column("status", "string", "secure | insecure | bogus | indeterminate"),
+        Column("reason", "string", "why: the signature or proof that decided, or what was missing"),
+        Column("ttl", "Int64", "TTL of the RRset (of the SOA for a denial)"),
+        Column("rdata", "string", "the records served, `;`-joined (shortened past 300 chars)"),
+        Column("queried_at", UTC_TS, "when the answer came"),
+    ),
+)
+
+EVIDENCE: tuple[FrameSchema, ...] = (
+    NAMESERVERS,
+    DNSKEYS,
+    SIGNATURES,
+    DS_MATCHES,
+    CDS,
+    DENIAL,
+    NAMES,
+)
 """The audit's evidence frames, one set of rows per inventory zone (built by the collector)."""
 
 
@@ -419,6 +482,7 @@ ALL: dict[str, FrameSchema] = {
         ZONES,
         RECORDS,
         RESOLVER_CHECKS,
+        NAME_RESOLVERS,
         QUERIES,
         FINDINGS,
         CATALOGUE,

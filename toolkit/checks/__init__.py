@@ -16,6 +16,7 @@ from toolkit.checks import (
     consistency,
     governance,
     keys,
+    names,
     operational,
     practice,
     signatures,
@@ -52,7 +53,17 @@ __all__ = [
 def default_registry() -> Registry:
     """A registry holding every check of the toolkit, in catalogue order."""
     registry = Registry()
-    modules = (technical, keys, signatures, consistency, cds, practice, operational, governance)
+    modules = (
+        technical,
+        keys,
+        signatures,
+        consistency,
+        cds,
+        names,
+        practice,
+        operational,
+        governance,
+    )
     for module in modules:
         for check, func in module.CHECKS:
             registry.register(check, func)

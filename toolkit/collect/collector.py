@@ -34,7 +34,14 @@ from toolkit.collect.aio_walk import AsyncWalker, Owner
 from toolkit.collect.anchors import load_root_hints, load_trust_anchor
 from toolkit.collect.evidence import zone_evidence_rows
 from toolkit.collect.evidence import zone_text as zone_text
-from toolkit.collect.resolvers import ResolverSpec, check_resolver, check_resolver_async
+from toolkit.collect.names import listed_names
+from toolkit.collect.resolvers import (
+    ResolverSpec,
+    check_names_resolver,
+    check_names_resolver_async,
+    check_resolver,
+    check_resolver_async,
+)
 from toolkit.collect.sigstatus import key_tag
 from toolkit.collect.transport import Clock, Exchange, TransportConfig
 from toolkit.collect.validate import sig_time
@@ -43,9 +50,24 @@ from toolkit.inventory import normalize_zone
 from toolkit.policy_settings import Politeness
 from toolkit.portfolio import Portfolio
 from toolkit.reasons import describe
-from toolkit.schemas import EVIDENCE, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES, FrameSchema
+from toolkit.schemas import (
+    EVIDENCE,
+    NAME_RESOLVERS,
+    QUERIES,
+    RECORDS,
+    RESOLVER_CHECKS,
+    ZONES,
+    FrameSchema,
+)
 
-COLLECTED: tuple[FrameSchema, ...] = (ZONES, RECORDS, RESOLVER_CHECKS, QUERIES, *EVIDENCE)
+COLLECTED: tuple[FrameSchema, ...] = (
+    ZONES,
+    RECORDS,
+    RESOLVER_CHECKS,
+    NAME_RESOLVERS,
+    QUERIES,
+    *EVIDENCE,
+)
 """Every frame :func:`collect` returns besides ``inventory``. The evidence frames hold rows of
 inventory zones only (never of the ancestors walked through), so shards of a portfolio can be
 concatenated."""
@@ -128,9 +150,10 @@ def collect(
     """Probe every inventory zone and return the run frames.
 
     ``now`` is the time validation is judged against and the start of the run's clock.
-    Returns ``{"inventory", "zones", "records", "resolver_checks", "queries"}`` and the evidence
-    frames ``{"nameservers", "dnskeys", "signatures", "ds_matches", "cds", "denial"}`` (schemas
-    in :mod:`toolkit.schemas`). DNS failures become rows; raises InputError only for unusable
+    Returns ``{"inventory", "zones", "records", "resolver_checks", "name_resolvers",
+    "queries"}`` and the evidence frames ``{"nameservers", "dnskeys", "signatures",
+    "ds_matches", "cds", "denial", "names"}`` (schemas in :mod:`toolkit.schemas`). DNS
+    failures become rows; raises InputError only for unusable
     trust-anchor or hints files.
 
     The zones are collected by the asynchronous engine (:mod:`toolkit.collect.aio_walk`,
@@ -163,6 +186,8 @@ async def collect_async(
     zones = [inv["zone"] for inv in rows]
     outcomes: list[Any] = [None] * len(rows)  # ZoneEvidence, or the exception collecting it
     resolver_rows: list[list[dict]] = [[] for _ in rows]
+    name_rows: list[list[dict]] = [[] for _ in rows]
+    listed = _listed_names(rows)
     zone_rows: list[dict] = []
     finished = asyncio.Event()
     bar = tqdm(
@@ -177,6 +202,7 @@ async def collect_async(
             log=record,
             min_validity_days=lambda n: floors.get(zone_text(n)),
             seed=config.seed,
+            names=listed,
         )
         drawn = _Drawn(walker, zones)  # type: ignore[arg-type]
         slots = asyncio.Semaphore(max(1, config.zones_in_flight))
@@ -208,6 +234,11 @@ async def collect_async(
                     await check_resolver_async(zones[i], spec, clock=clock, transport=transport)
                     for spec in config.resolvers
                 ]
+                names = _names_text(listed, zones[i])
+                for spec in config.resolvers if names else ():
+                    name_rows[i] += await check_names_resolver_async(
+                        zones[i], names, spec, clock=clock, transport=transport
+                    )
                 outcomes[i] = out
                 draw()
             finally:
@@ -250,6 +281,9 @@ async def collect_async(
         "resolver_checks": RESOLVER_CHECKS.frame(
             [{**r, "vantage": config.vantage} for rs in resolver_rows for r in rs]
         ),
+        "name_resolvers": NAME_RESOLVERS.frame(
+            [{**r, "vantage": config.vantage} for rs in name_rows for r in rs]
+        ),
         "queries": QUERIES.frame(query_rows),
         **{schema.name: schema.frame(evidence[schema.name]) for schema in EVIDENCE},
     }
@@ -274,6 +308,8 @@ def collect_sequential(
 
     inventory = portfolio.inventory
     floors = _floors(portfolio)
+    rows = inventory.to_dict("records")
+    listed = _listed_names(rows)
 
     walker = Walker(
         hints,
@@ -283,9 +319,9 @@ def collect_sequential(
         log=record,
         min_validity_days=lambda n: floors.get(zone_text(n)),
         seed=config.seed,
+        names=listed,
     )
-    zone_rows, resolver_rows = [], []
-    rows = inventory.to_dict("records")
+    zone_rows, resolver_rows, name_rows = [], [], []
     drawn = _Drawn(walker, [inv["zone"] for inv in rows])
     bar = tqdm(rows, desc="collect", unit="zone", file=sys.stderr, disable=_no_bar(config))
     for i, inv in enumerate(bar):
@@ -297,6 +333,11 @@ def collect_sequential(
             resolver_rows.append(
                 check_resolver(zone, spec, clock=clock, transport=config.transport)
             )
+        names = _names_text(listed, zone)
+        for spec in config.resolvers if names else ():
+            name_rows += check_names_resolver(
+                zone, names, spec, clock=clock, transport=config.transport
+            )
         drawn.collected(i)
     evidence = drawn.evidence()
     return {
@@ -306,9 +347,37 @@ def collect_sequential(
         "resolver_checks": RESOLVER_CHECKS.frame(
             [{**r, "vantage": config.vantage} for r in resolver_rows]
         ),
+        "name_resolvers": NAME_RESOLVERS.frame(
+            [{**r, "vantage": config.vantage} for r in name_rows]
+        ),
         "queries": QUERIES.frame(query_rows),
         **{schema.name: schema.frame(evidence[schema.name]) for schema in EVIDENCE},
     }
+
+
+def _listed_names(rows: list[dict]) -> dict[dns.name.Name, tuple[dns.name.Name, ...]]:
+    """The listed names beyond the apex (the inventory's ``names`` column, absent from older
+    inventories) of every inventory zone that has some, by zone name."""
+    out: dict[dns.name.Name, tuple[dns.name.Name, ...]] = {}
+    for inv in rows:
+        cell = inv.get("names")
+        if cell is None or pd.isna(cell) or not cell:
+            continue
+        try:
+            zone = dns.name.from_text(inv["zone"])
+        except (dns.exception.DNSException, ValueError):
+            continue  # collecting the zone fails, as it always did
+        out[zone] = listed_names(zone, str(cell))
+    return out
+
+
+def _names_text(listed: Mapping[dns.name.Name, tuple[dns.name.Name, ...]], zone: str) -> list[str]:
+    """The listed names of inventory zone ``zone`` as the frames write them."""
+    try:
+        name = dns.name.from_text(zone)
+    except (dns.exception.DNSException, ValueError):
+        return []
+    return [zone_text(n) for n in listed.get(name, ())]
 
 
 def _floors(portfolio: Portfolio) -> dict[str, float]:

@@ -5,7 +5,8 @@ the zone's plan and its exchange) into the rows of the evidence frames of
 :mod:`toolkit.schemas`: ``nameservers`` (what each server answered), ``dnskeys`` (each key
 each server publishes), ``signatures`` (each RRSIG's status, per server and RRset),
 ``ds_matches`` (which DS points at which key), ``cds`` (CDS/CDNSKEY and what they match) and
-``denial`` (each denial-of-existence proof). Times come from the exchanges (``now`` of each
+``denial`` (each denial-of-existence proof) and ``names`` (each listed name's answers and
+their validation, :mod:`toolkit.collect.names`). Times come from the exchanges (``now`` of each
 answer); nothing here does I/O or reads the clock.
 """
 
@@ -24,6 +25,7 @@ import dns.rrset
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 from toolkit.collect.denial import check_denial
+from toolkit.collect.names import judge_name
 from toolkit.collect.plan import Server
 from toolkit.collect.sigstatus import (
     REVOKE,
@@ -38,7 +40,7 @@ from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import ProbeResult, ZoneEvidence
 
 VERIFIABLE_DIGESTS = (1, 2, 4)  # SHA-1, SHA-256, SHA-384
-_EVIDENCE = ("nameservers", "dnskeys", "signatures", "ds_matches", "cds", "denial")
+_EVIDENCE = ("nameservers", "dnskeys", "signatures", "ds_matches", "cds", "denial", "names")
 
 
 def zone_text(name: dns.name.Name) -> str:
@@ -172,7 +174,46 @@ def zone_evidence_rows(
     for server, keys, statuses in per_server:
         _key_rows(rows, server, keys, statuses, ds_set)
         _cds_rows(rows, server, keys, statuses, ds_set)
+    _name_rows(rows)
     return rows.out
+
+
+def _name_rows(rows: _Rows) -> None:
+    """A ``names`` row per listed-name probe, in plan order (a probe skipped because its
+    server failed the gate is a row too: indeterminate, not asked)."""
+    ev = rows.ev
+    for r in ev.results:
+        if r.probe.purpose != "name":
+            continue
+        ex = r.exchange
+        error = "not asked: the server did not answer the apex SOA with authority"
+        if ex is not None:
+            error = ex.error or "no usable answer"
+        judged = judge_name(
+            ev.name,
+            r.probe.qname,
+            r.probe.qtype,
+            r.response,
+            ev.verdict,
+            ex.queried_at if ex is not None else ev.queried_at,
+            error=error,
+        )
+        rows.out["names"].append(
+            {
+                "zone": rows.zone,
+                "name": zone_text(r.probe.qname),
+                "qtype": r.probe.qtype,
+                "server": r.probe.server[1],
+                "server_name": r.probe.server[0],
+                "rcode": ex.rcode if ex is not None else None,
+                "answer": judged.answer,
+                "status": judged.status,
+                "reason": judged.reason,
+                "ttl": judged.ttl,
+                "rdata": judged.rdata,
+                "queried_at": ex.queried_at if ex is not None else None,
+            }
+        )
 
 
 def _parent_keys(parent: ZoneEvidence | None) -> dns.rrset.RRset | None:
@@ -187,7 +228,7 @@ def _servers(ev: ZoneEvidence, side: str) -> list[tuple[Server, dict[str, ProbeR
     """Per server of one side, in plan order: its results by qtype."""
     by_server: dict[Server, dict[str, ProbeResult]] = {}
     for r in ev.results:
-        if r.probe.side == side:
+        if r.probe.side == side and r.probe.purpose != "name":
             by_server.setdefault(r.probe.server, {})[r.probe.qtype] = r
     return list(by_server.items())
 

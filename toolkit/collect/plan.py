@@ -11,7 +11,11 @@ lists every probe of the full audit, in the order the walk sends them:
   ``DNSKEY``, ``NS``, ``CDS``, ``CDNSKEY`` and ``NSEC3PARAM`` at the apex, all with DO;
 - two **denial-of-existence** probes at every zone server address: a random name under the zone
   (``A``), whose NXDOMAIN must come with an NSEC/NSEC3 proof, and the apex with a type that no
-  zone holds (``TYPE65280``, private use), whose NODATA must be proven too.
+  zone holds (``TYPE65280``, private use), whose NODATA must be proven too;
+- the zone's **listed names** (the inventory's ``names`` column; none by default) at every zone
+  server address: ``A``, ``AAAA``, ``MX`` and ``TXT`` of each (:data:`NAME_TYPES`), with DO, so
+  that a name whose answers do not validate is seen even when the apex does. A zone without
+  listed names gets no extra probe.
 
 The random label comes from :func:`random_label` with an injected :class:`random.Random`, so a
 seeded run asks the same names every time.
@@ -34,7 +38,10 @@ NXDOMAIN_TYPE = "A"
 NODATA_TYPE = "TYPE65280"
 """A private-use type (RFC 6895 §3.1) no zone serves: the apex has no such RRset."""
 
-PURPOSES = ("ds", "delegation", "apex", "nxdomain", "nodata")
+NAME_TYPES = ("A", "AAAA", "MX", "TXT")
+"""Types asked of every listed name beyond the apex: what users of a name ask for most."""
+
+PURPOSES = ("ds", "delegation", "apex", "nxdomain", "nodata", "name")
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class ZonePlan:
     parent: dns.name.Name | None
     probes: tuple[Probe, ...]
     nx_name: dns.name.Name
+    names: tuple[dns.name.Name, ...] = ()
 
     def for_side(self, side: str) -> list[Probe]:
         """The probes of one side (``parent`` or ``child``), in order."""
@@ -83,17 +91,23 @@ def plan_zone(
     parent_servers: Sequence[Server],
     zone_servers: Sequence[Server],
     nx_label: str,
+    names: Sequence[dns.name.Name] = (),
 ) -> ZonePlan:
     """The full probe plan for ``zone``.
 
     ``parent_servers`` is empty for the trust anchor's zone (no DS to ask for); every
     (name, address) pair is asked, the same address under two names twice. ``nx_label`` is the
-    label of the non-existent name asked (see :func:`random_label`). Raises ValueError when
-    ``nx_label`` is not a single valid label.
+    label of the non-existent name asked (see :func:`random_label`). ``names`` are the listed
+    names of the zone (absolute, at or below it), each asked :data:`NAME_TYPES` at every zone
+    server address after its denial probes. Raises ValueError when ``nx_label`` is not a single
+    valid label, or a name is not at or below ``zone``.
     """
     if not nx_label or "." in nx_label or len(nx_label.encode()) > 63:
         raise ValueError(f"{nx_label!r} is not a single DNS label")
     nx_name = dns.name.Name((nx_label.encode(), *zone.labels))
+    for name in names:
+        if not name.is_subdomain(zone):
+            raise ValueError(f"{name} is not at or below the zone {zone}")
     probes: list[Probe] = []
     if parent is not None:
         for i, server in enumerate(parent_servers):
@@ -105,4 +119,7 @@ def plan_zone(
             probes.append(Probe(server, zone, qtype, "apex", "child", gate=qtype == "SOA"))
         probes.append(Probe(server, nx_name, NXDOMAIN_TYPE, "nxdomain", "child"))
         probes.append(Probe(server, zone, NODATA_TYPE, "nodata", "child"))
-    return ZonePlan(zone, parent, tuple(probes), nx_name)
+        for name in names:
+            for qtype in NAME_TYPES:
+                probes.append(Probe(server, name, qtype, "name", "child"))
+    return ZonePlan(zone, parent, tuple(probes), nx_name, tuple(names))

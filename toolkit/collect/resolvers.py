@@ -13,6 +13,7 @@ import dns.rcode
 
 from toolkit.argtypes import ip_address
 from toolkit.collect.aio_transport import AioTransport
+from toolkit.collect.plan import NAME_TYPES
 from toolkit.collect.transport import Clock, Exchange, TransportConfig, ede, send
 from toolkit.errors import InputError
 
@@ -85,6 +86,47 @@ async def check_resolver_async(
         zone + ".", "SOA", spec.address, clock=clock, recursion=True, port=spec.port
     )
     return resolver_row(zone, spec, ex)
+
+
+def check_names_resolver(
+    zone: str, names: Sequence[str], spec: ResolverSpec, *, clock: Clock, transport: TransportConfig
+) -> list[dict]:
+    """Ask ``spec`` each listed name of ``zone`` (absolute, no trailing dot) with every type of
+    :data:`toolkit.collect.plan.NAME_TYPES` (RD, DO and AD set); rows of ``name_resolvers``."""
+    rows = []
+    for name in names:
+        for qtype in NAME_TYPES:
+            ex = send(
+                name + ".",
+                qtype,
+                spec.address,
+                clock=clock,
+                config=transport,
+                recursion=True,
+                port=spec.port,
+            )
+            rows.append(name_resolver_row(zone, name, qtype, spec, ex))
+    return rows
+
+
+async def check_names_resolver_async(
+    zone: str, names: Sequence[str], spec: ResolverSpec, *, clock: Clock, transport: AioTransport
+) -> list[dict]:
+    """:func:`check_names_resolver` through the asynchronous sender: the questions go out
+    together (through the sender's caps), the rows come back in the same order."""
+
+    async def one(name: str, qtype: str) -> dict:
+        ex = await transport.send(
+            name + ".", qtype, spec.address, clock=clock, recursion=True, port=spec.port
+        )
+        return name_resolver_row(zone, name, qtype, spec, ex)
+
+    return list(await asyncio.gather(*(one(n, t) for n in names for t in NAME_TYPES)))
+
+
+def name_resolver_row(zone: str, name: str, qtype: str, spec: ResolverSpec, ex: Exchange) -> dict:
+    """The ``name_resolvers`` row of a resolver's answer about a listed name. Pure."""
+    return {**resolver_row(zone, spec, ex), "name": name, "qtype": qtype}
 
 
 def resolver_row(zone: str, spec: ResolverSpec, ex: Exchange) -> dict:

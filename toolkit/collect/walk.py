@@ -13,7 +13,7 @@ apex SOA) with authority is not asked the rest of its probes.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -221,9 +221,13 @@ class WalkState(Generic[T]):
         log: Callable[[Exchange], None],
         min_validity_days: Callable[[dns.name.Name], float | None] = lambda _: None,
         seed: int | None = 0,
+        names: Mapping[dns.name.Name, Sequence[dns.name.Name]] | None = None,
     ) -> None:
-        """``seed`` picks the label of each zone's non-existent name (see :meth:`nx_label`)."""
+        """``seed`` picks the label of each zone's non-existent name (see :meth:`nx_label`);
+        ``names`` gives the listed names beyond the apex of the zones that have some (the
+        inventory's ``names`` column), which each zone's plan asks too."""
         self.transport = transport
+        self.names = dict(names or {})
         self.anchor = anchor
         self.seed = seed
         self._rng = random.Random()
@@ -255,6 +259,7 @@ class WalkState(Generic[T]):
             parent_servers=self._servers[parent] if parent is not None else [],
             zone_servers=self._servers[name],
             nx_label=self.nx_label(name),
+            names=self.names.get(name, ()),
         )
 
     def judge(

@@ -182,6 +182,19 @@ def _ns_ttl_raised_after_signing(zone: dns.zone.Zone, ctx: FaultContext) -> None
         txn.replace(ctx.origin, dns.rdataset.from_rdata_list(2 * ns.ttl, list(ns)))
 
 
+def _www_signed_by_decoy(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """``www``'s A RRset re-signed by a key the zone does not publish (its only RRSIG): the
+    apex validates, ``www`` does not (RFC 4035 §5.3.1: no DNSKEY of the set matches)."""
+    www = dns.name.from_text("www", ctx.origin)
+    with zone.writer() as txn:
+        rdataset = txn.get(www, dns.rdatatype.A)
+        if rdataset is None or txn.get(www, dns.rdatatype.RRSIG, dns.rdatatype.A) is None:
+            raise LabError(f"{ctx.origin}: no signed www A to re-sign (is the zone signed?)")
+        rrset = dns.rrset.from_rdata_list(www, rdataset.ttl, list(rdataset))
+        txn.delete(www, dns.rdatatype.RRSIG, dns.rdatatype.A)
+        txn.add(sign_rrset(rrset, ctx.key("decoy"), ctx.origin, ctx.inception, ctx.expiration))
+
+
 FAULTS: dict[str, Change] = {
     "strip-dnskey-rrsig": _strip_dnskey_rrsig,
     "corrupt-soa-rrsig": _corrupt_soa_rrsig,
@@ -189,6 +202,7 @@ FAULTS: dict[str, Change] = {
     "strip-nsec-rrsigs": _strip_nsec_rrsigs,
     "cds-signed-by-zsk": _cds_signed_by_zsk,
     "ns-ttl-raised-after-signing": _ns_ttl_raised_after_signing,
+    "www-signed-by-decoy": _www_signed_by_decoy,
 }
 """Changes applied after signing, by name."""
 

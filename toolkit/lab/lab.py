@@ -93,6 +93,7 @@ class LabInfo:
                     "description": z.description,
                     "expected_failures": sorted(z.expected_failures),
                     "expected_signed": z.expected_signed,
+                    "names": list(z.names),
                 }
                 for z in self.zones
             ],
@@ -146,6 +147,7 @@ class LabInfo:
                         description=z.get("description", ""),
                         expected_failures=frozenset(z.get("expected_failures", ())),
                         expected_signed=bool(z.get("expected_signed", True)),
+                        names=tuple(z.get("names", ())),
                     )
                     for z in doc["zones"]
                 ),

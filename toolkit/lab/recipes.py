@@ -80,7 +80,11 @@ class Recipe:
     @property
     def needs_decoy(self) -> bool:
         """Whether a key the zone never publishes is needed (for a DS or a CDS)."""
-        return any(d.role == "decoy" for d in self.ds) or "cds-decoy" in self.edits
+        return (
+            any(d.role == "decoy" for d in self.ds)
+            or "cds-decoy" in self.edits
+            or "www-signed-by-decoy" in self.faults
+        )
 
 
 KSK = KeySpec("ksk", KSK_FLAGS, signs="ksk")
@@ -176,6 +180,7 @@ RECIPES: dict[str, Recipe] = {
     "zsk-prepublish": Recipe(
         NORMAL_WINDOW, keys=(*SPLIT, KeySpec("zsk-next", ZSK_FLAGS, signs="none"))
     ),
+    "name-bogus": Recipe(NORMAL_WINDOW, faults=("www-signed-by-decoy",)),
     "ksk-double-ds": Recipe(
         NORMAL_WINDOW,
         (DsSpec("ksk"), DsSpec("ksk-next")),

@@ -38,6 +38,7 @@ class LabZone:
     description: str
     expected_failures: frozenset[str] = frozenset()
     expected_signed: bool = True
+    names: tuple[str, ...] = ()  # names beyond the apex the lab's inventory lists for it
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Scenario:
     expected_reasons: tuple[str, ...]
     expected_failures: frozenset[str]
     description: str
+    names: tuple[str, ...] = ()
+    """Names beyond the apex (inventory column ``names``) listed for the scenario's zone."""
 
 
 LAB_POLICY = {
@@ -60,8 +63,14 @@ LAB_POLICY = {
 """The signing policy the scenarios' ``expected_failures`` assume (fields of SigningPolicy)."""
 
 
-def _s(status: str, reasons: tuple[str, ...], failures: set[str], description: str) -> Scenario:
-    return Scenario(status, reasons, frozenset(failures), description)
+def _s(
+    status: str,
+    reasons: tuple[str, ...],
+    failures: set[str],
+    description: str,
+    names: tuple[str, ...] = (),
+) -> Scenario:
+    return Scenario(status, reasons, frozenset(failures), description, names)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -420,6 +429,15 @@ SCENARIOS: dict[str, Scenario] = {
         "ZSK rollover by pre-publication caught half-way: the new ZSK is published but does not "
         "sign yet (an info finding only).",
     ),
+    "name-bogus": _s(
+        "secure",
+        (),
+        {"names_validate", "names_resolve_at_resolvers"},
+        "The apex is healthy, but www's A RRset is signed only by a key the zone does not "
+        "publish: a validating resolver answers SERVFAIL for www while the zone is secure. The "
+        "inventory lists www, the apex (@) and a name that does not exist (nothere).",
+        names=("www", "@", "nothere"),
+    ),
     "ksk-double-ds": _s(
         "secure",
         (),
@@ -431,7 +449,9 @@ SCENARIOS: dict[str, Scenario] = {
 """Scenario name -> what a correct checker must report (status, reasons, failing checks)."""
 
 
-def _zone(zone: str, scenario: str, *, expected_signed: bool = True) -> LabZone:
+def _zone(
+    zone: str, scenario: str, *, expected_signed: bool = True, names: tuple[str, ...] = ()
+) -> LabZone:
     sc = SCENARIOS[scenario]
     failures = sc.expected_failures
     if not expected_signed:  # the inventory says unsigned on purpose: nothing to expect
@@ -444,6 +464,7 @@ def _zone(zone: str, scenario: str, *, expected_signed: bool = True) -> LabZone:
         sc.description,
         failures,
         expected_signed,
+        names or sc.names,
     )
 
 
@@ -455,7 +476,7 @@ AUDIT_ZONES: tuple[LabZone, ...] = tuple(
 """One zone per audit scenario, named after it (``nsec3-iterations.test``, ...)."""
 
 LAB_ZONES: tuple[LabZone, ...] = (
-    _zone("corp.test", "secure"),
+    _zone("corp.test", "secure", names=("www", "@", "_dmarc")),
     _zone("payments.test", "secure"),
     _zone("xn--bcher-kva.test", "secure"),  # bücher.test
     _zone("shop.test", "expiring"),
@@ -463,7 +484,7 @@ LAB_ZONES: tuple[LabZone, ...] = (
     _zone("legacy.test", "ds-mismatch"),
     _zone("events.test", "expired"),
     _zone("intranet.test", "unsigned", expected_signed=False),
-    _zone("marketing.test", "unsigned"),
+    _zone("marketing.test", "unsigned", names=("www",)),
     # --- more zones of the sample portfolio's organisation (issue 4) ---
     _zone("api.test", "secure"),
     _zone("partners.test", "secure"),
