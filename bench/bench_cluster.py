@@ -46,10 +46,10 @@ from toolkit.atomic import write_atomic  # noqa: E402
 from toolkit.collect import CollectConfig, TransportConfig  # noqa: E402
 from toolkit.collect.cluster import collect_cluster  # noqa: E402
 from toolkit.collect.parallel import collect_parallel  # noqa: E402
+from toolkit.inputs.portfolio import load_portfolio  # noqa: E402
 from toolkit.lab import lab_down  # noqa: E402
 from toolkit.lab.network import NetworkConditions  # noqa: E402
 from toolkit.lab.synthetic import synthetic_up  # noqa: E402
-from toolkit.portfolio import load_portfolio  # noqa: E402
 from toolkit.store import Store  # noqa: E402
 
 

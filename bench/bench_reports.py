@@ -39,7 +39,7 @@ def _rename(zone: str, k: int) -> str:
 
 
 def _alabel(zone: str) -> str:
-    from toolkit.inventory import normalize_zone
+    from toolkit.inputs.inventory import normalize_zone
 
     return normalize_zone(zone)[0]
 

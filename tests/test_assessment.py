@@ -17,7 +17,7 @@ from toolkit.assessment import assess, render_text
 from toolkit.asset_export import EXPORT, enriched_inventory
 from toolkit.cli import main
 from toolkit.errors import StoreError
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.portfolio import load_portfolio
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 NOW_TEXT = "2026-11-28T12:00:00Z"

@@ -20,7 +20,7 @@ from toolkit.cli import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect
 from toolkit.collect.cluster import ClusterCollectionError, ClusterSpec, collect_cluster
 from toolkit.collect.resolvers import check_vantage
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import RESOLVER_CHECKS
 from toolkit.store import Store
 

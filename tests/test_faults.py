@@ -139,7 +139,7 @@ def test_real_periods_and_free_labels_still_accepted(period):
 
 def test_policy_with_an_impossible_date_names_file_and_line(tmp_path):
     from toolkit.errors import InputError
-    from toolkit.policy import load_policies
+    from toolkit.inputs.policy import load_policies
 
     text = (SAMPLE / "policy.yaml").read_text(encoding="utf-8")
     assert "last_review: 2026-06-15" in text
@@ -155,7 +155,7 @@ def test_policy_with_an_impossible_date_names_file_and_line(tmp_path):
 @pytest.mark.parametrize("opener", ["[", "{a: ", "- "])
 def test_policy_nested_5000_deep_is_refused(tmp_path, opener):
     from toolkit.errors import InputError
-    from toolkit.policy import load_policies
+    from toolkit.inputs.policy import load_policies
 
     closer = {"[": "]", "{a: ": "}", "- ": ""}[opener]
     if opener == "- ":

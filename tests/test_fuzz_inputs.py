@@ -33,8 +33,8 @@ from toolkit.governance.exceptions import EXCEPTIONS, load_exceptions
 from toolkit.governance.incidents import INCIDENTS, load_incidents
 from toolkit.governance.keys import KEYS, load_keys
 from toolkit.governance.registrars import REGISTRARS, load_registrars
-from toolkit.inventory import load_inventory
-from toolkit.policy import load_policies
+from toolkit.inputs.inventory import load_inventory
+from toolkit.inputs.policy import load_policies
 from toolkit.schemas import INVENTORY
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "60"))

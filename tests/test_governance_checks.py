@@ -17,8 +17,8 @@ from toolkit.checks import governance as governance_checks
 from toolkit.checks import operational as operational_checks
 from toolkit.checks.records import PORTFOLIO
 from toolkit.governance import load_records
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab.zones import generate_lab_keys
-from toolkit.portfolio import load_portfolio
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 RUN_AT = NOW - timedelta(hours=6)

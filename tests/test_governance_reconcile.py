@@ -13,8 +13,8 @@ from toolkit.governance import RECORD_SPECS
 from toolkit.governance import oversight as ov
 from toolkit.governance import reconcile as rc
 from toolkit.governance.history import KEY_SETS, key_set_changes, observed_key_sets
-from toolkit.policy import PolicySet, SigningPolicy
-from toolkit.policy_settings import DrillPolicy
+from toolkit.inputs.policy import PolicySet, SigningPolicy
+from toolkit.inputs.policy_settings import DrillPolicy
 from toolkit.schemas import INVENTORY, RECORDS, ZONES
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)

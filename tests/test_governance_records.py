@@ -14,10 +14,10 @@ import pytest
 from toolkit.errors import InputError
 from toolkit.governance import RECORD_SPECS, load_records
 from toolkit.governance.keys import load_keys
-from toolkit.maturity_settings import DEFAULT_GATES
-from toolkit.policy import load_policies
-from toolkit.policy_settings import Settings
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.maturity_settings import DEFAULT_GATES
+from toolkit.inputs.policy import load_policies
+from toolkit.inputs.policy_settings import Settings
+from toolkit.inputs.portfolio import load_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample-portfolio"

@@ -10,10 +10,10 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
+from toolkit.inputs.maturity_settings import Gate, MaturitySettings
+from toolkit.inputs.policy import PolicySet, SigningPolicy
+from toolkit.inputs.policy_settings import Settings
 from toolkit.maturity import INDICATOR_NAMES, INDICATORS, PORTFOLIO, level_for, score
-from toolkit.maturity_settings import Gate, MaturitySettings
-from toolkit.policy import PolicySet, SigningPolicy
-from toolkit.policy_settings import Settings
 from toolkit.schemas import FINDINGS, INVENTORY, ZONES
 
 # Only four indicators weigh in the arithmetic tests: the numbers can be checked by hand.

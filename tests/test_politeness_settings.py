@@ -16,7 +16,7 @@ from toolkit.collect.transport import (
     DEFAULT_MAX_QPS_PER_SERVER,
     TransportConfig,
 )
-from toolkit.policy_settings import Politeness
+from toolkit.inputs.policy_settings import Politeness
 from toolkit.store import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-portfolio"

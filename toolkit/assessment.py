@@ -28,8 +28,8 @@ from toolkit.errors import InputError
 from toolkit.frameworks import Framework, load_frameworks, rollup
 from toolkit.governance import GovernanceRecords, load_records
 from toolkit.governance.history import key_set_changes, load_key_history
+from toolkit.inputs.portfolio import Portfolio, load_portfolio
 from toolkit.maturity import Maturity, score
-from toolkit.portfolio import Portfolio, load_portfolio
 from toolkit.store import Run, Store
 from toolkit.vocabulary import SEVERITY_RANK
 

@@ -14,8 +14,8 @@ import pandas as pd
 from toolkit.atomic import open_atomic
 from toolkit.errors import InputError, WriteError
 from toolkit.evidence import defuse_formulas
-from toolkit.policy import PolicySet
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.policy import PolicySet
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import UTC_TS, Column, FrameSchema
 from toolkit.store import Store
 

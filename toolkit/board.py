@@ -194,7 +194,7 @@ def board_view(
         return view
     try:
         from toolkit.assessment import assess
-        from toolkit.portfolio import load_portfolio
+        from toolkit.inputs.portfolio import load_portfolio
 
         loaded = load_portfolio(str(portfolio))
         a = assess(loaded, store, run=run, now=now)

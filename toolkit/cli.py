@@ -412,8 +412,8 @@ _HISTORY_COLUMNS = {
 
 def cmd_history(args: argparse.Namespace) -> int:
     from toolkit import history
-    from toolkit.inventory import normalize_zone
-    from toolkit.portfolio import load_portfolio
+    from toolkit.inputs.inventory import normalize_zone
+    from toolkit.inputs.portfolio import load_portfolio
 
     zones = None
     if args.zone:

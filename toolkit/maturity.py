@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.maturity_settings import MaturitySettings
-from toolkit.policy import PolicySet
+from toolkit.inputs.maturity_settings import MaturitySettings
+from toolkit.inputs.policy import PolicySet
 from toolkit.schemas import Column, FrameSchema
 from toolkit.vocabulary import PILLARS
 

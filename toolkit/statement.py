@@ -4,7 +4,7 @@ Pure: a parsed ``policy.yaml`` in, HTML sections out; ``notebooks/policy_stateme
 displays them and :func:`toolkit.report.render_policy_statement` prints the PDF.
 
 Every value shown comes from the file as written. The file is validated with
-:func:`toolkit.policy.load_policies` first (an invalid file is an error, never a statement),
+:func:`toolkit.inputs.policy.load_policies` first (an invalid file is an error, never a statement),
 but the values are taken from the raw YAML, so that a key the file does not give is stated as
 "not defined in policy.yaml" — with the toolkit's default, which then applies — instead of
 quietly showing the default as if the organisation had chosen it. Annex A lists every value
@@ -22,8 +22,14 @@ from typing import Any
 
 import yaml
 
-from toolkit.policy import PolicySet, load_policies
-from toolkit.policy_settings import POLICY_EXTRAS, SETTINGS_KEYS, Alerts, ChangeControl, DrillPolicy
+from toolkit.inputs.policy import PolicySet, load_policies
+from toolkit.inputs.policy_settings import (
+    POLICY_EXTRAS,
+    SETTINGS_KEYS,
+    Alerts,
+    ChangeControl,
+    DrillPolicy,
+)
 from toolkit.report_html import escape, heading_html
 
 NOT_DEFINED = "not defined in policy.yaml"

@@ -34,8 +34,8 @@ from toolkit.errors import StoreError
 from toolkit.governance import GovernanceRecords, load_records
 from toolkit.history import load_history
 from toolkit.history.load import read_manifest
-from toolkit.policy import PolicySet
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.policy import PolicySet
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import UTC_TS, Column, FrameSchema
 from toolkit.store import Store
 

@@ -32,7 +32,7 @@ from toolkit.checks.base import (
     Registry,
     Result,
 )
-from toolkit.policy import PolicySet
+from toolkit.inputs.policy import PolicySet
 
 __all__ = [
     "CATALOGUE",

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.policy import PolicySet
+from toolkit.inputs.policy import PolicySet
 from toolkit.schemas import CATALOGUE, FINDINGS
 from toolkit.vocabulary import PILLARS, SEVERITIES
 

@@ -28,7 +28,7 @@ from toolkit.checks.records import (
 from toolkit.governance import oversight
 from toolkit.governance.exceptions import EXCEPTIONS
 from toolkit.governance.reconcile import is_active
-from toolkit.policy_settings import ROLES
+from toolkit.inputs.policy_settings import ROLES
 
 CHECKS, check = collector()
 

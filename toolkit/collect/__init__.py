@@ -28,7 +28,7 @@ from toolkit.collect.collector import CollectConfig, collect, with_politeness
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
 from toolkit.errors import WriteError
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.store import Run, Store
 
 __all__ = ["CollectConfig", "ResolverSpec", "TransportConfig", "collect", "collect_run"]

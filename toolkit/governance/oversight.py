@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.governance.frames import DAY, schema, ts, utc
-from toolkit.policy_settings import DrillPolicy
+from toolkit.inputs.policy_settings import DrillPolicy
 from toolkit.schemas import UTC_TS
 
 ACCEPTANCE_SCOPES = ("unsigned", "zone_signed_as_expected", "ds_published_for_signed_zone")

@@ -26,7 +26,7 @@ import pandas as pd
 
 from toolkit.governance.frames import DAY, HOUR, schema, ts, utc
 from toolkit.governance.history import latest_sets
-from toolkit.policy import PolicySet, SigningPolicy
+from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.schemas import UTC_TS
 
 CLOSED_TICKET = ("rejected", "cancelled")

@@ -3,7 +3,7 @@
 A record file is described by a :class:`RecordSpec`: its columns (:class:`Field`: name, dtype,
 meaning, how a value is read, whether it is required), the columns whose values must be unique
 together, and an optional row check for rules across columns. :func:`load_record_file` reads
-it like :func:`toolkit.inventory.load_inventory` does: UTF-8 (a BOM is accepted), exact line
+it like :func:`toolkit.inputs.inventory.load_inventory` does: UTF-8 (a BOM is accepted), exact line
 numbers (header = line 1), blank lines skipped, and every problem of the file collected with
 its line and column into one :class:`~toolkit.errors.InputError`. A header with no rows is a
 valid, empty record (an empty change log is a fact, not an error).
@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.errors import InputError, Problem
-from toolkit.inventory import _last_reviewed, _read_text, _Records, normalize_zone
+from toolkit.inputs.inventory import _last_reviewed, _read_text, _Records, normalize_zone
 from toolkit.schemas import Column, FrameSchema
 
 Parser = Callable[[str], Any]

@@ -39,7 +39,7 @@ from toolkit.history.trends import (
     maturity_scorer,
     trends_frame,
 )
-from toolkit.policy import PolicySet
+from toolkit.inputs.policy import PolicySet
 
 __all__ = [
     "DEFAULT_FRAMES",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 
 from toolkit.history.frames import KNOWN_GOOD, LATENCY_TRENDS, TRENDS
-from toolkit.policy import PolicySet
+from toolkit.inputs.policy import PolicySet
 
 FREQUENCIES = ("week", "month", "quarter")
 

@@ -1,6 +1,6 @@
 """The organisation-wide sections of ``policy.yaml`` and the optional per-policy keys.
 
-``policy.yaml`` (see :mod:`toolkit.policy`) carries, besides the named signing policies, the
+``policy.yaml`` (see :mod:`toolkit.inputs.policy`) carries, besides the named signing policies, the
 governance facts the maturity model and the governance checks read. Every section is optional;
 an absent one takes the documented defaults below (REFERENCE §5), except the *facts* —
 ``policy_owner``, ``last_review`` and ``roles`` — which have no default: when absent they are
@@ -39,9 +39,9 @@ Top-level sections::
         - {id: bogus-tier-1, when: zone_status, statuses: [bogus], tiers: [1], max_level: 2}
         - {id: zone-without-owner, when: check_fails, checks: [zone_has_owner], max_level: 3}
 
-The ``maturity`` section's types and reader live in :mod:`toolkit.maturity_settings`.
-Problems are returned as ``(field_path, message)`` pairs so that :mod:`toolkit.policy` reports
-them with their lines, in its one :class:`~toolkit.errors.InputError`.
+The ``maturity`` section's types and reader live in :mod:`toolkit.inputs.maturity_settings`.
+Problems are returned as ``(field_path, message)`` pairs so that :mod:`toolkit.inputs.policy`
+reports them with their lines, in its one :class:`~toolkit.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:  # the maturity section lives in its own module, which imports this one
-    from toolkit.maturity_settings import MaturitySettings
+    from toolkit.inputs.maturity_settings import MaturitySettings
 
 Path_ = tuple[str, ...]
 Problems = list[tuple[Path_, str]]
@@ -376,7 +376,7 @@ def _default_maturity() -> MaturitySettings:
 
 
 def _maturity_module() -> Any:
-    from toolkit import maturity_settings
+    from toolkit.inputs import maturity_settings
 
     return maturity_settings
 

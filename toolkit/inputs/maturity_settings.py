@@ -1,6 +1,6 @@
 """The ``maturity`` section of ``policy.yaml``: weights, level thresholds and gates of the
 maturity model (:mod:`toolkit.maturity`), with their defaults (REFERENCE §5) and the reader
-that validates them. Read through :func:`toolkit.policy_settings.read_settings`.
+that validates them. Read through :func:`toolkit.inputs.policy_settings.read_settings`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.policy_settings import (
+from toolkit.inputs.policy_settings import (
     GATE_KINDS,
     ZONE_STATUSES,
     Collector,

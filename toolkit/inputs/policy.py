@@ -21,11 +21,11 @@ Format version 1::
         ksk_lifetime_days: 365
         min_rrsig_validity_days: 5    # number >= 0: warn below this remaining validity
         key_scheme: split             # optional: split (KSK + ZSK) or csk; absent: either
-        # optional keys with documented defaults (toolkit.policy_settings.POLICY_EXTRAS):
+        # optional keys with documented defaults (toolkit.inputs.policy_settings.POLICY_EXTRAS):
         # csk_lifetime_days, signature_validity_days, signature_refresh_days, dnskey_ttl,
         # ds_ttl, ds_digest_types, denial, nsec3_iterations, nsec3_opt_out,
         # zsk_rollover_method, ksk_rollover_method, cds_automation, ksk_storage
-    # optional organisation-wide sections (toolkit.policy_settings): policy_owner,
+    # optional organisation-wide sections (toolkit.inputs.policy_settings): policy_owner,
     # last_review, roles, alerts, change_control, drills, collector, maturity
 """
 
@@ -41,7 +41,7 @@ import pandas as pd
 import yaml
 
 from toolkit.errors import InputError, Problem
-from toolkit.policy_settings import POLICY_EXTRAS, SETTINGS_KEYS, Settings, read_settings
+from toolkit.inputs.policy_settings import POLICY_EXTRAS, SETTINGS_KEYS, Settings, read_settings
 from toolkit.schemas import Column, FrameSchema
 
 FORMAT_VERSION = 1
@@ -57,7 +57,8 @@ class SigningPolicy:
     zsk_lifetime_days: int
     ksk_lifetime_days: int
     min_rrsig_validity_days: float
-    # Optional keys (toolkit.policy_settings.POLICY_EXTRAS documents them and their defaults).
+    # Optional keys (toolkit.inputs.policy_settings.POLICY_EXTRAS documents them and their
+    # defaults).
     csk_lifetime_days: int | None = None
     signature_validity_days: float = 14.0
     signature_refresh_days: float = 5.0
@@ -279,7 +280,7 @@ TOP_LEVEL_KEYS: dict[str, Key] = {
     "format_version": Key(True, _format_version, f"format of the file; must be {FORMAT_VERSION}"),
     "default_policy": Key(False, _policy_name, "policy of the zones that name none"),
     "policies": Key(True, _mapping, "the policies, by name"),
-    # organisation-wide sections, validated by toolkit.policy_settings.read_settings
+    # organisation-wide sections, validated by toolkit.inputs.policy_settings.read_settings
     **{k: Key(False, lambda v: v, meaning) for k, meaning in SETTINGS_KEYS.items()},
 }
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.errors import InputError, Problem
-from toolkit.inventory import load_inventory, normalize_zone
-from toolkit.policy import PolicySet, SigningPolicy, load_policies
+from toolkit.inputs.inventory import load_inventory, normalize_zone
+from toolkit.inputs.policy import PolicySet, SigningPolicy, load_policies
 
 INVENTORY_FILE = "inventory.csv"
 POLICY_FILE = "policy.yaml"
@@ -72,11 +72,11 @@ class Portfolio:
 def load_portfolio(directory: str | Path) -> Portfolio:
     """Load and cross-check the portfolio in ``directory``.
 
-    Reads ``inventory.csv`` with :func:`toolkit.inventory.load_inventory` (its frame's schema
+    Reads ``inventory.csv`` with :func:`toolkit.inputs.inventory.load_inventory` (its frame's schema
     is :data:`toolkit.schemas.INVENTORY`) and ``policy.yaml``, when present, with
-    :func:`toolkit.policy.load_policies`. When ``policy.yaml`` is present, every non-empty
+    :func:`toolkit.inputs.policy.load_policies`. When ``policy.yaml`` is present, every non-empty
     ``policy`` value of the inventory must name one of its policies. When it is absent the
-    :class:`~toolkit.policy.PolicySet` is empty and the inventory's policy names are not
+    :class:`~toolkit.inputs.policy.PolicySet` is empty and the inventory's policy names are not
     checked (there is nothing to check them against).
 
     Raises:
