@@ -32,7 +32,7 @@ from toolkit.alerts import (
 )
 from toolkit.cli import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
-from toolkit.governance import load_records
+from toolkit.inputs.governance import load_records
 from toolkit.inputs.policy import PolicySet, load_policies
 from toolkit.schemas import INVENTORY, RECORDS, RESOLVER_CHECKS, ZONES
 from toolkit.store import Store

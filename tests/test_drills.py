@@ -16,7 +16,7 @@ import pytest
 
 from toolkit import history
 from toolkit.cli import main
-from toolkit.governance.drills import load_drills
+from toolkit.inputs.governance.drills import load_drills
 from toolkit.lab import LabInfo
 from toolkit.lab.drills import DRILLS, DrillResult, drill_list, run_drill
 from toolkit.lab.publish import served_files

@@ -277,7 +277,7 @@ def test_full_disk_in_a_report_is_not_blamed_on_weasyprint(tmpfs):
 
 def test_exception_scope_must_name_a_check(tmp_path):
     from toolkit.errors import InputError
-    from toolkit.governance.exceptions import known_scopes, load_exceptions
+    from toolkit.inputs.governance.exceptions import known_scopes, load_exceptions
 
     path = tmp_path / "exceptions.csv"
     text = (SAMPLE / "exceptions.csv").read_text(encoding="utf-8")

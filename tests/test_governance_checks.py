@@ -16,7 +16,7 @@ from toolkit.checks import Context, default_registry
 from toolkit.checks import governance as governance_checks
 from toolkit.checks import operational as operational_checks
 from toolkit.checks.records import PORTFOLIO
-from toolkit.governance import load_records
+from toolkit.inputs.governance import load_records
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab.zones import generate_lab_keys
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from toolkit.errors import InputError
-from toolkit.governance import RECORD_SPECS, load_records
-from toolkit.governance.keys import load_keys
+from toolkit.inputs.governance import RECORD_SPECS, load_records
+from toolkit.inputs.governance.keys import load_keys
 from toolkit.inputs.maturity_settings import DEFAULT_GATES
 from toolkit.inputs.policy import load_policies
 from toolkit.inputs.policy_settings import Settings

@@ -278,7 +278,7 @@ def test_out_of_range_run_times_are_refused(tmp_path, year):
 def test_key_history_leaves_a_damaged_run_out(tmp_path):
     from governance_fakes import store_sample_run
 
-    from toolkit.governance.history import load_key_history
+    from toolkit.history.key_sets import load_key_history
 
     runs = [store_sample_run(tmp_path, NOW + timedelta(days=d)) for d in (0, 1, 2)]
     mpath = _writable(runs[1].path / "manifest.json")  # altered: the signature fails

@@ -26,8 +26,8 @@ import pandas as pd
 from toolkit.checks import Context, default_registry
 from toolkit.errors import InputError
 from toolkit.frameworks import Framework, load_frameworks, rollup
-from toolkit.governance import GovernanceRecords, load_records
-from toolkit.governance.history import key_set_changes, load_key_history
+from toolkit.history.key_sets import key_set_changes, load_key_history
+from toolkit.inputs.governance import GovernanceRecords, load_records
 from toolkit.inputs.portfolio import Portfolio, load_portfolio
 from toolkit.maturity import Maturity, score
 from toolkit.store import Run, Store

@@ -31,9 +31,9 @@ from toolkit.alerts.rules import AlertContext, Condition, Registry, default_regi
 from toolkit.alerts.sinks import Sink
 from toolkit.alerts.state import AlertState, load_state, locked, save_state
 from toolkit.errors import StoreError
-from toolkit.governance import GovernanceRecords, load_records
 from toolkit.history import load_history
 from toolkit.history.load import read_manifest
+from toolkit.inputs.governance import GovernanceRecords, load_records
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import UTC_TS, Column, FrameSchema

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from toolkit.governance import GovernanceRecords
-from toolkit.governance.changes import CHANGES as CHANGES_SPEC
-from toolkit.governance.history import KEY_SETS, key_set_changes, observed_key_sets
-from toolkit.governance.reconcile import change_reconciliation, ds_publication
 from toolkit.history import History, snapshots_of
+from toolkit.history.key_sets import KEY_SETS, key_set_changes, observed_key_sets
+from toolkit.history.reconcile import change_reconciliation, ds_publication
 from toolkit.history.rollover import faults_from_snapshots
 from toolkit.history.snapshots import codes
+from toolkit.inputs.governance import GovernanceRecords
+from toolkit.inputs.governance.changes import CHANGES as CHANGES_SPEC
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.policy_settings import Settings
 from toolkit.vocabulary import SEVERITIES

@@ -11,8 +11,8 @@
 * :func:`ds_publication` — each ``ds_publish`` ticket followed by the DS at the parent, and how
   long it took against the registrar's SLA.
 
-Inputs are the record frames of :mod:`toolkit.governance` (KEYS, CHANGES, REGISTRARS), the
-history frames of :mod:`toolkit.governance.history` (KEY_SETS, KEY_CHANGES), the inventory and
+Inputs are the record frames of :mod:`toolkit.inputs.governance` (KEYS, CHANGES, REGISTRARS), the
+history frames of :mod:`toolkit.history.key_sets` (KEY_SETS, KEY_CHANGES), the inventory and
 the policies. ``now`` is always passed in.
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.governance.frames import DAY, HOUR, schema, ts, utc
-from toolkit.governance.history import latest_sets
+from toolkit.history.key_sets import latest_sets
+from toolkit.history.record_frames import DAY, HOUR, schema, ts, utc
 from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.schemas import UTC_TS
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.governance.records import (
+from toolkit.inputs.governance.records import (
     Field,
     RecordSpec,
     boolean,

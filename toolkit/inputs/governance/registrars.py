@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.governance.records import Field, RecordSpec, load_record_file, positive, word
+from toolkit.inputs.governance.records import Field, RecordSpec, load_record_file, positive, word
 
 SUBMISSION = ("api", "portal", "email", "epp", "cds", "other")
 

@@ -1,4 +1,4 @@
-"""Governance as data: the portfolio's record files, read strictly, reconciled with DNS.
+"""Governance as data: the portfolio's record files, read strictly.
 
 Besides ``inventory.csv`` and ``policy.yaml`` a portfolio directory may hold six record files,
 each optional — a missing file means "not evidenced", never "fine":
@@ -14,11 +14,12 @@ file                what it records                                            l
 ``exceptions.csv``  risk acceptances with approver and expiry                  :mod:`.exceptions`
 ==================  =========================================================  ================
 
-:func:`load_records` reads those present; :mod:`.history` turns stored runs into the series of
-observed DNSKEY/DS sets and their changes; :mod:`.reconcile` holds the pure reconciliation
-rules (frames in, frames out) that the governance checks
-(:mod:`toolkit.checks.governance`) turn into findings. ``python -m toolkit.governance`` prints
-the files' documentation as Markdown.
+:func:`load_records` reads those present. The reconciliation with DNS lives in the history
+stage: :mod:`toolkit.history.key_sets` turns stored runs into the series of observed DNSKEY/DS
+sets and their changes; :mod:`toolkit.history.reconcile` and :mod:`toolkit.history.oversight`
+hold the pure reconciliation rules (frames in, frames out) that the governance checks
+(:mod:`toolkit.checks.governance`) turn into findings. ``python -m toolkit.inputs.governance``
+prints the files' documentation as Markdown.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.governance.changes import CHANGES
-from toolkit.governance.drills import DRILLS
-from toolkit.governance.exceptions import EXCEPTIONS
-from toolkit.governance.incidents import INCIDENTS
-from toolkit.governance.keys import KEYS
-from toolkit.governance.records import RecordSpec, load_record_file
-from toolkit.governance.registrars import REGISTRARS
+from toolkit.inputs.governance.changes import CHANGES
+from toolkit.inputs.governance.drills import DRILLS
+from toolkit.inputs.governance.exceptions import EXCEPTIONS
+from toolkit.inputs.governance.incidents import INCIDENTS
+from toolkit.inputs.governance.keys import KEYS
+from toolkit.inputs.governance.records import RecordSpec, load_record_file
+from toolkit.inputs.governance.registrars import REGISTRARS
 
 RECORD_SPECS: dict[str, RecordSpec] = {
     s.name: s for s in (KEYS, CHANGES, DRILLS, INCIDENTS, REGISTRARS, EXCEPTIONS)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.errors import Problem
-from toolkit.governance.records import (
+from toolkit.inputs.governance.records import (
     Field,
     RecordSpec,
     boolean,

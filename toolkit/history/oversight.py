@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.governance.frames import DAY, schema, ts, utc
+from toolkit.history.record_frames import DAY, schema, ts, utc
 from toolkit.inputs.policy_settings import DrillPolicy
 from toolkit.schemas import UTC_TS
 

@@ -2,7 +2,7 @@
 
 One row per key: its zone, key tag, role, algorithm and size, its life-cycle dates (created,
 published, activated, planned retirement), where its private half is kept and who is its
-custodian. Reconciled with the DNSKEY sets observed in DNS (:mod:`toolkit.governance.reconcile`).
+custodian. Reconciled with the DNSKEY sets observed in DNS (:mod:`toolkit.history.reconcile`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.errors import Problem
-from toolkit.governance.records import (
+from toolkit.inputs.governance.records import (
     Field,
     RecordSpec,
     check_order,

@@ -3,7 +3,7 @@
 One row per ticket: which zone, what action (a rollover, a DS publication or withdrawal, an
 algorithm rollover, signing or unsigning a zone, a policy change), who requested it, who
 approved it and when, when it was implemented, its status and a reference to its evidence.
-Observed DNSKEY/DS changes are matched to these tickets (:mod:`toolkit.governance.reconcile`).
+Observed DNSKEY/DS changes are matched to these tickets (:mod:`toolkit.history.reconcile`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.errors import Problem
-from toolkit.governance.records import (
+from toolkit.inputs.governance.records import (
     Field,
     RecordSpec,
     integer,
