@@ -50,7 +50,7 @@ from toolkit.inputs.portfolio import load_portfolio  # noqa: E402
 from toolkit.lab import lab_down  # noqa: E402
 from toolkit.lab.network import NetworkConditions  # noqa: E402
 from toolkit.lab.synthetic import synthetic_up  # noqa: E402
-from toolkit.store import Store  # noqa: E402
+from toolkit.store.runs import Store  # noqa: E402
 
 
 def _self_hwm_mb() -> float:

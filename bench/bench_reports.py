@@ -47,7 +47,7 @@ def _alabel(zone: str) -> str:
 def replicate(source: Path, target: Path, zones: int) -> tuple[Path, Path, str]:
     """A workspace and portfolio folder under ``target`` holding ``zones`` zones made from the
     latest run of ``source``; returns (workspace, portfolio, run id)."""
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     run = Store(source).load("latest")
     src_zones = list(run["zones"]["zone"])

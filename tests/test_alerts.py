@@ -35,7 +35,7 @@ from toolkit.collect import CollectConfig, ResolverSpec, collect_run
 from toolkit.inputs.governance import load_records
 from toolkit.inputs.policy import PolicySet, load_policies
 from toolkit.schemas import INVENTORY, RECORDS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ZONE = "example.test"

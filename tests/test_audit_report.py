@@ -31,7 +31,7 @@ from pypdf import PdfReader
 from toolkit import audit, audit_html, report, report_html
 from toolkit.errors import ReportError
 from toolkit.schemas import FINDINGS, INVENTORY, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 
 from tests.governance_fakes import store_sample_run
 from toolkit import board, report
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

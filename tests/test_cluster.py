@@ -22,7 +22,7 @@ from toolkit.collect.cluster import ClusterCollectionError, ClusterSpec, collect
 from toolkit.collect.resolvers import check_vantage
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import RESOLVER_CHECKS
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 SAMPLE = "data/sample-portfolio"
 

@@ -24,7 +24,7 @@ from toolkit import dashboard, report
 from toolkit.alerts.state import AlertState, save_state
 from toolkit.errors import ReportError
 from toolkit.schemas import RESOLVER_CHECKS
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

@@ -20,7 +20,7 @@ from toolkit.inputs.governance.drills import load_drills
 from toolkit.lab import LabInfo
 from toolkit.lab.drills import DRILLS, DrillResult, drill_list, run_drill
 from toolkit.lab.publish import served_files
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.lab
 

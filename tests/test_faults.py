@@ -13,7 +13,7 @@ from governance_fakes import SAMPLE, store_sample_run
 
 from toolkit.cli import main
 from toolkit.schemas import ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 NOW_TEXT = "2026-11-28T12:00:00Z"

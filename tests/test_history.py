@@ -18,7 +18,7 @@ from toolkit.history import History
 from toolkit.history.frames import RUNS
 from toolkit.lab import zones as labzones
 from toolkit.schemas import FINDINGS, INVENTORY, RECORDS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 ZONE = "example.test"

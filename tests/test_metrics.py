@@ -12,7 +12,7 @@ from toolkit.cli import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
 from toolkit.metrics import exposition, latest_exposition, write_metrics
 from toolkit.schemas import FINDINGS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from toolkit.collect.transport import (
     TransportConfig,
 )
 from toolkit.inputs.policy_settings import Politeness
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-portfolio"
 

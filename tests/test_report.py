@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from toolkit import assess, report, report_html
 from toolkit.errors import ReportError
 from toolkit.schemas import ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

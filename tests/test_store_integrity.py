@@ -14,8 +14,8 @@ import pytest
 from toolkit.cli import main
 from toolkit.errors import StoreError
 from toolkit.schemas import ZONES
-from toolkit.signing import FINGERPRINT, KEY_ENV, PRIVATE_KEY, PUBLIC_KEY, SIGNING_DIR
-from toolkit.store import SIGNED, UNSIGNED, Store
+from toolkit.store.runs import SIGNED, UNSIGNED, Store
+from toolkit.store.signing import FINGERPRINT, KEY_ENV, PRIVATE_KEY, PUBLIC_KEY, SIGNING_DIR
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -100,7 +100,7 @@ def test_a_consistent_rewrite_of_file_and_manifest_is_refused(tmp_path):
     zones_frame("secure").to_parquet(forged, index=False)
     mpath = _writable(run / "manifest.json")
     doc = json.loads(mpath.read_text())
-    from toolkit.store import sha256_file
+    from toolkit.store.runs import sha256_file
 
     doc["files"]["zones.parquet"]["sha256"] = sha256_file(forged)
     mpath.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")

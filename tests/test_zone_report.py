@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from tests.governance_fakes import sample_frames, store_sample_run
 from toolkit import report, zone_report
 from toolkit.errors import ReportError
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

@@ -30,7 +30,7 @@ from toolkit.history.key_sets import key_set_changes, load_key_history
 from toolkit.inputs.governance import GovernanceRecords, load_records
 from toolkit.inputs.portfolio import Portfolio, load_portfolio
 from toolkit.maturity import Maturity, score
-from toolkit.store import Run, Store
+from toolkit.store.runs import Run, Store
 from toolkit.vocabulary import SEVERITY_RANK
 
 FORMAT_VERSION = 1

@@ -17,7 +17,7 @@ from toolkit.evidence import defuse_formulas
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import UTC_TS, Column, FrameSchema
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 EXPORT = FrameSchema(
     "inventory_export",

@@ -25,7 +25,7 @@ import pandas as pd
 from toolkit.checks.base import RESULT_STATUSES, SEVERITIES, Row
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.store import Run, Store
+    from toolkit.store.runs import Run, Store
 
 #: Frames of a run the audit report stands on (all of them are attached to the PDF).
 RUN_FRAMES = ("inventory", "zones", "findings", "records", "resolver_checks", "queries")
@@ -81,7 +81,7 @@ def read_run_manifest(store: Store, run_id: str) -> dict[str, Any]:
 def signature_sentence(run: Run) -> str:
     """One sentence on the run manifest's signature: the workspace key's fingerprint and the
     manifest's place in the workspace's chain of runs, or that the run predates signing."""
-    from toolkit.store import SIGNED
+    from toolkit.store.runs import SIGNED
 
     m = run.manifest
     if run.integrity != SIGNED:

@@ -31,7 +31,7 @@ from toolkit.vocabulary import PILLARS, SEVERITIES, SEVERITY_RANK
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.assessment import Assessment
-    from toolkit.store import Run, Store
+    from toolkit.store.runs import Run, Store
 
 #: Days from the as-of date to a risk's due date, by severity (the board report prints this).
 DUE_DAYS: dict[str, int] = {"critical": 7, "high": 30, "medium": 90, "low": 180, "info": 365}

@@ -20,7 +20,7 @@ from toolkit.report_html import notice_html, pct, plural
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.report_html import ReportInfo
-    from toolkit.store import Run
+    from toolkit.store.runs import Run
 
 _RAG = {"red": "Red", "amber": "Amber", "green": "Green"}
 _SEV = ("critical", "high", "medium", "low", "info")

@@ -234,14 +234,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     _print_frame(Store(args.workspace).list_runs(), args.format)
     return 0
 
 
 def cmd_zones(args: argparse.Namespace) -> int:
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     zones = Store(args.workspace).load(args.run).frames["zones"]
     if args.format == "json":
@@ -312,7 +312,7 @@ def _report_document(args: argparse.Namespace, default_out: Path, classification
 
 def _run_portfolio(workspace: Path | str, run: str) -> Path:
     """The portfolio folder a stored run was collected from."""
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     portfolio = (Store(workspace).load(run, verify=False).manifest.get("parameters") or {}).get(
         "portfolio"

@@ -51,7 +51,7 @@ from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.report import FetchPolicy, RenderedReport, ReportOptions
-    from toolkit.store import Run
+    from toolkit.store.runs import Run
 
 FORMAT = "dnssec-audit-evidence-pack"
 FORMAT_VERSION = 1
@@ -270,8 +270,8 @@ def write_evidence_pack(
     from toolkit import audit
     from toolkit.errors import StoreError
     from toolkit.report import ReportOptions, render_report
-    from toolkit.signing import public_pem
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
+    from toolkit.store.signing import public_pem
     from toolkit.zonefile import zone_file_stem, zone_file_text
 
     out_dir = Path(out_dir).expanduser().resolve()
@@ -420,7 +420,7 @@ def write_evidence_pack(
         if key is not None:
             (tmp / PACK_SIGNATURE).write_bytes(key.sign(manifest_bytes))
         if tsa_url:
-            from toolkit.timestamp import request_timestamp
+            from toolkit.store.timestamp import request_timestamp
 
             (tmp / PACK_TIMESTAMP).write_bytes(request_timestamp(manifest_bytes, tsa_url))
         (tmp / SUMS).write_text(_sums_text(manifest, manifest_bytes), encoding="utf-8")
@@ -658,7 +658,7 @@ def verify_evidence_pack(
 def _verify_timestamp(
     root: Path, manifest_bytes: bytes, result: Verification, tsa_ca: Path | str | None
 ) -> None:
-    from toolkit.timestamp import TimestampError, verify_timestamp
+    from toolkit.store.timestamp import TimestampError, verify_timestamp
 
     _verify_run_timestamps(root, result, tsa_ca)
     token = _read_pack_file(root, PACK_TIMESTAMP)
@@ -682,7 +682,7 @@ def _verify_timestamp(
 
 def _verify_run_timestamps(root: Path, result: Verification, tsa_ca: Path | str | None) -> None:
     """Each run manifest's RFC 3161 token in the pack (``runs/<run>/manifest.json.tsr``)."""
-    from toolkit.timestamp import TimestampError, verify_timestamp
+    from toolkit.store.timestamp import TimestampError, verify_timestamp
 
     unchecked = 0
     for folder in sorted((root / "runs").glob("*")) if (root / "runs").is_dir() else []:
@@ -719,7 +719,7 @@ def _verify_signatures(
     expect_key: str,
 ) -> None:
     from toolkit.errors import StoreError
-    from toolkit.signing import fingerprint, load_public_pem, verify
+    from toolkit.store.signing import fingerprint, load_public_pem, verify
 
     public = None
     pem = _read_pack_file(root, PUBLIC_KEY)

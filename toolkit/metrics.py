@@ -36,7 +36,7 @@ import pandas as pd
 
 from toolkit.atomic import write_atomic
 from toolkit.errors import WriteError
-from toolkit.store import Run, Store
+from toolkit.store.runs import Run, Store
 from toolkit.vocabulary import SEVERITIES
 
 STATUSES = ("secure", "insecure", "bogus", "indeterminate")

@@ -686,7 +686,7 @@ def render_report(
     :class:`ReportOptions`) and :class:`ReportError` otherwise; either way nothing is written
     at ``out``.
     """
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     if kind not in REPORTS:
         raise ReportError(f"unknown report '{kind}' (known: {', '.join(sorted(REPORTS))})")
@@ -868,7 +868,7 @@ def render_dashboard(
     ``<out>.failed.ipynb``) and :class:`ReportError` otherwise (unknown run, a page that is not
     self-contained); either way nothing is written at ``out``.
     """
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     workspace = Path(workspace).expanduser().resolve()
     out = Path(out).expanduser().resolve()
@@ -971,7 +971,7 @@ def render_runbook(
     Raises :class:`ReportError` (unknown run or zone, no portfolio); nothing is written at
     ``out`` on failure.
     """
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     workspace = Path(workspace).expanduser().resolve()
     _check_as_of(as_of)

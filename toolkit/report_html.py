@@ -41,7 +41,7 @@ from toolkit.assess import STATUSES
 from toolkit.errors import ReportError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.store import Run
+    from toolkit.store.runs import Run
 
 #: Titles of the reports and documents (title block or cover, running header, PDF metadata).
 BOARD_TITLE = "DNSSEC status — board report"

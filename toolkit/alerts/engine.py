@@ -37,7 +37,7 @@ from toolkit.inputs.governance import GovernanceRecords, load_records
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import UTC_TS, Column, FrameSchema
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 DEFAULT_LOOKBACK_DAYS = 120.0
 HISTORY_FRAMES = ("inventory", "zones", "records", "resolver_checks")

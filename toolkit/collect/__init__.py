@@ -29,7 +29,7 @@ from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
 from toolkit.errors import WriteError
 from toolkit.inputs.portfolio import load_portfolio
-from toolkit.store import Run, Store
+from toolkit.store.runs import Run, Store
 
 __all__ = ["CollectConfig", "ResolverSpec", "TransportConfig", "collect", "collect_run"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.schemas import UTC_TS, Column, FrameSchema
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 KEY_SETS = FrameSchema(
     "key_sets",

@@ -7,7 +7,7 @@ Layout of a workspace::
     WORKSPACE/runs/<run_id>/<frame>.parquet   one file per frame (see toolkit.schemas)
     WORKSPACE/runs/<run_id>/manifest.json.sig Ed25519 signature of manifest.json's bytes
     WORKSPACE/signing/                        the workspace's public key, its fingerprint and
-                                              the chain head (see toolkit.signing)
+                                              the chain head (see toolkit.store.signing)
 
 Signed, chained manifests: each manifest also records ``sequence`` (its place in the order of
 publication, from 1), ``previous_manifest_sha256`` (the SHA-256 of the previous published run's
@@ -54,7 +54,7 @@ from toolkit import __version__
 from toolkit.atomic import sync_dir, write_atomic
 from toolkit.errors import StoreError
 from toolkit.schemas import ALL as SCHEMAS
-from toolkit.signing import SIGNATURE_SUFFIX, SIGNING_DIR, WorkspaceKey, fingerprint, verify
+from toolkit.store.signing import SIGNATURE_SUFFIX, SIGNING_DIR, WorkspaceKey, fingerprint, verify
 
 FORMAT_VERSION = 1
 DEFAULT_WORKSPACE = Path("workspace")
@@ -207,7 +207,7 @@ class Store:
                 (tmp / _MANIFEST).write_bytes(data)
                 (tmp / _SIGNATURE).write_bytes(key.sign(data))
                 if tsa_url:  # the manifest's place in the chain is fixed only here
-                    from toolkit.timestamp import request_timestamp
+                    from toolkit.store.timestamp import request_timestamp
 
                     (tmp / TIMESTAMP).write_bytes(request_timestamp(data, tsa_url))
                 for p in tmp.iterdir():
