@@ -13,7 +13,7 @@ import pytest
 from governance_fakes import SAMPLE, store_sample_run
 from test_governance_checks import DELIBERATE_GAPS
 
-from toolkit.assessment import assess, render_text
+from toolkit.assessment.assess import assess, render_text
 from toolkit.asset_export import EXPORT, enriched_inventory
 from toolkit.cli import main
 from toolkit.errors import StoreError

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from governance_fakes import SAMPLE, sample_frames, store_sample_run
 
-from toolkit.assessment import assess
+from toolkit.assessment.assess import assess
 from toolkit.checks import Context, default_registry
 from toolkit.checks import governance as governance_checks
 from toolkit.checks import operational as operational_checks

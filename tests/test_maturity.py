@@ -10,10 +10,10 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
+from toolkit.assessment.maturity import INDICATOR_NAMES, INDICATORS, PORTFOLIO, level_for, score
 from toolkit.inputs.maturity_settings import Gate, MaturitySettings
 from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.inputs.policy_settings import Settings
-from toolkit.maturity import INDICATOR_NAMES, INDICATORS, PORTFOLIO, level_for, score
 from toolkit.schemas import FINDINGS, INVENTORY, ZONES
 
 # Only four indicators weigh in the arithmetic tests: the numbers can be checked by hand.
@@ -109,7 +109,7 @@ def test_explain_of_the_sample_assessment_sums_back(tmp_path):
 
     from governance_fakes import store_sample_run
 
-    from toolkit.assessment import assess
+    from toolkit.assessment.assess import assess
 
     store_sample_run(tmp_path, datetime(2026, 11, 28, 6, tzinfo=UTC))
     m = assess(None, tmp_path, now=datetime(2026, 11, 28, 12, tzinfo=UTC)).maturity

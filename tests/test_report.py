@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from toolkit import assess, report, report_html
+from toolkit import report, report_html
+from toolkit.assessment import headline as assess
 from toolkit.errors import ReportError
 from toolkit.schemas import ZONES
 from toolkit.store.runs import Store

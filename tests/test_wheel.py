@@ -72,7 +72,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "toolkit/report_templates/print.css",
         "toolkit/report_templates/audit/index.html.j2",
         "toolkit/sample_portfolio/inventory.csv",
-        "toolkit/frameworks/iso27001.yaml",
+        "toolkit/assessment/frameworks/iso27001.yaml",
     ):
         assert shipped in names
 

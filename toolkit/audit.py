@@ -7,7 +7,8 @@ writes HTML (:mod:`toolkit.audit_html` does) or files (:mod:`toolkit.evidence` d
 
 The governance side (key manifest, change control, drills, incidents, risk acceptances, the
 control-by-control view of a framework) comes from the governance assessment
-(``toolkit.assessment``). Until a workspace holds one, :func:`governance_view` says so and the
+(``toolkit.assessment.assess``). Until a workspace holds one, :func:`governance_view` says so and
+the
 report marks those sections *not evidenced* instead of guessing.
 """
 
@@ -668,7 +669,7 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 class GovernanceView:
     """What the report can say about governance.
 
-    ``available`` when the governance assessment (``toolkit.assessment``) ran for the run:
+    ``available`` when the governance assessment (``toolkit.assessment.assess``) ran for the run:
     then ``findings`` holds every check of every pillar, ``requirements`` the status of each
     requirement of ``framework`` (all frameworks when empty), ``evidence`` the findings behind
     each, ``records`` the governance record frames read (by kind), ``missing_records`` the
@@ -712,7 +713,7 @@ def governance_view(
     try:
         import importlib
 
-        module = importlib.import_module("toolkit.assessment")
+        module = importlib.import_module("toolkit.assessment.assess")
     except ImportError:
         return GovernanceView(False, NOT_EVIDENCED, framework)
     if store is None:

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from toolkit.maturity import PORTFOLIO
+from toolkit.assessment.maturity import PORTFOLIO
 from toolkit.report_html import plural
 from toolkit.vocabulary import PILLARS, SEVERITIES, SEVERITY_RANK
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.assessment import Assessment
+    from toolkit.assessment.assess import Assessment
     from toolkit.store.runs import Run, Store
 
 #: Days from the as-of date to a risk's due date, by severity (the board report prints this).
@@ -193,7 +193,7 @@ def board_view(
         view.tier1 = tier1_rag(run["zones"], None, None)
         return view
     try:
-        from toolkit.assessment import assess
+        from toolkit.assessment.assess import assess
         from toolkit.inputs.portfolio import load_portfolio
 
         loaded = load_portfolio(str(portfolio))

@@ -209,7 +209,7 @@ def _collect_config(args: argparse.Namespace) -> object:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from toolkit.assess import headline
+    from toolkit.assessment.headline import headline
     from toolkit.collect import collect_run
 
     config = _collect_config(args)
@@ -258,7 +258,7 @@ def cmd_zones(args: argparse.Namespace) -> int:
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    from toolkit.assessment import assess, render_text
+    from toolkit.assessment.assess import assess, render_text
 
     result = assess(args.portfolio, args.workspace, run=args.run, now=parse_now(args.now))
     if args.format == "json":

@@ -1077,9 +1077,9 @@ def render_zone_report(
 
 def check_framework(framework: str) -> None:
     """Raise ReportError unless ``framework`` is one the toolkit has a mapping for (the ids
-    of ``toolkit.frameworks``; any lower-case id when that module is absent)."""
+    of ``toolkit.assessment.frameworks``; any lower-case id when that module is absent)."""
     try:
-        from toolkit.frameworks import FRAMEWORK_IDS
+        from toolkit.assessment.frameworks import FRAMEWORK_IDS
     except ImportError:  # pragma: no cover - the frameworks ship with the toolkit
         FRAMEWORK_IDS = ()
     if FRAMEWORK_IDS and framework not in FRAMEWORK_IDS:

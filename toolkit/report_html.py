@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit import __version__
-from toolkit.assess import STATUSES
+from toolkit.assessment.headline import STATUSES
 from toolkit.errors import ReportError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,7 +55,8 @@ TOC_PLACEHOLDER = '<nav class="toc" id="toc"></nav>'
 #: it back for the HTML <title>/<meta> and the PDF metadata.
 REPORT_META_KEY = "dnssec_report"
 
-#: Display words and chart colours of the statuses, in the fixed order of toolkit.assess.
+#: Display words and chart colours of the statuses, in the fixed order of
+#: toolkit.assessment.headline.
 STATUS_LABELS = {
     "secure": "Secure",
     "insecure": "Insecure",
@@ -223,7 +224,8 @@ def title_block_html(info: ReportInfo) -> str:
 
 
 def headline_html(h: Mapping[str, Any]) -> str:
-    """KPI tiles and the headline in plain words, from :func:`toolkit.assess.headline`."""
+    """KPI tiles and the headline in plain words, from
+    :func:`toolkit.assessment.headline.headline`."""
     n = int(h["zones"])
     tiles = [
         (str(n), "zones checked", "every zone of the inventory", "tile-neutral"),
@@ -457,7 +459,8 @@ def _cell(value: Any, default: str = "") -> str:
 
 
 def action_table_html(groups: pd.DataFrame, names: int = 2) -> str:
-    """The zones needing action, grouped (:func:`toolkit.assess.action_groups`), as an HTML
+    """The zones needing action, grouped (:func:`toolkit.assessment.headline.action_groups`), as an
+    HTML
     table: one row per problem, naming up to ``names`` of its zones (a single zone with its
     A-label under an IDN's U-label) and how many more."""
     if groups.empty:

@@ -1,7 +1,7 @@
 """What the operational and governance checks read from a :class:`Context`.
 
 Besides the run's frames (``zones``, ``records``) and the portfolio's ``inventory``, the
-context of a full assessment (:func:`toolkit.assessment.assess`) carries:
+context of a full assessment (:func:`toolkit.assessment.assess.assess`) carries:
 
 * the record frames of :mod:`toolkit.inputs.governance` that exist — ``keys``, ``changes``,
   ``drills``, ``incidents``, ``registrars``, ``exceptions`` (a missing one: not evidenced);

@@ -70,7 +70,7 @@ def collect_run(
 
         frames = collect_parallel(portfolio, config, now=now, workers=workers)
     # Only the technical pillar at collection time: the operational and governance checks need
-    # the portfolio's records and the run history, and are computed by toolkit.assessment.
+    # the portfolio's records and the run history, and are computed by toolkit.assessment.assess.
     frames["findings"] = run_checks(frames, portfolio.policies, now=now, pillars=("technical",))
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
     if cluster is not None:

@@ -113,7 +113,7 @@ def trends(
     history: History, freq: str = "quarter", *, policies: PolicySet | None = None
 ) -> pd.DataFrame:
     """Per-period figures (schema :data:`frames.TRENDS`); with ``policies`` each period's
-    last run is also scored by :mod:`toolkit.maturity`. Raises ValueError for an unknown
+    last run is also scored by :mod:`toolkit.assessment.maturity`. Raises ValueError for an unknown
     ``freq`` (one of :data:`FREQUENCIES`)."""
     scorer = maturity_scorer(policies) if policies is not None else None
     return trends_frame(

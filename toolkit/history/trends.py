@@ -129,9 +129,9 @@ def latency_trends_frame(resolver_checks: pd.DataFrame, freq: str = "quarter") -
 
 
 def maturity_scorer(policies: PolicySet) -> Scorer:
-    """A :data:`Scorer` with :func:`toolkit.maturity.score` under ``policies``: the
+    """A :data:`Scorer` with :func:`toolkit.assessment.maturity.score` under ``policies``: the
     portfolio's overall score and level, from the run's findings, zones and inventory."""
-    from toolkit.maturity import score
+    from toolkit.assessment.maturity import score
 
     def scorer(frames: Mapping[str, pd.DataFrame]) -> tuple[float, int] | None:
         if not {"findings", "zones", "inventory"} <= set(frames) or frames["inventory"].empty:

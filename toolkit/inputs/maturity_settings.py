@@ -1,5 +1,6 @@
 """The ``maturity`` section of ``policy.yaml``: weights, level thresholds and gates of the
-maturity model (:mod:`toolkit.maturity`), with their defaults (REFERENCE §5) and the reader
+maturity model (:mod:`toolkit.assessment.maturity`), with their defaults (REFERENCE §5) and the
+reader
 that validates them. Read through :func:`toolkit.inputs.policy_settings.read_settings`.
 """
 
@@ -68,7 +69,7 @@ def _default_tiers() -> dict[int | None, float]:
 
 @dataclass(frozen=True)
 class MaturitySettings:
-    """``maturity``: weights, level thresholds and gates of :mod:`toolkit.maturity`.
+    """``maturity``: weights, level thresholds and gates of :mod:`toolkit.assessment.maturity`.
 
     ``tier_weights`` maps a risk tier (None: untiered) to the weight of its zones in the
     portfolio score; ``indicator_weights`` overrides the model's default indicator weights;
@@ -83,7 +84,9 @@ class MaturitySettings:
 
 
 def read_maturity(c: Collector, body: dict[Any, Any]) -> MaturitySettings:
-    from toolkit.maturity import INDICATOR_NAMES  # the model's indicators (no import cycle)
+    from toolkit.assessment.maturity import (
+        INDICATOR_NAMES,  # the model's indicators (no import cycle)
+    )
 
     path: Path_ = ("maturity",)
     table = {

@@ -33,7 +33,7 @@ Top-level sections::
     maturity:
       pillar_weights: {technical: 0.40, operational: 0.35, governance: 0.25}
       tier_weights: {1: 3, 2: 2, 3: 1, untiered: 1}
-      indicator_weights: {chain_status: 3}   # overrides of toolkit.maturity's defaults
+      indicator_weights: {chain_status: 3}   # overrides of toolkit.assessment.maturity's defaults
       levels: [40, 60, 75, 90]               # lowest score of levels 2, 3, 4 and 5
       gates:                                 # a gate caps the level whatever the score
         - {id: bogus-tier-1, when: zone_status, statuses: [bogus], tiers: [1], max_level: 2}

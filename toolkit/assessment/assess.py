@@ -23,13 +23,13 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.assessment.frameworks import Framework, load_frameworks, rollup
+from toolkit.assessment.maturity import Maturity, score
 from toolkit.checks import Context, default_registry
 from toolkit.errors import InputError
-from toolkit.frameworks import Framework, load_frameworks, rollup
 from toolkit.history.key_sets import key_set_changes, load_key_history
 from toolkit.inputs.governance import GovernanceRecords, load_records
 from toolkit.inputs.portfolio import Portfolio, load_portfolio
-from toolkit.maturity import Maturity, score
 from toolkit.store.runs import Run, Store
 from toolkit.vocabulary import SEVERITY_RANK
 
@@ -44,7 +44,8 @@ class Assessment:
     """The result of :func:`assess`.
 
     ``findings`` (schema FINDINGS) of every check; ``requirements`` and
-    ``requirement_evidence`` (schemas of :mod:`toolkit.frameworks`); ``maturity`` (scores,
+    ``requirement_evidence`` (schemas of :mod:`toolkit.assessment.frameworks`); ``maturity``
+    (scores,
     indicators, evidence, gates); ``frames`` — every frame the checks read (run, inventory,
     records, ``key_sets`` and ``key_changes`` of the history).
     """
