@@ -494,7 +494,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from toolkit.metrics import latest_exposition, write_metrics
+    from toolkit.alerts.metrics import latest_exposition, write_metrics
 
     text = latest_exposition(args.workspace, args.run)
     if args.out:
