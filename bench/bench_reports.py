@@ -116,7 +116,7 @@ def replicate(source: Path, target: Path, zones: int) -> tuple[Path, Path, str]:
 
 def render_one(kind: str, workspace: str, out: str) -> None:
     """Child mode: render one report, print JSON with seconds and peak memory."""
-    from toolkit.report import render_audit_report, render_board_report
+    from toolkit.reports.render import render_audit_report, render_board_report
 
     t0 = time.perf_counter()
     if kind == "board":

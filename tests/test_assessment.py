@@ -14,10 +14,10 @@ from governance_fakes import SAMPLE, store_sample_run
 from test_governance_checks import DELIBERATE_GAPS
 
 from toolkit.assessment.assess import assess, render_text
-from toolkit.asset_export import EXPORT, enriched_inventory
 from toolkit.cli import main
 from toolkit.errors import StoreError
 from toolkit.inputs.portfolio import load_portfolio
+from toolkit.reports.asset_export import EXPORT, enriched_inventory
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 NOW_TEXT = "2026-11-28T12:00:00Z"
@@ -155,7 +155,7 @@ def test_enriched_inventory_marks_zones_not_in_the_run():
 
 
 def test_export_failure_leaves_no_partial_file(workspace, tmp_path):
-    from toolkit.asset_export import export_inventory
+    from toolkit.reports.asset_export import export_inventory
 
     target = tmp_path / "assets.csv"
     target.write_text("previous\n")

@@ -18,9 +18,10 @@ import pytest
 from pypdf import PdfReader
 from test_audit_report import NOW, build_workspace
 
-from toolkit import cli, evidence, report
+from toolkit import cli, evidence
 from toolkit.evidence import EvidenceError, verify_evidence_pack, write_evidence_pack
-from toolkit.report import ReportOptions
+from toolkit.reports import render as report
+from toolkit.reports.render import ReportOptions
 from toolkit.store.runs import sha256_file
 
 pytestmark = pytest.mark.report

@@ -264,7 +264,7 @@ def test_full_disk_in_metrics_and_inventory_export_is_one_line(tmp_path, tmpfs, 
 
 def test_full_disk_in_a_report_is_not_blamed_on_weasyprint(tmpfs):
     from toolkit.errors import WriteError
-    from toolkit.report import html_to_pdf
+    from toolkit.reports.render import html_to_pdf
 
     fs = tmpfs("full", size="64k")
     _fill(fs)
@@ -312,7 +312,7 @@ def test_alerts_now_past_the_look_back_says_the_runs_exist(tmp_path, capsys):
 
 def test_zone_not_in_the_run_says_how_many_more_it_holds():
     from toolkit.errors import ReportError
-    from toolkit.report_html import find_zone
+    from toolkit.reports.html import find_zone
 
     zones = ZONES.frame([{"zone": f"z{i:02}.test", "status": "secure"} for i in range(12)])
     with pytest.raises(ReportError) as err:
@@ -366,8 +366,8 @@ def test_pending_alerts_reach_the_corrected_webhook_url(tmp_path, capsys):
 
 def test_dashboard_does_not_claim_no_open_alert_when_alerts_were_not_evaluated(tmp_path):
     from toolkit.alerts import evaluate_alerts
-    from toolkit.dashboard import alerts_html, open_alerts
-    from toolkit.report import render_dashboard
+    from toolkit.reports.dashboard import alerts_html, open_alerts
+    from toolkit.reports.render import render_dashboard
 
     ws = tmp_path / "ws"
     run = store_sample_run(ws, NOW - timedelta(hours=1))

@@ -300,7 +300,7 @@ def test_one_store_reads_the_key_it_created_and_lists_damaged_runs_in_time_order
 
 
 def test_the_audit_runs_of_the_period_leave_a_damaged_run_out(tmp_path):
-    from toolkit.audit import runs_in_period
+    from toolkit.reports.audit import runs_in_period
 
     store = Store(tmp_path)
     a, b, c = three_runs(store)

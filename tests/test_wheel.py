@@ -115,7 +115,7 @@ def _env(bin_dir: Path) -> dict[str, str]:
 
 def test_the_installed_toolkit_is_the_wheel_not_the_checkout(installed, tmp_path):
     code = (
-        "import toolkit, toolkit.report as r, toolkit.demo as d; "
+        "import toolkit, toolkit.reports.render as r, toolkit.demo as d; "
         "print(toolkit.__file__); print(r.notebooks_dir()); print(r.templates_dir()); "
         "print(d.SAMPLE_PORTFOLIO)"
     )

@@ -84,7 +84,7 @@ def share(text: str) -> float:
 def period(text: str) -> str:
     """A report period: ``2026Q4``, ``2026-H2``, ``2026-11``, ``2026`` or a free label; text
     shaped like a period that names none (``2026Q9``, ``2026-13``) is refused."""
-    from toolkit.audit import period_bounds
+    from toolkit.reports.audit import period_bounds
 
     if _PERIOD_SHAPE.match(text.strip()) and period_bounds(text) is None:
         raise argparse.ArgumentTypeError(

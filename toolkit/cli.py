@@ -269,7 +269,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
-    from toolkit.asset_export import export_inventory
+    from toolkit.reports.asset_export import export_inventory
 
     out = export_inventory(args.portfolio, args.workspace, args.out, run=args.run)
     print(f"wrote {out}")
@@ -293,7 +293,7 @@ DOCUMENT_KINDS = ("dashboard", "policy", "runbook")
 
 def _report_document(args: argparse.Namespace, default_out: Path, classification: str) -> int:
     """The dashboard (HTML), the policy statement and a zone's runbook (PDF)."""
-    from toolkit import report
+    from toolkit.reports import render as report
 
     out = args.out or default_out
     common = {"organisation": args.organisation, "as_of": args.as_of,
@@ -323,7 +323,7 @@ def _run_portfolio(workspace: Path | str, run: str) -> Path:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from toolkit.report import ReportOptions, render_report
+    from toolkit.reports.render import ReportOptions, render_report
 
     default_out, default_class = REPORT_DEFAULTS[args.kind]
     if args.tsa_url and not args.evidence:
@@ -367,7 +367,7 @@ def _copy_pack_pdf(pack: Path, out: Path) -> Path:
     """Copy an evidence pack's PDF to ``out`` atomically; returns ``out``."""
     from toolkit.errors import WriteError
     from toolkit.evidence import REPORT_PDF
-    from toolkit.report import _write_atomically
+    from toolkit.reports.render import _write_atomically
 
     data = (pack / REPORT_PDF).read_bytes()
     try:

@@ -61,7 +61,7 @@ def run_demo(
     )
     from toolkit.lab import lab_down, lab_up
     from toolkit.lab.demo_history import build_demo_history
-    from toolkit.report import ReportOptions, render_board_report
+    from toolkit.reports.render import ReportOptions, render_board_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if workspace.exists():

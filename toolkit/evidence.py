@@ -50,7 +50,7 @@ from toolkit.atomic import sync_dir
 from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.report import FetchPolicy, RenderedReport, ReportOptions
+    from toolkit.reports.render import FetchPolicy, RenderedReport, ReportOptions
     from toolkit.store.runs import Run
 
 FORMAT = "dnssec-audit-evidence-pack"
@@ -146,7 +146,7 @@ def report_data_files(run: Run, tables: Mapping[str, pd.DataFrame]) -> Iterator[
 
     Made one at a time as they are consumed: at 10,000 zones the CSVs come to ~500 MB, which
     :func:`write_attachment_dir` writes out file by file instead of holding them all."""
-    from toolkit.audit import RUN_FRAMES
+    from toolkit.reports.audit import RUN_FRAMES
     from toolkit.schemas import ALL as SCHEMAS
 
     yield DataFile(
@@ -189,9 +189,9 @@ def table_description(name: str) -> str:
 
 def write_attachment_dir(folder: Path | str, files: Iterable[DataFile]) -> list[dict[str, Any]]:
     """Write ``files`` into ``folder`` with the index the renderer reads
-    (:data:`toolkit.report.ATTACHMENTS_INDEX`); return the index entries (name, description,
+    (:data:`toolkit.reports.render.ATTACHMENTS_INDEX`); return the index entries (name, description,
     sha256, bytes, rows)."""
-    from toolkit.report import ATTACHMENTS_INDEX
+    from toolkit.reports.render import ATTACHMENTS_INDEX
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -267,12 +267,12 @@ def write_evidence_pack(
     import time
     from dataclasses import replace
 
-    from toolkit import audit
     from toolkit.errors import StoreError
-    from toolkit.report import ReportOptions, render_report
+    from toolkit.reports import audit
+    from toolkit.reports.render import ReportOptions, render_report
+    from toolkit.reports.zonefile import zone_file_stem, zone_file_text
     from toolkit.store.runs import Store
     from toolkit.store.signing import public_pem
-    from toolkit.zonefile import zone_file_stem, zone_file_text
 
     out_dir = Path(out_dir).expanduser().resolve()
     workspace = Path(workspace).expanduser().resolve()

@@ -1,9 +1,9 @@
 """HTML fragments of the audit report (``notebooks/audit_report.ipynb``).
 
 Every value from the data — zone names, owners, messages, evidence text, records — goes through
-:func:`toolkit.report_html.escape`; CSS classes derived from data are whitelisted. A table is built
+:func:`toolkit.reports.html.escape`; CSS classes derived from data are whitelisted. A table is built
 by :func:`table_html` from a frame and a list of :class:`Col`. Sections that have no evidence
-say so (:func:`toolkit.report_html.notice_html`), never invent.
+say so (:func:`toolkit.reports.html.notice_html`), never invent.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toolkit.audit import VERDICTS, GovernanceView, collapse_findings, collapse_zone_findings
 from toolkit.checks.base import RESULT_STATUSES, SEVERITIES
-from toolkit.report_html import (
+from toolkit.reports.audit import (
+    VERDICTS,
+    GovernanceView,
+    collapse_findings,
+    collapse_zone_findings,
+)
+from toolkit.reports.html import (
     STATUS_LABELS,
     anchor_id,
     escape,
@@ -27,7 +32,7 @@ from toolkit.report_html import (
     plural,
     status_class,
 )
-from toolkit.zonefile import record_lines
+from toolkit.reports.zonefile import record_lines
 
 RESULT_LABELS = {
     "pass": "Pass",
@@ -709,7 +714,7 @@ def governance_topics_html(
     exceptions): for each, the record files it rests on (rows read, or not given) and the
     results of the checks that reconcile them with DNS, with the evidence. Without a
     governance assessment each section says *not evidenced*."""
-    from toolkit.audit import GOVERNANCE_TOPICS, check_summary, findings_of
+    from toolkit.reports.audit import GOVERNANCE_TOPICS, check_summary, findings_of
 
     parts = []
     for key, (title, kinds, checks) in GOVERNANCE_TOPICS.items():
@@ -783,7 +788,7 @@ def ds_summary_html(proofs: pd.DataFrame) -> str:
 
 
 def verdict_badge(verdict: Any) -> str:
-    """A DS verdict (:data:`toolkit.audit.VERDICTS`) as a badge."""
+    """A DS verdict (:data:`toolkit.reports.audit.VERDICTS`) as a badge."""
     cls = (
         VERDICT_CLASSES.get(verdict, "result-unknown")
         if isinstance(verdict, str)

@@ -1,6 +1,7 @@
 """The health dashboard: frames in, self-contained HTML fragments out (no I/O).
 
-``notebooks/dashboard.ipynb`` displays these fragments; :func:`toolkit.report.render_dashboard`
+``notebooks/dashboard.ipynb`` displays these fragments;
+:func:`toolkit.reports.render.render_dashboard`
 turns the executed notebook into one HTML file that needs nothing else: its stylesheet is
 inline, its charts are inline SVG written here by hand (no plotting library, no script), and a
 Content-Security-Policy forbids the browser to load anything at all.
@@ -14,7 +15,8 @@ Five panels, each a pure function of stored frames:
 * :func:`open_alerts` — the alerts still active, most severe first.
 
 Every value from the data (zone names, resolver labels, alert messages) is escaped with
-:func:`toolkit.report_html.escape`; CSS classes and colours come from fixed tables, never from data.
+:func:`toolkit.reports.html.escape`; CSS classes and colours come from fixed tables, never from
+data.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from toolkit.report_html import STATUS_COLOURS, STATUS_LABELS, escape, pct, plural
+from toolkit.reports.html import STATUS_COLOURS, STATUS_LABELS, escape, pct, plural
 
 #: Resolver answers as :func:`toolkit.collect.resolvers.resolver_status` names them, in order.
 RESOLVER_STATUSES = ("secure", "insecure", "bogus", "indeterminate")

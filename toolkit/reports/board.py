@@ -4,7 +4,7 @@ the quarterly KPIs — as frames, from the assessment of the reported run and th
 
 :func:`board_view` is the one entry point that does I/O (it reads the store and assesses); the
 rest are pure functions of frames. The HTML and SVG built from these frames live in
-:mod:`toolkit.board_html`.
+:mod:`toolkit.reports.board_html`.
 
 Every number names its source: the portfolio score is ``Assessment.maturity.portfolio`` of the
 reported run (``dnssec-audit assess --format json`` → ``scores.portfolio``, and
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit.assessment.maturity import PORTFOLIO
-from toolkit.report_html import plural
+from toolkit.reports.html import plural
 from toolkit.vocabulary import PILLARS, SEVERITIES, SEVERITY_RANK
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,13 +169,13 @@ def board_view(
     """Assess ``run`` (and the last run of up to ``assess_quarters - 1`` earlier quarters) and
     gather the history's quarterly KPIs.
 
-    The assessment time is :func:`toolkit.audit.assessment_time` (the run's time, or the end
+    The assessment time is :func:`toolkit.reports.audit.assessment_time` (the run's time, or the end
     of ``as_of``); earlier quarters are assessed at their own last run's time, against the
     portfolio files as they are now. Never raises for a missing portfolio or a failing
     assessment: the view is then not available and ``reason`` says why.
     """
-    from toolkit.audit import assessment_time
     from toolkit.history import load_history, trends
+    from toolkit.reports.audit import assessment_time
 
     now = assessment_time(run, as_of)
     period = _quarter(run.created_at)

@@ -9,9 +9,11 @@ header and footer and the PDF metadata say; a notebook hands it to the renderer 
 metadata under :data:`REPORT_META_KEY`. :func:`resolve_workspace` and :func:`find_zone` resolve
 a notebook's inputs (the renderer checks the zone with the latter before it starts a kernel).
 
-The renderer itself (papermill, nbconvert, WeasyPrint) is :mod:`toolkit.report`; it fills the
+The renderer itself (papermill, nbconvert, WeasyPrint) is :mod:`toolkit.reports.render`; it fills
+the
 table of contents with :func:`fill_toc`. The fragments of one report live beside it
-(:mod:`toolkit.board_html`, :mod:`toolkit.audit_html`, :mod:`toolkit.zone_report`, ...).
+(:mod:`toolkit.reports.board_html`, :mod:`toolkit.reports.audit_html`, :mod:`toolkit.reports.zone`,
+...).
 
 Every value that comes from the data — zone names, owners, reason text, resolver labels — is
 escaped here: it is untrusted and must appear as text, never as markup. CSS classes derived from

@@ -3,7 +3,7 @@ publication proofs, the per-zone annex, and the governance view when one exists.
 
 Pure functions of a run's frames (and, for the runs of the period, of the run manifests), so
 the notebook, the evidence pack and the tests compute exactly the same tables. Nothing here
-writes HTML (:mod:`toolkit.audit_html` does) or files (:mod:`toolkit.evidence` does).
+writes HTML (:mod:`toolkit.reports.audit_html` does) or files (:mod:`toolkit.evidence` does).
 
 The governance side (key manifest, change control, drills, incidents, risk acceptances, the
 control-by-control view of a framework) comes from the governance assessment
@@ -524,7 +524,7 @@ def proof_records(run: Run, zone: str) -> pd.DataFrame:
     """The raw records behind a zone's DS proof: the parent's DS (or its proof of absence,
     NSEC/NSEC3) with its RRSIGs, and the zone's DNSKEY set with its RRSIGs, one copy per
     distinct record (the first server that served it), in zone-file order."""
-    from toolkit.zonefile import sort_records
+    from toolkit.reports.zonefile import sort_records
 
     records = run.frames.get("records")
     if records is None:

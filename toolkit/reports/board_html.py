@@ -1,7 +1,8 @@
-"""HTML fragments and the KPI chart of the board report, from :class:`toolkit.board.BoardView`.
+"""HTML fragments and the KPI chart of the board report, from
+:class:`toolkit.reports.board.BoardView`.
 
 Every value from the data (zone names, owners, check titles, risk text) goes through
-:func:`toolkit.report_html.escape`; CSS classes derived from data are whitelisted (RAG colour,
+:func:`toolkit.reports.html.escape`; CSS classes derived from data are whitelisted (RAG colour,
 severity). Numbers are formatted here, never taken as text from the data. The chart is a
 deterministic SVG (fixed hash salt, no date, text kept as text).
 """
@@ -14,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from toolkit.board import DUE_DAYS, PILLARS, RAG_RULES, BoardView, fmt_change, kpi_rows
-from toolkit.report_html import escape as _e
-from toolkit.report_html import notice_html, pct, plural
+from toolkit.reports.board import DUE_DAYS, PILLARS, RAG_RULES, BoardView, fmt_change, kpi_rows
+from toolkit.reports.html import escape as _e
+from toolkit.reports.html import notice_html, pct, plural
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.report_html import ReportInfo
+    from toolkit.reports.html import ReportInfo
     from toolkit.store.runs import Run
 
 _RAG = {"red": "Red", "amber": "Amber", "green": "Green"}

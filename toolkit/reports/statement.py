@@ -1,14 +1,14 @@
 """The signing policy as a DNSSEC Policy and Practice Statement (outline of RFC 6841).
 
 Pure: a parsed ``policy.yaml`` in, HTML sections out; ``notebooks/policy_statement.ipynb``
-displays them and :func:`toolkit.report.render_policy_statement` prints the PDF.
+displays them and :func:`toolkit.reports.render.render_policy_statement` prints the PDF.
 
 Every value shown comes from the file as written. The file is validated with
 :func:`toolkit.inputs.policy.load_policies` first (an invalid file is an error, never a statement),
 but the values are taken from the raw YAML, so that a key the file does not give is stated as
 "not defined in policy.yaml" — with the toolkit's default, which then applies — instead of
 quietly showing the default as if the organisation had chosen it. Annex A lists every value
-of the file with its path. All text is escaped (:func:`toolkit.report_html.escape`).
+of the file with its path. All text is escaped (:func:`toolkit.reports.html.escape`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from toolkit.inputs.policy_settings import (
     ChangeControl,
     DrillPolicy,
 )
-from toolkit.report_html import escape, heading_html
+from toolkit.reports.html import escape, heading_html
 
 NOT_DEFINED = "not defined in policy.yaml"
 

@@ -3,7 +3,7 @@ with its faults, the key timeline over the history, the zone's findings and its 
 
 Frames first (:func:`chain_frames`, :func:`key_timeline`, :func:`status_history`), pure; then
 the HTML (boxes drawn with HTML/CSS, no graphviz). Zone names and record data are untrusted:
-every value goes through :func:`toolkit.report_html.escape`, CSS classes are whitelisted.
+every value goes through :func:`toolkit.reports.html.escape`, CSS classes are whitelisted.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.report_html import escape as _e
-from toolkit.report_html import status_class
+from toolkit.reports.html import escape as _e
+from toolkit.reports.html import status_class
 
 KEY_ROLES = {257: "KSK", 256: "ZSK"}
 

@@ -19,7 +19,7 @@ notebook for debugging and leaves no PDF behind.
 
 The HTML fragments the notebooks display (title block, KPI tiles, status chart, action table,
 method note), and the report metadata they hand back to the renderer, are
-:mod:`toolkit.report_html`.
+:mod:`toolkit.reports.html`.
 
 The heavy libraries (papermill, nbconvert, WeasyPrint) are imported inside the functions that
 need them, so that importing this module stays fast.
@@ -47,7 +47,7 @@ from urllib.request import url2pathname
 from toolkit import __version__
 from toolkit.atomic import open_atomic
 from toolkit.errors import WRITE_ERRNOS, ReportError, StoreError, WriteError
-from toolkit.report_html import (
+from toolkit.reports.html import (
     AUDIT_TITLE,
     BOARD_TITLE,
     REPORT_META_KEY,

@@ -3,7 +3,7 @@
 ``notebooks/runbook.ipynb`` loads the zone's inventory row, its registrar's row of
 ``registrars.csv``, the roles of ``policy.yaml`` and its last known-good DS and DNSKEY sets
 (:func:`toolkit.history.last_known_good`), and displays the fragments built here;
-:func:`toolkit.report.render_runbook` prints the PDF. Three procedures: suspected DS
+:func:`toolkit.reports.render.render_runbook` prints the PDF. Three procedures: suspected DS
 mispublication, failed rollover, validation failures — each filled with who to call and the
 exact commands to verify. Every value from the records is escaped.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from toolkit.report_html import escape, heading_html
+from toolkit.reports.html import escape, heading_html
 
 NOT_RECORDED = "not recorded"
 
