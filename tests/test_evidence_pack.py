@@ -18,8 +18,9 @@ import pytest
 from pypdf import PdfReader
 from test_audit_report import NOW, build_workspace
 
-from toolkit import cli, evidence
-from toolkit.evidence import EvidenceError, verify_evidence_pack, write_evidence_pack
+from toolkit import cli
+from toolkit.evidence import pack as evidence
+from toolkit.evidence.pack import EvidenceError, verify_evidence_pack, write_evidence_pack
 from toolkit.reports import render as report
 from toolkit.reports.render import ReportOptions
 from toolkit.store.runs import sha256_file

@@ -324,7 +324,7 @@ def test_zone_not_in_the_run_says_how_many_more_it_holds():
 
 
 def test_audit_report_with_evidence_honours_out(tmp_path, capsys):
-    from toolkit.evidence import REPORT_PDF
+    from toolkit.evidence.pack import REPORT_PDF
 
     ws = tmp_path / "ws"
     store_sample_run(ws, NOW - timedelta(hours=1))

@@ -60,7 +60,7 @@ def _print_frame(df: object, fmt: str) -> None:
 
     assert isinstance(df, pd.DataFrame)
     if fmt == "csv":
-        from toolkit.evidence import defuse_formulas
+        from toolkit.evidence.pack import defuse_formulas
 
         defuse_formulas(df).to_csv(sys.stdout, index=False)
     elif fmt == "json":
@@ -347,7 +347,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         zone=args.zone or "",
     )
     if args.evidence:
-        from toolkit.evidence import write_evidence_pack
+        from toolkit.evidence.pack import write_evidence_pack
 
         pack = write_evidence_pack(args.workspace, args.evidence, options, tsa_url=args.tsa_url)
         print(
@@ -366,7 +366,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _copy_pack_pdf(pack: Path, out: Path) -> Path:
     """Copy an evidence pack's PDF to ``out`` atomically; returns ``out``."""
     from toolkit.errors import WriteError
-    from toolkit.evidence import REPORT_PDF
+    from toolkit.evidence.pack import REPORT_PDF
     from toolkit.reports.render import _write_atomically
 
     data = (pack / REPORT_PDF).read_bytes()
@@ -378,7 +378,7 @@ def _copy_pack_pdf(pack: Path, out: Path) -> Path:
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
-    from toolkit.evidence import verify_evidence_pack
+    from toolkit.evidence.pack import verify_evidence_pack
 
     result = verify_evidence_pack(args.dir, expect_key=args.expect_key or "", tsa_ca=args.tsa_ca)
     for line in result.lines():

@@ -53,7 +53,7 @@ def run_demo(
     happens. Raises LabError, InputError, StoreError, ReportError or EvidenceError from the
     stage that failed.
     """
-    from toolkit.evidence import (
+    from toolkit.evidence.pack import (
         REPORT_PDF,
         EvidenceError,
         verify_evidence_pack,

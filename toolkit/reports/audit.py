@@ -3,7 +3,7 @@ publication proofs, the per-zone annex, and the governance view when one exists.
 
 Pure functions of a run's frames (and, for the runs of the period, of the run manifests), so
 the notebook, the evidence pack and the tests compute exactly the same tables. Nothing here
-writes HTML (:mod:`toolkit.reports.audit_html` does) or files (:mod:`toolkit.evidence` does).
+writes HTML (:mod:`toolkit.reports.audit_html` does) or files (:mod:`toolkit.evidence.pack` does).
 
 The governance side (key manifest, change control, drills, incidents, risk acceptances, the
 control-by-control view of a framework) comes from the governance assessment
