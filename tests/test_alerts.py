@@ -30,7 +30,7 @@ from toolkit.alerts import (
     load_state,
     state_path,
 )
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
 from toolkit.inputs.governance import load_records
 from toolkit.inputs.policy import PolicySet, load_policies

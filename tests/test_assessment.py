@@ -14,7 +14,7 @@ from governance_fakes import SAMPLE, store_sample_run
 from test_governance_checks import DELIBERATE_GAPS
 
 from toolkit.assessment.assess import assess, render_text
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.errors import StoreError
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.reports.asset_export import EXPORT, enriched_inventory

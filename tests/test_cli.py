@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.schemas import ZONES
 from toolkit.store.runs import Store
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from toolkit.checks import run_checks
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect
 from toolkit.collect.cluster import ClusterCollectionError, ClusterSpec, collect_cluster
 from toolkit.collect.resolvers import check_vantage

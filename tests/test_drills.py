@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from toolkit import history
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.inputs.governance.drills import load_drills
 from toolkit.lab import LabInfo
 from toolkit.lab.drills import DRILLS, DrillResult, drill_list, run_drill

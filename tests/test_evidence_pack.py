@@ -18,7 +18,7 @@ import pytest
 from pypdf import PdfReader
 from test_audit_report import NOW, build_workspace
 
-from toolkit import cli
+from toolkit.cli import main as cli
 from toolkit.evidence import pack as evidence
 from toolkit.evidence.pack import EvidenceError, verify_evidence_pack, write_evidence_pack
 from toolkit.reports import render as report

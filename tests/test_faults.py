@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from governance_fakes import SAMPLE, store_sample_run
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.schemas import ZONES
 from toolkit.store.runs import Store
 
@@ -129,7 +129,7 @@ def test_period_that_names_no_period_is_refused(tmp_path, capsys, period):
 
 @pytest.mark.parametrize("period", ["2026Q4", "2026-H2", "2026-11", "2026", "last quarter"])
 def test_real_periods_and_free_labels_still_accepted(period):
-    from toolkit.argtypes import period as period_type
+    from toolkit.cli.argtypes import period as period_type
 
     assert period_type(period) == period
 

@@ -25,7 +25,7 @@ from governance_fakes import SAMPLE, store_sample_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.cli import build_parser, main
+from toolkit.cli.main import build_parser, main
 from toolkit.errors import InputError, ToolkitError
 from toolkit.inputs.governance.changes import CHANGES, load_changes
 from toolkit.inputs.governance.drills import DRILLS, load_drills

@@ -473,7 +473,7 @@ def test_empty_workspace_gives_an_empty_history(tmp_path):
 
 
 def test_cli_history_prints_changes(tmp_path, capsys):
-    from toolkit.cli import main
+    from toolkit.cli.main import main
 
     _store_runs(tmp_path, ZSK_PREPUBLICATION)
     assert main(["history", "--workspace", str(tmp_path), "--format", "csv"]) == 0

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from toolkit.alerts.metrics import exposition, latest_exposition, write_metrics
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
 from toolkit.schemas import FINDINGS, RESOLVER_CHECKS, ZONES
 from toolkit.store.runs import Store

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect.collector import CollectConfig, with_politeness
 from toolkit.collect.transport import (
     DEFAULT_MAX_INFLIGHT_PER_SERVER,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.errors import StoreError
 from toolkit.schemas import ZONES
 from toolkit.store.runs import SIGNED, UNSIGNED, Store

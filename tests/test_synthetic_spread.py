@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from conftest import SECOND_LAB_BASE
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect import CollectConfig, TransportConfig, collect
 from toolkit.errors import LabError
 from toolkit.inputs.portfolio import load_portfolio

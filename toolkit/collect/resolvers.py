@@ -11,7 +11,7 @@ from datetime import datetime
 import dns.flags
 import dns.rcode
 
-from toolkit.argtypes import ip_address
+from toolkit.cli.argtypes import ip_address
 from toolkit.collect.aio_transport import AioTransport
 from toolkit.collect.transport import Clock, Exchange, TransportConfig, ede, send
 from toolkit.errors import InputError

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolkit import __version__
-from toolkit.argtypes import (
+from toolkit.cli.argtypes import (
     cluster_spec,
     milliseconds,
     non_negative_float,
@@ -508,7 +508,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from toolkit.demo import run_demo
+    from toolkit.cli.demo import run_demo
 
     out = run_demo(
         out_dir=Path(args.out),
