@@ -219,3 +219,18 @@ def test_levels(value, level):
 def test_every_check_pillar_has_a_catch_all_indicator():
     pillars = {i.pillar for i in INDICATORS if i.grade == "other"}
     assert pillars == {"technical", "operational", "governance"}
+
+
+def test_maturity_scorer_scores_a_run_as_score_does():
+    """The scorer the history's trends take (passed in from the assessment, which history may
+    not import) gives the portfolio's overall score and level of :func:`score`, and nothing for
+    a run without an inventory."""
+    from toolkit.assessment.maturity import maturity_scorer
+
+    f, zones, inv = portfolio()
+    m = score(f, zones, inv, POLICIES)
+    scorer = maturity_scorer(POLICIES)
+    got = scorer({"findings": f, "zones": zones, "inventory": inv})
+    assert got == (round(float(m.portfolio["overall"]), 2), int(m.portfolio["level"]))
+    assert scorer({"findings": f, "zones": zones, "inventory": inv.iloc[0:0]}) is None
+    assert scorer({"findings": f, "zones": zones}) is None

@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.history.trends import Scorer
 from toolkit.inputs.maturity_settings import MaturitySettings
 from toolkit.inputs.policy import PolicySet
 from toolkit.schemas import Column, FrameSchema
@@ -531,3 +532,19 @@ def _levels(scores: pd.DataFrame, gates: pd.DataFrame, cfg: MaturitySettings) ->
     scores["level"] = out_level
     scores["gates"] = out_gates
     return SCORES.cast(scores)
+
+
+def maturity_scorer(policies: PolicySet) -> Scorer:
+    """A :data:`~toolkit.history.trends.Scorer` with :func:`score` under ``policies``: the
+    portfolio's overall score and level, from the run's findings, zones and inventory."""
+
+    def scorer(frames: Mapping[str, pd.DataFrame]) -> tuple[float, int] | None:
+        if not {"findings", "zones", "inventory"} <= set(frames) or frames["inventory"].empty:
+            return None
+        m = score(frames["findings"], frames["zones"], frames["inventory"], policies)
+        p = m.portfolio
+        if pd.isna(p.get("overall")):
+            return None
+        return round(float(p["overall"]), 2), int(p["level"])
+
+    return scorer

@@ -412,6 +412,7 @@ _HISTORY_COLUMNS = {
 
 def cmd_history(args: argparse.Namespace) -> int:
     from toolkit import history
+    from toolkit.assessment.maturity import maturity_scorer
     from toolkit.inputs.inventory import normalize_zone
     from toolkit.inputs.portfolio import load_portfolio
 
@@ -423,6 +424,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             raise InputError("--zone", f"{args.zone!r} is not a zone name: {exc}") from None
     h = history.load_history(args.workspace, zones=zones)
     policies = load_portfolio(args.portfolio).policies if args.portfolio else None
+    scorer = maturity_scorer(policies) if policies is not None else None
     views = {
         "changes": lambda: history.changes(h),
         "timeline": lambda: history.timeline(h),
@@ -430,7 +432,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         "faults": lambda: history.faults(h),
         "known-good": lambda: history.last_known_good(h),
         "signatures": lambda: history.signature_trend(h),
-        "trends": lambda: history.trends(h, args.period, policies=policies),
+        "trends": lambda: history.trends(h, args.period, scorer=scorer),
     }
     df = views[args.view]()
     cols = _HISTORY_COLUMNS.get(args.view)
