@@ -7,7 +7,6 @@ read by the command, after parsing, so that its default is the wall clock at tha
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import re
 from datetime import UTC, datetime
 
@@ -112,14 +111,6 @@ def parse_now(text: str | None, option: str = "--now") -> datetime:
             f"{LATEST_NOW:%Y-%m-%d} (stored times and DNSSEC signature times cannot hold it)",
         )
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def ip_address(text: str) -> str:
-    """An IPv4 or IPv6 address, as given (stripped). Raises ValueError saying what was found."""
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        raise ValueError(f"{text.strip()!r} is not an IPv4 or IPv6 address") from None
 
 
 def cluster_spec(text: str) -> str:
