@@ -60,7 +60,7 @@ def _print_frame(df: object, fmt: str) -> None:
 
     assert isinstance(df, pd.DataFrame)
     if fmt == "csv":
-        from toolkit.evidence.pack import defuse_formulas
+        from toolkit.reports.spreadsheet import defuse_formulas
 
         defuse_formulas(df).to_csv(sys.stdout, index=False)
     elif fmt == "json":

@@ -48,6 +48,7 @@ import pandas as pd
 from toolkit import __version__
 from toolkit.atomic import sync_dir
 from toolkit.errors import ToolkitError
+from toolkit.reports.spreadsheet import defuse_formulas
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.reports.render import FetchPolicy, RenderedReport, ReportOptions
@@ -64,7 +65,6 @@ PUBLIC_KEY = "signing/run-signing-key.pub.pem"
 README = "README.txt"
 REPORT_PDF = "audit-report.pdf"
 RUN_MANIFEST_ATTACHMENT = "run-manifest.json"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CSV_DATE = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -81,28 +81,6 @@ def frame_csv_bytes(df: pd.DataFrame) -> bytes:
     as a spreadsheet formula prefixed with ``'``."""
     out = defuse_formulas(df)
     return out.to_csv(index=False, lineterminator="\n", date_format=_CSV_DATE).encode("utf-8")
-
-
-def defuse_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` for CSV output: text cells a spreadsheet would run as a formula
-    (starting with ``= + - @``, a tab or a carriage return) prefixed with ``'``. The one home of
-    this rule: every CSV the toolkit writes for people goes through it."""
-    out = df.copy()
-    for col in out.columns:
-        values = out[col]
-        if isinstance(values.dtype, pd.StringDtype):  # vectorised: millions of cells at scale
-            risky = values.str.startswith(_FORMULA_START).fillna(False).astype(bool)
-            if risky.any():
-                out[col] = values.where(~risky, "'" + values)
-        elif values.dtype == object:
-            out[col] = values.map(_defuse)
-    return out
-
-
-def _defuse(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def frame_parquet_bytes(df: pd.DataFrame) -> bytes:

@@ -13,9 +13,9 @@ import pandas as pd
 
 from toolkit.atomic import open_atomic
 from toolkit.errors import InputError, WriteError
-from toolkit.evidence.pack import defuse_formulas
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.portfolio import load_portfolio
+from toolkit.reports.spreadsheet import defuse_formulas
 from toolkit.schemas import UTC_TS, Column, FrameSchema
 from toolkit.store.runs import Store
 
