@@ -10,8 +10,8 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from toolkit.assessment.maturity import INDICATOR_NAMES, INDICATORS, PORTFOLIO, level_for, score
-from toolkit.inputs.maturity_settings import Gate, MaturitySettings
+from toolkit.assessment.maturity import PORTFOLIO, level_for, score
+from toolkit.inputs.maturity_settings import INDICATOR_NAMES, INDICATORS, Gate, MaturitySettings
 from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.inputs.policy_settings import Settings
 from toolkit.schemas import FINDINGS, INVENTORY, ZONES

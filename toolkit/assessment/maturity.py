@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.history.trends import Scorer
-from toolkit.inputs.maturity_settings import MaturitySettings
+from toolkit.inputs.maturity_settings import INDICATORS, Indicator, MaturitySettings
 from toolkit.inputs.policy import PolicySet
 from toolkit.schemas import Column, FrameSchema
 from toolkit.vocabulary import PILLARS
@@ -41,68 +41,6 @@ from toolkit.vocabulary import PILLARS
 PORTFOLIO = "(portfolio)"
 
 
-@dataclass(frozen=True)
-class Indicator:
-    """One indicator: its pillar, default weight, the checks it reads, and how it is graded
-    (``grade``: ``share`` of passing findings, or a graded rule named after the indicator)."""
-
-    name: str
-    pillar: str
-    weight: float
-    description: str
-    checks: tuple[str, ...] = ()
-    grade: str = "share"
-
-
-INDICATORS: tuple[Indicator, ...] = (
-    Indicator("chain_status", "technical", 3, "secure 1, insecure by decision or accepted 1, "
-              "insecure but should be signed 0.2, bogus 0", ("chain_not_bogus",), "chain_status"),
-    Indicator("delegation_secure", "technical", 2, "signed as expected, DS published",
-              ("zone_signed_as_expected", "ds_published_for_signed_zone")),
-    Indicator("algorithm_strength", "technical", 1, "13/14/15/16 → 1, 8/10 → 0.7, else 0",
-              (), "algorithm_strength"),
-    Indicator("signature_validity", "technical", 2, "remaining RRSIG validity above the floor",
-              ("rrsig_validity_above_floor",)),
-    Indicator("server_health", "technical", 1, "every authoritative server answers",
-              ("authoritative_servers_answer",)),
-    Indicator("resolver_validation", "technical", 1, "validating resolvers agree",
-              ("resolvers_agree_with_validation", "resolver_families_agree")),
-    Indicator("other_technical_checks", "technical", 1, "every other technical check", (),
-              "other"),
-    Indicator("key_manifest", "operational", 2, "manifest and DNS agree",
-              ("dnskey_in_manifest", "manifest_key_observed")),
-    Indicator("key_crypto_period", "operational", 2, "keys within the policy crypto-period",
-              ("key_rollover_not_overdue",)),
-    Indicator("key_custody", "operational", 2, "KSK offline or in an HSM as required",
-              ("ksk_custody_offline",)),
-    Indicator("change_approval", "operational", 3, "key and DS changes approved, segregated",
-              ("key_changes_approved", "change_approval_segregated")),
-    Indicator("ds_coordination", "operational", 1, "DS published within the registrar SLA",
-              ("ds_publish_within_sla",)),
-    Indicator("cds_automation", "operational", 1, "the policy uses CDS/CDNSKEY automation",
-              (), "cds_automation"),
-    Indicator("incident_response", "operational", 1, "incidents recorded and reviewed",
-              ("bogus_zone_has_incident", "incidents_reviewed")),
-    Indicator("drills", "operational", 2, "runbook drills on schedule", ("drills_on_schedule",)),
-    Indicator("other_operational_checks", "operational", 1, "every other operational check",
-              (), "other"),
-    Indicator("ownership", "governance", 2, "owner and key custodians named",
-              ("zone_has_owner", "key_custodian_named")),
-    Indicator("coverage", "governance", 2, "zone probed recently", ("zone_probed_recently",)),
-    Indicator("signing_policy", "governance", 1, "policy applies and is reviewed",
-              ("signing_policy_assigned", "policy_reviewed_recently")),
-    Indicator("roles", "governance", 1, "roles named", ("roles_assigned",)),
-    Indicator("risk_acceptance", "governance", 2, "unsigned zones have a current acceptance",
-              ("unsigned_zone_risk_accepted",)),
-    Indicator("registrar", "governance", 1, "registrar documented", ("registrar_documented",)),
-    Indicator("drill_followups", "governance", 1, "drill follow-ups closed",
-              ("drill_followups_closed",)),
-    Indicator("other_governance_checks", "governance", 1, "every other governance check", (),
-              "other"),
-)  # fmt: skip
-"""The model's indicators and default weights (overridden by ``maturity.indicator_weights``)."""
-
-INDICATOR_NAMES: tuple[str, ...] = tuple(i.name for i in INDICATORS)
 ALGORITHM_SCORES: dict[int, float] = {13: 1.0, 14: 1.0, 15: 1.0, 16: 1.0, 8: 0.7, 10: 0.7}
 """Algorithm grade (REFERENCE §5); any other algorithm scores 0 (RSA key size not graded)."""
 
