@@ -189,3 +189,31 @@ def test_assess_on_a_collected_lab_run_finds_every_deliberate_gap(lab, tmp_path,
     }
     assert failing == set(DELIBERATE_GAPS)
     assert doc["scores"]["portfolio"]["level"] <= 3  # gated: no owner, unapproved change
+
+
+@pytest.mark.parametrize(
+    ("filename", "old", "bad", "column"),
+    [
+        ("policy.yaml", "checks: [zone_has_owner]", "zone_has_ownr", "checks"),
+        ("exceptions.csv", "intranet.test,unsigned,", "unsigend", "scope"),
+    ],
+)
+def test_assessment_rejects_inputs_naming_no_check(workspace, tmp_path, filename, old, bad, column):
+    """The readers of policy.yaml and exceptions.csv sit below the check catalogue and take
+    its ids from the caller: the assessment passes them, so a gate or an acceptance naming a
+    check that does not exist stops it with the file, line and field, while the collector
+    (which judges neither) reads the same portfolio."""
+    import shutil
+
+    from toolkit.errors import InputError
+
+    folder = tmp_path / "portfolio"
+    shutil.copytree(SAMPLE, folder)
+    text = (folder / filename).read_text(encoding="utf-8")
+    good = "zone_has_owner" if column == "checks" else "unsigned"
+    (folder / filename).write_text(text.replace(old, old.replace(good, bad)), encoding="utf-8")
+    load_portfolio(folder)  # without the ids: not judged here
+    with pytest.raises(InputError) as err:
+        assess(folder, workspace, now=NOW)
+    message = str(err.value)
+    assert filename in message and column in message and bad in message and "line" in message

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from toolkit.checks import check_ids
 from toolkit.errors import InputError
 from toolkit.inputs.governance import RECORD_SPECS, load_records
 from toolkit.inputs.governance.keys import load_keys
@@ -300,7 +301,7 @@ def test_sample_policy_carries_the_governance_facts():
 def test_bad_governance_section_names_field_and_line(tmp_path, extra, field, words):
     path = write(tmp_path / "policy.yaml", POLICY + extra)
     with pytest.raises(InputError) as info:
-        load_policies(path)
+        load_policies(path, check_ids())
     err = info.value
     assert [p.column for p in err.problems] == [field], str(err)
     key_line = next(i for i, text in enumerate(extra.splitlines()) if field.split(".")[-1] in text)

@@ -30,6 +30,7 @@ import pandas as pd
 from toolkit.alerts.rules import AlertContext, Condition, Registry, default_registry
 from toolkit.alerts.sinks import Sink
 from toolkit.alerts.state import AlertState, load_state, locked, save_state
+from toolkit.checks import check_ids
 from toolkit.errors import StoreError
 from toolkit.history import load_history
 from toolkit.history.load import read_manifest
@@ -88,8 +89,11 @@ def _portfolio_inputs(
         if not guess or not Path(guess).is_dir():
             return PolicySet(), None
         portfolio_dir = guess
-    portfolio = load_portfolio(portfolio_dir)
-    records = load_records(portfolio.directory, zones=set(portfolio.inventory["zone"]))
+    ids = check_ids()
+    portfolio = load_portfolio(portfolio_dir, ids)
+    records = load_records(
+        portfolio.directory, zones=set(portfolio.inventory["zone"]), check_ids=ids
+    )
     return portfolio.policies, records
 
 

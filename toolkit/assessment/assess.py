@@ -25,7 +25,7 @@ import pandas as pd
 
 from toolkit.assessment.frameworks import Framework, load_frameworks, rollup
 from toolkit.assessment.maturity import Maturity, score
-from toolkit.checks import Context, default_registry
+from toolkit.checks import Context, check_ids, default_registry
 from toolkit.errors import InputError
 from toolkit.history.key_sets import key_set_changes, load_key_history
 from toolkit.inputs.governance import GovernanceRecords, load_records
@@ -183,9 +183,10 @@ def assess(
         if not recorded:
             raise InputError(store.runs_dir / run_id, "the run records no portfolio: give one")
         portfolio = recorded
+    ids = check_ids()
     if not isinstance(portfolio, Portfolio):
-        portfolio = load_portfolio(portfolio)
-    records = load_records(portfolio.directory, set(portfolio.inventory["zone"]))
+        portfolio = load_portfolio(portfolio, ids)
+    records = load_records(portfolio.directory, set(portfolio.inventory["zone"]), ids)
     key_sets = load_key_history(store, run_id)
     frames: dict[str, pd.DataFrame] = {
         **{k: v for k, v in loaded.frames.items() if k != "findings"},

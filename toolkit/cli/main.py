@@ -413,6 +413,7 @@ _HISTORY_COLUMNS = {
 def cmd_history(args: argparse.Namespace) -> int:
     from toolkit import history
     from toolkit.assessment.maturity import maturity_scorer
+    from toolkit.checks import check_ids
     from toolkit.inputs.inventory import normalize_zone
     from toolkit.inputs.portfolio import load_portfolio
 
@@ -423,7 +424,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise InputError("--zone", f"{args.zone!r} is not a zone name: {exc}") from None
     h = history.load_history(args.workspace, zones=zones)
-    policies = load_portfolio(args.portfolio).policies if args.portfolio else None
+    policies = load_portfolio(args.portfolio, check_ids()).policies if args.portfolio else None
     scorer = maturity_scorer(policies) if policies is not None else None
     views = {
         "changes": lambda: history.changes(h),

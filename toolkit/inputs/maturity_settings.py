@@ -6,7 +6,7 @@ and the reader that validates them. Read through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,7 +148,12 @@ default weights (overridden by ``maturity.indicator_weights``, which may name on
 INDICATOR_NAMES: tuple[str, ...] = tuple(i.name for i in INDICATORS)
 
 
-def read_maturity(c: Collector, body: dict[Any, Any]) -> MaturitySettings:
+def read_maturity(
+    c: Collector, body: dict[Any, Any], check_ids: Collection[str] | None = None
+) -> MaturitySettings:
+    """The ``maturity`` section; ``check_ids`` (the check catalogue's ids, passed in by the
+    assessment: the catalogue is above the inputs), when given, is what a gate's ``checks``
+    must name."""
     path: Path_ = ("maturity",)
     table = {
         "pillar_weights": lambda v: v,
@@ -191,7 +196,7 @@ def read_maturity(c: Collector, body: dict[Any, Any]) -> MaturitySettings:
                 )
             )
     if "gates" in raw:
-        gates = _gates(c, (*path, "gates"), raw["gates"])
+        gates = _gates(c, (*path, "gates"), raw["gates"], check_ids)
         if gates is not None:
             kw["gates"] = gates
     return MaturitySettings(**kw)
@@ -220,10 +225,9 @@ def _weights(
     return out if len(c.problems) == before else None
 
 
-def _gates(c: Collector, path: Path_, value: Any) -> tuple[Gate, ...] | None:
-    from toolkit.checks import default_registry  # validated against the catalogue (no cycle)
-
-    known = default_registry()
+def _gates(
+    c: Collector, path: Path_, value: Any, known: Collection[str] | None
+) -> tuple[Gate, ...] | None:
     if not isinstance(value, list):
         c.problems.append((path, f"expected a list of gates, found {_describe(value)}"))
         return None
@@ -254,7 +258,7 @@ def _gates(c: Collector, path: Path_, value: Any) -> tuple[Gate, ...] | None:
                 ((*where, need), f"a '{fields['when']}' gate needs a non-empty '{need}' list")
             )
             continue
-        unknown = [k for k in fields.get("checks", ()) if k not in known]
+        unknown = [k for k in fields.get("checks", ()) if known is not None and k not in known]
         if unknown:
             c.problems.append(
                 ((*where, "checks"), f"unknown check id(s) {', '.join(unknown)} in the gate")

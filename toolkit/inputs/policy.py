@@ -32,7 +32,7 @@ Format version 1::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,8 +301,12 @@ POLICY_KEYS: dict[str, Key] = {
 # --- loading -----------------------------------------------------------------------------------
 
 
-def load_policies(path: str | Path) -> PolicySet:
+def load_policies(path: str | Path, check_ids: Collection[str] | None = None) -> PolicySet:
     """Read and validate ``policy.yaml`` (format version 1, see the module docstring).
+
+    ``check_ids`` (the check catalogue's ids, passed in by the stages that judge: the
+    catalogue is above the inputs), when given, is what a maturity gate's ``checks`` must name;
+    without them the gates' check ids are not checked here.
 
     Returns a :class:`PolicySet` with the policies in file order; its ``to_frame()`` has the
     columns of :data:`POLICIES`.
@@ -361,7 +365,8 @@ def load_policies(path: str | Path) -> PolicySet:
     policies, default = reader.read(data)
     settings = Settings()
     if data.get("format_version") == FORMAT_VERSION:  # another version: nothing else is read
-        settings, problems = read_settings({k: data[k] for k in SETTINGS_KEYS if k in data})
+        given = {k: data[k] for k in SETTINGS_KEYS if k in data}
+        settings, problems = read_settings(given, check_ids)
         for field_path, message in problems:
             reader.problem_at(field_path, message)
     if reader.problems:

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -381,8 +381,11 @@ def _maturity_module() -> Any:
     return maturity_settings
 
 
-def read_settings(data: Mapping[str, Any]) -> tuple[Settings, Problems]:
-    """Validate the organisation-wide sections present in ``data`` (the top-level mapping).
+def read_settings(
+    data: Mapping[str, Any], check_ids: Collection[str] | None = None
+) -> tuple[Settings, Problems]:
+    """Validate the organisation-wide sections present in ``data`` (the top-level mapping);
+    ``check_ids``, when given, are the check ids the maturity gates may name.
 
     Returns the :class:`Settings` (defaults for what is absent or invalid) and the problems
     found, each as ``(field_path, message)``.
@@ -431,5 +434,5 @@ def read_settings(data: Mapping[str, Any]) -> tuple[Settings, Problems]:
     if "maturity" in data:
         body = c.mapping(("maturity",), data["maturity"], "maturity settings")
         if body is not None:
-            kw["maturity"] = _maturity_module().read_maturity(c, body)
+            kw["maturity"] = _maturity_module().read_maturity(c, body, check_ids)
     return Settings(**kw), c.problems

@@ -7,6 +7,7 @@ policy file means "not evidenced", never "fine"; the reports must say so.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,10 @@ class Portfolio:
         return self.policies.get(None if pd.isna(policy) else str(policy))
 
 
-def load_portfolio(directory: str | Path) -> Portfolio:
-    """Load and cross-check the portfolio in ``directory``.
+def load_portfolio(directory: str | Path, check_ids: Collection[str] | None = None) -> Portfolio:
+    """Load and cross-check the portfolio in ``directory``; ``check_ids`` (the check
+    catalogue's ids), when given, is what the policy's maturity gates must name (see
+    :func:`toolkit.inputs.policy.load_policies`).
 
     Reads ``inventory.csv`` with :func:`toolkit.inputs.inventory.load_inventory` (its frame's schema
     is :data:`toolkit.schemas.INVENTORY`) and ``policy.yaml``, when present, with
@@ -95,7 +98,7 @@ def load_portfolio(directory: str | Path) -> Portfolio:
     inventory = load_inventory(directory / INVENTORY_FILE)
     policy_path = directory / POLICY_FILE
     if policy_path.exists():
-        policies = load_policies(policy_path)
+        policies = load_policies(policy_path, check_ids)
         _check_policy_names(directory / INVENTORY_FILE, inventory, policies)
     else:
         policies = PolicySet()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.atomic import open_atomic
+from toolkit.checks import check_ids
 from toolkit.errors import InputError, WriteError
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.portfolio import load_portfolio
@@ -99,7 +100,7 @@ def export_inventory(
         portfolio_dir = loaded.manifest.get("parameters", {}).get("portfolio")
         if not portfolio_dir:
             raise InputError(loaded.path, "the run records no portfolio: give --portfolio")
-    portfolio = load_portfolio(portfolio_dir)
+    portfolio = load_portfolio(portfolio_dir, check_ids())
     frame = enriched_inventory(portfolio.inventory, loaded["zones"], portfolio.policies,
                                loaded.run_id)  # fmt: skip
     out = Path(out)

@@ -194,9 +194,10 @@ def board_view(
         return view
     try:
         from toolkit.assessment.assess import assess
+        from toolkit.checks import check_ids
         from toolkit.inputs.portfolio import load_portfolio
 
-        loaded = load_portfolio(str(portfolio))
+        loaded = load_portfolio(str(portfolio), check_ids())
         a = assess(loaded, store, run=run, now=now)
     except Exception as exc:  # reported, not hidden
         view.reason = f"the assessment could not be made: {type(exc).__name__}: {exc}"

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from toolkit.checks import check_ids
 from toolkit.inputs.policy import PolicySet, load_policies
 from toolkit.inputs.policy_settings import (
     POLICY_EXTRAS,
@@ -123,7 +124,7 @@ def read_policy_document(path: Path | str) -> PolicyDocument:
     """Validate and read ``policy.yaml``. Raises InputError (from :func:`load_policies`) when
     the file is invalid."""
     path = Path(path)
-    policies = load_policies(path)
+    policies = load_policies(path, check_ids())
     data = path.read_bytes()
     raw = yaml.safe_load(data) or {}
     return PolicyDocument(path, raw, policies, hashlib.sha256(data).hexdigest())

@@ -66,10 +66,15 @@ class GovernanceRecords:
         return [s.filename for k, s in RECORD_SPECS.items() if k not in self.frames]
 
 
-def load_records(directory: str | Path, zones: Collection[str] | None = None) -> GovernanceRecords:
+def load_records(
+    directory: str | Path,
+    zones: Collection[str] | None = None,
+    check_ids: Collection[str] | None = None,
+) -> GovernanceRecords:
     """Read every record file present in the portfolio ``directory``.
 
-    ``zones`` (the inventory's zones), when given, is what every zone column must name.
+    ``zones`` (the inventory's zones), when given, is what every zone column must name;
+    ``check_ids`` (the check catalogue's ids), when given, what every check column must name.
     Returns a :class:`GovernanceRecords` holding one frame per file found.
 
     Raises:
@@ -82,7 +87,9 @@ def load_records(directory: str | Path, zones: Collection[str] | None = None) ->
     for kind, spec in RECORD_SPECS.items():
         path = directory / spec.filename
         if path.exists():
-            frames[kind] = load_record_file(path, spec, None if not spec.zone_columns else zones)
+            frames[kind] = load_record_file(
+                path, spec, None if not spec.zone_columns else zones, check_ids
+            )
     return GovernanceRecords(frames, directory)
 
 

@@ -8,7 +8,6 @@ covers nothing.
 from __future__ import annotations
 
 from collections.abc import Collection
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,27 +26,6 @@ from toolkit.inputs.governance.records import (
 from toolkit.schemas import UTC_TS
 
 
-@cache
-def known_scopes() -> tuple[str, ...]:
-    """What an acceptance can name as its scope: ``unsigned`` and every check id, sorted."""
-    from toolkit.checks import default_registry  # the catalogue imports the governance records
-
-    return ("unsigned", *sorted(c.id for c in default_registry().checks()))
-
-
-def scope(raw: str) -> str:
-    """``unsigned`` or the id of a check of the catalogue (an acceptance of a check that does
-    not exist would silently exempt nothing)."""
-    w = name(raw)
-    if w not in known_scopes():
-        unsigned, *ids = known_scopes()
-        raise ValueError(
-            f"found '{raw}', which names no check; expected {unsigned} or a check id: "
-            + ", ".join(ids)
-        )
-    return w
-
-
 def _row_check(row: dict[str, Any], line: int, problems: list[Problem]) -> None:
     check_order(row, line, problems, "approved_at", "expires")
 
@@ -63,7 +41,7 @@ EXCEPTIONS = RecordSpec(
             "scope",
             "string",
             "what is accepted: unsigned, or a check id",
-            scope,
+            name,
             True,
             "unsigned or a check id",
         ),
@@ -74,13 +52,20 @@ EXCEPTIONS = RecordSpec(
     ),
     unique=("exception",),
     row_check=_row_check,
+    check_columns=("scope",),
+    check_words=("unsigned",),
 )
 
 
-def load_exceptions(path: str | Path, zones: Collection[str] | None = None) -> pd.DataFrame:
+def load_exceptions(
+    path: str | Path,
+    zones: Collection[str] | None = None,
+    check_ids: Collection[str] | None = None,
+) -> pd.DataFrame:
     """Read ``exceptions.csv``; returns a frame of schema ``EXCEPTIONS.schema``.
 
     Raises InputError listing every problem (see :func:`load_record_file`); besides the
-    column rules: an id listed twice, or an expiry before the approval.
+    column rules: an id listed twice, an expiry before the approval, or (``check_ids`` given)
+    a scope that is neither ``unsigned`` nor a check id.
     """
-    return load_record_file(path, EXCEPTIONS, zones)
+    return load_record_file(path, EXCEPTIONS, zones, check_ids)

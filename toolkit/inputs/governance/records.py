@@ -55,6 +55,10 @@ class RecordSpec:
     unique: tuple[str, ...] = ()
     row_check: RowCheck | None = None
     zone_columns: tuple[str, ...] = ("zone",)
+    #: columns naming a check of the catalogue (or one of ``check_words``); the catalogue is
+    #: above the inputs, so its ids are passed to :func:`load_record_file` by the caller
+    check_columns: tuple[str, ...] = ()
+    check_words: tuple[str, ...] = ()
 
     @property
     def schema(self) -> FrameSchema:
@@ -155,11 +159,17 @@ timestamp: Parser = _last_reviewed
 
 
 def load_record_file(
-    path: str | Path, spec: RecordSpec, zones: Collection[str] | None = None
+    path: str | Path,
+    spec: RecordSpec,
+    zones: Collection[str] | None = None,
+    check_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Read and validate one record file; return its frame (schema ``spec.schema``).
 
     ``zones`` (the inventory's zones), when given, is what every zone column must name.
+    ``check_ids`` (the check catalogue's ids), when given, is what every check column
+    (``spec.check_columns``) must name, besides ``spec.check_words``; the assessment passes
+    them (an acceptance of a check that does not exist would silently exempt nothing).
 
     Raises:
         InputError: the file is missing, unreadable or not UTF-8; it has no header; or any of
@@ -210,6 +220,8 @@ def load_record_file(
                 problems.append(Problem(line, column, str(exc)))
         if zones is not None:
             _check_zones(spec, row, line, zones, problems)
+        if check_ids is not None:
+            _check_check_ids(spec, row, line, check_ids, problems)
         if len(problems) == before and spec.row_check is not None:
             spec.row_check(row, line, problems)
         if spec.unique and all(row.get(c) is not None for c in spec.unique):
@@ -272,6 +284,30 @@ def _check_zones(
                 problems.append(
                     Problem(line, column, f"zone '{zone}' is not in the inventory (inventory.csv)")
                 )
+
+
+def _check_check_ids(
+    spec: RecordSpec,
+    row: dict[str, Any],
+    line: int,
+    check_ids: Collection[str],
+    problems: list[Problem],
+) -> None:
+    for column in spec.check_columns:
+        value = row.get(column)
+        if value is None or value in spec.check_words or value in check_ids:
+            continue
+        words = " or ".join(spec.check_words)
+        problems.append(
+            Problem(
+                line,
+                column,
+                f"found '{value}', which names no check; expected "
+                + (f"{words} or " if words else "")
+                + "a check id: "
+                + ", ".join(sorted(check_ids)),
+            )
+        )
 
 
 def check_order(row: dict[str, Any], line: int, problems: list[Problem], *columns: str) -> None:
