@@ -156,3 +156,19 @@ def test_the_rule_sees_every_form_of_import(source, expected):
     found (a scanner that missed one would let a violation pass)."""
     path = PACKAGE / "checks" / "_probe_for_test_layers.py"
     assert expected in [name for _, name in imported_modules(path, source)]
+
+
+def test_the_readme_layout_is_the_folder_list():
+    """The README's Layout section names every stage folder and base module of toolkit/, one
+    line each, and nothing that is not there."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    toolkit_part = block.split("\ntoolkit/", 1)[1].split("\nnotebooks/", 1)[0]
+    listed = {
+        line.split()[0]
+        for line in toolkit_part.splitlines()[1:]
+        if line.startswith("  ") and line[2] != " "
+    }
+    present = {f"{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    present |= {p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"}
+    assert listed == present
