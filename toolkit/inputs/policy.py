@@ -35,7 +35,7 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 import yaml
@@ -204,7 +204,7 @@ def _describe(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -345,11 +345,11 @@ def load_policies(path: str | Path, check_ids: Collection[str] | None = None) ->
         raise _bad_scalar(path, node, exc) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
+        mark_line: int | None = mark.line + 1 if mark is not None else None
         what = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
         detail = f"{context}, {what}" if context else what
-        raise InputError(path, f"not valid YAML: {detail}", line=line) from None
+        raise InputError(path, f"not valid YAML: {detail}", line=mark_line) from None
     if data is None:
         raise InputError(
             path, "the file is empty; expected a mapping with format_version and policies"

@@ -51,7 +51,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pandas as pd
 
@@ -83,7 +83,7 @@ def _describe(value: Any) -> str:
     return "a list" if isinstance(value, list) else "a mapping"
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -372,7 +372,8 @@ class Collector:
 
 
 def _default_maturity() -> MaturitySettings:
-    return _maturity_module().MaturitySettings()
+    settings: MaturitySettings = _maturity_module().MaturitySettings()
+    return settings
 
 
 def _maturity_module() -> Any:
