@@ -172,3 +172,19 @@ def test_the_readme_layout_is_the_folder_list():
     present = {f"{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     present |= {p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"}
     assert listed == present
+
+
+def test_the_inputs_import_each_other_at_module_level_only():
+    """The inputs are read first and by everything: no import inside a function or under
+    TYPE_CHECKING there (such imports held the old cycle policy_settings <-> maturity_settings
+    open); their module-level imports form no cycle, or Python could not load them."""
+    for path in sorted((PACKAGE / "inputs").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        top = {id(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top:
+                names = [a.name for a in node.names]
+                source = getattr(node, "module", None) or ""
+                assert not (
+                    source.startswith("toolkit") or any(n.startswith("toolkit") for n in names)
+                ), f"{path.relative_to(ROOT)}:{node.lineno} imports {source or names} locally"

@@ -10,9 +10,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.inputs.policy_settings import (
-    GATE_KINDS,
-    ZONE_STATUSES,
+from toolkit.inputs.settings_fields import (
     Collector,
     _describe,
     _is_int,
@@ -24,6 +22,9 @@ from toolkit.inputs.policy_settings import (
     word_list,
 )
 from toolkit.vocabulary import PILLARS
+
+GATE_KINDS: tuple[str, ...] = ("zone_status", "check_fails")
+ZONE_STATUSES: tuple[str, ...] = ("secure", "insecure", "bogus", "indeterminate")
 
 Path_ = tuple[str, ...]
 
