@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh Debian machine (as root):
 #   make demo   lab up -> collect the sample portfolio -> out/board-report.pdf -> lab down
-#   make test   lint, format check and the whole test suite (unit + real lab + PDF)
+#   make test   lint, format check, type check and the whole test suite (unit + real lab + PDF)
 # Both install what they need (Debian packages, a virtualenv in .venv) and are safe to re-run.
 
 PYTHON ?= python3
@@ -19,6 +19,7 @@ test: deps lint
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 deps: debian-packages $(STAMP)
 

@@ -9,7 +9,7 @@ b. the same inventory on a ``LocalCluster`` of the same number of worker process
    (``collect_cluster``): zones/s, peak RSS per worker, and that it gives the same zone
    statuses as (a);
    then the same cluster with the per-server caps lifted (the workers' own capacity);
-c. the assessment of the cluster run (``toolkit.assessment.assess`` on the stored run): time
+c. the assessment of the cluster run (``toolkit.assessment.assess.assess`` on the stored run): time
    and the growth of this process's peak RSS;
 d. on paper, from (b)'s per-worker rate: workers needed for 1,000,000 zones in 24 hours and in
    1 hour, and what the per-server politeness budget allows: the address asked most per zone
@@ -41,16 +41,16 @@ sys.path.insert(0, str(ROOT))
 
 from bench_collect import MemorySampler  # noqa: E402  (the collector benchmark's sampler)
 
-from toolkit.assessment import assess  # noqa: E402
+from toolkit.assessment.assess import assess  # noqa: E402
 from toolkit.atomic import write_atomic  # noqa: E402
 from toolkit.collect import CollectConfig, TransportConfig  # noqa: E402
 from toolkit.collect.cluster import collect_cluster  # noqa: E402
 from toolkit.collect.parallel import collect_parallel  # noqa: E402
+from toolkit.inputs.portfolio import load_portfolio  # noqa: E402
 from toolkit.lab import lab_down  # noqa: E402
 from toolkit.lab.network import NetworkConditions  # noqa: E402
 from toolkit.lab.synthetic import synthetic_up  # noqa: E402
-from toolkit.portfolio import load_portfolio  # noqa: E402
-from toolkit.store import Store  # noqa: E402
+from toolkit.store.runs import Store  # noqa: E402
 
 
 def _self_hwm_mb() -> float:

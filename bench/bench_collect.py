@@ -81,11 +81,11 @@ from toolkit.collect import CollectConfig, TransportConfig, collect
 from toolkit.collect.parallel import DEFAULT_THREADS, collect_parallel
 from toolkit.collect.transport import make_query
 from toolkit.errors import LabError
-from toolkit.inventory import normalize_names
+from toolkit.inputs.inventory import normalize_names
+from toolkit.inputs.portfolio import Portfolio, load_portfolio
 from toolkit.lab import ProcessRecord, lab_down, network
 from toolkit.lab.network import NetworkConditions
 from toolkit.lab.synthetic import SyntheticLab, synthetic_up
-from toolkit.portfolio import Portfolio, load_portfolio
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DNSVIZ = ROOT / ".bench-venv" / "bin" / "dnsviz"

@@ -39,7 +39,7 @@ def _rename(zone: str, k: int) -> str:
 
 
 def _alabel(zone: str) -> str:
-    from toolkit.inventory import normalize_zone
+    from toolkit.inputs.inventory import normalize_zone
 
     return normalize_zone(zone)[0]
 
@@ -47,7 +47,7 @@ def _alabel(zone: str) -> str:
 def replicate(source: Path, target: Path, zones: int) -> tuple[Path, Path, str]:
     """A workspace and portfolio folder under ``target`` holding ``zones`` zones made from the
     latest run of ``source``; returns (workspace, portfolio, run id)."""
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     run = Store(source).load("latest")
     src_zones = list(run["zones"]["zone"])
@@ -116,7 +116,7 @@ def replicate(source: Path, target: Path, zones: int) -> tuple[Path, Path, str]:
 
 def render_one(kind: str, workspace: str, out: str) -> None:
     """Child mode: render one report, print JSON with seconds and peak memory."""
-    from toolkit.report import render_audit_report, render_board_report
+    from toolkit.reports.render import render_audit_report, render_board_report
 
     t0 = time.perf_counter()
     if kind == "board":

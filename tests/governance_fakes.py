@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab.scenarios import LAB_ZONES
 from toolkit.lab.zones import DEFAULT_KEY_SEED, generate_lab_keys, make_ds
-from toolkit.portfolio import load_portfolio
 from toolkit.schemas import RECORDS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Run, Store
+from toolkit.store.runs import Run, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample-portfolio"

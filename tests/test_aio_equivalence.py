@@ -25,9 +25,9 @@ from test_scenarios import lab_portfolio
 
 from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig
 from toolkit.collect.collector import COLLECTED, collect, collect_sequential
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab import lab_down
 from toolkit.lab.synthetic import synthetic_up
-from toolkit.portfolio import load_portfolio
 
 pytestmark = pytest.mark.lab
 

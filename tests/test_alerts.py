@@ -30,12 +30,12 @@ from toolkit.alerts import (
     load_state,
     state_path,
 )
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
-from toolkit.governance import load_records
-from toolkit.policy import PolicySet, load_policies
+from toolkit.inputs.governance import load_records
+from toolkit.inputs.policy import PolicySet, load_policies
 from toolkit.schemas import INVENTORY, RECORDS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ZONE = "example.test"

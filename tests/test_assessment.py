@@ -13,11 +13,11 @@ import pytest
 from governance_fakes import SAMPLE, store_sample_run
 from test_governance_checks import DELIBERATE_GAPS
 
-from toolkit.assessment import assess, render_text
-from toolkit.asset_export import EXPORT, enriched_inventory
-from toolkit.cli import main
+from toolkit.assessment.assess import assess, render_text
+from toolkit.cli.main import main
 from toolkit.errors import StoreError
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.portfolio import load_portfolio
+from toolkit.reports.asset_export import EXPORT, enriched_inventory
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 NOW_TEXT = "2026-11-28T12:00:00Z"
@@ -155,7 +155,7 @@ def test_enriched_inventory_marks_zones_not_in_the_run():
 
 
 def test_export_failure_leaves_no_partial_file(workspace, tmp_path):
-    from toolkit.asset_export import export_inventory
+    from toolkit.reports.asset_export import export_inventory
 
     target = tmp_path / "assets.csv"
     target.write_text("previous\n")
@@ -189,3 +189,31 @@ def test_assess_on_a_collected_lab_run_finds_every_deliberate_gap(lab, tmp_path,
     }
     assert failing == set(DELIBERATE_GAPS)
     assert doc["scores"]["portfolio"]["level"] <= 3  # gated: no owner, unapproved change
+
+
+@pytest.mark.parametrize(
+    ("filename", "old", "bad", "column"),
+    [
+        ("policy.yaml", "checks: [zone_has_owner]", "zone_has_ownr", "checks"),
+        ("exceptions.csv", "intranet.test,unsigned,", "unsigend", "scope"),
+    ],
+)
+def test_assessment_rejects_inputs_naming_no_check(workspace, tmp_path, filename, old, bad, column):
+    """The readers of policy.yaml and exceptions.csv sit below the check catalogue and take
+    its ids from the caller: the assessment passes them, so a gate or an acceptance naming a
+    check that does not exist stops it with the file, line and field, while the collector
+    (which judges neither) reads the same portfolio."""
+    import shutil
+
+    from toolkit.errors import InputError
+
+    folder = tmp_path / "portfolio"
+    shutil.copytree(SAMPLE, folder)
+    text = (folder / filename).read_text(encoding="utf-8")
+    good = "zone_has_owner" if column == "checks" else "unsigned"
+    (folder / filename).write_text(text.replace(old, old.replace(good, bad)), encoding="utf-8")
+    load_portfolio(folder)  # without the ids: not judged here
+    with pytest.raises(InputError) as err:
+        assess(folder, workspace, now=NOW)
+    message = str(err.value)
+    assert filename in message and column in message and bad in message and "line" in message

@@ -20,7 +20,7 @@ from toolkit.checks import (
 from toolkit.checks.base import Result
 from toolkit.checks.evidence import SIGNED, Evidence, each_zone
 from toolkit.errors import InputError
-from toolkit.policy import PolicySet, SigningPolicy, load_policies
+from toolkit.inputs.policy import PolicySet, SigningPolicy, load_policies
 from toolkit.schemas import CDS, DENIAL, DNSKEYS, DS_MATCHES, INVENTORY, NAMESERVERS, SIGNATURES
 from toolkit.schemas import ZONES as ZONES_SCHEMA
 

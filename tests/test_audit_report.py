@@ -28,8 +28,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from pypdf import PdfReader
 
-from toolkit import audit, audit_html, report, report_html
 from toolkit.errors import ReportError
+from toolkit.reports import audit, audit_html
+from toolkit.reports import html as report_html
+from toolkit.reports import render as report
 from toolkit.schemas import (
     FINDINGS,
     INVENTORY,
@@ -40,7 +42,7 @@ from toolkit.schemas import (
     RESOLVER_CHECKS,
     ZONES,
 )
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

@@ -9,8 +9,9 @@ import pytest
 from pypdf import PdfReader
 
 from tests.governance_fakes import store_sample_run
-from toolkit import board, report
-from toolkit.store import Store
+from toolkit.reports import board
+from toolkit.reports import render as report
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 
@@ -90,7 +91,7 @@ def test_first_quarter_measured_wording():
 
 
 def test_kpi_chart_is_deterministic(rendered):
-    from toolkit import board_html
+    from toolkit.reports import board_html
 
     _, _, view = rendered
     a = board_html.kpi_chart_svg(view.kpis)

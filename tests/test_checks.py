@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from toolkit.checks import Check, Context, Registry, Result, default_registry, run_checks
-from toolkit.policy import PolicySet, SigningPolicy
+from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.schemas import FINDINGS, INVENTORY, RESOLVER_CHECKS, ZONES
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)

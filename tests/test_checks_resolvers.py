@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from toolkit.checks import default_registry, run_checks
-from toolkit.policy import PolicySet
+from toolkit.inputs.policy import PolicySet
 from toolkit.schemas import FINDINGS, RESOLVER_CHECKS, ZONES
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.schemas import ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 
 @pytest.fixture

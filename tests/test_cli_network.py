@@ -11,7 +11,7 @@ import dns.query
 import pytest
 from conftest import SECOND_LAB_BASE
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.lab import LabInfo, network, preflight, servers
 
 

@@ -14,15 +14,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from toolkit.audit_html import resolvers_html
 from toolkit.checks import run_checks
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect
 from toolkit.collect.cluster import ClusterCollectionError, ClusterSpec, collect_cluster
 from toolkit.collect.resolvers import check_vantage
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.portfolio import load_portfolio
+from toolkit.reports.audit_html import resolvers_html
 from toolkit.schemas import RESOLVER_CHECKS
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 SAMPLE = "data/sample-portfolio"
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect, collect_run
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab import LAB_ZONES
 from toolkit.lab.scenarios import AUDIT_ZONES
-from toolkit.portfolio import load_portfolio
 from toolkit.schemas import EVIDENCE, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 SAMPLE = "data/sample-portfolio"
 # The lab zones of the sample portfolio (the audit scenarios' zones are collected by

@@ -27,8 +27,8 @@ from toolkit.collect.sigstatus import judge_signatures, key_tag, make_ds, verify
 from toolkit.collect.transport import Clock, TransportConfig
 from toolkit.collect.validate import Verdict, check_signatures
 from toolkit.collect.walk import ZoneEvidence
-from toolkit.policy import PolicySet, SigningPolicy
-from toolkit.portfolio import Portfolio, load_portfolio
+from toolkit.inputs.policy import PolicySet, SigningPolicy
+from toolkit.inputs.portfolio import Portfolio, load_portfolio
 from toolkit.schemas import INVENTORY
 
 NOW = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)

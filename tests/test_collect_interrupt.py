@@ -60,7 +60,7 @@ def parent_of(pid: int) -> int:
 def start_collect(synthetic, workspace: Path) -> subprocess.Popen:
     """``dnssec-audit collect`` with two workers, 8 queries/s per server address: ~30 s of
     work, so it is surely still running when interrupted."""
-    argv = [sys.executable, "-m", "toolkit.cli", "collect"]
+    argv = [sys.executable, "-m", "toolkit.cli.main", "collect"]
     argv += ["--portfolio", str(synthetic.portfolio), "--lab", str(synthetic.info.dir)]
     argv += ["--workspace", str(workspace), "--no-resolvers", "--no-progress", "--workers", "2"]
     argv += ["--max-qps-per-server", "8"]

@@ -20,11 +20,12 @@ import pandas as pd
 import pytest
 from governance_fakes import sample_frames
 
-from toolkit import dashboard, report
 from toolkit.alerts.state import AlertState, save_state
 from toolkit.errors import ReportError
+from toolkit.reports import dashboard
+from toolkit.reports import render as report
 from toolkit.schemas import RESOLVER_CHECKS
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

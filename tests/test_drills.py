@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 from toolkit import history
-from toolkit.cli import main
-from toolkit.governance.drills import load_drills
+from toolkit.cli.main import main
+from toolkit.inputs.governance.drills import load_drills
 from toolkit.lab import LabInfo
 from toolkit.lab.drills import DRILLS, DrillResult, drill_list, run_drill
 from toolkit.lab.publish import served_files
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.lab
 

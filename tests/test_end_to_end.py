@@ -10,9 +10,9 @@ import pytest
 from pypdf import PdfReader
 
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab import LAB_ZONES
-from toolkit.portfolio import load_portfolio
-from toolkit.report import render_board_report
+from toolkit.reports.render import render_board_report
 
 pytestmark = [pytest.mark.lab, pytest.mark.report]
 

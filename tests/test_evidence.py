@@ -24,9 +24,9 @@ from toolkit.collect.evidence import key_bits, zone_evidence_rows
 from toolkit.collect.names import judge_name
 from toolkit.collect.sigstatus import judge_signatures
 from toolkit.collect.validate import Verdict
+from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.lab import LAB_ZONES, LabAddresses, zones
 from toolkit.lab.scenarios import LAB_POLICY
-from toolkit.policy import PolicySet, SigningPolicy
 from toolkit.schemas import EVIDENCE, INVENTORY, ZONES
 
 NOW = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)

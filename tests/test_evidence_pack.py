@@ -18,10 +18,12 @@ import pytest
 from pypdf import PdfReader
 from test_audit_report import NOW, build_workspace
 
-from toolkit import cli, evidence, report
-from toolkit.evidence import EvidenceError, verify_evidence_pack, write_evidence_pack
-from toolkit.report import ReportOptions
-from toolkit.store import sha256_file
+from toolkit.cli import main as cli
+from toolkit.evidence import pack as evidence
+from toolkit.evidence.pack import EvidenceError, verify_evidence_pack, write_evidence_pack
+from toolkit.reports import render as report
+from toolkit.reports.render import ReportOptions
+from toolkit.store.runs import sha256_file
 
 pytestmark = pytest.mark.report
 
@@ -354,7 +356,7 @@ def test_a_flipped_byte_in_a_run_signature_is_caught(copy, pack):
 def test_a_pack_resigned_with_another_key_is_caught(copy, pack, capsys):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from toolkit.signing import fingerprint, public_pem
+    from toolkit.store.signing import fingerprint, public_pem
 
     other = Ed25519PrivateKey.generate()
     _rewrite_consistently(copy, "signing/run-signing-key.pub.pem", public_pem(other.public_key()))

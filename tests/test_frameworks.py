@@ -7,9 +7,7 @@ import textwrap
 
 import pytest
 
-from toolkit.checks import PILLARS, SEVERITIES, default_registry
-from toolkit.errors import InputError
-from toolkit.frameworks import (
+from toolkit.assessment.frameworks import (
     FRAMEWORK_IDS,
     load_framework,
     load_frameworks,
@@ -18,6 +16,8 @@ from toolkit.frameworks import (
     requirements_by_check,
     rollup,
 )
+from toolkit.checks import PILLARS, SEVERITIES, default_registry
+from toolkit.errors import InputError
 from toolkit.schemas import FINDINGS
 
 

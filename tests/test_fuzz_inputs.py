@@ -25,16 +25,16 @@ from governance_fakes import SAMPLE, store_sample_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.cli import build_parser, main
+from toolkit.cli.main import build_parser, main
 from toolkit.errors import InputError, ToolkitError
-from toolkit.governance.changes import CHANGES, load_changes
-from toolkit.governance.drills import DRILLS, load_drills
-from toolkit.governance.exceptions import EXCEPTIONS, load_exceptions
-from toolkit.governance.incidents import INCIDENTS, load_incidents
-from toolkit.governance.keys import KEYS, load_keys
-from toolkit.governance.registrars import REGISTRARS, load_registrars
-from toolkit.inventory import load_inventory
-from toolkit.policy import load_policies
+from toolkit.inputs.governance.changes import CHANGES, load_changes
+from toolkit.inputs.governance.drills import DRILLS, load_drills
+from toolkit.inputs.governance.exceptions import EXCEPTIONS, load_exceptions
+from toolkit.inputs.governance.incidents import INCIDENTS, load_incidents
+from toolkit.inputs.governance.keys import KEYS, load_keys
+from toolkit.inputs.governance.registrars import REGISTRARS, load_registrars
+from toolkit.inputs.inventory import load_inventory
+from toolkit.inputs.policy import load_policies
 from toolkit.schemas import INVENTORY
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "60"))

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from governance_fakes import SAMPLE, sample_frames, store_sample_run
 
-from toolkit.assessment import assess
+from toolkit.assessment.assess import assess
 from toolkit.checks import Context, default_registry
 from toolkit.checks import governance as governance_checks
 from toolkit.checks import operational as operational_checks
 from toolkit.checks.records import PORTFOLIO
-from toolkit.governance import load_records
+from toolkit.inputs.governance import load_records
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab.zones import generate_lab_keys
-from toolkit.portfolio import load_portfolio
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 RUN_AT = NOW - timedelta(hours=6)

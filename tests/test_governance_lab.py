@@ -10,7 +10,7 @@ import pytest
 from conftest import SECOND_LAB_BASE
 from governance_fakes import SAMPLE
 
-from toolkit.assessment import assess
+from toolkit.assessment.assess import assess
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
 from toolkit.lab import lab_down, lab_up
 from toolkit.lab.zones import generate_lab_keys

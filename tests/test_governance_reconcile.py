@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from toolkit.governance import RECORD_SPECS
-from toolkit.governance import oversight as ov
-from toolkit.governance import reconcile as rc
-from toolkit.governance.history import KEY_SETS, key_set_changes, observed_key_sets
-from toolkit.policy import PolicySet, SigningPolicy
-from toolkit.policy_settings import DrillPolicy
+from toolkit.history import oversight as ov
+from toolkit.history import reconcile as rc
+from toolkit.history.key_sets import KEY_SETS, key_set_changes, observed_key_sets
+from toolkit.inputs.governance import RECORD_SPECS
+from toolkit.inputs.policy import PolicySet, SigningPolicy
+from toolkit.inputs.policy_settings import DrillPolicy
 from toolkit.schemas import INVENTORY, RECORDS, ZONES
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -254,7 +254,7 @@ def change(zone="a.test", rrtype="DNSKEY", kind="added", tag=3, flags=256):
 
 
 def reconcile(changes, log):
-    from toolkit.governance.history import KEY_CHANGES
+    from toolkit.history.key_sets import KEY_CHANGES
 
     return rc.change_reconciliation(KEY_CHANGES.frame(changes), log, window_hours=48)
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from toolkit.checks import check_ids
 from toolkit.errors import InputError
-from toolkit.governance import RECORD_SPECS, load_records
-from toolkit.governance.keys import load_keys
-from toolkit.maturity_settings import DEFAULT_GATES
-from toolkit.policy import load_policies
-from toolkit.policy_settings import Settings
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.governance import RECORD_SPECS, load_records
+from toolkit.inputs.governance.keys import load_keys
+from toolkit.inputs.maturity_settings import DEFAULT_GATES
+from toolkit.inputs.policy import load_policies
+from toolkit.inputs.policy_settings import Settings
+from toolkit.inputs.portfolio import load_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample-portfolio"
@@ -300,7 +301,7 @@ def test_sample_policy_carries_the_governance_facts():
 def test_bad_governance_section_names_field_and_line(tmp_path, extra, field, words):
     path = write(tmp_path / "policy.yaml", POLICY + extra)
     with pytest.raises(InputError) as info:
-        load_policies(path)
+        load_policies(path, check_ids())
     err = info.value
     assert [p.column for p in err.problems] == [field], str(err)
     key_line = next(i for i, text in enumerate(extra.splitlines()) if field.split(".")[-1] in text)

@@ -18,7 +18,7 @@ from toolkit.history import History
 from toolkit.history.frames import RUNS
 from toolkit.lab import zones as labzones
 from toolkit.schemas import FINDINGS, INVENTORY, RECORDS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 ZONE = "example.test"
@@ -473,7 +473,7 @@ def test_empty_workspace_gives_an_empty_history(tmp_path):
 
 
 def test_cli_history_prints_changes(tmp_path, capsys):
-    from toolkit.cli import main
+    from toolkit.cli.main import main
 
     _store_runs(tmp_path, ZSK_PREPUBLICATION)
     assert main(["history", "--workspace", str(tmp_path), "--format", "csv"]) == 0
@@ -517,7 +517,9 @@ def test_demo_plan_is_a_pure_reproducible_story():
 
 @pytest.mark.lab
 def test_demo_history_on_the_lab(lab, tmp_path):
+    from toolkit.assessment.maturity import maturity_scorer
     from toolkit.collect import CollectConfig, collect_run
+    from toolkit.inputs.portfolio import load_portfolio
     from toolkit.lab.demo_history import build_demo_history, demo_times
     from toolkit.lab.publish import served_files
 
@@ -541,6 +543,9 @@ def test_demo_history_on_the_lab(lab, tmp_path):
     assert set(h.runs["label"].dropna()) == {"demo-history"}
     t = history.trends(h, "quarter")
     assert len(t) >= 2 and t["runs"].sum() == len(ids) + 1
+    assert t["maturity_score"].isna().all()  # no scorer given
+    scored = history.trends(h, "quarter", scorer=maturity_scorer(load_portfolio(d).policies))
+    assert scored["maturity_score"].notna().all() and scored["maturity_level"].between(1, 5).all()
     ro = history.rollovers(h)
     corp = ro[ro["zone"] == "corp.test"]
     assert len(corp) >= 1 and set(corp["method"]) == {"pre-publication"}

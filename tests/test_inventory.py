@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from toolkit.errors import InputError, Problem
-from toolkit.inventory import ACCEPTED_COLUMNS, load_inventory, normalize_zone
+from toolkit.inputs.inventory import ACCEPTED_COLUMNS, load_inventory, normalize_zone
 from toolkit.schemas import INVENTORY
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,10 +10,10 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from toolkit.maturity import INDICATOR_NAMES, INDICATORS, PORTFOLIO, level_for, score
-from toolkit.maturity_settings import Gate, MaturitySettings
-from toolkit.policy import PolicySet, SigningPolicy
-from toolkit.policy_settings import Settings
+from toolkit.assessment.maturity import PORTFOLIO, level_for, score
+from toolkit.inputs.maturity_settings import INDICATOR_NAMES, INDICATORS, Gate, MaturitySettings
+from toolkit.inputs.policy import PolicySet, SigningPolicy
+from toolkit.inputs.policy_settings import Settings
 from toolkit.schemas import FINDINGS, INVENTORY, ZONES
 
 # Only four indicators weigh in the arithmetic tests: the numbers can be checked by hand.
@@ -109,7 +109,7 @@ def test_explain_of_the_sample_assessment_sums_back(tmp_path):
 
     from governance_fakes import store_sample_run
 
-    from toolkit.assessment import assess
+    from toolkit.assessment.assess import assess
 
     store_sample_run(tmp_path, datetime(2026, 11, 28, 6, tzinfo=UTC))
     m = assess(None, tmp_path, now=datetime(2026, 11, 28, 12, tzinfo=UTC)).maturity
@@ -219,3 +219,18 @@ def test_levels(value, level):
 def test_every_check_pillar_has_a_catch_all_indicator():
     pillars = {i.pillar for i in INDICATORS if i.grade == "other"}
     assert pillars == {"technical", "operational", "governance"}
+
+
+def test_maturity_scorer_scores_a_run_as_score_does():
+    """The scorer the history's trends take (passed in from the assessment, which history may
+    not import) gives the portfolio's overall score and level of :func:`score`, and nothing for
+    a run without an inventory."""
+    from toolkit.assessment.maturity import maturity_scorer
+
+    f, zones, inv = portfolio()
+    m = score(f, zones, inv, POLICIES)
+    scorer = maturity_scorer(POLICIES)
+    got = scorer({"findings": f, "zones": zones, "inventory": inv})
+    assert got == (round(float(m.portfolio["overall"]), 2), int(m.portfolio["level"]))
+    assert scorer({"findings": f, "zones": zones, "inventory": inv.iloc[0:0]}) is None
+    assert scorer({"findings": f, "zones": zones}) is None

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from toolkit.cli import main
+from toolkit.alerts.metrics import exposition, latest_exposition, write_metrics
+from toolkit.cli.main import main
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
-from toolkit.metrics import exposition, latest_exposition, write_metrics
 from toolkit.schemas import FINDINGS, RESOLVER_CHECKS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

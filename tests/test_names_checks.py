@@ -11,9 +11,9 @@ import pytest
 
 from toolkit.checks import Context, Registry
 from toolkit.checks import names as names_checks
-from toolkit.policy import PolicySet
+from toolkit.inputs.policy import PolicySet
 from toolkit.schemas import INVENTORY, NAME_RESOLVERS, NAMES, NAMESERVERS, ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 NOW = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
 ZONE = "example.test"

@@ -12,9 +12,9 @@ from conftest import SECOND_LAB_BASE
 
 from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect
 from toolkit.collect.parallel import collect_parallel, merge_frames
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab import lab_down, lab_status
 from toolkit.lab.synthetic import dead_zones, synthetic_up, zone_names
-from toolkit.portfolio import load_portfolio
 from toolkit.schemas import EVIDENCE, QUERIES, RECORDS, RESOLVER_CHECKS, ZONES
 
 SAMPLE = "data/sample-portfolio"

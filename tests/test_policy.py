@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from toolkit.errors import InputError
-from toolkit.policy import (
+from toolkit.inputs.policy import (
     POLICIES,
     POLICY_KEYS,
     PolicySet,
     SigningPolicy,
     load_policies,
 )
-from toolkit.portfolio import Portfolio, load_portfolio
+from toolkit.inputs.portfolio import Portfolio, load_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "data" / "sample-portfolio"

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from toolkit import report, statement
+from toolkit.reports import render as report
+from toolkit.reports import statement
 
 pytestmark = pytest.mark.report
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect.collector import CollectConfig, with_politeness
 from toolkit.collect.transport import (
     DEFAULT_MAX_INFLIGHT_PER_SERVER,
     DEFAULT_MAX_QPS_PER_SERVER,
     TransportConfig,
 )
-from toolkit.policy_settings import Politeness
-from toolkit.store import Store
+from toolkit.inputs.policy_settings import Politeness
+from toolkit.store.runs import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-portfolio"
 

@@ -17,10 +17,12 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from toolkit import assess, report, report_html
+from toolkit.assessment import headline as assess
 from toolkit.errors import ReportError
+from toolkit.reports import html as report_html
+from toolkit.reports import render as report
 from toolkit.schemas import ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

@@ -12,8 +12,8 @@ import pytest
 from governance_fakes import SAMPLE, store_sample_run
 from pypdf import PdfReader
 
-from toolkit import report
 from toolkit.errors import ReportError
+from toolkit.reports import render as report
 
 pytestmark = pytest.mark.report
 

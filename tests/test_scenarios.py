@@ -25,10 +25,10 @@ import pytest
 
 from toolkit.checks import Context, cds, consistency, default_registry, keys, names, signatures
 from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect
+from toolkit.inputs.policy import PolicySet, SigningPolicy
+from toolkit.inputs.portfolio import Portfolio
 from toolkit.lab import LAB_ZONES, LabZone
 from toolkit.lab.scenarios import LAB_POLICY
-from toolkit.policy import PolicySet, SigningPolicy
-from toolkit.portfolio import Portfolio
 from toolkit.schemas import INVENTORY
 
 pytestmark = pytest.mark.lab

@@ -10,7 +10,7 @@ import pytest
 
 from toolkit.errors import StoreError
 from toolkit.schemas import ZONES
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

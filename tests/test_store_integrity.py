@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.errors import StoreError
 from toolkit.schemas import ZONES
-from toolkit.signing import FINGERPRINT, KEY_ENV, PRIVATE_KEY, PUBLIC_KEY, SIGNING_DIR
-from toolkit.store import SIGNED, UNSIGNED, Store
+from toolkit.store.runs import SIGNED, UNSIGNED, Store
+from toolkit.store.signing import FINGERPRINT, KEY_ENV, PRIVATE_KEY, PUBLIC_KEY, SIGNING_DIR
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -100,7 +100,7 @@ def test_a_consistent_rewrite_of_file_and_manifest_is_refused(tmp_path):
     zones_frame("secure").to_parquet(forged, index=False)
     mpath = _writable(run / "manifest.json")
     doc = json.loads(mpath.read_text())
-    from toolkit.store import sha256_file
+    from toolkit.store.runs import sha256_file
 
     doc["files"]["zones.parquet"]["sha256"] = sha256_file(forged)
     mpath.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
@@ -278,7 +278,7 @@ def test_out_of_range_run_times_are_refused(tmp_path, year):
 def test_key_history_leaves_a_damaged_run_out(tmp_path):
     from governance_fakes import store_sample_run
 
-    from toolkit.governance.history import load_key_history
+    from toolkit.history.key_sets import load_key_history
 
     runs = [store_sample_run(tmp_path, NOW + timedelta(days=d)) for d in (0, 1, 2)]
     mpath = _writable(runs[1].path / "manifest.json")  # altered: the signature fails
@@ -300,7 +300,7 @@ def test_one_store_reads_the_key_it_created_and_lists_damaged_runs_in_time_order
 
 
 def test_the_audit_runs_of_the_period_leave_a_damaged_run_out(tmp_path):
-    from toolkit.audit import runs_in_period
+    from toolkit.reports.audit import runs_in_period
 
     store = Store(tmp_path)
     a, b, c = three_runs(store)

@@ -10,7 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     import pandas as pd
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     workspace, me, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     store = Store(workspace)
@@ -40,7 +40,7 @@ STALLED = textwrap.dedent(
     import sys, time
     from datetime import UTC, datetime
     import pandas as pd
-    from toolkit.store import Store
+    from toolkit.store.runs import Store
 
     real = pd.DataFrame.to_parquet
     calls = []

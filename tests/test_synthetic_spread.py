@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from conftest import SECOND_LAB_BASE
 
-from toolkit.cli import main
+from toolkit.cli.main import main
 from toolkit.collect import CollectConfig, TransportConfig, collect
 from toolkit.errors import LabError
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab import lab_down
 from toolkit.lab import network as net
 from toolkit.lab.synthetic import MAX_NS_ADDRESSES, ns_hosts, ns_pair, synthetic_up
-from toolkit.portfolio import load_portfolio
 
 
 def test_ns_hosts_are_distinct_and_keep_clear_of_the_lab_plan():

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from test_audit_report import build_workspace
 
-from toolkit.cli import main
-from toolkit.evidence import PACK_TIMESTAMP, verify_evidence_pack
-from toolkit.timestamp import TimestampError, request_timestamp, verify_timestamp
+from toolkit.cli.main import main
+from toolkit.evidence.pack import PACK_TIMESTAMP, verify_evidence_pack
+from toolkit.store.timestamp import TimestampError, request_timestamp, verify_timestamp
 
 TSA_CONF = """
 [ tsa ]

@@ -72,7 +72,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "toolkit/report_templates/print.css",
         "toolkit/report_templates/audit/index.html.j2",
         "toolkit/sample_portfolio/inventory.csv",
-        "toolkit/frameworks/iso27001.yaml",
+        "toolkit/assessment/frameworks/iso27001.yaml",
     ):
         assert shipped in names
 
@@ -115,7 +115,7 @@ def _env(bin_dir: Path) -> dict[str, str]:
 
 def test_the_installed_toolkit_is_the_wheel_not_the_checkout(installed, tmp_path):
     code = (
-        "import toolkit, toolkit.report as r, toolkit.demo as d; "
+        "import toolkit, toolkit.reports.render as r, toolkit.cli.demo as d; "
         "print(toolkit.__file__); print(r.notebooks_dir()); print(r.templates_dir()); "
         "print(d.SAMPLE_PORTFOLIO)"
     )
@@ -140,7 +140,7 @@ def test_a_wheel_install_collects_and_renders_every_report(installed, lab, tmp_p
     ws = tmp_path / "ws"
     portfolio = Path(
         subprocess.run(
-            [installed / "python", "-c", "import toolkit.demo as d; print(d.SAMPLE_PORTFOLIO)"],
+            [installed / "python", "-c", "import toolkit.cli.demo as d; print(d.SAMPLE_PORTFOLIO)"],
             cwd=tmp_path,
             env=_env(installed),
             check=True,

@@ -10,9 +10,10 @@ import pytest
 from pypdf import PdfReader
 
 from tests.governance_fakes import sample_frames, store_sample_run
-from toolkit import report, zone_report
 from toolkit.errors import ReportError
-from toolkit.store import Store
+from toolkit.reports import render as report
+from toolkit.reports import zone as zone_report
+from toolkit.store.runs import Store
 
 pytestmark = pytest.mark.report
 

@@ -30,14 +30,15 @@ import pandas as pd
 from toolkit.alerts.rules import AlertContext, Condition, Registry, default_registry
 from toolkit.alerts.sinks import Sink
 from toolkit.alerts.state import AlertState, load_state, locked, save_state
+from toolkit.checks import check_ids
 from toolkit.errors import StoreError
-from toolkit.governance import GovernanceRecords, load_records
 from toolkit.history import load_history
 from toolkit.history.load import read_manifest
-from toolkit.policy import PolicySet
-from toolkit.portfolio import load_portfolio
+from toolkit.inputs.governance import GovernanceRecords, load_records
+from toolkit.inputs.policy import PolicySet
+from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import UTC_TS, Column, FrameSchema
-from toolkit.store import Store
+from toolkit.store.runs import Store
 
 DEFAULT_LOOKBACK_DAYS = 120.0
 HISTORY_FRAMES = ("inventory", "zones", "records", "resolver_checks")
@@ -88,8 +89,11 @@ def _portfolio_inputs(
         if not guess or not Path(guess).is_dir():
             return PolicySet(), None
         portfolio_dir = guess
-    portfolio = load_portfolio(portfolio_dir)
-    records = load_records(portfolio.directory, zones=set(portfolio.inventory["zone"]))
+    ids = check_ids()
+    portfolio = load_portfolio(portfolio_dir, ids)
+    records = load_records(
+        portfolio.directory, zones=set(portfolio.inventory["zone"]), check_ids=ids
+    )
     return portfolio.policies, records
 
 

@@ -1,6 +1,6 @@
 """The alert rules: small pure functions from the runs (and the portfolio's records) to the
 conditions that hold now. Thresholds come from ``policy.yaml`` (``alerts`` and
-``change_control``, see :mod:`toolkit.policy_settings`).
+``change_control``, see :mod:`toolkit.inputs.policy_settings`).
 
 Two kinds of rule:
 
@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from toolkit.governance import GovernanceRecords
-from toolkit.governance.changes import CHANGES as CHANGES_SPEC
-from toolkit.governance.history import KEY_SETS, key_set_changes, observed_key_sets
-from toolkit.governance.reconcile import change_reconciliation, ds_publication
 from toolkit.history import History, snapshots_of
+from toolkit.history.key_sets import KEY_SETS, key_set_changes, observed_key_sets
+from toolkit.history.reconcile import change_reconciliation, ds_publication
 from toolkit.history.rollover import faults_from_snapshots
 from toolkit.history.snapshots import codes
-from toolkit.policy import PolicySet
-from toolkit.policy_settings import Settings
+from toolkit.inputs.governance import GovernanceRecords
+from toolkit.inputs.governance.changes import CHANGES as CHANGES_SPEC
+from toolkit.inputs.policy import PolicySet
+from toolkit.inputs.policy_settings import Settings
 from toolkit.vocabulary import SEVERITIES
 
 

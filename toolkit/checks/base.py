@@ -4,7 +4,8 @@ A :class:`Check` carries a stable id, title, severity, pillar, description, risk
 RFC/standard references and a message template. Its function takes a :class:`Context` (the
 run's frames, the portfolio's policies and the injected ``now``) and yields one
 :class:`Result` per zone it looked at: pass, fail, indeterminate (could not decide — never a
-pass) or not_applicable. Frameworks point at check ids (see :mod:`toolkit.frameworks`), never
+pass) or not_applicable. Frameworks point at check ids (see :mod:`toolkit.assessment.frameworks`),
+never
 the other way round.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.policy import PolicySet
+from toolkit.inputs.policy import PolicySet
 from toolkit.schemas import CATALOGUE, FINDINGS
 from toolkit.vocabulary import PILLARS, SEVERITIES
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from toolkit.checks.base import Context, Result, Row, flag, records_by_zone
 
 if TYPE_CHECKING:
-    from toolkit.policy import SigningPolicy
+    from toolkit.inputs.policy import SigningPolicy
 
 __all__ = [
     "SIGNED", "Evidence", "Row", "Scope",

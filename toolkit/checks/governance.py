@@ -2,7 +2,7 @@
 follow-ups — the visibility pillar of REFERENCE §5.
 
 Each check is its metadata beside its function; the rules are the pure functions of
-:mod:`toolkit.governance.oversight`. A missing record (file or policy fact) gives
+:mod:`toolkit.history.oversight`. A missing record (file or policy fact) gives
 "indeterminate" (not evidenced), never a pass.
 """
 
@@ -25,10 +25,10 @@ from toolkit.checks.records import (
     rows_evidence,
     zones,
 )
-from toolkit.governance import oversight
-from toolkit.governance.exceptions import EXCEPTIONS
-from toolkit.governance.reconcile import is_active
-from toolkit.policy_settings import ROLES
+from toolkit.history import oversight
+from toolkit.history.reconcile import is_active
+from toolkit.inputs.governance.exceptions import EXCEPTIONS
+from toolkit.inputs.policy_settings import ROLES
 
 CHECKS, check = collector()
 

@@ -2,7 +2,7 @@
 incidents and drills — records reconciled with what DNS showed (REFERENCE §5, pillar 2).
 
 Each check is its metadata beside its function; the rules themselves are the pure functions of
-:mod:`toolkit.governance.reconcile` and :mod:`toolkit.governance.oversight`. A missing record
+:mod:`toolkit.history.reconcile` and :mod:`toolkit.history.oversight`. A missing record
 file gives "indeterminate" (not evidenced), never a pass.
 """
 
@@ -26,7 +26,7 @@ from toolkit.checks.records import (
     rows_evidence,
     zones,
 )
-from toolkit.governance import oversight, reconcile
+from toolkit.history import oversight, reconcile
 
 CHECKS, check = collector()
 

@@ -2,7 +2,7 @@
 show, compared with what the servers served — the DNSKEY TTL, the DS digest types, the
 denial-of-existence method and NSEC3 opt-out. Each policy value is the one the file states or,
 when absent, the documented default the policy statement publishes
-(:data:`toolkit.policy_settings.POLICY_EXTRAS`).
+(:data:`toolkit.inputs.policy_settings.POLICY_EXTRAS`).
 
 The algorithms and the key scheme are compared by :mod:`toolkit.checks.keys`
 (``dnskey_algorithm_in_policy``, ``key_scheme_matches_policy``) and the signature floor by
@@ -23,7 +23,7 @@ from toolkit.checks.evidence import (
     listing,
     zone_policy,
 )
-from toolkit.policy import SigningPolicy
+from toolkit.inputs.policy import SigningPolicy
 
 CHECKS, check = collector()
 

@@ -1,11 +1,11 @@
 """What the operational and governance checks read from a :class:`Context`.
 
 Besides the run's frames (``zones``, ``records``) and the portfolio's ``inventory``, the
-context of a full assessment (:func:`toolkit.assessment.assess`) carries:
+context of a full assessment (:func:`toolkit.assessment.assess.assess`) carries:
 
-* the record frames of :mod:`toolkit.governance` that exist — ``keys``, ``changes``,
+* the record frames of :mod:`toolkit.inputs.governance` that exist — ``keys``, ``changes``,
   ``drills``, ``incidents``, ``registrars``, ``exceptions`` (a missing one: not evidenced);
-* the history frames of :mod:`toolkit.governance.history` — ``key_sets`` (every run up to
+* the history frames of :mod:`toolkit.history.key_sets` — ``key_sets`` (every run up to
   the assessed one) and ``key_changes``.
 
 Results about the whole portfolio rather than one zone (drills, policy review, roles) carry
@@ -17,8 +17,8 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.checks.base import Context, Result, Row
-from toolkit.governance import RECORD_SPECS
-from toolkit.governance.history import KEY_SETS, key_set_changes, observed_key_sets
+from toolkit.history.key_sets import KEY_SETS, key_set_changes, observed_key_sets
+from toolkit.inputs.governance import RECORD_SPECS
 
 PORTFOLIO = "(portfolio)"
 """The zone of a result about the whole portfolio."""

@@ -28,8 +28,8 @@ from toolkit.collect.collector import CollectConfig, collect, with_politeness
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
 from toolkit.errors import WriteError
-from toolkit.portfolio import load_portfolio
-from toolkit.store import Run, Store
+from toolkit.inputs.portfolio import load_portfolio
+from toolkit.store.runs import Run, Store
 
 __all__ = ["CollectConfig", "ResolverSpec", "TransportConfig", "collect", "collect_run"]
 
@@ -70,7 +70,7 @@ def collect_run(
 
         frames = collect_parallel(portfolio, config, now=now, workers=workers)
     # Only the technical pillar at collection time: the operational and governance checks need
-    # the portfolio's records and the run history, and are computed by toolkit.assessment.
+    # the portfolio's records and the run history, and are computed by toolkit.assessment.assess.
     frames["findings"] = run_checks(frames, portfolio.policies, now=now, pillars=("technical",))
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
     if cluster is not None:

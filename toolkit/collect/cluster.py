@@ -56,7 +56,7 @@ from toolkit.collect.parallel import (
 from toolkit.collect.resolvers import ResolverSpec, check_resolvers
 from toolkit.collect.transport import TransportConfig
 from toolkit.errors import ToolkitError
-from toolkit.portfolio import Portfolio
+from toolkit.inputs.portfolio import Portfolio
 from toolkit.schemas import RESOLVER_CHECKS
 
 #: A worker's Dask resource ``vantage-NAME`` places it at the vantage point NAME.

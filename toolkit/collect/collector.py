@@ -46,9 +46,9 @@ from toolkit.collect.sigstatus import key_tag
 from toolkit.collect.transport import Clock, Exchange, TransportConfig
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import Walker, ZoneEvidence
-from toolkit.inventory import normalize_zone
-from toolkit.policy_settings import Politeness
-from toolkit.portfolio import Portfolio
+from toolkit.inputs.inventory import normalize_zone
+from toolkit.inputs.policy_settings import Politeness
+from toolkit.inputs.portfolio import Portfolio
 from toolkit.reasons import describe
 from toolkit.schemas import (
     EVIDENCE,
@@ -122,7 +122,7 @@ class CollectConfig:
 CAPS: tuple[str, ...] = ("max_inflight_per_server", "max_qps_per_server")
 """The politeness caps per server address that ``policy.yaml``'s ``collector`` section and the
 command line set (fields of :class:`TransportConfig` and of
-:class:`toolkit.policy_settings.Politeness`)."""
+:class:`toolkit.inputs.policy_settings.Politeness`)."""
 
 
 def with_politeness(config: CollectConfig, politeness: Politeness) -> CollectConfig:

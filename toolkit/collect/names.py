@@ -55,7 +55,7 @@ class NameAnswer:
 
 def listed_names(zone: dns.name.Name, cell: str | None) -> tuple[dns.name.Name, ...]:
     """The absolute names of an inventory ``names`` cell (relative names ``;``-joined, ``@``
-    the apex, as :func:`toolkit.inventory.normalize_names` writes them) under ``zone``."""
+    the apex, as :func:`toolkit.inputs.inventory.normalize_names` writes them) under ``zone``."""
     if not cell:
         return ()
     return tuple(

@@ -56,8 +56,8 @@ from tqdm import tqdm
 from toolkit.collect.anchors import load_root_hints, load_trust_anchor
 from toolkit.collect.collector import COLLECTED, CollectConfig, collect
 from toolkit.errors import ToolkitError
-from toolkit.policy import PolicySet
-from toolkit.portfolio import Portfolio
+from toolkit.inputs.policy import PolicySet
+from toolkit.inputs.portfolio import Portfolio
 from toolkit.schemas import RECORDS, FrameSchema
 
 DEFAULT_THREADS = 1

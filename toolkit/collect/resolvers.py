@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,11 +12,18 @@ from datetime import datetime
 import dns.flags
 import dns.rcode
 
-from toolkit.argtypes import ip_address
 from toolkit.collect.aio_transport import AioTransport
 from toolkit.collect.plan import NAME_TYPES
 from toolkit.collect.transport import Clock, Exchange, TransportConfig, ede, send
 from toolkit.errors import InputError
+
+
+def ip_address(text: str) -> str:
+    """An IPv4 or IPv6 address, as given (stripped). Raises ValueError saying what was found."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not an IPv4 or IPv6 address") from None
 
 
 @dataclass(frozen=True)

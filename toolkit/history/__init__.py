@@ -36,10 +36,9 @@ from toolkit.history.trends import (
     Scorer,
     known_good_frame,
     latency_trends_frame,
-    maturity_scorer,
     trends_frame,
 )
-from toolkit.policy import PolicySet
+from toolkit.inputs.policy import PolicySet
 
 __all__ = [
     "DEFAULT_FRAMES",
@@ -53,7 +52,6 @@ __all__ = [
     "last_known_good",
     "latency_trends",
     "load_history",
-    "maturity_scorer",
     "rollover_window",
     "rollovers",
     "signature_trend",
@@ -110,12 +108,12 @@ def last_known_good(history: History) -> pd.DataFrame:
 
 
 def trends(
-    history: History, freq: str = "quarter", *, policies: PolicySet | None = None
+    history: History, freq: str = "quarter", *, scorer: Scorer | None = None
 ) -> pd.DataFrame:
-    """Per-period figures (schema :data:`frames.TRENDS`); with ``policies`` each period's
-    last run is also scored by :mod:`toolkit.maturity`. Raises ValueError for an unknown
+    """Per-period figures (schema :data:`frames.TRENDS`); with a ``scorer`` (the assessment's
+    :func:`toolkit.assessment.maturity.maturity_scorer`, passed in: history sits below the
+    assessment) each period's last run is also scored. Raises ValueError for an unknown
     ``freq`` (one of :data:`FREQUENCIES`)."""
-    scorer = maturity_scorer(policies) if policies is not None else None
     return trends_frame(
         history.runs,
         history["zones"],

@@ -23,7 +23,7 @@ import pandas as pd
 from toolkit.errors import StoreError
 from toolkit.history.frames import RUNS
 from toolkit.schemas import ALL as SCHEMAS
-from toolkit.store import Store, sha256_file
+from toolkit.store.runs import Store, sha256_file
 
 DEFAULT_FRAMES = ("inventory", "zones", "records", "resolver_checks", "findings")
 

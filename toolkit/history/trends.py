@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 
 from toolkit.history.frames import KNOWN_GOOD, LATENCY_TRENDS, TRENDS
-from toolkit.policy import PolicySet
 
 FREQUENCIES = ("week", "month", "quarter")
 
@@ -126,23 +125,6 @@ def latency_trends_frame(resolver_checks: pd.DataFrame, freq: str = "quarter") -
     return (
         LATENCY_TRENDS.frame(rows).sort_values(["period_start", "resolver"]).reset_index(drop=True)
     )
-
-
-def maturity_scorer(policies: PolicySet) -> Scorer:
-    """A :data:`Scorer` with :func:`toolkit.maturity.score` under ``policies``: the
-    portfolio's overall score and level, from the run's findings, zones and inventory."""
-    from toolkit.maturity import score
-
-    def scorer(frames: Mapping[str, pd.DataFrame]) -> tuple[float, int] | None:
-        if not {"findings", "zones", "inventory"} <= set(frames) or frames["inventory"].empty:
-            return None
-        m = score(frames["findings"], frames["zones"], frames["inventory"], policies)
-        p = m.portfolio
-        if pd.isna(p.get("overall")):
-            return None
-        return round(float(p["overall"]), 2), int(p["level"])
-
-    return scorer
 
 
 def known_good_frame(zones: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:

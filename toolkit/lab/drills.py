@@ -7,7 +7,7 @@ switched, the DS at the parent changed) through :class:`toolkit.lab.publish.Repu
 at each step the real collector (:func:`toolkit.collect.collect_run`) probes the real
 servers, and :func:`toolkit.alerts.evaluate_alerts` evaluates the workspace as an operator's
 cron job would. The drill writes a record in the columns of ``drills.csv``
-(:mod:`toolkit.governance.drills`): what was detected, when, by which rule.
+(:mod:`toolkit.inputs.governance.drills`): what was detected, when, by which rule.
 
 **Simulated time.** Every step has its own ``now`` (the drill's start plus the step's offset).
 The lab signs relative to it (each step's signatures run from ``now - 1 h``, and a step that
@@ -40,7 +40,7 @@ from toolkit.alerts import JsonlSink, Sink, evaluate_alerts
 from toolkit.atomic import write_atomic
 from toolkit.collect import collect_run
 from toolkit.errors import LabError
-from toolkit.governance.drills import DRILLS as DRILLS_SPEC
+from toolkit.inputs.governance.drills import DRILLS as DRILLS_SPEC
 from toolkit.lab import zones
 from toolkit.lab.publish import Republisher, lab_key, set_ds, set_serial, signed_text, strip_dnssec
 from toolkit.lab.simulation import SimulatedCollectConfig
@@ -593,7 +593,7 @@ def append_record(drills_csv: str | Path, record: Mapping[str, Any]) -> None:
     """Append a drill record to a portfolio's ``drills.csv`` (created with its header when
     missing), rewriting the file atomically. Raises InputError when the existing file is not
     a valid drills.csv."""
-    from toolkit.governance.drills import load_drills
+    from toolkit.inputs.governance.drills import load_drills
 
     path = Path(drills_csv)
     columns = [f.name for f in DRILLS_SPEC.fields]

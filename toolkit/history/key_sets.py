@@ -1,0 +1,178 @@
+"""The history of DNSKEY and DS sets across stored runs, and the changes between them.
+
+Two pure steps, frames in and frames out:
+
+1. :func:`observed_key_sets` reduces one run to the DNSKEY set each inventory zone served
+   (source ``child``) and the DS set its parent published (source ``parent``), deduplicated
+   across servers. A set that was observed empty is kept as one marker row with a null
+   ``rdata``; a set that could not be observed (server unreachable) has no row at all, so
+   "not seen" is never mistaken for "removed".
+2. :func:`key_set_changes` compares, per zone and record type, each observed set with the
+   previous observed one and lists every record added or removed between the two runs.
+
+:func:`load_key_history` is the thin I/O edge that feeds step 1 from a :class:`Store`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from toolkit.schemas import UTC_TS, Column, FrameSchema
+from toolkit.store.runs import Store
+
+KEY_SETS = FrameSchema(
+    "key_sets",
+    "One row per DNSKEY (as served by the zone) and DS (as published by the parent) record of "
+    "each inventory zone and run; a row with null `rdata` marks a set observed empty.",
+    (
+        Column("run_id", "string", "the run"),
+        Column("observed_at", UTC_TS, "the run's time"),
+        Column("zone", "string", "inventory zone"),
+        Column("rrtype", "string", "DNSKEY | DS"),
+        Column("key_tag", "Int64", "key tag (DS: of the key it points at)"),
+        Column("algorithm", "Int64", "DNSSEC algorithm"),
+        Column("flags", "Int64", "DNSKEY flags (257 KSK, 256 ZSK)"),
+        Column("digest_type", "Int64", "DS digest type"),
+        Column("rdata", "string", "the record's data; null: the set was observed empty"),
+    ),
+)
+
+KEY_CHANGES = FrameSchema(
+    "key_changes",
+    "One row per DNSKEY or DS record that appeared or disappeared between two consecutive "
+    "runs in which the zone's set was observed.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("rrtype", "string", "DNSKEY | DS"),
+        Column("change", "string", "added | removed"),
+        Column("key_tag", "Int64", "key tag"),
+        Column("algorithm", "Int64", "DNSSEC algorithm"),
+        Column("flags", "Int64", "DNSKEY flags"),
+        Column("digest_type", "Int64", "DS digest type"),
+        Column("rdata", "string", "the record's data"),
+        Column("before_run", "string", "last run before the change"),
+        Column("before_at", UTC_TS, "its time: the change happened after it"),
+        Column("after_run", "string", "first run showing the change"),
+        Column("after_at", UTC_TS, "its time: the change happened before it"),
+    ),
+)
+
+_SOURCE = {"DNSKEY": ("child", "signed"), "DS": ("parent", "has_ds")}
+
+
+def observed_key_sets(
+    run_id: str, observed_at: pd.Timestamp, zones: pd.DataFrame, records: pd.DataFrame
+) -> pd.DataFrame:
+    """The DNSKEY and DS sets of one run's inventory zones (schema :data:`KEY_SETS`).
+
+    ``zones`` and ``records`` are the run's frames (schemas ZONES and RECORDS). A zone's
+    DNSKEY set counts as observed when its ``signed`` is known, its DS set when ``has_ds``
+    is known; a zone whose status is indeterminate (e.g. it does not exist) is never taken
+    as observed empty, only its records (if any) are kept.
+    """
+    run = {"run_id": run_id, "run_at": observed_at}
+    return key_sets_of_runs(zones.assign(**run), records.assign(**run))
+
+
+def key_sets_of_runs(zones: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """:func:`observed_key_sets` of many runs at once: ``zones`` and ``records`` hold the rows
+    of every run with two more columns, ``run_id`` and ``run_at`` (as
+    :func:`toolkit.history.load_history` gives them). Rows come in run order (``run_at``,
+    then ``run_id``), then by zone, type, key tag and rdata."""
+    run = ["run_id", "zone"]
+    status = zones["status"].astype(object).where(zones["status"].notna(), "indeterminate")
+    undecided = zones.loc[status == "indeterminate", run].drop_duplicates()
+    at = zones[["run_id", "run_at"]].drop_duplicates("run_id")
+    parts: list[pd.DataFrame] = []
+    for rrtype, (source, flag) in _SOURCE.items():
+        observed = zones.loc[zones[flag].notna(), run].drop_duplicates()
+        recs = records[(records["rrtype"] == rrtype) & (records["source"] == source)]
+        recs = recs[[*run, "key_tag", "algorithm", "flags", "digest_type", "rdata"]]
+        recs = recs.merge(observed, on=run).drop_duplicates([*run, "rdata"])
+        parts.append(recs.assign(rrtype=rrtype))
+        seen = pd.concat([recs[run], undecided], ignore_index=True).drop_duplicates()
+        empty = observed.merge(seen, on=run, how="left", indicator=True)
+        parts.append(empty.loc[empty["_merge"] == "left_only", run].assign(rrtype=rrtype))
+    out = pd.concat(parts, ignore_index=True).merge(at, on="run_id", how="left")
+    out = out.rename(columns={"run_at": "observed_at"})
+    out = KEY_SETS.cast(out).sort_values(
+        ["observed_at", "run_id", "zone", "rrtype", "key_tag", "rdata"], kind="stable"
+    )
+    return out.reset_index(drop=True)
+
+
+def key_set_changes(key_sets: pd.DataFrame) -> pd.DataFrame:
+    """Records added or removed between consecutive observations (schema :data:`KEY_CHANGES`).
+
+    ``key_sets`` holds any number of runs (schema :data:`KEY_SETS`). For each zone and record
+    type the runs in which the set was observed are taken in time order, and each is compared
+    with the one before: a record (identified by its rdata) present only in the later set was
+    added, one present only in the earlier set was removed.
+    """
+    if key_sets.empty:
+        return KEY_CHANGES.empty()
+    key = ["zone", "rrtype"]
+    # Each observation (zone, type, run) and the observation before it, in time order.
+    obs = (
+        key_sets[[*key, "run_id", "observed_at"]]
+        .drop_duplicates([*key, "run_id"])
+        .sort_values([*key, "observed_at", "run_id"], kind="stable")
+    )
+    obs["before_run"] = obs.groupby(key, sort=False)["run_id"].shift()
+    obs["before_at"] = obs.groupby(key, sort=False)["observed_at"].shift()
+    pairs = obs.dropna(subset=["before_run"]).rename(
+        columns={"run_id": "after_run", "observed_at": "after_at"}
+    )
+    members = key_sets.dropna(subset=["rdata"])
+    cols = ["key_tag", "algorithm", "flags", "digest_type"]
+    out = []
+    for change, side, other in (
+        ("added", "after_run", "before_run"),
+        ("removed", "before_run", "after_run"),
+    ):
+        mine = pairs.merge(
+            members[[*key, "run_id", "rdata", *cols]].rename(columns={"run_id": side}),
+            on=[*key, side],
+        )
+        theirs = members[[*key, "run_id", "rdata"]].rename(columns={"run_id": other})
+        both = mine.merge(theirs, on=[*key, other, "rdata"], how="left", indicator=True)
+        out.append(both[both["_merge"] == "left_only"].drop(columns="_merge").assign(change=change))
+    changes = pd.concat(out, ignore_index=True)
+    changes = changes.sort_values(
+        [*key, "after_at", "after_run", "change", "rdata"],
+        ascending=[True, True, True, True, False, True],
+        kind="stable",
+    )
+    return KEY_CHANGES.cast(changes.reset_index(drop=True))
+
+
+def latest_sets(key_sets: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each zone's and type's most recent observation in ``key_sets``."""
+    if key_sets.empty:
+        return key_sets
+    last = key_sets.groupby(["zone", "rrtype"])["observed_at"].transform("max")
+    return key_sets[key_sets["observed_at"] == last].reset_index(drop=True)
+
+
+def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
+    """The key sets of every stored run up to and including run ``until`` (KEY_SETS schema),
+    read in one scan of the runs' ``zones`` and ``records`` files (hashes checked first).
+
+    Raises StoreError when ``until`` names no run or a run's files were altered.
+    """
+    from toolkit.history.load import load_history, read_manifest
+
+    last = store.resolve(until)
+    listed = store.list_runs()
+    ids = list(listed["run_id"])
+    damaged = set(listed.loc[listed["status"].str.startswith("damaged"), "run_id"])
+    ids = [  # a run without both frames observed no key set (a damaged run: left out)
+        r
+        for r in ids[: ids.index(last) + 1]
+        if r not in damaged
+        and {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
+    ]
+    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"))
+    if history["zones"].empty:
+        return KEY_SETS.empty()
+    return key_sets_of_runs(history["zones"], history["records"])

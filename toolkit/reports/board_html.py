@@ -1,0 +1,437 @@
+"""HTML fragments and the KPI chart of the board report, from
+:class:`toolkit.reports.board.BoardView`.
+
+Every value from the data (zone names, owners, check titles, risk text) goes through
+:func:`toolkit.reports.html.escape`; CSS classes derived from data are whitelisted (RAG colour,
+severity). Numbers are formatted here, never taken as text from the data. The chart is a
+deterministic SVG (fixed hash salt, no date, text kept as text).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from toolkit.reports.board import DUE_DAYS, PILLARS, RAG_RULES, BoardView, fmt_change, kpi_rows
+from toolkit.reports.html import escape as _e
+from toolkit.reports.html import notice_html, pct, plural
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.reports.html import ReportInfo
+    from toolkit.store.runs import Run
+
+_RAG = {"red": "Red", "amber": "Amber", "green": "Green"}
+_SEV = ("critical", "high", "medium", "low", "info")
+_SEV_COLOURS = {"critical": "#7f0000", "high": "#c62828", "medium": "#e0a100", "low": "#8aa1b4"}
+_PILLAR_WORDS = {
+    "technical": "Technical — are the zones signed and validating?",
+    "operational": "Operational — are keys and changes run under control?",
+    "governance": "Governance — are owners, policy and risk decisions in place?",
+}
+
+
+def _rag_class(rag: Any) -> str:
+    return f"rag-{rag}" if rag in _RAG else "rag-unknown"
+
+
+def _sev_class(sev: Any) -> str:
+    return f"sev-{sev}" if sev in _SEV else "sev-info"
+
+
+def executive_summary_html(h: Mapping[str, Any], view: BoardView) -> str:
+    """The executive summary in plain words: what DNSSEC is for, where we stand, what changed,
+    what is broken, what the board is asked."""
+    n = int(h["zones"])
+    s = [
+        "DNSSEC is the digital seal that lets the internet check that our domain names "
+        "(web sites, e-mail, APIs) really lead to us and have not been forged.",
+    ]
+    if n:
+        s.append(
+            f"Of our {plural(n, 'domain')} checked, {h['secure']} ({pct(h['secure_pct'])}) carry "
+            "a seal that validates end to end."
+        )
+    if view.current is not None:
+        c = view.current
+        s.append(
+            f"Our DNSSEC maturity is level {c.level} of 5, with a score of {c.overall:.1f} out of "
+            f"100 — {fmt_change(view.change, view.previous_period)}."
+        )
+    else:
+        s.append("A maturity score is not evidenced for this run: " + view.reason + ".")
+    if int(h.get("bogus", 0)):
+        s.append(
+            f"{plural(int(h['bogus']), 'domain')} {'is' if h['bogus'] == 1 else 'are'} broken "
+            "right now: customers whose provider checks the seal cannot reach "
+            f"{'it' if h['bogus'] == 1 else 'them'}."
+        )
+    if view.available:
+        k = len(view.decisions)
+        if k:
+            s.append(
+                f"The board is asked to take {plural(k, 'decision')} (below) to close the "
+                "largest gaps."
+            )
+        else:
+            s.append("No decision is needed from the board this quarter.")
+    return (
+        '<section class="exec-summary"><h2 class="exec-heading">In brief</h2>'
+        + "".join(f"<p>{_e(x)}</p>" for x in s)
+        + "</section>"
+    )
+
+
+def maturity_html(view: BoardView) -> str:
+    """Maturity level, score and change since last quarter, and the three pillar scores as
+    bars; "not evidenced" when no assessment could be made."""
+    if view.current is None:
+        return notice_html("Maturity: not evidenced", view.reason.capitalize() + ".")
+    c = view.current
+    change = fmt_change(view.change, view.previous_period)
+    arrow = ""
+    if view.change is not None:
+        arrow = "▲ " if view.change > 0 else ("▼ " if view.change < 0 else "")
+    prev = (
+        f"{view.previous.period}: {view.previous.overall:.1f}, level {view.previous.level}"
+        if view.previous
+        else "no earlier quarter assessed"
+    )
+    capped = ""
+    if c.gates:
+        capped = (
+            f'<div class="kpi-note">capped by: {_e(", ".join(c.gates))} '
+            "(a serious fault cannot be averaged away)</div>"
+        )
+    tiles = (
+        '<div class="kpis maturity-tiles">'
+        f'<div class="kpi tile-level"><div class="kpi-value">Level {c.level}'
+        '<span class="of"> of 5</span></div><div class="kpi-label">DNSSEC maturity</div>'
+        f"{capped}</div>"
+        f'<div class="kpi"><div class="kpi-value">{c.overall:.1f}<span class="of"> / 100</span>'
+        '</div><div class="kpi-label">maturity score</div>'
+        f'<div class="kpi-note">as of {_e(c.at.date().isoformat())}</div></div>'
+        f'<div class="kpi"><div class="kpi-value change">{_e(arrow)}'
+        f"{_e(_signed(view.change))}</div>"
+        f'<div class="kpi-label">{_e(change)}</div><div class="kpi-note">{_e(prev)}</div></div>'
+        "</div>"
+    )
+    bars = "".join(
+        f'<tr><th class="pillar-name">{_e(p.capitalize())}'
+        f'<span class="pillar-words">{_e(_PILLAR_WORDS[p].split(" — ")[1])}</span></th>'
+        f'<td class="pillar-bar"><div class="bar"><div class="fill" '
+        f'style="width: {_width(c.pillars.get(p)):.1f}%"></div></div></td>'
+        f'<td class="pillar-score">{_pillar_value(c.pillars.get(p))}</td></tr>'
+        for p in PILLARS
+    )
+    return tiles + f'<table class="pillars">{bars}</table>'
+
+
+def _width(v: float | None) -> float:
+    return 0.0 if v is None else max(0.0, min(100.0, float(v)))
+
+
+def _pillar_value(v: float | None) -> str:
+    return "not evidenced" if v is None else f"{v:.1f}"
+
+
+def _signed(change: float | None) -> str:
+    return "—" if change is None else f"{change:+.1f}"
+
+
+def decisions_html(view: BoardView) -> str:
+    """The decisions the board is asked to take, each with the gap behind it."""
+    if not view.available:
+        return notice_html(
+            "Decisions: not evidenced",
+            "Without the governance assessment the report cannot derive the decisions: "
+            + view.reason
+            + ".",
+        )
+    if not view.decisions:
+        return '<p class="all-clear">No decision is needed: no gap calls for the board.</p>'
+    items = "".join(
+        f'<li class="decision {_sev_class(d["severity"])}"><span class="ask">{_e(d["ask"])}</span>'
+        f'<span class="why">Why: {_e(d["why"])} (checks: {_e(d["checks"])})</span></li>'
+        for d in view.decisions
+    )
+    return f'<ol class="decisions">{items}</ol>'
+
+
+def risks_table_html(view: BoardView) -> str:
+    """The top risks with owner and due date; notes how many there are in all."""
+    if not view.available:
+        return notice_html(
+            "Top risks: not evidenced",
+            "The risks come from the governance assessment, which could not be made: "
+            + view.reason
+            + ".",
+        )
+    if view.risks.empty:
+        return '<p class="all-clear">No open risk: every assessed check passes.</p>'
+    head = "".join(
+        f'<th class="col-{c}">{label}</th>'
+        for c, label in (
+            ("n", "#"),
+            ("risk", "Risk"),
+            ("where", "Where"),
+            ("owner", "Owner"),
+            ("sev", "Severity"),
+            ("due", "Due"),
+        )
+    )
+    body = []
+    for i, r in enumerate(view.risks.to_dict("records"), start=1):
+        sev = _sev_class(r["severity"])
+        body.append(
+            f"<tr>"
+            f'<td class="col-n">{i}</td>'
+            f'<td class="col-risk"><strong>{_e(r["title"])}</strong>'
+            f'<span class="risk-words">{_e(r["risk"])}</span></td>'
+            f'<td class="col-where">{_e(r["zone_list"])}</td>'
+            f'<td class="col-owner">{_e(r["owner"])}</td>'
+            f'<td class="col-sev"><span class="severity {sev}">{_e(r["severity"])}</span></td>'
+            f'<td class="col-due">{_e(r["due"].isoformat())}</td>'
+            "</tr>"
+        )
+    more = ""
+    if view.open_risks > len(view.risks):
+        more = (
+            f'<p class="note">{len(view.risks)} of {plural(view.open_risks, "open risk")} '
+            "shown; the audit report lists every one with its evidence.</p>"
+        )
+    due = ", ".join(f"{s} {d} days" for s, d in DUE_DAYS.items() if s != "info")
+    return (
+        f'<table class="risks"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+        f"</table>{more}"
+        f'<p class="note">Due dates count from the as-of date by severity: {_e(due)}. A risk '
+        "is one check failing on one or more zones; the owner is the zones' owner in the "
+        "inventory (the policy owner for a portfolio-wide finding).</p>"
+    )
+
+
+_RAG_ORDER = {"red": 0, "amber": 1, "green": 2}
+
+
+def rag_table_html(view: BoardView, limit: int = 6) -> str:
+    """Tier-1 zones, red / amber / green, with the reason; the rules below the table.
+
+    Red first, then amber, then green; past ``limit`` rows the rest is counted, not listed
+    (the audit report lists every zone), so the board report keeps to its pages."""
+    t = view.tier1
+    if t.empty:
+        return notice_html("Tier-1 zones: none", "The inventory names no tier-1 zone.", kind="info")
+    counts = t["rag"].value_counts()
+    summary = ", ".join(f"{int(counts.get(k, 0))} {_RAG[k].lower()}" for k in _RAG_ORDER)
+    t = t.assign(_order=t["rag"].map(_RAG_ORDER).fillna(3)).sort_values(["_order", "zone"])
+    shown = t.head(limit)
+    more = (
+        f"{len(shown)} of {len(t)} tier-1 zones shown, worst first ({summary}); the audit "
+        "report lists every zone. "
+        if len(t) > len(shown)
+        else ""
+    )
+    head = "".join(
+        f'<th class="col-{c}">{label}</th>'
+        for c, label in (
+            ("rag", "Rating"),
+            ("zone", "Zone"),
+            ("owner", "Owner"),
+            ("status", "DNSSEC status"),
+            ("score", "Score (level)"),
+            ("open", "Open findings"),
+            ("why", "Why"),
+        )
+    )
+    body = []
+    for r in shown.to_dict("records"):
+        cls = _rag_class(r["rag"])
+        shown = _e(r["zone_unicode"]) or _e(r["zone"])
+        score = (
+            "not evidenced"
+            if r["score"] is None or pd.isna(r["score"])
+            else f"{float(r['score']):.1f} ({int(r['level'])})"
+        )
+        open_n = "not evidenced" if r["open"] is None or pd.isna(r["open"]) else str(r["open"])
+        owner = _e(r["owner"]) or '<span class="none-named">none named</span>'
+        body.append(
+            f'<tr class="{cls}">'
+            f'<td class="col-rag"><span class="rag {cls}">{_RAG.get(r["rag"], "?")}</span></td>'
+            f'<td class="col-zone">{shown}</td><td class="col-owner">{owner}</td>'
+            f'<td class="col-status">{_e(r["status"])}</td>'
+            f'<td class="col-score">{_e(score)}</td><td class="col-open">{_e(open_n)}</td>'
+            f'<td class="col-why">{_e(r["why"])}</td></tr>'
+        )
+    rules = "; ".join(f"{_RAG[k]}: {v}" for k, v in RAG_RULES)
+    extra = "" if view.available else " Without an assessment the rating rests on the status alone."
+    return (
+        f'<table class="rag-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+        f'</table><p class="note">{_e(more)}{_e(rules)}.{_e(extra)}</p>'
+    )
+
+
+def kpi_chart_svg(kpis: pd.DataFrame, levels: Sequence[float] = (40, 60, 75, 90)) -> str:
+    """Four quarterly panels as one deterministic SVG: % secure and % signed; minimum days of
+    signature validity left; open findings by severity; maturity score (assessed quarters)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    rows = list(kpi_rows(kpis))
+    labels = [str(r["period"]) for r in rows]
+    x = list(range(len(rows)))
+    rc = {
+        "svg.hashsalt": "dnssec-audit",
+        "svg.fonttype": "none",
+        "font.family": "DejaVu Sans",
+        "font.size": 8.5,
+    }
+    with matplotlib.rc_context(rc):
+        fig = Figure(figsize=(7.2, 4.3))
+        axes = fig.subplots(2, 2)
+        a1, a2, a3, a4 = axes[0][0], axes[0][1], axes[1][0], axes[1][1]
+
+        def series(key: str) -> list[float | None]:
+            return [None if r.get(key) is None else float(r[key]) for r in rows]
+
+        def plot(ax: Any, key: str, colour: str, label: str) -> None:
+            ys = series(key)
+            pts = [(i, y) for i, y in zip(x, ys, strict=True) if y is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=colour,
+                        label=label, linewidth=1.8, markersize=4)  # fmt: skip
+                last = pts[-1]
+                ax.annotate(f"{last[1]:.1f}" if "pct" in key or "score" in key else
+                            f"{last[1]:.0f}", last, textcoords="offset points", xytext=(0, 6),
+                            ha="center", fontsize=8, color=colour)  # fmt: skip
+
+        plot(a1, "secure_pct", "#2e7d32", "% secure")
+        plot(a1, "signed_pct", "#0d2a47", "% signed")
+        a1.set_ylim(0, 108)
+        a1.set_title("Zones secure and signed (%)", fontsize=9, loc="left")
+        a1.legend(frameon=False, fontsize=7.5, loc="lower right")
+
+        plot(a2, "min_days_left", "#0d2a47", "min days")
+        a2.axhline(0, color="#c62828", linewidth=1)
+        a2.set_title("Fewest days of signature validity left", fontsize=9, loc="left")
+        a2.text(0.01, 0.02, "below the red line: signatures expired", transform=a2.transAxes,
+                fontsize=7, color="#c62828")  # fmt: skip
+
+        bottom = [0] * len(rows)
+        for sev in ("critical", "high", "medium", "low"):
+            vals = [int(r.get(f"open_{sev}") or 0) for r in rows]
+            a3.bar(x, vals, bottom=bottom, color=_SEV_COLOURS[sev], label=sev, width=0.6)
+            bottom = [a + b for a, b in zip(bottom, vals, strict=True)]
+        a3.yaxis.set_major_locator(MaxNLocator(integer=True))
+        a3.set_title("Open technical findings by severity", fontsize=9, loc="left")
+        a3.legend(frameon=False, fontsize=7, ncol=4, loc="upper left")
+        a3.set_ylim(0, max(max(bottom, default=0) * 1.35, 1))
+
+        edges = [0.0, *levels, 100.0]
+        for i in range(5):
+            a4.axhspan(edges[i], edges[i + 1], color="#0d2a47", alpha=0.03 + 0.03 * i, lw=0)
+            a4.text(len(rows) - 0.5 if rows else 0.5, (edges[i] + edges[i + 1]) / 2,
+                    f"L{i + 1}", fontsize=7, color="#555", va="center", ha="right")  # fmt: skip
+        plot(a4, "maturity_score", "#6a1b9a", "score")
+        a4.set_ylim(0, 100)
+        a4.set_title("Maturity score (assessed quarters)", fontsize=9, loc="left")
+
+        for ax in (a1, a2, a3, a4):
+            ax.set_xticks(x)
+            ax.set_xticklabels(labels, fontsize=7.5)
+            ax.set_xlim(-0.6, max(len(rows) - 0.4, 0.6))
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+            ax.grid(axis="y", color="#e3e3e3", linewidth=0.6)
+            ax.set_axisbelow(True)
+            if not rows:
+                ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
+        fig.tight_layout(h_pad=1.6, w_pad=1.6)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def kpi_chart_alt(kpis: pd.DataFrame) -> str:
+    """The KPI chart's figures as text (the image's alternative text)."""
+    parts = []
+    for r in kpi_rows(kpis):
+        bits = [
+            f"secure {r['secure_pct']}%" if r.get("secure_pct") is not None else "",
+            f"signed {r['signed_pct']}%" if r.get("signed_pct") is not None else "",
+            f"min days {r['min_days_left']:.0f}" if r.get("min_days_left") is not None else "",
+            "open findings "
+            + "/".join(str(int(r.get(f"open_{s}") or 0)) for s in ("critical", "high", "medium")),
+            f"maturity {r['maturity_score']:.1f}" if r.get("maturity_score") is not None else "",
+        ]
+        parts.append(f"{r['period']}: " + ", ".join(b for b in bits if b))
+    return "KPIs per quarter. " + ("; ".join(parts) or "no runs") + "."
+
+
+def sources_html(view: BoardView, run: Run, info: ReportInfo) -> str:
+    """Where these numbers come from: the run, the assessment, the history, and how to
+    reproduce every score."""
+    facts: list[tuple[str, str]] = [
+        (
+            "Headline figures",
+            f"run {run.run_id} (immutable, hashed): its zones frame (status, signing, risk tier)",
+        ),
+    ]
+    if view.available and view.current is not None:
+        facts += [
+            (
+                "Maturity and pillars",
+                f"the assessment of run {view.current.run_id} as of "
+                f"{view.current.at:%Y-%m-%d %H:%M} UTC: every check of every pillar over the "
+                "run, the portfolio's records and the history",
+            ),
+            (
+                "Last quarter",
+                (
+                    f"the same assessment of {view.previous.run_id}, the last run of "
+                    f"{view.previous.period}, as of its own time"
+                )
+                if view.previous
+                else "first quarter measured: no earlier quarter's run to assess",
+            ),
+            (
+                "Risks, RAG, decisions",
+                "failed findings of that assessment, by check; owners from the inventory",
+            ),
+            (
+                "Reproduce",
+                f"dnssec-audit assess --run {view.current.run_id} --format json; "
+                "Assessment.maturity.explain() lists the indicators and findings that add up "
+                "to each score exactly",
+            ),
+        ]
+    else:
+        facts.append(("Maturity, risks, decisions", f"not evidenced: {view.reason}"))
+    facts.append(
+        (
+            "Trends",
+            f"each quarter's last run ({plural(len(view.kpis), 'quarter')}); open findings: the "
+            "technical findings stored with the run; maturity: assessed quarters only",
+        )
+    )
+    m = run.manifest
+    checks = run.frames.get("resolver_checks")
+    labels = sorted({str(x) for x in checks["resolver"].dropna()}) if checks is not None else []
+    facts.append(
+        (
+            "Evidence",
+            f"{plural(len(m.get('files', {})), 'file')} of run {run.run_id} (collected "
+            f"{m.get('created_at', '?')[:16].replace('T', ' ')} UTC with "
+            f"{m.get('tool', 'the toolkit')} {m.get('tool_version', '?')}), each checked against "
+            "the SHA-256 in the run's manifest before this report was made; "
+            + (
+                f"validation cross-checked with {', '.join(labels)}"
+                if labels
+                else "no validating resolver recorded in the run"
+            ),
+        )
+    )
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
+    return f'<table class="traceability sources">{rows}</table>'
