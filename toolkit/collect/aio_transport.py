@@ -53,6 +53,8 @@ import dns.message
 import dns.name
 
 from toolkit.collect.transport import (
+    TCP_ONLY,
+    UDP_THEN_TCP,
     Clock,
     Exchange,
     TransportConfig,
@@ -415,10 +417,13 @@ class AioTransport:
         port: int | None = None,
         log: Callable[[Exchange], None] | None = None,
         query: dns.message.QueryMessage | None = None,
+        tcp_only: bool = False,
     ) -> Exchange:
         """Ask ``server`` one question, as :func:`toolkit.collect.transport.send` does (UDP
-        with retries on timeout, TCP when truncated); every exchange attempted, or refused by
-        the politeness rules, is passed to ``log``. Never raises for DNS failures."""
+        with retries on timeout, TCP when truncated; TCP alone with ``tcp_only``); every
+        exchange attempted, or refused by the politeness rules, is passed to ``log``. Never
+        raises for DNS failures. A TCP-only question takes the server's in-flight slot and
+        token like any other."""
         cfg = self.config
         port = cfg.port if port is None else port
         name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
@@ -428,7 +433,7 @@ class AioTransport:
         address = _canonical(server)
         st = self.state(address)
         exchange: Exchange | None = None
-        for transport in ("udp", "tcp"):
+        for transport in TCP_ONLY if tcp_only else UDP_THEN_TCP:
             for _ in range(max(1, cfg.tries)):
                 if st.down is not None:
                     exchange = Exchange(

@@ -8,8 +8,9 @@ The decisions are those of :mod:`toolkit.collect.walk` and come from the same pu
 
 * a zone's parent probes (DS at every parent server, NS at the first) and the probes of each
   of its servers go out together; per server the gate (the apex SOA) goes first and, if it
-  gets an authoritative answer, that server's seven other probes at once (a zone costs two
-  round trips, not nineteen); the zone's plan runs while the zones above it are judged;
+  gets an authoritative answer, that server's eight other probes at once, the TCP one among
+  them (a zone costs two round trips, not twenty-one); the zone's plan runs while the zones
+  above it are judged;
 * the zones above (their discovery and their collection) are shared: the first zone to need
   ``test.`` starts its collection, every other zone waits for the same task;
 * :attr:`AsyncWalker.evidence` is filled by :meth:`AsyncWalker.publish` in the order a
@@ -153,6 +154,7 @@ class AsyncWalker(WalkState[AioTransport]):
         qtype: str,
         server: Server,
         query: dns.message.QueryMessage | None = None,
+        tcp_only: bool = False,
     ) -> Exchange:
         return await self.transport.send(
             qname,
@@ -162,6 +164,7 @@ class AsyncWalker(WalkState[AioTransport]):
             server_name=server[0],
             log=self.log,
             query=query,
+            tcp_only=tcp_only,
         )
 
     async def _ask_any(self, qname: dns.name.Name, qtype: str, servers: list[Server]) -> _Lookup:
@@ -312,7 +315,9 @@ class AsyncWalker(WalkState[AioTransport]):
 
         async def one(i: int) -> bool:
             p = plan.probes[i]
-            ex = await self._ask(p.qname, p.qtype, p.server, queries[p.qname, p.qtype])
+            ex = await self._ask(
+                p.qname, p.qtype, p.server, queries[p.qname, p.qtype], tcp_only=p.tcp
+            )
             results[i] = ProbeResult(p, ex)
             return not p.gate or gate_passed(ex.response, p)
 

@@ -11,7 +11,10 @@ lists every probe of the full audit, in the order the walk sends them:
   ``DNSKEY``, ``NS``, ``CDS``, ``CDNSKEY`` and ``NSEC3PARAM`` at the apex, all with DO;
 - two **denial-of-existence** probes at every zone server address: a random name under the zone
   (``A``), whose NXDOMAIN must come with an NSEC/NSEC3 proof, and the apex with a type that no
-  zone holds (``TYPE65280``, private use), whose NODATA must be proven too.
+  zone holds (``TYPE65280``, private use), whose NODATA must be proven too;
+- one **TCP** probe at every zone server address: the apex ``SOA`` again, over TCP only
+  (RFC 7766 §5: authoritative servers MUST answer over TCP; a resolver falls back to it when a
+  large DNSKEY answer is truncated over UDP).
 
 The random label comes from :func:`random_label` with an injected :class:`random.Random`, so a
 seeded run asks the same names every time.
@@ -34,7 +37,10 @@ NXDOMAIN_TYPE = "A"
 NODATA_TYPE = "TYPE65280"
 """A private-use type (RFC 6895 §3.1) no zone serves: the apex has no such RRset."""
 
-PURPOSES = ("ds", "delegation", "apex", "nxdomain", "nodata")
+PURPOSES = ("ds", "delegation", "apex", "nxdomain", "nodata", "tcp")
+
+TCP_TYPE = "SOA"
+"""The question of the TCP probe: the gate's, so its answer is known to exist over UDP."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class Probe:
     """One question to one server: what, where, why, and whether it gates the server's rest.
 
     ``side`` is ``parent`` (asked of the parent's servers) or ``child`` (the zone's own);
-    ``purpose`` one of :data:`PURPOSES`."""
+    ``purpose`` one of :data:`PURPOSES`; ``tcp`` asks over TCP only (else UDP, and TCP when the
+    UDP answer is truncated)."""
 
     server: Server
     qname: dns.name.Name
@@ -50,6 +57,7 @@ class Probe:
     purpose: str
     side: str
     gate: bool = False
+    tcp: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,4 +113,5 @@ def plan_zone(
             probes.append(Probe(server, zone, qtype, "apex", "child", gate=qtype == "SOA"))
         probes.append(Probe(server, nx_name, NXDOMAIN_TYPE, "nxdomain", "child"))
         probes.append(Probe(server, zone, NODATA_TYPE, "nodata", "child"))
+        probes.append(Probe(server, zone, TCP_TYPE, "tcp", "child", tcp=True))
     return ZonePlan(zone, parent, tuple(probes), nx_name)

@@ -78,6 +78,10 @@ class TransportConfig:
     down_after: int = DEFAULT_DOWN_AFTER
 
 
+UDP_THEN_TCP = ("udp", "tcp")
+TCP_ONLY = ("tcp",)
+
+
 @dataclass
 class Exchange:
     """One question and what came back (``response`` is None when nothing usable did)."""
@@ -96,6 +100,13 @@ class Exchange:
     @property
     def rcode(self) -> str | None:
         return dns.rcode.to_text(self.response.rcode()) if self.response is not None else None
+
+    @property
+    def size(self) -> int | None:
+        """Bytes of the answer as it came on the wire (None: no usable answer)."""
+        if self.response is None or self.response.wire is None:
+            return None
+        return len(self.response.wire)
 
     @property
     def aa(self) -> bool | None:
@@ -157,6 +168,7 @@ def send(
     port: int | None = None,
     log: Callable[[Exchange], None] | None = None,
     query: dns.message.QueryMessage | None = None,
+    tcp_only: bool = False,
 ) -> Exchange:
     """Ask ``server`` one question over UDP, retrying timeouts, and over TCP when the UDP
     answer is truncated. Returns the last :class:`Exchange`; never raises for DNS failures.
@@ -164,13 +176,14 @@ def send(
 
     ``query`` is the message to send when one was made already (by :func:`make_query` with
     this ``qname``, ``qtype``, ``recursion`` and payload: the same question to another
-    server); by default a new one is made."""
+    server); by default a new one is made. ``tcp_only`` asks over TCP alone (``tries`` times
+    on timeout): whether the server answers over TCP at all."""
     port = config.port if port is None else port
     name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
     if query is None:
         query = make_query(qname, qtype, recursion=recursion, payload=config.payload)
     exchange: Exchange | None = None
-    for transport in ("udp", "tcp"):
+    for transport in TCP_ONLY if tcp_only else UDP_THEN_TCP:
         for _ in range(max(1, config.tries)):
             started = clock.now()
             t0 = time.perf_counter()
