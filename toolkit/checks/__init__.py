@@ -20,6 +20,7 @@ from toolkit.checks import (
     practice,
     signatures,
     technical,
+    transport,
 )
 from toolkit.checks.base import (
     CATALOGUE,
@@ -52,7 +53,10 @@ __all__ = [
 def default_registry() -> Registry:
     """A registry holding every check of the toolkit, in catalogue order."""
     registry = Registry()
-    modules = (technical, keys, signatures, consistency, cds, practice, operational, governance)
+    modules = (
+        technical, keys, signatures, consistency, transport, cds, practice, operational,
+        governance,
+    )  # fmt: skip
     for module in modules:
         for check, func in module.CHECKS:
             registry.register(check, func)
