@@ -313,6 +313,41 @@ def test_a_silent_server_is_marked_down_and_later_queries_are_not_sent():
     assert len(received) == 3  # two tries of a., one of b.; nothing after the address was down
 
 
+def test_tcp_only_questions_keep_the_caps_and_their_timeouts_never_mark_a_server_down():
+    """The audit's TCP probe to a server whose TCP is black-holed (connections accepted by
+    the kernel, never answered): every TCP-only question times out, at most the in-flight cap
+    at once, and the address stays up for the UDP questions that follow."""
+    server = HoldingServer(hold=0.0)
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", server.port))
+    tcp.listen(16)  # never accepted: the handshake completes, no answer ever comes
+    config = TransportConfig(
+        timeout=0.3, tries=1, down_after=2, max_inflight_per_server=2, max_qps_per_server=0
+    )
+
+    async def main():
+        async with AioTransport(config) as tr:
+            tcp_only = await asyncio.gather(
+                *(
+                    tr.send(f"t{i}.test.", "SOA", "127.0.0.1", clock=CLOCK, port=server.port,
+                            tcp_only=True)
+                    for i in range(4)
+                )
+            )  # fmt: skip
+            udp = await tr.send("u.test.", "SOA", "127.0.0.1", clock=CLOCK, port=server.port)
+            return tcp_only, udp, tr.servers["127.0.0.1"]
+
+    try:
+        tcp_only, udp, st = asyncio.run(main())
+    finally:
+        server.stop()
+        tcp.close()
+    assert [(e.transport, e.error) for e in tcp_only] == [("tcp", "timeout")] * 4
+    assert st.max_inflight == 2  # the TCP questions waited for the per-server cap
+    assert (udp.transport, udp.error, udp.rcode) == ("udp", None, "NOERROR")
+    assert st.down is None and st.backoff == 1.0
+
+
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1)")
 def test_without_an_ipv6_route_every_ipv6_address_fails_at_once():
     """In a network namespace of its own (no route at all), the first IPv6 send fails and

@@ -423,7 +423,8 @@ class AioTransport:
         with retries on timeout, TCP when truncated; TCP alone with ``tcp_only``); every
         exchange attempted, or refused by the politeness rules, is passed to ``log``. Never
         raises for DNS failures. A TCP-only question takes the server's in-flight slot and
-        token like any other."""
+        token like any other; its timeouts neither back off the server's UDP timeout nor count
+        towards marking it down (a firewall that drops TCP says nothing of UDP service)."""
         cfg = self.config
         port = cfg.port if port is None else port
         name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
@@ -453,7 +454,8 @@ class AioTransport:
                 )
                 now = time.monotonic()
                 if error == "timeout":
-                    st.timed_out(cfg.down_after, sent=now - seconds)
+                    if not tcp_only:  # a server that blocks TCP is not dead for UDP
+                        st.timed_out(cfg.down_after, sent=now - seconds)
                 elif response is not None:
                     if transport == "udp":
                         st.answered(seconds, at=now)
