@@ -24,6 +24,8 @@ Politeness and patience per server address (the model is Unbound's infra cache,
 * at most ``max_inflight_per_server`` queries in flight to one address, and at most
   ``max_qps_per_server`` queries per second to it (a token bucket, GCRA, whose burst is the
   in-flight cap);
+* at most ``max_tcp_per_server`` TCP connections open to one address (RFC 7766 §6.2.2; a TCP
+  question waits for its connection before its timeout starts);
 * an adaptive timeout: the smoothed round trip and its variance (RFC 6298's estimator),
   timeout = SRTT + 4 x RTTVAR, never above the configured timeout nor below
   :data:`MIN_TIMEOUT`, the configured timeout until a first answer; doubled (up to the
@@ -87,6 +89,7 @@ class ServerState:
     reason the address is no longer asked (None while it is)."""
 
     slots: asyncio.Semaphore | None
+    tcp_slots: asyncio.Semaphore | None = None  # TCP connections open at once (RFC 7766 §6.2.2)
     srtt: float | None = None
     rttvar: float = 0.0
     backoff: float = 1.0
@@ -161,7 +164,7 @@ class AioTransport:
 
     ``config`` gives the timeout, tries, port, payload, the most queries in flight from this
     loop (``max_inflight``) and the politeness limits (``max_inflight_per_server``,
-    ``max_qps_per_server``, ``down_after``; 0 means no limit).
+    ``max_qps_per_server``, ``max_tcp_per_server``, ``down_after``; 0 means no limit).
     """
 
     def __init__(self, config: TransportConfig) -> None:
@@ -199,7 +202,11 @@ class AioTransport:
         st = self.servers.get(address)
         if st is None:
             cap = self.config.max_inflight_per_server
-            st = ServerState(asyncio.Semaphore(cap) if cap > 0 else None)
+            tcp = self.config.max_tcp_per_server
+            st = ServerState(
+                asyncio.Semaphore(cap) if cap > 0 else None,
+                asyncio.Semaphore(tcp) if tcp > 0 else None,
+            )
             self.servers[address] = st
         return st
 
@@ -372,9 +379,29 @@ class AioTransport:
         port: int,
         clock: Clock,
     ) -> tuple[datetime, dns.message.Message | None, str | None, float]:
-        """One try within the limits: the server's in-flight slot, its token bucket, then a
-        slot of this loop's own in-flight budget (taken last, so that a query waiting for a
-        slow server's rate holds no slot another server's query could use)."""
+        """One try within the limits: over TCP first the server's TCP connection slot, then
+        the server's in-flight slot, its token bucket, then a slot of this loop's own in-flight
+        budget (taken last, so that a query waiting for a slow server's rate holds no slot
+        another server's query could use)."""
+        tcp_slots = st.tcp_slots if transport == "tcp" else None
+        if tcp_slots is not None:
+            await tcp_slots.acquire()
+        try:
+            return await self._try_in_slots(st, transport, query, wire, address, port, clock)
+        finally:
+            if tcp_slots is not None:
+                tcp_slots.release()
+
+    async def _try_in_slots(
+        self,
+        st: ServerState,
+        transport: str,
+        query: dns.message.Message,
+        wire: bytes,
+        address: str,
+        port: int,
+        clock: Clock,
+    ) -> tuple[datetime, dns.message.Message | None, str | None, float]:
         if st.slots is not None:
             await st.slots.acquire()
         try:
