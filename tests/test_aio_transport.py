@@ -365,20 +365,22 @@ def test_tcp_connections_to_one_server_are_capped_and_wait_outside_their_timeout
     lock = threading.Lock()
 
     def handle(conn: socket.socket) -> None:
-        with lock:
-            open_now[0] += 1
-            most[0] = max(most[0], open_now[0])
+        """Count the questions being served at once: from the query read to just before the
+        answer is sent (the client can start its next connection only once it has it)."""
         try:
             length = int.from_bytes(conn.recv(2), "big")
             data = b""
             while len(data) < length:
                 data += conn.recv(length - len(data))
+            with lock:
+                open_now[0] += 1
+                most[0] = max(most[0], open_now[0])
             time.sleep(0.2)
+            with lock:
+                open_now[0] -= 1
             wire = answer(data).to_wire()
             conn.sendall(len(wire).to_bytes(2, "big") + wire)
         finally:
-            with lock:
-                open_now[0] -= 1
             conn.close()
 
     def accept() -> None:
