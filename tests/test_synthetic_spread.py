@@ -98,7 +98,8 @@ def test_zones_spread_over_the_addresses_and_the_caps_hold_at_each(tmp_path):
 @pytest.mark.lab
 def test_no_live_zone_is_indeterminate_under_two_percent_loss(tmp_path):
     """300 zones behind the shim with 2 % of UDP queries lost (seeded): the transport's tries
-    and the walk's second round for a lost gate probe leave no live zone indeterminate."""
+    and the walk's second round for a question lost at a live server (the gate probe, the cut
+    discovery, the DS at the parent) leave no live zone indeterminate."""
     lab_dir = tmp_path / "lossy"
     try:
         syn = synthetic_up(
