@@ -82,13 +82,15 @@ def offline_evidence(
     parent_verdict: Verdict,
     now: datetime,
     *,
-    edit: Callable[[Server, str, dns.message.Message], dns.message.Message] | None = None,
+    edit: Callable[[Server, str, dns.message.Message], dns.message.Message | None] | None = None,
     names: tuple[str, ...] = (),
 ) -> ZoneEvidence:
     """What the walk collects for ``zone_name`` when each of its servers serves the zone given
     in ``served`` (None: not at all) and the parent's one server serves ``parent``. ``edit``
-    may change an answer (server, qtype, message) before it is recorded; ``names`` are the
-    zone's listed names (relative, ``@`` the apex), probed as the plan says."""
+    may change an answer (server, qtype, message) before it is recorded; the TCP probe's
+    qtype is given as "tcp", and an edit returning None stands for a refused connection.
+    Every answer is recorded as it would come off the wire (so its size is known). ``names``
+    are the zone's listed names (relative, ``@`` the apex), probed as the plan says."""
     name = dns.name.from_text(zone_name)
     parent_server = ("ns.nic.test.", "192.0.2.2")
     plan = plan_zone(
@@ -102,17 +104,19 @@ def offline_evidence(
     results = []
     for probe in plan.probes:
         source = parent if probe.side == "parent" else served[probe.server]
-        response = respond(source, probe.qname, probe.qtype)
+        response: dns.message.Message | None = respond(source, probe.qname, probe.qtype)
         if edit is not None:
-            response = edit(probe.server, probe.qtype, response)
+            response = edit(probe.server, "tcp" if probe.tcp else probe.qtype, response)
+        if response is not None:
+            response = dns.message.from_wire(response.to_wire(max_size=65535))
         ex = Exchange(
             probe.qname.to_text(),
             probe.qtype,
             probe.server[1],
             probe.server[0],
-            "udp",
+            "tcp" if probe.tcp else "udp",
             response,
-            None,
+            None if response is not None else "refused",
             1.0,
             False,
             now,

@@ -43,15 +43,19 @@ class LosesFirstSoa:
     def has_answered(self, address: str) -> bool:
         return self.answered
 
-    async def send(self, qname, qtype, server, *, clock, server_name=None, log=None, query=None):
-        self.sent.append((qtype, server))
+    async def send(
+        self, qname, qtype, server, *, clock, server_name=None, log=None, query=None, tcp_only=False
+    ):
+        self.sent.append((f"{qtype}/tcp" if tcp_only else qtype, server))
         response, error = respond(ZONE, dns.name.from_text(str(qname)), qtype), None
-        if qtype == "SOA" and server not in self.lost:
+        if qtype == "SOA" and not tcp_only and server not in self.lost:
             self.lost.add(server)
             response, error = None, "timeout"
+        transport = "tcp" if tcp_only else "udp"
         ex = Exchange(
-            str(qname), qtype, server, server_name, "udp", response, error, 1.0, False, clock.now()
-        )
+            str(qname), qtype, server, server_name, transport, response, error, 1.0, False,
+            clock.now(),
+        )  # fmt: skip
         if log is not None:
             log(ex)
         return ex
@@ -82,7 +86,7 @@ def test_a_lost_gate_at_a_live_server_is_asked_again_and_the_server_fully_probed
     plan, results, sent = execute(answered=True)
     assert [r.probe for r in results] == list(plan.probes)  # plan order kept
     assert all(r.exchange is not None and r.exchange.error is None for r in results)
-    for _, address in SERVERS:  # the SOA twice (lost, then answered), every other probe once
+    for _, address in SERVERS:  # the UDP SOA twice (lost, then answered), every other once
         asked = [q for q, a in sent if a == address]
         per_server = [p for p in plan.probes if p.server[1] == address]
         assert asked.count("SOA") == 2 and len(asked) == len(per_server) + 1

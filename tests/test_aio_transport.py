@@ -366,6 +366,107 @@ def test_a_silent_server_is_marked_down_and_later_queries_are_not_sent():
     assert len(received) == 3  # two tries of a., one of b.; nothing after the address was down
 
 
+def test_tcp_only_questions_keep_the_caps_and_their_timeouts_never_mark_a_server_down():
+    """The audit's TCP probe to a server whose TCP is black-holed (connections accepted by
+    the kernel, never answered): every TCP-only question times out, at most the in-flight cap
+    at once, and the address stays up for the UDP questions that follow."""
+    server = HoldingServer(hold=0.0)
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", server.port))
+    tcp.listen(16)  # never accepted: the handshake completes, no answer ever comes
+    config = TransportConfig(
+        timeout=0.3,
+        tries=1,
+        down_after=2,
+        max_inflight_per_server=2,
+        max_qps_per_server=0,
+        max_tcp_per_server=4,
+    )
+
+    async def main():
+        async with AioTransport(config) as tr:
+            tcp_only = await asyncio.gather(
+                *(
+                    tr.send(f"t{i}.test.", "SOA", "127.0.0.1", clock=CLOCK, port=server.port,
+                            tcp_only=True)
+                    for i in range(4)
+                )
+            )  # fmt: skip
+            udp = await tr.send("u.test.", "SOA", "127.0.0.1", clock=CLOCK, port=server.port)
+            return tcp_only, udp, tr.servers["127.0.0.1"]
+
+    try:
+        tcp_only, udp, st = asyncio.run(main())
+    finally:
+        server.stop()
+        tcp.close()
+    assert [(e.transport, e.error) for e in tcp_only] == [("tcp", "timeout")] * 4
+    assert st.max_inflight == 2  # the TCP questions waited for the per-server cap
+    assert (udp.transport, udp.error, udp.rcode) == ("udp", None, "NOERROR")
+    assert st.down is None and st.backoff == 1.0
+
+
+def test_tcp_connections_to_one_server_are_capped_and_wait_outside_their_timeout():
+    """RFC 7766 §6.2.2: few concurrent TCP connections to one server. Six TCP-only questions,
+    each answered after 0.2 s, with a 0.5-s timeout and one connection at a time: the server
+    never holds two connections, and none times out though the last waits 1 s for its turn."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    open_now, most = [0], [0]
+    lock = threading.Lock()
+
+    def handle(conn: socket.socket) -> None:
+        """Count the questions being served at once: from the query read to just before the
+        answer is sent (the client can start its next connection only once it has it)."""
+        try:
+            length = int.from_bytes(conn.recv(2), "big")
+            data = b""
+            while len(data) < length:
+                data += conn.recv(length - len(data))
+            with lock:
+                open_now[0] += 1
+                most[0] = max(most[0], open_now[0])
+            time.sleep(0.2)
+            with lock:
+                open_now[0] -= 1
+            wire = answer(data).to_wire()
+            conn.sendall(len(wire).to_bytes(2, "big") + wire)
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        try:
+            while True:
+                conn, _ = listener.accept()
+                threading.Thread(target=handle, args=(conn,), daemon=True).start()
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    config = TransportConfig(timeout=0.5, tries=1, max_qps_per_server=0)
+    assert config.max_tcp_per_server == 1  # the default
+
+    async def main():
+        async with AioTransport(config) as tr:
+            return await asyncio.gather(
+                *(
+                    tr.send(f"t{i}.test.", "SOA", "127.0.0.1", clock=CLOCK, port=port,
+                            tcp_only=True)
+                    for i in range(6)
+                )
+            )  # fmt: skip
+
+    try:
+        exchanges = asyncio.run(main())
+    finally:
+        listener.close()
+    assert [(e.transport, e.error, e.rcode) for e in exchanges] == [("tcp", None, "NOERROR")] * 6
+    assert most[0] == 1
+    assert all(e.latency_ms < 500 for e in exchanges)  # the wait for a connection is not timed
+
+
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1)")
 def test_without_an_ipv6_route_every_ipv6_address_fails_at_once():
     """In a network namespace of its own (no route at all), the first IPv6 send fails and

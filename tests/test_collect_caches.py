@@ -285,10 +285,10 @@ def test_a_failing_zone_draws_no_rows_and_loses_nothing_else(monkeypatch):
 
 
 def test_every_server_of_a_zone_is_asked_with_one_message_per_question(monkeypatch):
-    sent: list[tuple[str, str, dns.message.QueryMessage]] = []
+    sent: list[tuple[str, str, dns.message.QueryMessage, bool]] = []
 
-    def fake_send(qname, qtype, server, *, query, **kw):
-        sent.append((qtype, server, query))
+    def fake_send(qname, qtype, server, *, query, tcp_only=False, **kw):
+        sent.append((qtype, server, query, tcp_only))
         r = dns.message.make_response(query)
         r.flags |= dns.flags.AA
         if qtype == "SOA":  # the gate: the server serves the zone
@@ -307,16 +307,18 @@ def test_every_server_of_a_zone_is_asked_with_one_message_per_question(monkeypat
     servers = [("ns1.z.test.", "192.0.2.3"), ("ns2.z.test.", "192.0.2.4")]
     plan = plan_zone(ZONE, parent=None, parent_servers=[], zone_servers=servers, nx_label="x")
     walker.execute(plan)
-    assert len(sent) == len(plan.probes) == 16
+    assert len(sent) == len(plan.probes) == 18
     by_question: dict[tuple, list[tuple[str, dns.message.QueryMessage]]] = {}
-    for probe, (qtype, server, query) in zip(plan.probes, sent, strict=True):
-        assert (probe.qtype, probe.server[1]) == (qtype, server)
+    for probe, (qtype, server, query, tcp_only) in zip(plan.probes, sent, strict=True):
+        assert (probe.qtype, probe.server[1], probe.tcp) == (qtype, server, tcp_only)
         assert query.question[0].name == probe.qname and query.flags & dns.flags.AD
-        by_question.setdefault((probe.qname, qtype), []).append((server, query))
-    assert len(by_question) == 8
+        by_question.setdefault((probe.qname, qtype, tcp_only), []).append((server, query))
+    assert len(by_question) == 9  # 8 questions over UDP, and the apex SOA over TCP alone
     for asked in by_question.values():
         (a, qa), (b, qb) = asked
         assert (a, b) == ("192.0.2.3", "192.0.2.4") and qa is qb
+    soa = [q for (name, qtype, _), asked in by_question.items() if qtype == "SOA" for _, q in asked]
+    assert len(soa) == 4 and all(q is soa[0] for q in soa)  # the same message over TCP
 
 
 @pytest.mark.lab

@@ -46,16 +46,19 @@ def test_every_parent_server_is_asked_for_the_ds_and_the_first_for_the_delegatio
     assert all(p.qname == ZONE and not p.gate for p in parent)
 
 
-def test_every_address_of_every_zone_server_gets_the_apex_and_denial_probes(plan):
+def test_every_address_of_every_zone_server_gets_the_apex_denial_and_tcp_probes(plan):
     child = plan.for_side("child")
-    assert len(child) == len(ZONE_SERVERS) * (len(APEX_TYPES) + 2)
+    assert len(child) == len(ZONE_SERVERS) * (len(APEX_TYPES) + 3)
     for server in ZONE_SERVERS:
         mine = [p for p in child if p.server == server]
-        assert [p.qtype for p in mine] == [*APEX_TYPES, NXDOMAIN_TYPE, NODATA_TYPE]
-        assert [p.purpose for p in mine] == ["apex"] * 6 + ["nxdomain", "nodata"]
+        assert [p.qtype for p in mine] == [*APEX_TYPES, NXDOMAIN_TYPE, NODATA_TYPE, "SOA"]
+        assert [p.purpose for p in mine] == ["apex"] * 6 + ["nxdomain", "nodata", "tcp"]
         # SOA first, and only SOA gates the server's other probes
         assert mine[0].qtype == "SOA" and mine[0].gate
         assert not any(p.gate for p in mine[1:])
+        # the last one asks the apex SOA again over TCP alone (RFC 7766 §5), the rest UDP
+        assert [p.tcp for p in mine] == [False] * 8 + [True]
+        assert mine[-1].qname == ZONE
     assert set(APEX_TYPES) == {"SOA", "DNSKEY", "NS", "CDS", "CDNSKEY", "NSEC3PARAM"}
 
 
@@ -70,7 +73,7 @@ def test_denial_probes_ask_a_fresh_name_and_a_type_the_apex_lacks(plan):
 def test_parent_side_is_first_and_the_plan_counts_its_queries(plan):
     sides = [p.side for p in plan.probes]
     assert sides == sorted(sides, key=lambda s: s != "parent")
-    assert plan.queries == 3 + 3 * 8
+    assert plan.queries == 3 + 3 * 9
 
 
 def test_the_trust_anchors_zone_has_no_parent_probe():
@@ -82,7 +85,7 @@ def test_the_trust_anchors_zone_has_no_parent_probe():
         nx_label="_audit-x",
     )
     assert root.for_side("parent") == []
-    assert len(root.probes) == 8 and root.nx_name == dns.name.from_text("_audit-x.")
+    assert len(root.probes) == 9 and root.nx_name == dns.name.from_text("_audit-x.")
 
 
 def test_no_server_no_probe():

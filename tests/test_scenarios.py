@@ -294,3 +294,27 @@ def test_zones_without_names_ask_no_name_question(audit):
     www = q[q["qname"].str.startswith("www.")]
     assert set(www["zone"]) == listed
     assert audit["names"]["zone"].isin(listed).all()
+
+
+TCP_NOT_JUDGED = {"lame-server"}
+"""Zones with an address that does not answer with authority over UDP: its TCP service is not
+judged (auth_tcp_answers indeterminate, never pass); authoritative_servers_answer names it."""
+
+
+@pytest.mark.parametrize("lz", LAB_ZONES, ids=IDS)
+def test_every_lab_server_answers_over_tcp_and_handles_edns_and_do(audit, lab, lz: LabZone):
+    """The lab's knotd serve TCP, EDNS and DO as RFC 7766 §5 and RFC 6891/3225 ask: the two
+    transport checks pass for every scenario (the rude servers that fail them are in
+    tests/test_transport_lab.py), whatever the zone's status; the resolver families' answers
+    beside them reach the same verdict as the toolkit (tested above), so a transport fault
+    is never what sets a scenario's status."""
+    f = audit["findings"].set_index(["zone", "check_id"])["status"]
+    tcp = "indeterminate" if lz.scenario in TCP_NOT_JUDGED else "pass"
+    assert f[(lz.zone, "auth_tcp_answers")] == tcp
+    assert f[(lz.zone, "edns_do_handled")] == "pass"
+    ns = audit["nameservers"]
+    child = ns[(ns["zone"] == lz.zone) & (ns["side"] == "child") & ns["answered"]]
+    assert child["tcp_answered"].all() and child["edns_opt"].all()
+    assert (child["answer_bytes"] > 0).all()
+    if lz.expected_signed and lz.scenario not in ("unsigned", "rrsig-missing"):
+        assert child["do_rrsigs"].all()

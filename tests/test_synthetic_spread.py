@@ -91,14 +91,15 @@ def test_zones_spread_over_the_addresses_and_the_caps_hold_at_each(tmp_path):
         # for 116 in a benchmark at load 7.5): a margin, still far below the 100 q/s the
         # in-flight cap alone would allow at 20 ms
         assert route["max_queries_per_s"] <= 52, (address, route)
-    # the caps bound (without them a zone's 8 probes per address go out together)
+    # the caps bound (without them a zone's 9 probes per address, TCP among them, go out together)
     assert max(stats["routes"][a]["max_in_flight"] for a in syn.ns_addresses) == 2
 
 
 @pytest.mark.lab
 def test_no_live_zone_is_indeterminate_under_two_percent_loss(tmp_path):
     """300 zones behind the shim with 2 % of UDP queries lost (seeded): the transport's tries
-    and the walk's second round for a lost gate probe leave no live zone indeterminate."""
+    and the walk's second round for a question lost at a live server (the gate probe, the cut
+    discovery, the DS at the parent) leave no live zone indeterminate."""
     lab_dir = tmp_path / "lossy"
     try:
         syn = synthetic_up(

@@ -308,6 +308,53 @@ NAMESERVERS = FrameSchema(
         ),
         Column("ds_set", "string", "parent: DS records served, `;`-joined (null: none)"),
         Column("queried_at", UTC_TS, "when that answer came"),
+        Column(
+            "tcp_answered",
+            "boolean",
+            "child: the apex SOA asked over TCP alone came back with authority (null: not "
+            "asked, the server failed its UDP gate; and in runs before the TCP probe)",
+            optional=True,
+        ),
+        Column(
+            "tcp_error",
+            "string",
+            "child: what came over TCP instead: the transport error, or the rcode of a "
+            "non-authoritative answer (null: answered, or not asked)",
+            optional=True,
+        ),
+        Column(
+            "edns_opt",
+            "boolean",
+            "child: the answer to the apex SOA query (sent with EDNS and DO) carried an OPT "
+            "record (null: no answer)",
+            optional=True,
+        ),
+        Column(
+            "do_rrsigs",
+            "boolean",
+            "child: the authoritative apex SOA and DNSKEY answers (asked with DO) carried an "
+            "RRSIG of their RRset, either of them (null: no such answer)",
+            optional=True,
+        ),
+        Column(
+            "answer_bytes",
+            "Int64",
+            "bytes on the wire of the full answer (over TCP when UDP was truncated) to DNSKEY "
+            "(child) or DS (parent), asked with DO (null: no answer)",
+            optional=True,
+        ),
+        Column(
+            "largest_bytes",
+            "Int64",
+            "bytes on the wire of the largest answer any probe got from this server for the zone",
+            optional=True,
+        ),
+        Column(
+            "largest_question",
+            "string",
+            "the question of that answer (`qname qtype`)",
+            optional=True,
+        ),
     ),
 )
 

@@ -21,6 +21,7 @@ from toolkit.checks import (
     practice,
     signatures,
     technical,
+    transport,
 )
 from toolkit.checks.base import (
     CATALOGUE,
@@ -55,16 +56,9 @@ def default_registry() -> Registry:
     """A registry holding every check of the toolkit, in catalogue order."""
     registry = Registry()
     modules = (
-        technical,
-        keys,
-        signatures,
-        consistency,
-        cds,
-        names,
-        practice,
-        operational,
+        technical, keys, signatures, consistency, transport, cds, names, practice, operational,
         governance,
-    )
+    )  # fmt: skip
     for module in modules:
         for check, func in module.CHECKS:
             registry.register(check, func)

@@ -24,6 +24,8 @@ Politeness and patience per server address (the model is Unbound's infra cache,
 * at most ``max_inflight_per_server`` queries in flight to one address, and at most
   ``max_qps_per_server`` queries per second to it (a token bucket, GCRA, whose burst is the
   in-flight cap);
+* at most ``max_tcp_per_server`` TCP connections open to one address (RFC 7766 §6.2.2; a TCP
+  question waits for its connection before its timeout starts);
 * an adaptive timeout: the smoothed round trip and its variance (RFC 6298's estimator),
   timeout = SRTT + 4 x RTTVAR, never above the configured timeout nor below
   :data:`MIN_TIMEOUT`, the configured timeout until a first answer; doubled (up to the
@@ -54,6 +56,8 @@ import dns.message
 import dns.name
 
 from toolkit.collect.transport import (
+    TCP_ONLY,
+    UDP_THEN_TCP,
     Clock,
     Exchange,
     TransportConfig,
@@ -86,6 +90,7 @@ class ServerState:
     reason the address is no longer asked (None while it is)."""
 
     slots: asyncio.Semaphore | None
+    tcp_slots: asyncio.Semaphore | None = None  # TCP connections open at once (RFC 7766 §6.2.2)
     srtt: float | None = None
     rttvar: float = 0.0
     backoff: float = 1.0
@@ -199,7 +204,7 @@ class AioTransport:
 
     ``config`` gives the timeout, tries, port, payload, the most queries in flight from this
     loop (``max_inflight``) and the politeness limits (``max_inflight_per_server``,
-    ``max_qps_per_server``, ``down_after``; 0 means no limit).
+    ``max_qps_per_server``, ``max_tcp_per_server``, ``down_after``; 0 means no limit).
     """
 
     def __init__(self, config: TransportConfig) -> None:
@@ -238,7 +243,11 @@ class AioTransport:
         st = self.servers.get(address)
         if st is None:
             cap = self.config.max_inflight_per_server
-            st = ServerState(asyncio.Semaphore(cap) if cap > 0 else None)
+            tcp = self.config.max_tcp_per_server
+            st = ServerState(
+                asyncio.Semaphore(cap) if cap > 0 else None,
+                asyncio.Semaphore(tcp) if tcp > 0 else None,
+            )
             self.servers[address] = st
         return st
 
@@ -411,9 +420,29 @@ class AioTransport:
         port: int,
         clock: Clock,
     ) -> tuple[datetime, dns.message.Message | None, str | None, float]:
-        """One try within the limits: the server's in-flight slot, its token bucket, then a
-        slot of this loop's own in-flight budget (taken last, so that a query waiting for a
-        slow server's rate holds no slot another server's query could use)."""
+        """One try within the limits: over TCP first the server's TCP connection slot, then
+        the server's in-flight slot, its token bucket, then a slot of this loop's own in-flight
+        budget (taken last, so that a query waiting for a slow server's rate holds no slot
+        another server's query could use)."""
+        tcp_slots = st.tcp_slots if transport == "tcp" else None
+        if tcp_slots is not None:
+            await tcp_slots.acquire()
+        try:
+            return await self._try_in_slots(st, transport, query, wire, address, port, clock)
+        finally:
+            if tcp_slots is not None:
+                tcp_slots.release()
+
+    async def _try_in_slots(
+        self,
+        st: ServerState,
+        transport: str,
+        query: dns.message.Message,
+        wire: bytes,
+        address: str,
+        port: int,
+        clock: Clock,
+    ) -> tuple[datetime, dns.message.Message | None, str | None, float]:
         if st.slots is not None:
             await st.slots.acquire()
         try:
@@ -456,10 +485,14 @@ class AioTransport:
         port: int | None = None,
         log: Callable[[Exchange], None] | None = None,
         query: dns.message.QueryMessage | None = None,
+        tcp_only: bool = False,
     ) -> Exchange:
         """Ask ``server`` one question, as :func:`toolkit.collect.transport.send` does (UDP
-        with retries on timeout, TCP when truncated); every exchange attempted, or refused by
-        the politeness rules, is passed to ``log``. Never raises for DNS failures."""
+        with retries on timeout, TCP when truncated; TCP alone with ``tcp_only``); every
+        exchange attempted, or refused by the politeness rules, is passed to ``log``. Never
+        raises for DNS failures. A TCP-only question takes the server's in-flight slot and
+        token like any other; its timeouts neither back off the server's UDP timeout nor count
+        towards marking it down (a firewall that drops TCP says nothing of UDP service)."""
         cfg = self.config
         port = cfg.port if port is None else port
         name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
@@ -469,7 +502,7 @@ class AioTransport:
         address = _canonical(server)
         st = self.state(address)
         exchange: Exchange | None = None
-        for transport in ("udp", "tcp"):
+        for transport in TCP_ONLY if tcp_only else UDP_THEN_TCP:
             for _ in range(max(1, cfg.tries)):
                 if st.down is not None:
                     exchange = Exchange(
@@ -489,7 +522,8 @@ class AioTransport:
                 )
                 now = time.monotonic()
                 if error == "timeout":
-                    st.timed_out(cfg.down_after, sent=now - seconds)
+                    if not tcp_only:  # a server that blocks TCP is not dead for UDP
+                        st.timed_out(cfg.down_after, sent=now - seconds)
                 elif response is not None:
                     if transport == "udp":
                         st.answered(seconds, at=now)

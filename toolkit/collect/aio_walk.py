@@ -8,8 +8,9 @@ The decisions are those of :mod:`toolkit.collect.walk` and come from the same pu
 
 * a zone's parent probes (DS at every parent server, NS at the first) and the probes of each
   of its servers go out together; per server the gate (the apex SOA) goes first and, if it
-  gets an authoritative answer, that server's seven other probes at once (a zone costs two
-  round trips, not nineteen); the zone's plan runs while the zones above it are judged;
+  gets an authoritative answer, that server's eight other probes at once, the TCP one among
+  them (a zone costs two round trips, not twenty-one); the zone's plan runs while the zones
+  above it are judged;
 * the zones above (their discovery and their collection) are shared: the first zone to need
   ``test.`` starts its collection, every other zone waits for the same task;
 * :attr:`AsyncWalker.evidence` is filled by :meth:`AsyncWalker.publish` in the order a
@@ -153,16 +154,31 @@ class AsyncWalker(WalkState[AioTransport]):
         qtype: str,
         server: Server,
         query: dns.message.QueryMessage | None = None,
+        tcp_only: bool = False,
     ) -> Exchange:
-        return await self.transport.send(
-            qname,
-            qtype,
-            server[1],
-            clock=self.clock,
-            server_name=server[0],
-            log=self.log,
-            query=query,
-        )
+        """Ask ``server`` one question; over UDP, once more when every try timed out at a
+        server that answers other questions in this run: the question or its answers were
+        lost (2 % loss loses both tries of one question in a thousand or so, and a zone cut's
+        discovery or its DS at the one parent server asked would leave the zone
+        indeterminate), and the server is not dead. One more round of tries, within the same
+        timeouts; a server that never answered (dead, or down) is not asked again, so dead
+        zones cost no more. The sequential driver, the equivalence reference on a lossless
+        lab, has no such retry."""
+        for _ in range(2):
+            ex = await self.transport.send(
+                qname,
+                qtype,
+                server[1],
+                clock=self.clock,
+                server_name=server[0],
+                log=self.log,
+                query=query,
+                tcp_only=tcp_only,
+            )
+            lost = ex.error == "timeout" and self.transport.has_answered(ex.server)
+            if tcp_only or not lost:
+                break
+        return ex
 
     async def _ask_any(self, qname: dns.name.Name, qtype: str, servers: list[Server]) -> _Lookup:
         """Ask servers in turn until one gives an answer (NOERROR or NXDOMAIN)."""
@@ -312,7 +328,9 @@ class AsyncWalker(WalkState[AioTransport]):
 
         async def one(i: int) -> bool:
             p = plan.probes[i]
-            ex = await self._ask(p.qname, p.qtype, p.server, queries[p.qname, p.qtype])
+            ex = await self._ask(
+                p.qname, p.qtype, p.server, queries[p.qname, p.qtype], tcp_only=p.tcp
+            )
             results[i] = ProbeResult(p, ex)
             return not p.gate or gate_passed(ex.response, p)
 
@@ -320,7 +338,7 @@ class AsyncWalker(WalkState[AioTransport]):
             gates = [i for i in indices if plan.probes[i].gate]
             rest = [i for i in indices if not plan.probes[i].gate]
             for i in gates:
-                if not await one(i) and not (self._gate_lost(results[i]) and await one(i)):
+                if not await one(i):
                     for j in rest:
                         results[j] = ProbeResult(plan.probes[j], None)
                     return
@@ -330,18 +348,6 @@ class AsyncWalker(WalkState[AioTransport]):
         out = [r for r in results if r is not None]
         assert len(out) == len(plan.probes)
         return out
-
-    def _gate_lost(self, result: ProbeResult | None) -> bool:
-        """Whether a failed gate probe is asked once more: it timed out (every try) at a
-        server that answers other questions in this run, so the question or its answers were
-        lost (2 % loss loses both tries of some question in a large portfolio), and the
-        server is not dead. One more round of tries, within the same timeouts; a server that
-        never answered (dead, or down) is not asked again, so dead zones cost no more. The
-        sequential driver, the equivalence reference on a lossless lab, has no such retry."""
-        if result is None or result.exchange is None:
-            return False
-        ex = result.exchange
-        return ex.error == "timeout" and self.transport.has_answered(ex.server)
 
     # -- publishing ------------------------------------------------------------------------
 

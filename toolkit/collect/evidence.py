@@ -229,8 +229,60 @@ def _servers(ev: ZoneEvidence, side: str) -> list[tuple[Server, dict[str, ProbeR
     by_server: dict[Server, dict[str, ProbeResult]] = {}
     for r in ev.results:
         if r.probe.side == side and r.probe.purpose != "name":
-            by_server.setdefault(r.probe.server, {})[r.probe.qtype] = r
+            key = TCP_KEY if r.probe.tcp else r.probe.qtype
+            by_server.setdefault(r.probe.server, {})[key] = r
     return list(by_server.items())
+
+
+TCP_KEY = "tcp"
+"""Key of the TCP probe among a server's results (its qtype is the UDP gate's)."""
+
+
+def _size_columns(results: dict[str, ProbeResult], asked: str) -> dict[str, Any]:
+    """``answer_bytes`` (the answer to ``asked``), ``largest_bytes`` and ``largest_question``
+    of one server's results: sizes on the wire of each probe's last exchange (the TCP one
+    when the UDP answer was truncated)."""
+    out: dict[str, Any] = {}
+    r = results.get(asked)
+    if r is not None and r.exchange is not None:
+        out["answer_bytes"] = r.exchange.size
+    largest: tuple[int, str] | None = None
+    for r in results.values():
+        size = r.exchange.size if r.exchange is not None else None
+        if size is not None and (largest is None or size > largest[0]):
+            largest = (size, f"{r.probe.qname.to_text()} {r.probe.qtype}")
+    if largest is not None:
+        out["largest_bytes"], out["largest_question"] = largest
+    return out
+
+
+def _transport_columns(results: dict[str, ProbeResult]) -> dict[str, Any]:
+    """``tcp_answered``/``tcp_error`` (the TCP probe) and ``edns_opt``/``do_rrsigs`` (the
+    apex answers to queries with EDNS and DO) of one zone server's results."""
+    out: dict[str, Any] = {}
+    tcp = results.get(TCP_KEY)
+    if tcp is not None and tcp.exchange is not None:
+        ex = tcp.exchange
+        out["tcp_answered"] = _authoritative(ex.response) and any(
+            rr.rdtype == dns.rdatatype.SOA for rr in ex.response.answer
+        )
+        if not out["tcp_answered"]:
+            out["tcp_error"] = ex.error or ex.rcode
+    gate = results.get("SOA")
+    if gate is not None and gate.response is not None:
+        out["edns_opt"] = gate.response.edns >= 0
+    carried = []
+    for qtype in ("SOA", "DNSKEY"):
+        r = results.get(qtype)
+        if r is None or not _authoritative(r.response):
+            continue
+        rdtype = dns.rdatatype.from_text(qtype)
+        if _find(r.response.answer, r.probe.qname, rdtype) is None:
+            continue
+        carried.append(_find(r.response.answer, r.probe.qname, dns.rdatatype.RRSIG, rdtype))
+    if carried:  # a server that ignores DO strips them all; one missing RRSIG is the zone's
+        out["do_rrsigs"] = any(sig is not None for sig in carried)
+    return out
 
 
 def _parent_server(
@@ -268,6 +320,7 @@ def _parent_server(
             "ns_set": _ns_text(ns),
             "queried_at": ex.queried_at if ex else None,
         }
+        | _size_columns(results, "DS")
     )
     if ds is not None and ds_result is not None and rows.ev.parent is not None:
         sigs = _find(ds_resp.answer, zone, dns.rdatatype.RRSIG, dns.rdatatype.DS)
@@ -315,6 +368,8 @@ def _child_server(
             "ns_set": _ns_text(ns),
             "queried_at": ex.queried_at if ex else None,
         }
+        | _size_columns(results, "DNSKEY")
+        | _transport_columns(results)
     )
     statuses: dict[str, list[SigStatus]] = {}
     if soa is None:

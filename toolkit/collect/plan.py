@@ -12,6 +12,9 @@ lists every probe of the full audit, in the order the walk sends them:
 - two **denial-of-existence** probes at every zone server address: a random name under the zone
   (``A``), whose NXDOMAIN must come with an NSEC/NSEC3 proof, and the apex with a type that no
   zone holds (``TYPE65280``, private use), whose NODATA must be proven too;
+- one **TCP** probe at every zone server address: the apex ``SOA`` again, over TCP only
+  (RFC 7766 §5: authoritative servers MUST answer over TCP; a resolver falls back to it when a
+  large DNSKEY answer is truncated over UDP);
 - the zone's **listed names** (the inventory's ``names`` column; none by default) at every zone
   server address: ``A``, ``AAAA``, ``MX`` and ``TXT`` of each (:data:`NAME_TYPES`), with DO, so
   that a name whose answers do not validate is seen even when the apex does. A zone without
@@ -41,7 +44,10 @@ NODATA_TYPE = "TYPE65280"
 NAME_TYPES = ("A", "AAAA", "MX", "TXT")
 """Types asked of every listed name beyond the apex: what users of a name ask for most."""
 
-PURPOSES = ("ds", "delegation", "apex", "nxdomain", "nodata", "name")
+PURPOSES = ("ds", "delegation", "apex", "nxdomain", "nodata", "tcp", "name")
+
+TCP_TYPE = "SOA"
+"""The question of the TCP probe: the gate's, so its answer is known to exist over UDP."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,8 @@ class Probe:
     """One question to one server: what, where, why, and whether it gates the server's rest.
 
     ``side`` is ``parent`` (asked of the parent's servers) or ``child`` (the zone's own);
-    ``purpose`` one of :data:`PURPOSES`."""
+    ``purpose`` one of :data:`PURPOSES`; ``tcp`` asks over TCP only (else UDP, and TCP when the
+    UDP answer is truncated)."""
 
     server: Server
     qname: dns.name.Name
@@ -57,6 +64,7 @@ class Probe:
     purpose: str
     side: str
     gate: bool = False
+    tcp: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ def plan_zone(
             probes.append(Probe(server, zone, qtype, "apex", "child", gate=qtype == "SOA"))
         probes.append(Probe(server, nx_name, NXDOMAIN_TYPE, "nxdomain", "child"))
         probes.append(Probe(server, zone, NODATA_TYPE, "nodata", "child"))
+        probes.append(Probe(server, zone, TCP_TYPE, "tcp", "child", tcp=True))
         for name in names:
             for qtype in NAME_TYPES:
                 probes.append(Probe(server, name, qtype, "name", "child"))

@@ -4,7 +4,8 @@ This is the I/O driver around :mod:`toolkit.collect.plan` and :mod:`toolkit.coll
 For each zone it finds the zone cuts on the way from the root (caching them, so a portfolio
 under one TLD asks the root and the TLD once), sends the zone's probe plan through
 :func:`toolkit.collect.transport.send` (DS and NS at every parent server; SOA, DNSKEY, NS, CDS,
-CDNSKEY, NSEC3PARAM and two denial probes at every address of every zone server, with DO),
+CDNSKEY, NSEC3PARAM, two denial probes and the SOA once more over TCP only, at every address of
+every zone server, with DO),
 keeps every exchange as evidence, and hands the apex data to
 :func:`toolkit.collect.validate.judge_zone`. A server that does not answer the plan's gate (the
 apex SOA) with authority is not asked the rest of its probes.
@@ -336,6 +337,7 @@ class Walker(WalkState[TransportConfig]):
         qtype: str,
         server: Server,
         query: dns.message.QueryMessage | None = None,
+        tcp_only: bool = False,
     ) -> Exchange:
         return send(
             qname,
@@ -346,6 +348,7 @@ class Walker(WalkState[TransportConfig]):
             server_name=server[0],
             log=self.log,
             query=query,
+            tcp_only=tcp_only,
         )
 
     def _ask_any(self, qname: dns.name.Name, qtype: str, servers: list[Server]) -> _Lookup:
@@ -450,7 +453,11 @@ class Walker(WalkState[TransportConfig]):
                 results.append(ProbeResult(probe, None))
                 continue
             ex = self._ask(
-                probe.qname, probe.qtype, probe.server, queries[probe.qname, probe.qtype]
+                probe.qname,
+                probe.qtype,
+                probe.server,
+                queries[probe.qname, probe.qtype],
+                tcp_only=probe.tcp,
             )
             results.append(ProbeResult(probe, ex))
             if probe.gate and not gate_passed(ex.response, probe):
