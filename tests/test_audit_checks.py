@@ -76,7 +76,7 @@ def healthy(zone: str) -> dict[str, list[dict]]:
 def sig(zone, server, covered, tag, status="valid", **kw):
     row = dict(zone=zone, side="child", server=server, owner=zone + ".", covered_type=covered,
                key_tag=tag, algorithm=13, signer=zone + ".", original_ttl=3600, rrset_ttl=3600,
-               status=status, days_left=20.0, inception=NOW - timedelta(days=10),
+               rrsig_ttl=3600, status=status, days_left=20.0, inception=NOW - timedelta(days=10),
                expiration=NOW + timedelta(days=20))  # fmt: skip
     return row | kw
 
@@ -224,7 +224,7 @@ def fault_revoked(ev):
 
 
 def fault_ttl(ev):
-    ev["signatures"][1].update(original_ttl=40 * 86400, rrset_ttl=40 * 86400)
+    ev["signatures"][1].update(original_ttl=40 * 86400, rrset_ttl=40 * 86400, rrsig_ttl=40 * 86400)
 
 
 def fault_soa_expire(ev):
@@ -299,6 +299,10 @@ def fault_long_validity(ev):
         r.update(expiration=NOW + timedelta(days=200), days_left=200.0)
 
 
+def fault_rrsig_ttl(ev):
+    where(ev["signatures"], server=S2, covered_type="NS")[0]["rrsig_ttl"] = 300
+
+
 FAULTS = {
     "healthy.test": (None, set()),
     "nsec3.test": (fault_nsec3, {"nsec3_parameters_rfc9276"}),
@@ -358,8 +362,12 @@ FAULTS = {
     "cdsonly.test": (fault_cds_only, {"cds_and_cdnskey_published"}),
     "cdszsk.test": (fault_cds_zsk, {"cds_key_signs_dnskey", "cds_pending_at_parent"}),
     "dsrevoked.test": (fault_ds_revoked, {"ds_points_at_sep_key", "ds_not_only_revoked_keys"}),
-    "origttl.test": (fault_ttl_above_original, {"rrset_ttl_within_original_ttl"}),
+    "origttl.test": (  # the RRSIG keeps its TTL, as Knot serves the lab's scenario
+        fault_ttl_above_original,
+        {"rrset_ttl_within_original_ttl", "rrsig_ttl_matches_rrset_ttl"},
+    ),
     "longsig.test": (fault_long_validity, {"rrsig_validity_not_too_long"}),
+    "sigttl.test": (fault_rrsig_ttl, {"rrsig_ttl_matches_rrset_ttl"}),
 }
 
 
@@ -850,3 +858,59 @@ def test_policy_against_practice_without_a_policy_or_evidence_is_never_passed():
     plain["ds_matches"] = []
     out = _practice({"island.test": plain}, [zrow("island.test", has_ds=False)])["status"]
     assert out[("island.test", "ds_digest_types_in_policy")] == "not_applicable"
+
+
+def test_rrsig_ttl_rule_judges_each_rrsig_rrset_once_and_only_what_was_served():
+    """RFC 4035 §2.2: the RRSIG's TTL equals its RRset's. Two signatures over one RRset (one
+    RRSIG RRset as served) give one failure line; an RRSIG TTL above the RRset's fails as one
+    below does; the parent's DS is not the zone's own; a run stored before the column (null
+    everywhere) and an RRset whose only row is a missing signature cannot be judged."""
+    two = healthy("two.test")
+    extra = sig("two.test", S1, "SOA", KSK, rrsig_ttl=7200)
+    for r in where(two["signatures"], server=S1, covered_type="SOA"):
+        r["rrsig_ttl"] = 7200
+    two["signatures"].append(extra)
+    parent = healthy("parent.test")
+    parent["signatures"].append(
+        sig("parent.test", PARENT, "DS", 9, side="parent", rrset_ttl=86400, rrsig_ttl=3600)
+    )
+    old = healthy("old.test")
+    for r in old["signatures"]:
+        r["rrsig_ttl"] = None
+    gap = healthy("gap.test")
+    for r in gap["signatures"]:
+        r.update(status="missing", rrsig_ttl=None)
+    out = _status({"two.test": two, "parent.test": parent, "old.test": old, "gap.test": gap})
+    row = out.loc[("two.test", "rrsig_ttl_matches_rrset_ttl")]
+    assert row["status"] == "fail"
+    assert row["evidence"] == (
+        f"signatures[{S1} two.test. SOA]: RRSIG TTL 7200 s, RRset TTL 3600 s"
+    )
+    assert row["message"] == (
+        f"RRSIGs served with a TTL other than their RRset's: two.test. SOA at {S1} "
+        "(RRSIG 7200 s / RRset 3600 s)."
+    )
+    assert out.loc[("parent.test", "rrsig_ttl_matches_rrset_ttl"), "status"] == "pass"
+    assert out.loc[("old.test", "rrsig_ttl_matches_rrset_ttl"), "status"] == "indeterminate"
+    assert out.loc[("gap.test", "rrsig_ttl_matches_rrset_ttl"), "status"] == "indeterminate"
+
+
+def test_a_run_stored_before_rrsig_ttl_loads_and_the_rule_says_indeterminate(tmp_path):
+    """``signatures.rrsig_ttl`` is optional: a stored run whose signatures frame lacks it (as
+    every run before the column) loads, with the column null, and the RRSIG TTL rule cannot
+    decide there; a run with it is judged."""
+    from toolkit.store import Store
+
+    ctx = context({"old.test": healthy("old.test")}, [zrow("old.test")])
+    frames = dict(ctx.frames)
+    frames["signatures"] = frames["signatures"].drop(columns=["rrsig_ttl"])
+    store = Store(tmp_path)
+    old = store.load(store.write(frames, parameters={}, now=NOW).run_id)
+    assert old["signatures"]["rrsig_ttl"].isna().all()
+    assert list(old["signatures"].columns) == SIGNATURES.names
+    out = registry().run(
+        Context(old.frames, ctx.policies, NOW), ids=["rrsig_ttl_matches_rrset_ttl"]
+    )
+    assert list(out["status"]) == ["indeterminate"]
+    assert "before the toolkit recorded it" in out["message"].iloc[0]
+    assert list(registry().run(ctx, ids=["rrsig_ttl_matches_rrset_ttl"])["status"]) == ["pass"]

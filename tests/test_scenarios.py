@@ -238,3 +238,34 @@ def test_the_evidence_frames_name_every_server_asked(audit, lab):
     # the lame server was asked its gate (SOA) and nothing else
     asked = q[(q["zone"] == "lame-server.test") & (q["server"] == lab.servers["root"])]
     assert set(asked["qtype"]) == {"SOA"}
+
+
+def test_rrsig_ttl_rule_fails_exactly_where_the_served_ttls_differ(audit, lab):
+    """RFC 4035 §2.2 on the real servers: Knot serves every RRSIG with its Original TTL as its
+    TTL, so an RRset whose TTL was changed after signing goes out beside an RRSIG of another
+    TTL (``rrsig-ttl-mismatch``: SOA lowered to 360 s; ``ttl-above-original``: NS raised to
+    7200 s). Every other zone's RRSIGs carry their RRset's TTL, and the check passes there (it is
+    a low finding, which the catalogue-wide test above would let through). The four resolver
+    families, asked that very SOA, all validate it (secure): the mismatch is no breakage for
+    them, which is why the finding is low."""
+    sigs = audit["signatures"]
+    mine = sigs[(sigs["zone"] == "rrsig-ttl-mismatch.test") & (sigs["covered_type"] == "SOA")]
+    served = mine[mine["side"] == "child"]
+    assert set(served["server"]) == {lab.servers["ns1"], lab.servers["ns2"]}
+    assert set(
+        zip(served["rrset_ttl"], served["rrsig_ttl"], served["original_ttl"], strict=True)
+    ) == {(360, 3600, 3600)}
+    assert set(served["status"]) == {"valid"}
+    f = audit["findings"]
+    judged = f[f["check_id"] == "rrsig_ttl_matches_rrset_ttl"].set_index("zone")["status"]
+    expected_fail = {
+        lz.zone for lz in LAB_ZONES if "rrsig_ttl_matches_rrset_ttl" in lz.expected_failures
+    }
+    assert expected_fail == {"rrsig-ttl-mismatch.test", "ttl-above-original.test"}
+    assert set(judged[judged == "fail"].index) == expected_fail
+    unsigned = {lz.zone for lz in LAB_ZONES if lz.scenario == "unsigned"}
+    assert set(judged[judged == "not_applicable"].index) == unsigned
+    assert set(judged[judged == "pass"].index) == set(judged.index) - expected_fail - unsigned
+    answers = audit["resolver_checks"]
+    seen = answers[answers["zone"] == "rrsig-ttl-mismatch.test"].set_index("resolver")
+    assert dict(seen["resolver_status"]) == dict.fromkeys(lab.resolvers, "secure")

@@ -327,6 +327,13 @@ SIGNATURES = FrameSchema(
         Column("detail", "string", "why, when not valid"),
         Column("days_left", "Float64", "days from the answer to the expiration"),
         Column("queried_at", UTC_TS, "when the RRset was received"),
+        Column(
+            "rrsig_ttl",
+            "Int64",
+            "TTL of the RRSIG RRset as served (RFC 4035 §2.2: equal to rrset_ttl; the lowest "
+            "when the RRSIGs over one RRset differ); null: no RRSIG, or a run before it",
+            optional=True,
+        ),
     ),
 )
 

@@ -136,6 +136,7 @@ class _Rows:
                     "inception": sig_time(sig.inception),
                     "expiration": expiration,
                     "original_ttl": sig.original_ttl,
+                    "rrsig_ttl": sigs.ttl if sigs is not None else None,
                     "days_left": round((expiration - ex.queried_at).total_seconds() / 86400, 3),
                 }
             self.out["signatures"].append(row)

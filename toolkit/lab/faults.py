@@ -182,6 +182,17 @@ def _ns_ttl_raised_after_signing(zone: dns.zone.Zone, ctx: FaultContext) -> None
         txn.replace(ctx.origin, dns.rdataset.from_rdata_list(2 * ns.ttl, list(ns)))
 
 
+def _soa_ttl_lowered_after_signing(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """The apex SOA RRset's TTL cut to a tenth after signing. Knot serves an RRSIG with its
+    Original TTL field as its TTL (whatever the zone file says), so the RRSIG keeps the
+    signed TTL while the SOA goes out with the new one: RFC 4035 §2.2 wants them equal. The
+    signature still verifies (validators rebuild the signed data with the original TTL), and
+    the SOA is what the lab's resolvers are asked."""
+    with zone.writer() as txn:
+        soa = txn.get(ctx.origin, dns.rdatatype.SOA)
+        txn.replace(ctx.origin, dns.rdataset.from_rdata_list(soa.ttl // 10, list(soa)))
+
+
 FAULTS: dict[str, Change] = {
     "strip-dnskey-rrsig": _strip_dnskey_rrsig,
     "corrupt-soa-rrsig": _corrupt_soa_rrsig,
@@ -189,6 +200,7 @@ FAULTS: dict[str, Change] = {
     "strip-nsec-rrsigs": _strip_nsec_rrsigs,
     "cds-signed-by-zsk": _cds_signed_by_zsk,
     "ns-ttl-raised-after-signing": _ns_ttl_raised_after_signing,
+    "soa-ttl-lowered-after-signing": _soa_ttl_lowered_after_signing,
 }
 """Changes applied after signing, by name."""
 

@@ -163,6 +163,7 @@ RECIPES: dict[str, Recipe] = {
         NORMAL_WINDOW, keys=(KeySpec("ksk", KSK_FLAGS | REVOKE, signs="ksk"), ZSK)
     ),
     "ttl-above-original": Recipe(NORMAL_WINDOW, faults=("ns-ttl-raised-after-signing",)),
+    "rrsig-ttl-mismatch": Recipe(NORMAL_WINDOW, faults=("soa-ttl-lowered-after-signing",)),
     "long-validity": Recipe((timedelta(hours=-1), timedelta(days=200))),
     "dnskey-inconsistent": Recipe(
         NORMAL_WINDOW,

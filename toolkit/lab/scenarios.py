@@ -371,9 +371,18 @@ SCENARIOS: dict[str, Scenario] = {
     "ttl-above-original": _s(
         "secure",
         (),
-        {"rrset_ttl_within_original_ttl"},
+        {"rrset_ttl_within_original_ttl", "rrsig_ttl_matches_rrset_ttl"},
         "The apex NS RRset's TTL was raised to 7200 s after signing: its RRSIG's original TTL "
-        "says 3600 s (validators cap the TTL at it, RFC 4035 §5.3.3).",
+        "says 3600 s (validators cap the TTL at it, RFC 4035 §5.3.3), and the RRSIG is still "
+        "served with 3600 s (RFC 4035 §2.2 wants the RRset's TTL).",
+    ),
+    "rrsig-ttl-mismatch": _s(
+        "secure",
+        (),
+        {"rrsig_ttl_matches_rrset_ttl"},
+        "The apex SOA RRset's TTL was cut to 360 s after signing; the server (Knot) serves its "
+        "RRSIG with the original TTL, 3600 s: RFC 4035 §2.2 wants the two equal. A TTL below "
+        "the original TTL is allowed and the signature still verifies (secure everywhere).",
     ),
     "long-validity": _s(
         "secure",
