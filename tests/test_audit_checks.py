@@ -68,7 +68,7 @@ def healthy(zone: str) -> dict[str, list[dict]]:
         for purpose, qtype in (("nxdomain", "A"), ("nodata", "TYPE65280")):
             out["denial"].append(
                 dict(zone=zone, server=server, qname=f"_x.{owner}", qtype=qtype, purpose=purpose,
-                     kind="nsec", proof="valid", why="NSEC proves it")
+                     kind="nsec", proof="valid", why="NSEC proves it", nsec3param="")
             )  # fmt: skip
     return out
 
@@ -87,12 +87,22 @@ def where(rows, **match):
 
 def fault_nsec3(ev):
     for r in ev["denial"]:
-        r.update(kind="nsec3", iterations=10, salt="ab")
+        r.update(kind="nsec3", iterations=10, salt="ab", nsec3param="1 0 10 AB")
 
 
 def fault_no_nsec3_issue(ev):
     for r in ev["denial"]:
-        r.update(kind="nsec3", iterations=0, salt="")
+        r.update(kind="nsec3", iterations=0, salt="", nsec3param="1 0 0 -")
+
+
+def fault_denial_mixed(ev):
+    for r in where(ev["denial"], server=S2):
+        r.update(kind="nsec3", iterations=0, salt="", opt_out=False, nsec3param="1 0 0 -")
+
+
+def fault_nsec3param_salt(ev):
+    for r in ev["denial"]:
+        r.update(kind="nsec3", iterations=0, salt="", nsec3param="1 0 0 ABCD")
 
 
 def fault_expired(ev):
@@ -368,6 +378,8 @@ FAULTS = {
     ),
     "longsig.test": (fault_long_validity, {"rrsig_validity_not_too_long"}),
     "sigttl.test": (fault_rrsig_ttl, {"rrsig_ttl_matches_rrset_ttl"}),
+    "mixeddenial.test": (fault_denial_mixed, {"denial_consistent_across_servers"}),
+    "n3param.test": (fault_nsec3param_salt, {"nsec3param_matches_chain"}),
 }
 
 
@@ -914,3 +926,80 @@ def test_a_run_stored_before_rrsig_ttl_loads_and_the_rule_says_indeterminate(tmp
     assert list(out["status"]) == ["indeterminate"]
     assert "before the toolkit recorded it" in out["message"].iloc[0]
     assert list(registry().run(ctx, ids=["rrsig_ttl_matches_rrset_ttl"])["status"]) == ["pass"]
+
+
+def _nsec3(ev, server=None, **kw):
+    for r in ev["denial"] if server is None else where(ev["denial"], server=server):
+        r.update(dict(kind="nsec3", iterations=0, salt="", opt_out=False, nsec3param="1 0 0 -"))
+        r.update(kw)
+
+
+def test_denial_consistency_names_each_server_and_what_it_serves():
+    """NSEC3 everywhere but with other iterations at one server, or the opt-out flag at one
+    server only, fails naming who serves what; the same NSEC3 chain everywhere passes; no
+    NSEC/NSEC3 seen at all (a zone whose proofs all failed to come) is indeterminate."""
+    iters = healthy("iters.test")
+    _nsec3(iters)
+    _nsec3(iters, S2, iterations=5, nsec3param="1 0 5 -")
+    optout = healthy("optout.test")
+    _nsec3(optout)
+    _nsec3(optout, S1, opt_out=True)
+    same = healthy("same.test")
+    _nsec3(same, opt_out=True)
+    blind = healthy("blind.test")
+    for r in blind["denial"]:
+        r.update(kind="none", proof="invalid", why="no NSEC")
+    out = _status({"iters.test": iters, "optout.test": optout, "same.test": same,
+                   "blind.test": blind})  # fmt: skip
+    row = out.loc[("iters.test", "denial_consistent_across_servers")]
+    assert row["status"] == "fail"
+    assert row["message"] == (
+        f"Servers deny existence differently: {S1} nodata, {S1} nxdomain: NSEC3 iterations 0 "
+        f"salt -; {S2} nodata, {S2} nxdomain: NSEC3 iterations 5 salt -."
+    )
+    assert out.loc[("optout.test", "denial_consistent_across_servers"), "status"] == "fail"
+    assert (
+        "salt -, opt-out" in out.loc[("optout.test", "denial_consistent_across_servers"), "message"]
+    )
+    assert out.loc[("same.test", "denial_consistent_across_servers"), "status"] == "pass"
+    assert out.loc[("blind.test", "denial_consistent_across_servers"), "status"] == "indeterminate"
+
+
+def test_nsec3param_is_compared_with_the_chain_at_each_server():
+    """RFC 5155 §4. A stale NSEC3PARAM in an NSEC zone fails; NSEC3 proofs without an
+    NSEC3PARAM fail; two NSEC3PARAMs (a chain change under way) pass when one is the chain's;
+    salts compare case-insensitively; a run without the column is indeterminate."""
+    stale = healthy("stale.test")
+    where(stale["denial"], server=S2)[0]["nsec3param"] = "1 0 0 -"
+    bare = healthy("bare.test")
+    _nsec3(bare, nsec3param="")
+    two = healthy("two.test")
+    _nsec3(two, salt="ab", nsec3param="1 0 0 -;1 0 0 AB")
+    old = healthy("old.test")
+    _nsec3(old, nsec3param=None)
+    gone = healthy("gone.test")  # the lab's nsec3param-mismatch: Knot finds no chain to use
+    for r in gone["denial"]:
+        r.update(kind="none", proof="invalid", why="NXDOMAIN without any NSEC or NSEC3 record",
+                 nsec3param="1 0 0 ABCD")  # fmt: skip
+    lost = healthy("lost.test")  # an NSEC zone whose proof did not come: not this check's
+    where(lost["denial"], server=S1)[0].update(kind="none", proof="invalid", why="none")
+    evidence = {"stale.test": stale, "bare.test": bare, "two.test": two, "old.test": old,
+                "gone.test": gone, "lost.test": lost}  # fmt: skip
+    out = _status(evidence)
+    gone_row = out.loc[("gone.test", "nsec3param_matches_chain")]
+    assert gone_row["status"] == "fail"
+    assert gone_row["message"] == (
+        "NSEC3PARAM and the denial answers disagree: no NSEC3 in the answer, NSEC3PARAM "
+        f"1 0 0 ABCD at {S1}, no NSEC3 in the answer, NSEC3PARAM 1 0 0 ABCD at {S2}."
+    )
+    assert out.loc[("lost.test", "nsec3param_matches_chain"), "status"] == "pass"
+    row = out.loc[("stale.test", "nsec3param_matches_chain")]
+    assert row["status"] == "fail"
+    assert row["message"] == (
+        f"NSEC3PARAM and the denial answers disagree: NSEC proof, but NSEC3PARAM 1 0 0 - at {S2}."
+    )
+    assert row["evidence"].startswith(f"denial[{S2} _x.stale.test. A nsec]")
+    bare_row = out.loc[("bare.test", "nsec3param_matches_chain")]
+    assert bare_row["status"] == "fail" and "NSEC3 proof, but no NSEC3PARAM" in bare_row["message"]
+    assert out.loc[("two.test", "nsec3param_matches_chain"), "status"] == "pass"
+    assert out.loc[("old.test", "nsec3param_matches_chain"), "status"] == "indeterminate"

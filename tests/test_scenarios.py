@@ -269,3 +269,66 @@ def test_rrsig_ttl_rule_fails_exactly_where_the_served_ttls_differ(audit, lab):
     answers = audit["resolver_checks"]
     seen = answers[answers["zone"] == "rrsig-ttl-mismatch.test"].set_index("resolver")
     assert dict(seen["resolver_status"]) == dict.fromkeys(lab.resolvers, "secure")
+
+
+def _ask_resolvers(lab, qname: str) -> dict[str, tuple[str, bool]]:
+    """Each resolver family's (rcode, AD) for ``qname`` A, asked with RD and DO."""
+    import dns.flags
+    import dns.message
+    import dns.query
+    import dns.rcode
+
+    out = {}
+    for family in lab.resolvers:
+        address, port = lab.resolver(family)
+        query = dns.message.make_query(qname, "A", want_dnssec=True)
+        query.flags |= dns.flags.AD
+        r = dns.query.udp(query, address, port=port, timeout=5)
+        out[family] = (dns.rcode.to_text(r.rcode()), bool(r.flags & dns.flags.AD))
+    return out
+
+
+def test_denial_scenarios_beside_the_four_resolver_families(audit, lab):
+    """The denial-in-depth scenarios on the real servers, with what each resolver family makes
+    of a name that does not exist recorded beside the toolkit's verdict:
+
+    - ``denial-inconsistent`` (ns1 NSEC, ns2 NSEC3): the toolkit records each server's method
+      and fails ``denial_consistent_across_servers``; every proof validates, and all four
+      families answer NXDOMAIN with AD.
+    - ``nsec3param-mismatch`` (NSEC3PARAM salt ABCD, chain without salt): Knot finds no chain
+      for the NSEC3PARAM and answers NXDOMAIN with no proof at all; the toolkit fails
+      ``nsec3param_matches_chain`` and ``denial_proofs_valid``. Unbound, BIND and Knot Resolver
+      answer SERVFAIL (bogus, RFC 4035 §5.4). PowerDNS Recursor 4.8 answers NXDOMAIN with AD:
+      it accepts a negative answer without any denial record, against RFC 4035 §5.4 (measured;
+      the toolkit follows the RFC, as the other three do).
+    """
+    d = audit["denial"]
+    ns1, ns2 = lab.servers["ns1"], lab.servers["ns2"]
+    mixed = d[d["zone"] == "denial-inconsistent.test"]
+    assert dict(zip(mixed["server"], mixed["kind"], strict=True)) == {ns1: "nsec", ns2: "nsec3"}
+    assert dict(zip(mixed["server"], mixed["nsec3param"], strict=True)) == {
+        ns1: "",
+        ns2: "1 0 0 -",
+    }
+    assert set(mixed["proof"]) == {"valid"}
+    wrong = d[d["zone"] == "nsec3param-mismatch.test"]
+    assert set(wrong["nsec3param"]) == {"1 0 0 abcd"}
+    assert set(wrong["kind"]) == {"none"} and set(wrong["proof"]) == {"invalid"}
+    f = audit["findings"].set_index(["zone", "check_id"])["status"]
+    assert f[("denial-inconsistent.test", "denial_consistent_across_servers")] == "fail"
+    assert f[("denial-inconsistent.test", "nsec3param_matches_chain")] == "pass"
+    assert f[("denial-inconsistent.test", "denial_proofs_valid")] == "pass"
+    assert f[("nsec3param-mismatch.test", "nsec3param_matches_chain")] == "fail"
+    assert f[("nsec3param-mismatch.test", "denial_proofs_valid")] == "fail"
+    for clean in ("corp.test", "nsec3-clean.test", "nsec3-optout.test"):
+        assert f[(clean, "denial_consistent_across_servers")] == "pass", clean
+        assert f[(clean, "nsec3param_matches_chain")] == "pass", clean
+    assert _ask_resolvers(lab, "_i11-nx.denial-inconsistent.test.") == dict.fromkeys(
+        lab.resolvers, ("NXDOMAIN", True)
+    )
+    assert _ask_resolvers(lab, "_i11-nx.nsec3param-mismatch.test.") == {
+        "unbound": ("SERVFAIL", False),
+        "bind": ("SERVFAIL", False),
+        "knot-resolver": ("SERVFAIL", False),
+        "powerdns": ("NXDOMAIN", True),
+    }

@@ -412,6 +412,13 @@ DENIAL = FrameSchema(
         Column("proof", "string", "valid | invalid | unverifiable | unsigned | not_denied"),
         Column("why", "string", "what the proof showed or lacked"),
         Column("queried_at", UTC_TS, "when the answer came"),
+        Column(
+            "nsec3param",
+            "string",
+            "the server's apex NSEC3PARAM records, zone-file text, `;`-joined (empty: it "
+            "serves none); null: no authoritative answer, or a run before it",
+            optional=True,
+        ),
     ),
 )
 

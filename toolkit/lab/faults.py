@@ -193,6 +193,20 @@ def _soa_ttl_lowered_after_signing(zone: dns.zone.Zone, ctx: FaultContext) -> No
         txn.replace(ctx.origin, dns.rdataset.from_rdata_list(soa.ttl // 10, list(soa)))
 
 
+def _nsec3param_other_salt(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """The apex NSEC3PARAM replaced, after signing, by one whose salt (ABCD) no NSEC3 chain of
+    the zone uses (RFC 5155 §4), re-signed with the ZSK so that its own signature verifies."""
+    with zone.writer() as txn:
+        param = txn.get(ctx.origin, dns.rdatatype.NSEC3PARAM)
+        if param is None:
+            raise LabError(f"{ctx.origin}: no NSEC3PARAM to change (is the zone NSEC3?)")
+        other = [rd.replace(salt=bytes.fromhex("abcd")) for rd in param]
+        rrset = dns.rrset.from_rdata_list(ctx.origin, param.ttl, other)
+        txn.replace(ctx.origin, dns.rdataset.from_rdata_list(param.ttl, other))
+        txn.delete(ctx.origin, dns.rdatatype.RRSIG, dns.rdatatype.NSEC3PARAM)
+        txn.add(sign_rrset(rrset, ctx.key("zsk"), ctx.origin, ctx.inception, ctx.expiration))
+
+
 FAULTS: dict[str, Change] = {
     "strip-dnskey-rrsig": _strip_dnskey_rrsig,
     "corrupt-soa-rrsig": _corrupt_soa_rrsig,
@@ -201,6 +215,7 @@ FAULTS: dict[str, Change] = {
     "cds-signed-by-zsk": _cds_signed_by_zsk,
     "ns-ttl-raised-after-signing": _ns_ttl_raised_after_signing,
     "soa-ttl-lowered-after-signing": _soa_ttl_lowered_after_signing,
+    "nsec3param-other-salt": _nsec3param_other_salt,
 }
 """Changes applied after signing, by name."""
 

@@ -376,6 +376,23 @@ SCENARIOS: dict[str, Scenario] = {
         "says 3600 s (validators cap the TTL at it, RFC 4035 §5.3.3), and the RRSIG is still "
         "served with 3600 s (RFC 4035 §2.2 wants the RRset's TTL).",
     ),
+    "denial-inconsistent": _s(
+        "secure",
+        (),
+        {"denial_consistent_across_servers", "denial_matches_policy"},
+        "ns1 serves the zone signed with NSEC, ns2 the same zone signed with NSEC3 (0 "
+        "iterations, no salt): each copy's proofs validate, but the servers serve two signed "
+        "versions (the lab's policy states NSEC, so ns2's copy also departs from it).",
+    ),
+    "nsec3param-mismatch": _s(
+        "secure",
+        (),
+        {"nsec3param_matches_chain", "denial_proofs_valid"},
+        "Signed with NSEC3 (0 iterations, no salt), but the apex NSEC3PARAM (validly signed) "
+        "names the salt ABCD, which no NSEC3 chain of the zone uses (RFC 5155 §4). Knot looks "
+        "the chain up by the NSEC3PARAM and finds none: its NXDOMAIN and NODATA answers carry "
+        "no proof, so names that do not exist fail at validators; the SOA stays secure.",
+    ),
     "rrsig-ttl-mismatch": _s(
         "secure",
         (),
