@@ -100,6 +100,14 @@ def fault_denial_mixed(ev):
         r.update(kind="nsec3", iterations=0, salt="", opt_out=False, nsec3param="1 0 0 -")
 
 
+def fault_wildcard_unproven(ev):
+    for r in where(ev["denial"], purpose="nxdomain"):
+        why = "wildcard *.wildcard.test. expanded, but no NSEC or NSEC3 record proves it"
+        r.update(
+            rcode="NOERROR", kind="none", proof="invalid", wildcard="*.wildcard.test.", why=why
+        )
+
+
 def fault_nsec3param_salt(ev):
     for r in ev["denial"]:
         r.update(kind="nsec3", iterations=0, salt="", nsec3param="1 0 0 ABCD")
@@ -380,6 +388,7 @@ FAULTS = {
     "sigttl.test": (fault_rrsig_ttl, {"rrsig_ttl_matches_rrset_ttl"}),
     "mixeddenial.test": (fault_denial_mixed, {"denial_consistent_across_servers"}),
     "n3param.test": (fault_nsec3param_salt, {"nsec3param_matches_chain"}),
+    "wildcard.test": (fault_wildcard_unproven, {"wildcard_answers_proven"}),
 }
 
 
@@ -1003,3 +1012,43 @@ def test_nsec3param_is_compared_with_the_chain_at_each_server():
     assert bare_row["status"] == "fail" and "NSEC3 proof, but no NSEC3PARAM" in bare_row["message"]
     assert out.loc[("two.test", "nsec3param_matches_chain"), "status"] == "pass"
     assert out.loc[("old.test", "nsec3param_matches_chain"), "status"] == "indeterminate"
+
+
+def test_wildcard_answers_pass_when_proven_and_cannot_be_judged_in_old_runs():
+    """A proven wildcard answer passes, and the denial check then judges only the real denials
+    (the expansion is not a denial); no wildcard seen is not applicable; a data answer the run
+    did not trace to a wildcard (runs before the column held only ``not_denied``) is
+    indeterminate; an answer signed only with an algorithm validators do not validate is
+    indeterminate too."""
+    proven = healthy("proven.test")
+    for r in where(proven["denial"], purpose="nxdomain"):
+        r.update(rcode="NOERROR", proof="valid", wildcard="*.proven.test.",
+                 why="wildcard *.proven.test. expanded; nsec proves it")  # fmt: skip
+    old = healthy("old.test")
+    for r in where(old["denial"], purpose="nxdomain"):
+        r.update(rcode="NOERROR", kind="none", proof="not_denied", why="answered with data")
+    alg = healthy("alg253.test")
+    for r in where(alg["denial"], purpose="nxdomain"):
+        r.update(rcode="NOERROR", proof="unverifiable", wildcard="*.alg253.test.", why="253")
+    out = _status({"proven.test": proven, "old.test": old, "alg253.test": alg,
+                   "plain.test": healthy("plain.test")})  # fmt: skip
+    assert out.loc[("proven.test", "wildcard_answers_proven"), "status"] == "pass"
+    assert out.loc[("proven.test", "denial_proofs_valid"), "status"] == "pass"
+    assert "2 proof(s)" in out.loc[("proven.test", "denial_proofs_valid"), "message"]
+    assert out.loc[("plain.test", "wildcard_answers_proven"), "status"] == "not_applicable"
+    assert out.loc[("old.test", "wildcard_answers_proven"), "status"] == "indeterminate"
+    assert out.loc[("alg253.test", "wildcard_answers_proven"), "status"] == "indeterminate"
+    failed = _status({"w.test": _faulted("w.test", fault_wildcard_unproven)})
+    row = failed.loc[("w.test", "wildcard_answers_proven")]
+    assert row["message"] == (
+        "2 wildcard answer(s) without a valid proof: wildcard *.wildcard.test. expanded, but no "
+        f"NSEC or NSEC3 record proves it at {S1}, wildcard *.wildcard.test. expanded, but no NSEC "
+        f"or NSEC3 record proves it at {S2}."
+    )
+    assert failed.loc[("w.test", "denial_proofs_valid"), "status"] == "pass"
+
+
+def _faulted(zone, fault):
+    ev = healthy(zone)
+    fault(ev)
+    return ev

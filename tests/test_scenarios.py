@@ -332,3 +332,42 @@ def test_denial_scenarios_beside_the_four_resolver_families(audit, lab):
         "knot-resolver": ("SERVFAIL", False),
         "powerdns": ("NXDOMAIN", True),
     }
+
+
+def test_wildcard_scenarios_beside_the_four_resolver_families(audit, lab):
+    """The collector's random name under a zone with a wildcard is answered from it. The
+    toolkit traces the answer to ``*.zone`` (RRSIG labels below the owner's) and judges the
+    proof it must carry (RFC 4035 §5.3.4, RFC 5155 §8.8), beside what each resolver family
+    makes of another such name:
+
+    - ``wildcard`` (NSEC) and ``wildcard-nsec3``: proven; all four answer NOERROR with AD.
+    - ``wildcard-unproven`` (the wildcard's NSEC removed): Knot sends the expansion without
+      any proof; the toolkit fails ``wildcard_answers_proven``; Unbound, BIND and Knot Resolver
+      answer SERVFAIL. PowerDNS Recursor 4.8 answers NOERROR with AD (measured): it does not
+      require the proof RFC 4035 §5.3.4 asks for; the toolkit follows the RFC, as the other
+      three do.
+    """
+    d = audit["denial"]
+    f = audit["findings"].set_index(["zone", "check_id"])["status"]
+    for zone, kind in (("wildcard.test", "nsec"), ("wildcard-nsec3.test", "nsec3")):
+        nx = d[(d["zone"] == zone) & (d["purpose"] == "nxdomain")]
+        assert set(nx["wildcard"]) == {f"*.{zone}."}
+        assert set(zip(nx["rcode"], nx["kind"], nx["proof"], strict=True)) == {
+            ("NOERROR", kind, "valid")
+        }
+        assert f[(zone, "wildcard_answers_proven")] == "pass"
+        assert _ask_resolvers(lab, f"_i11-w.{zone}.") == dict.fromkeys(
+            lab.resolvers, ("NOERROR", True)
+        )
+    broken = d[(d["zone"] == "wildcard-unproven.test") & (d["purpose"] == "nxdomain")]
+    assert set(broken["wildcard"]) == {"*.wildcard-unproven.test."}
+    assert set(broken["proof"]) == {"invalid"}
+    assert f[("wildcard-unproven.test", "wildcard_answers_proven")] == "fail"
+    assert f[("wildcard-unproven.test", "denial_proofs_valid")] == "pass"  # the NODATA holds
+    assert f[("corp.test", "wildcard_answers_proven")] == "not_applicable"
+    assert _ask_resolvers(lab, "_i11-w.wildcard-unproven.test.") == {
+        "unbound": ("SERVFAIL", False),
+        "bind": ("SERVFAIL", False),
+        "knot-resolver": ("SERVFAIL", False),
+        "powerdns": ("NOERROR", True),
+    }

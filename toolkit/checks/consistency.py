@@ -200,7 +200,7 @@ def _denial_ref(r: Row) -> str:
 )
 def denial_proofs_valid(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
-        rows = ev.rows("denial")
+        rows = [r for r in ev.rows("denial") if r.get("wildcard") is None]  # see wildcard_...
         judged = [r for r in rows if r["proof"] in ("valid", "invalid")]
         unverifiable = [r for r in rows if r["proof"] == "unverifiable"]
         if not any(r["proof"] == "invalid" for r in judged) and unverifiable:
@@ -365,5 +365,50 @@ def nsec3param_matches_chain(ctx: Context) -> Iterator[Result]:
         shown = listing(f"{text} at {r['server']}" for r, text in bad)
         refs = "; ".join(f"{_denial_ref(r)}: NSEC3PARAM {r['nsec3param'] or 'none'}" for r in rows)
         return ev.result(why, {"why": shown}, f"{len(rows)} answer(s) agree", refs)
+
+    yield from each_zone(ctx, ["dnskeys", "denial"], SIGNED, decide)
+
+
+@check(
+    id="wildcard_answers_proven",
+    title="Wildcard answers prove the name asked does not exist",
+    severity="high",
+    pillar="technical",
+    description="When a name that does not exist is answered from a wildcard (the RRSIG's "
+    "Labels field below the owner's label count), the answer's signature verifies and an NSEC "
+    "covering the name, or an NSEC3 covering its next closer name, proves that the name itself "
+    "does not exist.",
+    risk="Validators accept a wildcard-expanded answer only with that proof (RFC 4035 §5.3.4, "
+    "RFC 5155 §8.8): without it every name served by the wildcard is bogus and fails for "
+    "validating users, while the apex and the named records look fine.",
+    remediation="Re-sign the zone so that its NSEC/NSEC3 chain is complete and signed, and make "
+    "sure the servers add the covering NSEC/NSEC3 record to wildcard answers.",
+    references=("RFC 4035 §5.3.4", "RFC 4035 §3.1.3.3", "RFC 5155 §8.8", "RFC 4592"),
+    message="{count} wildcard answer(s) without a valid proof: {why}.",
+)
+def wildcard_answers_proven(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        rows = [r for r in ev.rows("denial") if r.get("wildcard") is not None]
+        if not rows:
+            data = [r for r in ev.rows("denial") if r["proof"] == "not_denied"]
+            if data:
+                detail = (
+                    "a name that should not exist was answered with data the toolkit did not "
+                    "trace to a wildcard (unsigned, or a run stored before wildcard answers were "
+                    "recorded)"
+                )
+                return Result(ev.zone, "indeterminate", {"detail": detail}, _denial_ref(data[0]))
+            detail = "no wildcard answered the random name asked"
+            return Result(ev.zone, "not_applicable", {"detail": detail}, f"denial[{ev.zone}]")
+        bad = [r for r in rows if r["proof"] == "invalid"]
+        unverifiable = [r for r in rows if r["proof"] == "unverifiable"]
+        refs = "; ".join(f"{_denial_ref(r)}: {r['why']}" for r in rows)
+        if not bad and unverifiable:
+            detail = "wildcard answer(s) signed only with an algorithm validators do not validate"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, refs)
+        why = [f"{_denial_ref(r)}: {r['why']}" for r in bad]
+        params = {"count": len(bad), "why": listing(f"{r['why']} at {r['server']}" for r in bad)}
+        wildcards = listing(r["wildcard"] for r in rows)
+        return ev.result(why, params, f"answers from {wildcards} proven", refs)
 
     yield from each_zone(ctx, ["dnskeys", "denial"], SIGNED, decide)

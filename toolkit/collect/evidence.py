@@ -326,6 +326,7 @@ def _denial_rows(
             "why": check.why,
             "queried_at": ex.queried_at,
             "nsec3param": nsec3param,
+            "wildcard": check.wildcard,
         }
     )
     if keys is None:

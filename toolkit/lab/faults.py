@@ -107,6 +107,10 @@ def _child_ns3(zone: dns.zone.Zone, ctx: FaultContext) -> None:
     _add(zone, ns3, "A", ctx.addrs.ns1, 3600)
 
 
+def _wildcard_a(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _add(zone, dns.name.from_text("*", ctx.origin), "A", "192.0.2.80", 3600)
+
+
 EDITS: dict[str, Change] = {
     "ns-ttl-40-days": _ns_ttl_40_days,
     "cds-ksk": _cds_ksk,
@@ -117,6 +121,7 @@ EDITS: dict[str, Change] = {
     "cds-ksk-next": _cds_ksk_next,
     "cds-only-ksk": _cds_only_ksk,
     "child-ns3": _child_ns3,
+    "wildcard-a": _wildcard_a,
 }
 """Changes applied before signing, by name."""
 
@@ -207,6 +212,18 @@ def _nsec3param_other_salt(zone: dns.zone.Zone, ctx: FaultContext) -> None:
         txn.add(sign_rrset(rrset, ctx.key("zsk"), ctx.origin, ctx.inception, ctx.expiration))
 
 
+def _strip_wildcard_nsec(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """The NSEC owned by the wildcard (the one that covers every ``_...`` name below the apex,
+    ``*`` sorting before ``_``) and its signature removed: a wildcard answer to such a name
+    can no longer prove that the name itself does not exist (RFC 4035 §5.3.4)."""
+    wildcard = dns.name.from_text("*", ctx.origin)
+    with zone.writer() as txn:
+        if txn.get(wildcard, dns.rdatatype.NSEC) is None:
+            raise LabError(f"{ctx.origin}: no wildcard NSEC to strip (is the zone NSEC-signed?)")
+        txn.delete(wildcard, dns.rdatatype.NSEC)
+        txn.delete(wildcard, dns.rdatatype.RRSIG, dns.rdatatype.NSEC)
+
+
 FAULTS: dict[str, Change] = {
     "strip-dnskey-rrsig": _strip_dnskey_rrsig,
     "corrupt-soa-rrsig": _corrupt_soa_rrsig,
@@ -216,6 +233,7 @@ FAULTS: dict[str, Change] = {
     "ns-ttl-raised-after-signing": _ns_ttl_raised_after_signing,
     "soa-ttl-lowered-after-signing": _soa_ttl_lowered_after_signing,
     "nsec3param-other-salt": _nsec3param_other_salt,
+    "strip-wildcard-nsec": _strip_wildcard_nsec,
 }
 """Changes applied after signing, by name."""
 

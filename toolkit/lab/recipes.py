@@ -165,6 +165,11 @@ RECIPES: dict[str, Recipe] = {
     ),
     "ttl-above-original": Recipe(NORMAL_WINDOW, faults=("ns-ttl-raised-after-signing",)),
     "denial-inconsistent": Recipe(NORMAL_WINDOW, ns2=Variant(nsec3=Nsec3Params(0, ""))),
+    "wildcard": Recipe(NORMAL_WINDOW, edits=("wildcard-a",)),
+    "wildcard-nsec3": Recipe(NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), edits=("wildcard-a",)),
+    "wildcard-unproven": Recipe(
+        NORMAL_WINDOW, edits=("wildcard-a",), faults=("strip-wildcard-nsec",)
+    ),
     "nsec3param-mismatch": Recipe(
         NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), faults=("nsec3param-other-salt",)
     ),

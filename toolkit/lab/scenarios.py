@@ -384,6 +384,29 @@ SCENARIOS: dict[str, Scenario] = {
         "iterations, no salt): each copy's proofs validate, but the servers serve two signed "
         "versions (the lab's policy states NSEC, so ns2's copy also departs from it).",
     ),
+    "wildcard": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone with a wildcard (*.wildcard.test A): every name that does not exist is "
+        "answered from it, with the NSEC that proves the name itself does not exist.",
+    ),
+    "wildcard-nsec3": _s(
+        "secure",
+        (),
+        {"denial_matches_policy"},
+        "The same wildcard in a zone signed with NSEC3 (0 iterations, no salt): the NSEC3 "
+        "covering the next closer name proves the expansion (RFC 5155 §8.8); the lab's policy "
+        "states NSEC.",
+    ),
+    "wildcard-unproven": _s(
+        "secure",
+        (),
+        {"wildcard_answers_proven"},
+        "A wildcard whose own NSEC (the one covering the names the wildcard answers) was "
+        "removed after signing: the expanded answers carry no proof that the name asked does "
+        "not exist, so validators reject them (RFC 4035 §5.3.4); the SOA stays secure.",
+    ),
     "nsec3param-mismatch": _s(
         "secure",
         (),
