@@ -29,7 +29,9 @@ S1, S2 = "192.0.2.3", "192.0.2.4"
 PARENT = "192.0.2.2"
 KSK, ZSK = 101, 202
 MODULES = (keys, signatures, consistency, cds)
-POLICY = SigningPolicy("std", "", (13, 15, 8), 90, 365, 5.0, key_scheme="split")
+POLICY = SigningPolicy(
+    "std", "", (13, 15, 8), 90, 365, 5.0, signature_validity_days=30.0, key_scheme="split"
+)
 
 
 def healthy(zone: str) -> dict[str, list[dict]]:
@@ -1052,3 +1054,34 @@ def _faulted(zone, fault):
     ev = healthy(zone)
     fault(ev)
     return ev
+
+
+def test_signature_validity_is_judged_by_the_longest_period_against_the_policy():
+    """Policy 30 days, refresh 5: accepted 25 to 31 days. Healthy (30 days) passes; one
+    signature of 40 days fails; all 20 days fails; a spread of 26 to 30 days (jitter) passes
+    on its longest; no inception recorded is indeterminate; a zone with no policy too."""
+    long = healthy("long.test")
+    where(long["signatures"], server=S2)[0].update(inception=NOW - timedelta(days=20))
+    short = healthy("short.test")
+    for r in short["signatures"]:
+        r.update(inception=NOW - timedelta(days=5), expiration=NOW + timedelta(days=15))
+    jitter = healthy("jitter.test")
+    for i, r in enumerate(jitter["signatures"]):
+        r["expiration"] = NOW + timedelta(days=16 + i % 5)
+    blind = healthy("blind.test")
+    for r in blind["signatures"]:
+        r["inception"] = None
+    evidence = {"ok.test": healthy("ok.test"), "long.test": long, "short.test": short,
+                "jitter.test": jitter, "blind.test": blind}  # fmt: skip
+    out = _practice(evidence)
+    status = out["status"].xs("signature_validity_matches_policy", level="check_id")
+    assert dict(status) == {"ok.test": "pass", "long.test": "fail", "short.test": "fail",
+                            "jitter.test": "pass", "blind.test": "indeterminate"}  # fmt: skip
+    assert out.loc[("long.test", "signature_validity_matches_policy"), "message"] == (
+        f"Signatures valid for up to 40.0 days at {S2}; policy std states 30 days "
+        "(accepted: 25 to 31)."
+    )
+    nopolicy = _practice({"ok.test": healthy("ok.test")}, policies=PolicySet({}, None))
+    assert nopolicy.loc[("ok.test", "signature_validity_matches_policy"), "status"] == (
+        "indeterminate"
+    )

@@ -371,3 +371,14 @@ def test_wildcard_scenarios_beside_the_four_resolver_families(audit, lab):
         "knot-resolver": ("SERVFAIL", False),
         "powerdns": ("NOERROR", True),
     }
+
+
+def test_signature_validity_against_the_lab_policy(audit):
+    """The lab's policy states the 30 days the lab signs with: healthy zones pass; the
+    200-day scenario and the 3-day one fail the policy-against-practice check (low)."""
+    f = audit["findings"].set_index(["zone", "check_id"])["status"]
+    check = "signature_validity_matches_policy"
+    assert f[("corp.test", check)] == "pass"
+    assert f[("alg-ed25519.test", check)] == "pass"
+    assert f[("long-validity.test", check)] == "fail"
+    assert f[("shop.test", check)] == "fail"  # the expiring scenario: signed for 3 days

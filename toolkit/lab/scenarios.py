@@ -55,6 +55,7 @@ LAB_POLICY = {
     "zsk_lifetime_days": 90,
     "ksk_lifetime_days": 365,
     "min_rrsig_validity_days": 5.0,
+    "signature_validity_days": 30.0,  # the lab signs for 30 days (recipes.NORMAL_WINDOW)
     "key_scheme": "split",
 }
 """The signing policy the scenarios' ``expected_failures`` assume (fields of SigningPolicy)."""
