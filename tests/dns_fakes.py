@@ -47,12 +47,36 @@ def _rrsets(zone: dns.zone.Zone, name: dns.name.Name, rdtype: int) -> list[dns.r
 
 
 def _denial(zone: dns.zone.Zone) -> list[dns.rrset.RRset]:
+    """Every NSEC, and every NSEC3 of the chain the apex NSEC3PARAM names (an authoritative
+    server picks the chain by it, RFC 5155 §4; Knot serves no NSEC3 when none matches)."""
+    param = zone.get_rdataset(zone.origin, dns.rdatatype.NSEC3PARAM)
+    chains = {(p.iterations, p.salt) for p in param} if param is not None else None
     out = []
     for name, node in zone.nodes.items():
         for rdtype in DENIAL:
-            if node.get_rdataset(IN, rdtype) is not None:
-                out += _rrsets(zone, name, rdtype)
+            rds = node.get_rdataset(IN, rdtype)
+            if rds is None:
+                continue
+            if rdtype == dns.rdatatype.NSEC3 and chains is not None:
+                if not any((rd.iterations, rd.salt) in chains for rd in rds):
+                    continue
+            out += _rrsets(zone, name, rdtype)
     return out
+
+
+def _wildcard_answer(
+    zone: dns.zone.Zone, qname: dns.name.Name, rdtype: int
+) -> list[dns.rrset.RRset]:
+    """The answer synthesised from ``*.<closest encloser>`` for a name the zone does not hold
+    (RFC 4592), with the wildcard's RRSIGs, owned by ``qname``; empty when none applies."""
+    encloser = qname.parent()
+    while encloser != zone.origin and zone.get_node(encloser) is None:
+        encloser = encloser.parent()
+    source = dns.name.Name((b"*", *encloser.labels))
+    return [
+        dns.rrset.from_rdata_list(qname, rrset.ttl, list(rrset))
+        for rrset in _rrsets(zone, source, rdtype)
+    ]
 
 
 def respond(zone: dns.zone.Zone | None, qname: dns.name.Name, qtype: str) -> dns.message.Message:
@@ -66,8 +90,11 @@ def respond(zone: dns.zone.Zone | None, qname: dns.name.Name, qtype: str) -> dns
     r.flags |= dns.flags.AA
     rdtype = dns.rdatatype.from_text(qtype)
     found = _rrsets(zone, qname, rdtype)
-    if found:
-        r.answer += found
+    wild = _wildcard_answer(zone, qname, rdtype) if zone.get_node(qname) is None else []
+    if found or wild:
+        r.answer += found or wild
+        if wild:  # the proof that qname itself does not exist: here, every denial record
+            r.authority += _denial(zone)
         return r
     r.authority += _rrsets(zone, zone.origin, dns.rdatatype.SOA) + _denial(zone)
     if zone.get_node(qname) is None:

@@ -29,7 +29,9 @@ S1, S2 = "192.0.2.3", "192.0.2.4"
 PARENT = "192.0.2.2"
 KSK, ZSK = 101, 202
 MODULES = (keys, signatures, consistency, cds)
-POLICY = SigningPolicy("std", "", (13, 15, 8), 90, 365, 5.0, key_scheme="split")
+POLICY = SigningPolicy(
+    "std", "", (13, 15, 8), 90, 365, 5.0, signature_validity_days=30.0, key_scheme="split"
+)
 
 
 def healthy(zone: str) -> dict[str, list[dict]]:
@@ -68,7 +70,7 @@ def healthy(zone: str) -> dict[str, list[dict]]:
         for purpose, qtype in (("nxdomain", "A"), ("nodata", "TYPE65280")):
             out["denial"].append(
                 dict(zone=zone, server=server, qname=f"_x.{owner}", qtype=qtype, purpose=purpose,
-                     kind="nsec", proof="valid", why="NSEC proves it")
+                     kind="nsec", proof="valid", why="NSEC proves it", nsec3param="")
             )  # fmt: skip
     return out
 
@@ -76,7 +78,7 @@ def healthy(zone: str) -> dict[str, list[dict]]:
 def sig(zone, server, covered, tag, status="valid", **kw):
     row = dict(zone=zone, side="child", server=server, owner=zone + ".", covered_type=covered,
                key_tag=tag, algorithm=13, signer=zone + ".", original_ttl=3600, rrset_ttl=3600,
-               status=status, days_left=20.0, inception=NOW - timedelta(days=10),
+               rrsig_ttl=3600, status=status, days_left=20.0, inception=NOW - timedelta(days=10),
                expiration=NOW + timedelta(days=20))  # fmt: skip
     return row | kw
 
@@ -87,12 +89,30 @@ def where(rows, **match):
 
 def fault_nsec3(ev):
     for r in ev["denial"]:
-        r.update(kind="nsec3", iterations=10, salt="ab")
+        r.update(kind="nsec3", iterations=10, salt="ab", nsec3param="1 0 10 AB")
 
 
 def fault_no_nsec3_issue(ev):
     for r in ev["denial"]:
-        r.update(kind="nsec3", iterations=0, salt="")
+        r.update(kind="nsec3", iterations=0, salt="", nsec3param="1 0 0 -")
+
+
+def fault_denial_mixed(ev):
+    for r in where(ev["denial"], server=S2):
+        r.update(kind="nsec3", iterations=0, salt="", opt_out=False, nsec3param="1 0 0 -")
+
+
+def fault_wildcard_unproven(ev):
+    for r in where(ev["denial"], purpose="nxdomain"):
+        why = "wildcard *.wildcard.test. expanded, but no NSEC or NSEC3 record proves it"
+        r.update(
+            rcode="NOERROR", kind="none", proof="invalid", wildcard="*.wildcard.test.", why=why
+        )
+
+
+def fault_nsec3param_salt(ev):
+    for r in ev["denial"]:
+        r.update(kind="nsec3", iterations=0, salt="", nsec3param="1 0 0 ABCD")
 
 
 def fault_expired(ev):
@@ -224,7 +244,7 @@ def fault_revoked(ev):
 
 
 def fault_ttl(ev):
-    ev["signatures"][1].update(original_ttl=40 * 86400, rrset_ttl=40 * 86400)
+    ev["signatures"][1].update(original_ttl=40 * 86400, rrset_ttl=40 * 86400, rrsig_ttl=40 * 86400)
 
 
 def fault_soa_expire(ev):
@@ -299,6 +319,10 @@ def fault_long_validity(ev):
         r.update(expiration=NOW + timedelta(days=200), days_left=200.0)
 
 
+def fault_rrsig_ttl(ev):
+    where(ev["signatures"], server=S2, covered_type="NS")[0]["rrsig_ttl"] = 300
+
+
 FAULTS = {
     "healthy.test": (None, set()),
     "nsec3.test": (fault_nsec3, {"nsec3_parameters_rfc9276"}),
@@ -358,8 +382,15 @@ FAULTS = {
     "cdsonly.test": (fault_cds_only, {"cds_and_cdnskey_published"}),
     "cdszsk.test": (fault_cds_zsk, {"cds_key_signs_dnskey", "cds_pending_at_parent"}),
     "dsrevoked.test": (fault_ds_revoked, {"ds_points_at_sep_key", "ds_not_only_revoked_keys"}),
-    "origttl.test": (fault_ttl_above_original, {"rrset_ttl_within_original_ttl"}),
+    "origttl.test": (  # the RRSIG keeps its TTL, as Knot serves the lab's scenario
+        fault_ttl_above_original,
+        {"rrset_ttl_within_original_ttl", "rrsig_ttl_matches_rrset_ttl"},
+    ),
     "longsig.test": (fault_long_validity, {"rrsig_validity_not_too_long"}),
+    "sigttl.test": (fault_rrsig_ttl, {"rrsig_ttl_matches_rrset_ttl"}),
+    "mixeddenial.test": (fault_denial_mixed, {"denial_consistent_across_servers"}),
+    "n3param.test": (fault_nsec3param_salt, {"nsec3param_matches_chain"}),
+    "wildcard.test": (fault_wildcard_unproven, {"wildcard_answers_proven"}),
 }
 
 
@@ -850,3 +881,207 @@ def test_policy_against_practice_without_a_policy_or_evidence_is_never_passed():
     plain["ds_matches"] = []
     out = _practice({"island.test": plain}, [zrow("island.test", has_ds=False)])["status"]
     assert out[("island.test", "ds_digest_types_in_policy")] == "not_applicable"
+
+
+def test_rrsig_ttl_rule_judges_each_rrsig_rrset_once_and_only_what_was_served():
+    """RFC 4035 §2.2: the RRSIG's TTL equals its RRset's. Two signatures over one RRset (one
+    RRSIG RRset as served) give one failure line; an RRSIG TTL above the RRset's fails as one
+    below does; the parent's DS is not the zone's own; a run stored before the column (null
+    everywhere) and an RRset whose only row is a missing signature cannot be judged."""
+    two = healthy("two.test")
+    extra = sig("two.test", S1, "SOA", KSK, rrsig_ttl=7200)
+    for r in where(two["signatures"], server=S1, covered_type="SOA"):
+        r["rrsig_ttl"] = 7200
+    two["signatures"].append(extra)
+    parent = healthy("parent.test")
+    parent["signatures"].append(
+        sig("parent.test", PARENT, "DS", 9, side="parent", rrset_ttl=86400, rrsig_ttl=3600)
+    )
+    old = healthy("old.test")
+    for r in old["signatures"]:
+        r["rrsig_ttl"] = None
+    gap = healthy("gap.test")
+    for r in gap["signatures"]:
+        r.update(status="missing", rrsig_ttl=None)
+    out = _status({"two.test": two, "parent.test": parent, "old.test": old, "gap.test": gap})
+    row = out.loc[("two.test", "rrsig_ttl_matches_rrset_ttl")]
+    assert row["status"] == "fail"
+    assert row["evidence"] == (
+        f"signatures[{S1} two.test. SOA]: RRSIG TTL 7200 s, RRset TTL 3600 s"
+    )
+    assert row["message"] == (
+        f"RRSIGs served with a TTL other than their RRset's: two.test. SOA at {S1} "
+        "(RRSIG 7200 s / RRset 3600 s)."
+    )
+    assert out.loc[("parent.test", "rrsig_ttl_matches_rrset_ttl"), "status"] == "pass"
+    assert out.loc[("old.test", "rrsig_ttl_matches_rrset_ttl"), "status"] == "indeterminate"
+    assert out.loc[("gap.test", "rrsig_ttl_matches_rrset_ttl"), "status"] == "indeterminate"
+
+
+def test_a_run_stored_before_rrsig_ttl_loads_and_the_rule_says_indeterminate(tmp_path):
+    """``signatures.rrsig_ttl`` is optional: a stored run whose signatures frame lacks it (as
+    every run before the column) loads, with the column null, and the RRSIG TTL rule cannot
+    decide there; a run with it is judged."""
+    from toolkit.store.runs import Store
+
+    ctx = context({"old.test": healthy("old.test")}, [zrow("old.test")])
+    frames = dict(ctx.frames)
+    frames["signatures"] = frames["signatures"].drop(columns=["rrsig_ttl"])
+    store = Store(tmp_path)
+    old = store.load(store.write(frames, parameters={}, now=NOW).run_id)
+    assert old["signatures"]["rrsig_ttl"].isna().all()
+    assert list(old["signatures"].columns) == SIGNATURES.names
+    out = registry().run(
+        Context(old.frames, ctx.policies, NOW), ids=["rrsig_ttl_matches_rrset_ttl"]
+    )
+    assert list(out["status"]) == ["indeterminate"]
+    assert "before the toolkit recorded it" in out["message"].iloc[0]
+    assert list(registry().run(ctx, ids=["rrsig_ttl_matches_rrset_ttl"])["status"]) == ["pass"]
+
+
+def _nsec3(ev, server=None, **kw):
+    for r in ev["denial"] if server is None else where(ev["denial"], server=server):
+        r.update(dict(kind="nsec3", iterations=0, salt="", opt_out=False, nsec3param="1 0 0 -"))
+        r.update(kw)
+
+
+def test_denial_consistency_names_each_server_and_what_it_serves():
+    """NSEC3 everywhere but with other iterations at one server, or the opt-out flag at one
+    server only, fails naming who serves what; the same NSEC3 chain everywhere passes; no
+    NSEC/NSEC3 seen at all (a zone whose proofs all failed to come) is indeterminate."""
+    iters = healthy("iters.test")
+    _nsec3(iters)
+    _nsec3(iters, S2, iterations=5, nsec3param="1 0 5 -")
+    optout = healthy("optout.test")
+    _nsec3(optout)
+    _nsec3(optout, S1, opt_out=True)
+    same = healthy("same.test")
+    _nsec3(same, opt_out=True)
+    blind = healthy("blind.test")
+    for r in blind["denial"]:
+        r.update(kind="none", proof="invalid", why="no NSEC")
+    out = _status({"iters.test": iters, "optout.test": optout, "same.test": same,
+                   "blind.test": blind})  # fmt: skip
+    row = out.loc[("iters.test", "denial_consistent_across_servers")]
+    assert row["status"] == "fail"
+    assert row["message"] == (
+        f"Servers deny existence differently: {S1} nodata, {S1} nxdomain: NSEC3 iterations 0 "
+        f"salt -; {S2} nodata, {S2} nxdomain: NSEC3 iterations 5 salt -."
+    )
+    assert out.loc[("optout.test", "denial_consistent_across_servers"), "status"] == "fail"
+    assert (
+        "salt -, opt-out" in out.loc[("optout.test", "denial_consistent_across_servers"), "message"]
+    )
+    assert out.loc[("same.test", "denial_consistent_across_servers"), "status"] == "pass"
+    assert out.loc[("blind.test", "denial_consistent_across_servers"), "status"] == "indeterminate"
+
+
+def test_nsec3param_is_compared_with_the_chain_at_each_server():
+    """RFC 5155 §4. A stale NSEC3PARAM in an NSEC zone fails; NSEC3 proofs without an
+    NSEC3PARAM fail; two NSEC3PARAMs (a chain change under way) pass when one is the chain's;
+    salts compare case-insensitively; a run without the column is indeterminate."""
+    stale = healthy("stale.test")
+    where(stale["denial"], server=S2)[0]["nsec3param"] = "1 0 0 -"
+    bare = healthy("bare.test")
+    _nsec3(bare, nsec3param="")
+    two = healthy("two.test")
+    _nsec3(two, salt="ab", nsec3param="1 0 0 -;1 0 0 AB")
+    old = healthy("old.test")
+    _nsec3(old, nsec3param=None)
+    gone = healthy("gone.test")  # the lab's nsec3param-mismatch: Knot finds no chain to use
+    for r in gone["denial"]:
+        r.update(kind="none", proof="invalid", why="NXDOMAIN without any NSEC or NSEC3 record",
+                 nsec3param="1 0 0 ABCD")  # fmt: skip
+    lost = healthy("lost.test")  # an NSEC zone whose proof did not come: not this check's
+    where(lost["denial"], server=S1)[0].update(kind="none", proof="invalid", why="none")
+    evidence = {"stale.test": stale, "bare.test": bare, "two.test": two, "old.test": old,
+                "gone.test": gone, "lost.test": lost}  # fmt: skip
+    out = _status(evidence)
+    gone_row = out.loc[("gone.test", "nsec3param_matches_chain")]
+    assert gone_row["status"] == "fail"
+    assert gone_row["message"] == (
+        "NSEC3PARAM and the denial answers disagree: no NSEC3 in the answer, NSEC3PARAM "
+        f"1 0 0 ABCD at {S1}, no NSEC3 in the answer, NSEC3PARAM 1 0 0 ABCD at {S2}."
+    )
+    assert out.loc[("lost.test", "nsec3param_matches_chain"), "status"] == "pass"
+    row = out.loc[("stale.test", "nsec3param_matches_chain")]
+    assert row["status"] == "fail"
+    assert row["message"] == (
+        f"NSEC3PARAM and the denial answers disagree: NSEC proof, but NSEC3PARAM 1 0 0 - at {S2}."
+    )
+    assert row["evidence"].startswith(f"denial[{S2} _x.stale.test. A nsec]")
+    bare_row = out.loc[("bare.test", "nsec3param_matches_chain")]
+    assert bare_row["status"] == "fail" and "NSEC3 proof, but no NSEC3PARAM" in bare_row["message"]
+    assert out.loc[("two.test", "nsec3param_matches_chain"), "status"] == "pass"
+    assert out.loc[("old.test", "nsec3param_matches_chain"), "status"] == "indeterminate"
+
+
+def test_wildcard_answers_pass_when_proven_and_cannot_be_judged_in_old_runs():
+    """A proven wildcard answer passes, and the denial check then judges only the real denials
+    (the expansion is not a denial); no wildcard seen is not applicable; a data answer the run
+    did not trace to a wildcard (runs before the column held only ``not_denied``) is
+    indeterminate; an answer signed only with an algorithm validators do not validate is
+    indeterminate too."""
+    proven = healthy("proven.test")
+    for r in where(proven["denial"], purpose="nxdomain"):
+        r.update(rcode="NOERROR", proof="valid", wildcard="*.proven.test.",
+                 why="wildcard *.proven.test. expanded; nsec proves it")  # fmt: skip
+    old = healthy("old.test")
+    for r in where(old["denial"], purpose="nxdomain"):
+        r.update(rcode="NOERROR", kind="none", proof="not_denied", why="answered with data")
+    alg = healthy("alg253.test")
+    for r in where(alg["denial"], purpose="nxdomain"):
+        r.update(rcode="NOERROR", proof="unverifiable", wildcard="*.alg253.test.", why="253")
+    out = _status({"proven.test": proven, "old.test": old, "alg253.test": alg,
+                   "plain.test": healthy("plain.test")})  # fmt: skip
+    assert out.loc[("proven.test", "wildcard_answers_proven"), "status"] == "pass"
+    assert out.loc[("proven.test", "denial_proofs_valid"), "status"] == "pass"
+    assert "2 proof(s)" in out.loc[("proven.test", "denial_proofs_valid"), "message"]
+    assert out.loc[("plain.test", "wildcard_answers_proven"), "status"] == "not_applicable"
+    assert out.loc[("old.test", "wildcard_answers_proven"), "status"] == "indeterminate"
+    assert out.loc[("alg253.test", "wildcard_answers_proven"), "status"] == "indeterminate"
+    failed = _status({"w.test": _faulted("w.test", fault_wildcard_unproven)})
+    row = failed.loc[("w.test", "wildcard_answers_proven")]
+    assert row["message"] == (
+        "2 wildcard answer(s) without a valid proof: wildcard *.wildcard.test. expanded, but no "
+        f"NSEC or NSEC3 record proves it at {S1}, wildcard *.wildcard.test. expanded, but no NSEC "
+        f"or NSEC3 record proves it at {S2}."
+    )
+    assert failed.loc[("w.test", "denial_proofs_valid"), "status"] == "pass"
+
+
+def _faulted(zone, fault):
+    ev = healthy(zone)
+    fault(ev)
+    return ev
+
+
+def test_signature_validity_is_judged_by_the_longest_period_against_the_policy():
+    """Policy 30 days, refresh 5: accepted 25 to 31 days. Healthy (30 days) passes; one
+    signature of 40 days fails; all 20 days fails; a spread of 26 to 30 days (jitter) passes
+    on its longest; no inception recorded is indeterminate; a zone with no policy too."""
+    long = healthy("long.test")
+    where(long["signatures"], server=S2)[0].update(inception=NOW - timedelta(days=20))
+    short = healthy("short.test")
+    for r in short["signatures"]:
+        r.update(inception=NOW - timedelta(days=5), expiration=NOW + timedelta(days=15))
+    jitter = healthy("jitter.test")
+    for i, r in enumerate(jitter["signatures"]):
+        r["expiration"] = NOW + timedelta(days=16 + i % 5)
+    blind = healthy("blind.test")
+    for r in blind["signatures"]:
+        r["inception"] = None
+    evidence = {"ok.test": healthy("ok.test"), "long.test": long, "short.test": short,
+                "jitter.test": jitter, "blind.test": blind}  # fmt: skip
+    out = _practice(evidence)
+    status = out["status"].xs("signature_validity_matches_policy", level="check_id")
+    assert dict(status) == {"ok.test": "pass", "long.test": "fail", "short.test": "fail",
+                            "jitter.test": "pass", "blind.test": "indeterminate"}  # fmt: skip
+    assert out.loc[("long.test", "signature_validity_matches_policy"), "message"] == (
+        f"Signatures valid for up to 40.0 days at {S2}; policy std states 30 days "
+        "(accepted: 25 to 31)."
+    )
+    nopolicy = _practice({"ok.test": healthy("ok.test")}, policies=PolicySet({}, None))
+    assert nopolicy.loc[("ok.test", "signature_validity_matches_policy"), "status"] == (
+        "indeterminate"
+    )

@@ -187,6 +187,63 @@ def test_proofs_signed_only_with_an_unvalidated_algorithm_are_unverifiable_not_i
     assert stripped.proof == "invalid"
 
 
+@pytest.mark.parametrize(
+    "zone, kind", [("wildcard.test.", "nsec"), ("wildcard-nsec3.test.", "nsec3")]
+)
+def test_a_wildcard_answer_is_judged_by_the_proof_it_must_carry(tree, zone, kind):
+    """RFC 4035 §5.3.4 / RFC 5155 §8.8: the random name is answered from *.zone (RRSIG labels
+    2 < 3); the NSEC covering it, or the NSEC3 covering its next closer name, proves it does
+    not exist. Without those records, or with the expanded answer's signature broken, the
+    proof is invalid and says why."""
+    check = denial(tree, zone, f"_audit-1.{zone}", "A")
+    assert (check.proof, check.kind, check.wildcard) == ("valid", kind, f"*.{zone}"), check.why
+    assert check.why.startswith(f"wildcard *.{zone} expanded")
+    stripped = denial(
+        tree, zone, f"_audit-1.{zone}", "A", strip=[getattr(dns.rdatatype, kind.upper())]
+    )
+    assert stripped.proof == "invalid" and stripped.wildcard == f"*.{zone}"
+    assert "but no NSEC or NSEC3 record proves that _audit-1." in stripped.why
+    # the NSEC3 covering the next closer name alone taken away: the rest of the chain is there
+    z = tree.zones[zone]
+    r = respond(z, name(f"_audit-1.{zone}"), "A")
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    complete = check_denial(z.origin, name(f"_audit-1.{zone}"), 1, r, keys_, NOW)
+    assert complete.proof == "valid"
+    for rr in [x for x in r.authority if x.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)]:
+        r2 = respond(z, name(f"_audit-1.{zone}"), "A")
+        r2.authority = [x for x in r2.authority if x.name != rr.name]
+        partial = check_denial(z.origin, name(f"_audit-1.{zone}"), 1, r2, keys_, NOW)
+        if partial.proof == "invalid":
+            expected = (
+                "no NSEC3 covers the next closer name" if kind == "nsec3" else "no NSEC proves"
+            )
+            assert expected in partial.why, partial.why
+            break
+    else:
+        raise AssertionError("no single denial record was needed for the proof")
+    r = respond(z, name(f"_audit-1.{zone}"), "A")
+    sig = r.answer[1]
+    r.answer[1] = dns.rrset.from_rdata_list(
+        sig.name, sig.ttl, [rd.replace(signature=b"\0" * len(rd.signature)) for rd in sig]
+    )
+    forged = check_denial(z.origin, name(f"_audit-1.{zone}"), 1, r, keys_, NOW)
+    assert forged.proof == "invalid" and "not validly signed" in forged.why
+
+
+def test_an_answer_that_is_no_wildcard_expansion_stays_not_denied(tree):
+    """www.corp.test exists: its RRSIG's labels equal the owner's, so no wildcard proof is asked
+    for; and an unsigned server's data answer is not traced to a wildcard."""
+    z = tree.zones["corp.test."]
+    r = respond(z, name("www.corp.test."), "A")
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    check = check_denial(z.origin, name("www.corp.test."), 1, r, keys_, NOW)
+    assert (check.proof, check.wildcard) == ("not_denied", None)
+    wild = tree.zones["wildcard.test."]
+    r = respond(wild, name("_audit-1.wildcard.test."), "A")
+    unsigned = check_denial(wild.origin, name("_audit-1.wildcard.test."), 1, r, None, NOW)
+    assert (unsigned.proof, unsigned.wildcard) == ("not_denied", None)
+
+
 # --- the catalog, offline ----------------------------------------------------------------
 
 

@@ -318,3 +318,147 @@ def test_every_lab_server_answers_over_tcp_and_handles_edns_and_do(audit, lab, l
     assert (child["answer_bytes"] > 0).all()
     if lz.expected_signed and lz.scenario not in ("unsigned", "rrsig-missing"):
         assert child["do_rrsigs"].all()
+
+
+def test_rrsig_ttl_rule_fails_exactly_where_the_served_ttls_differ(audit, lab):
+    """RFC 4035 §2.2 on the real servers: Knot serves every RRSIG with its Original TTL as its
+    TTL, so an RRset whose TTL was changed after signing goes out beside an RRSIG of another
+    TTL (``rrsig-ttl-mismatch``: SOA lowered to 360 s; ``ttl-above-original``: NS raised to
+    7200 s). Every other zone's RRSIGs carry their RRset's TTL, and the check passes there (it is
+    a low finding, which the catalogue-wide test above would let through). The four resolver
+    families, asked that very SOA, all validate it (secure): the mismatch is no breakage for
+    them, which is why the finding is low."""
+    sigs = audit["signatures"]
+    mine = sigs[(sigs["zone"] == "rrsig-ttl-mismatch.test") & (sigs["covered_type"] == "SOA")]
+    served = mine[mine["side"] == "child"]
+    assert set(served["server"]) == {lab.servers["ns1"], lab.servers["ns2"]}
+    assert set(
+        zip(served["rrset_ttl"], served["rrsig_ttl"], served["original_ttl"], strict=True)
+    ) == {(360, 3600, 3600)}
+    assert set(served["status"]) == {"valid"}
+    f = audit["findings"]
+    judged = f[f["check_id"] == "rrsig_ttl_matches_rrset_ttl"].set_index("zone")["status"]
+    expected_fail = {
+        lz.zone for lz in LAB_ZONES if "rrsig_ttl_matches_rrset_ttl" in lz.expected_failures
+    }
+    assert expected_fail == {"rrsig-ttl-mismatch.test", "ttl-above-original.test"}
+    assert set(judged[judged == "fail"].index) == expected_fail
+    unsigned = {lz.zone for lz in LAB_ZONES if lz.scenario == "unsigned"}
+    assert set(judged[judged == "not_applicable"].index) == unsigned
+    assert set(judged[judged == "pass"].index) == set(judged.index) - expected_fail - unsigned
+    answers = audit["resolver_checks"]
+    seen = answers[answers["zone"] == "rrsig-ttl-mismatch.test"].set_index("resolver")
+    assert dict(seen["resolver_status"]) == dict.fromkeys(lab.resolvers, "secure")
+
+
+def _ask_resolvers(lab, qname: str) -> dict[str, tuple[str, bool]]:
+    """Each resolver family's (rcode, AD) for ``qname`` A, asked with RD and DO."""
+    import dns.flags
+    import dns.message
+    import dns.query
+    import dns.rcode
+
+    out = {}
+    for family in lab.resolvers:
+        address, port = lab.resolver(family)
+        query = dns.message.make_query(qname, "A", want_dnssec=True)
+        query.flags |= dns.flags.AD
+        r = dns.query.udp(query, address, port=port, timeout=5)
+        out[family] = (dns.rcode.to_text(r.rcode()), bool(r.flags & dns.flags.AD))
+    return out
+
+
+def test_denial_scenarios_beside_the_four_resolver_families(audit, lab):
+    """The denial-in-depth scenarios on the real servers, with what each resolver family makes
+    of a name that does not exist recorded beside the toolkit's verdict:
+
+    - ``denial-inconsistent`` (ns1 NSEC, ns2 NSEC3): the toolkit records each server's method
+      and fails ``denial_consistent_across_servers``; every proof validates, and all four
+      families answer NXDOMAIN with AD.
+    - ``nsec3param-mismatch`` (NSEC3PARAM salt ABCD, chain without salt): Knot finds no chain
+      for the NSEC3PARAM and answers NXDOMAIN with no proof at all; the toolkit fails
+      ``nsec3param_matches_chain`` and ``denial_proofs_valid``. Unbound, BIND and Knot Resolver
+      answer SERVFAIL (bogus, RFC 4035 §5.4). PowerDNS Recursor 4.8 answers NXDOMAIN with AD:
+      it accepts a negative answer without any denial record, against RFC 4035 §5.4 (measured;
+      the toolkit follows the RFC, as the other three do).
+    """
+    d = audit["denial"]
+    ns1, ns2 = lab.servers["ns1"], lab.servers["ns2"]
+    mixed = d[d["zone"] == "denial-inconsistent.test"]
+    assert dict(zip(mixed["server"], mixed["kind"], strict=True)) == {ns1: "nsec", ns2: "nsec3"}
+    assert dict(zip(mixed["server"], mixed["nsec3param"], strict=True)) == {
+        ns1: "",
+        ns2: "1 0 0 -",
+    }
+    assert set(mixed["proof"]) == {"valid"}
+    wrong = d[d["zone"] == "nsec3param-mismatch.test"]
+    assert set(wrong["nsec3param"]) == {"1 0 0 abcd"}
+    assert set(wrong["kind"]) == {"none"} and set(wrong["proof"]) == {"invalid"}
+    f = audit["findings"].set_index(["zone", "check_id"])["status"]
+    assert f[("denial-inconsistent.test", "denial_consistent_across_servers")] == "fail"
+    assert f[("denial-inconsistent.test", "nsec3param_matches_chain")] == "pass"
+    assert f[("denial-inconsistent.test", "denial_proofs_valid")] == "pass"
+    assert f[("nsec3param-mismatch.test", "nsec3param_matches_chain")] == "fail"
+    assert f[("nsec3param-mismatch.test", "denial_proofs_valid")] == "fail"
+    for clean in ("corp.test", "nsec3-clean.test", "nsec3-optout.test"):
+        assert f[(clean, "denial_consistent_across_servers")] == "pass", clean
+        assert f[(clean, "nsec3param_matches_chain")] == "pass", clean
+    assert _ask_resolvers(lab, "_i11-nx.denial-inconsistent.test.") == dict.fromkeys(
+        lab.resolvers, ("NXDOMAIN", True)
+    )
+    assert _ask_resolvers(lab, "_i11-nx.nsec3param-mismatch.test.") == {
+        "unbound": ("SERVFAIL", False),
+        "bind": ("SERVFAIL", False),
+        "knot-resolver": ("SERVFAIL", False),
+        "powerdns": ("NXDOMAIN", True),
+    }
+
+
+def test_wildcard_scenarios_beside_the_four_resolver_families(audit, lab):
+    """The collector's random name under a zone with a wildcard is answered from it. The
+    toolkit traces the answer to ``*.zone`` (RRSIG labels below the owner's) and judges the
+    proof it must carry (RFC 4035 §5.3.4, RFC 5155 §8.8), beside what each resolver family
+    makes of another such name:
+
+    - ``wildcard`` (NSEC) and ``wildcard-nsec3``: proven; all four answer NOERROR with AD.
+    - ``wildcard-unproven`` (the wildcard's NSEC removed): Knot sends the expansion without
+      any proof; the toolkit fails ``wildcard_answers_proven``; Unbound, BIND and Knot Resolver
+      answer SERVFAIL. PowerDNS Recursor 4.8 answers NOERROR with AD (measured): it does not
+      require the proof RFC 4035 §5.3.4 asks for; the toolkit follows the RFC, as the other
+      three do.
+    """
+    d = audit["denial"]
+    f = audit["findings"].set_index(["zone", "check_id"])["status"]
+    for zone, kind in (("wildcard.test", "nsec"), ("wildcard-nsec3.test", "nsec3")):
+        nx = d[(d["zone"] == zone) & (d["purpose"] == "nxdomain")]
+        assert set(nx["wildcard"]) == {f"*.{zone}."}
+        assert set(zip(nx["rcode"], nx["kind"], nx["proof"], strict=True)) == {
+            ("NOERROR", kind, "valid")
+        }
+        assert f[(zone, "wildcard_answers_proven")] == "pass"
+        assert _ask_resolvers(lab, f"_i11-w.{zone}.") == dict.fromkeys(
+            lab.resolvers, ("NOERROR", True)
+        )
+    broken = d[(d["zone"] == "wildcard-unproven.test") & (d["purpose"] == "nxdomain")]
+    assert set(broken["wildcard"]) == {"*.wildcard-unproven.test."}
+    assert set(broken["proof"]) == {"invalid"}
+    assert f[("wildcard-unproven.test", "wildcard_answers_proven")] == "fail"
+    assert f[("wildcard-unproven.test", "denial_proofs_valid")] == "pass"  # the NODATA holds
+    assert f[("corp.test", "wildcard_answers_proven")] == "not_applicable"
+    assert _ask_resolvers(lab, "_i11-w.wildcard-unproven.test.") == {
+        "unbound": ("SERVFAIL", False),
+        "bind": ("SERVFAIL", False),
+        "knot-resolver": ("SERVFAIL", False),
+        "powerdns": ("NOERROR", True),
+    }
+
+
+def test_signature_validity_against_the_lab_policy(audit):
+    """The lab's policy states the 30 days the lab signs with: healthy zones pass; the
+    200-day scenario and the 3-day one fail the policy-against-practice check (low)."""
+    f = audit["findings"].set_index(["zone", "check_id"])["status"]
+    check = "signature_validity_matches_policy"
+    assert f[("corp.test", check)] == "pass"
+    assert f[("alg-ed25519.test", check)] == "pass"
+    assert f[("long-validity.test", check)] == "fail"
+    assert f[("shop.test", check)] == "fail"  # the expiring scenario: signed for 3 days

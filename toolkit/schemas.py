@@ -407,6 +407,13 @@ SIGNATURES = FrameSchema(
         Column("detail", "string", "why, when not valid"),
         Column("days_left", "Float64", "days from the answer to the expiration"),
         Column("queried_at", UTC_TS, "when the RRset was received"),
+        Column(
+            "rrsig_ttl",
+            "Int64",
+            "TTL of the RRSIG RRset as served (RFC 4035 §2.2: equal to rrset_ttl; the lowest "
+            "when the RRSIGs over one RRset differ); null: no RRSIG, or a run before it",
+            optional=True,
+        ),
     ),
 )
 
@@ -476,15 +483,35 @@ DENIAL = FrameSchema(
         Column("server_name", "string", "server name"),
         Column("qname", "string", "name asked"),
         Column("qtype", "string", "type asked"),
-        Column("purpose", "string", "nxdomain | nodata"),
+        Column("purpose", "string", "nxdomain | nodata (the probe's intent, whatever came)"),
         Column("rcode", "string", "response code"),
         Column("kind", "string", "nsec | nsec3 | none"),
         Column("iterations", "Int64", "NSEC3 extra iterations (RFC 9276: 0)"),
         Column("salt", "string", "NSEC3 salt, hex (RFC 9276: empty)"),
         Column("opt_out", "boolean", "NSEC3 opt-out flag"),
-        Column("proof", "string", "valid | invalid | unverifiable | unsigned | not_denied"),
+        Column(
+            "proof",
+            "string",
+            "valid | invalid | unverifiable | unsigned | not_denied (for a wildcard answer: "
+            "the proof that the name asked does not exist)",
+        ),
         Column("why", "string", "what the proof showed or lacked"),
         Column("queried_at", UTC_TS, "when the answer came"),
+        Column(
+            "nsec3param",
+            "string",
+            "the server's apex NSEC3PARAM records, zone-file text, `;`-joined (empty: it "
+            "serves none); null: no authoritative answer, or a run before it",
+            optional=True,
+        ),
+        Column(
+            "wildcard",
+            "string",
+            "the wildcard whose expansion answered the name asked (RRSIG labels below the "
+            "owner's, RFC 4035 §5.3.4), the proof then being that the name itself does not "
+            "exist; null: no wildcard answer, or a run before it",
+            optional=True,
+        ),
     ),
 )
 

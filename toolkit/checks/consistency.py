@@ -1,7 +1,8 @@
 """Checks that compare servers and the two sides of the delegation: DNSKEY set, SOA serial
 and NS set the same at every authoritative server, the parent's servers agreeing on the DS
-set, parent and child NS sets agreeing; and the denial of existence: proofs that validate, and
-NSEC3 parameters as RFC 9276 asks.
+set, parent and child NS sets agreeing; and the denial of existence: proofs that validate,
+NSEC3 parameters as RFC 9276 asks, the same method and parameters at every server, and the
+NSEC3PARAM record naming the chain served.
 
 They read the ``nameservers`` and ``denial`` evidence frames (see :mod:`toolkit.schemas`).
 """
@@ -199,7 +200,7 @@ def _denial_ref(r: Row) -> str:
 )
 def denial_proofs_valid(ctx: Context) -> Iterator[Result]:
     def decide(ev: Evidence) -> Result:
-        rows = ev.rows("denial")
+        rows = [r for r in ev.rows("denial") if r.get("wildcard") is None]  # see wildcard_...
         judged = [r for r in rows if r["proof"] in ("valid", "invalid")]
         unverifiable = [r for r in rows if r["proof"] == "unverifiable"]
         if not any(r["proof"] == "invalid" for r in judged) and unverifiable:
@@ -251,5 +252,163 @@ def nsec3_parameters_rfc9276(ctx: Context) -> Iterator[Result]:
             "salt": listing(r["salt"] or "" for r in bad),
         }
         return ev.result(why, params, "iterations 0, no salt", _denial_ref(nsec3[0]))
+
+    yield from each_zone(ctx, ["dnskeys", "denial"], SIGNED, decide)
+
+
+def _denial_shape(r: Row) -> str:
+    """How one denial answer denies: NSEC, or NSEC3 with its parameters and opt-out flag."""
+    if r["kind"] == "nsec":
+        return "NSEC"
+    salt = (r["salt"] or "").lower() or "-"
+    opt_out = ", opt-out" if flag(r["opt_out"]) else ""
+    return f"NSEC3 iterations {r['iterations'] or 0} salt {salt}{opt_out}"
+
+
+def _denials(ev: Evidence) -> list[Row]:
+    return [r for r in ev.rows("denial") if r["kind"] in ("nsec", "nsec3")]
+
+
+@check(
+    id="denial_consistent_across_servers",
+    title="Every server denies existence the same way",
+    severity="medium",
+    pillar="technical",
+    description="Every denial answer of every server of the zone uses the same method: NSEC "
+    "everywhere, or NSEC3 with the same iterations, salt and opt-out flag everywhere.",
+    risk="Servers that deny with NSEC and NSEC3, or with NSEC3 chains of other parameters, serve "
+    "different signed versions of the zone: a secondary that stopped transferring, or a change "
+    "of denial method half rolled out. Which version a user gets depends on the server asked, "
+    "and a later change (a key rollover, a re-sign) may reach only some of them.",
+    remediation="Find the server(s) serving the other version (compare SOA serials), make them "
+    "transfer the signer's current zone, and finish or roll back the change of denial method.",
+    references=("RFC 5155 §4", "RFC 5155 §10.4", "RFC 4035 §3.1.3"),
+    message="Servers deny existence differently: {seen}.",
+)
+def denial_consistent_across_servers(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        rows = _denials(ev)
+        if not rows:
+            detail = "no NSEC or NSEC3 record seen (see denial_proofs_valid)"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")
+        shapes: dict[str, list[Row]] = {}
+        for r in rows:
+            shapes.setdefault(_denial_shape(r), []).append(r)
+        refs = "; ".join(f"{_denial_ref(r)}: {_denial_shape(r)}" for r in rows)
+        if len(shapes) > 1:
+            seen = "; ".join(
+                f"{listing(r['server'] + ' ' + r['purpose'] for r in rs)}: {shape}"
+                for shape, rs in sorted(shapes.items())
+            )
+            return Result(ev.zone, "fail", {"seen": seen}, refs)
+        servers = {r["server"] for r in rows}
+        detail = f"{next(iter(shapes))} in {len(rows)} answer(s) of {len(servers)} server(s)"
+        return Result(ev.zone, "pass", {"detail": detail}, refs)
+
+    yield from each_zone(ctx, ["dnskeys", "denial"], SIGNED, decide)
+
+
+def _nsec3params(text: str) -> list[tuple[int, str]]:
+    """(iterations, salt hex in lower case, "" for none) of each NSEC3PARAM in ``text``."""
+    out = []
+    for record in filter(None, text.split(";")):
+        _alg, _flags, iterations, salt = record.split()
+        out.append((int(iterations), "" if salt == "-" else salt.lower()))
+    return out
+
+
+@check(
+    id="nsec3param_matches_chain",
+    title="The NSEC3PARAM record names the NSEC3 chain the server uses",
+    severity="medium",
+    pillar="technical",
+    description="At every server, the apex NSEC3PARAM record and the NSEC3 records of the "
+    "denial answers agree: an NSEC3PARAM has the iterations and salt of the chain served (a "
+    "denial answer without any NSEC3 beside an NSEC3PARAM names no chain served), a zone "
+    "denying with NSEC3 publishes an NSEC3PARAM, and a zone denying with NSEC publishes none.",
+    risk="Authoritative servers (and secondaries loading the zone) choose the NSEC3 chain to "
+    "answer from by the NSEC3PARAM (RFC 5155 §4): one that names no chain in the zone leaves "
+    "them without a chain to prove 'no such name' from, and validators then fail those answers. "
+    "A mismatch also shows the signer's denial configuration was changed by hand or half-way.",
+    remediation="Re-sign the zone so that its NSEC3PARAM and its NSEC3 chain carry the same "
+    "parameters (remove a stale NSEC3PARAM from an NSEC zone); RFC 9276 asks for 1 0 0 -.",
+    references=("RFC 5155 §4", "RFC 5155 §7.1", "RFC 9276 §3.1"),
+    message="NSEC3PARAM and the denial answers disagree: {why}.",
+)
+def nsec3param_matches_chain(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        rows = [
+            r
+            for r in ev.rows("denial")
+            if r.get("nsec3param") is not None and r["proof"] not in ("unsigned", "not_denied")
+        ]
+        if not rows:
+            detail = (
+                "no NSEC3PARAM answer recorded beside an NSEC or NSEC3 denial (a run stored "
+                "before the toolkit recorded it, or no proof seen)"
+            )
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"denial[{ev.zone}]")
+        bad: list[tuple[Row, str]] = []
+        for r in rows:
+            params = _nsec3params(r["nsec3param"])
+            chain = (r["iterations"] or 0, (r["salt"] or "").lower())
+            if r["kind"] == "nsec" and params:
+                bad.append((r, f"NSEC proof, but NSEC3PARAM {r['nsec3param']}"))
+            elif r["kind"] == "nsec3" and not params:
+                bad.append((r, "NSEC3 proof, but no NSEC3PARAM"))
+            elif r["kind"] == "none" and params:
+                bad.append((r, f"no NSEC3 in the answer, NSEC3PARAM {r['nsec3param']}"))
+            elif r["kind"] == "nsec3" and chain not in params:
+                chain_text = f"iterations {chain[0]} salt {chain[1] or '-'}"
+                bad.append((r, f"NSEC3 chain {chain_text}, NSEC3PARAM {r['nsec3param']}"))
+        why = [f"{_denial_ref(r)}: {text}" for r, text in bad]
+        shown = listing(f"{text} at {r['server']}" for r, text in bad)
+        refs = "; ".join(f"{_denial_ref(r)}: NSEC3PARAM {r['nsec3param'] or 'none'}" for r in rows)
+        return ev.result(why, {"why": shown}, f"{len(rows)} answer(s) agree", refs)
+
+    yield from each_zone(ctx, ["dnskeys", "denial"], SIGNED, decide)
+
+
+@check(
+    id="wildcard_answers_proven",
+    title="Wildcard answers prove the name asked does not exist",
+    severity="high",
+    pillar="technical",
+    description="When a name that does not exist is answered from a wildcard (the RRSIG's "
+    "Labels field below the owner's label count), the answer's signature verifies and an NSEC "
+    "covering the name, or an NSEC3 covering its next closer name, proves that the name itself "
+    "does not exist.",
+    risk="Validators accept a wildcard-expanded answer only with that proof (RFC 4035 §5.3.4, "
+    "RFC 5155 §8.8): without it every name served by the wildcard is bogus and fails for "
+    "validating users, while the apex and the named records look fine.",
+    remediation="Re-sign the zone so that its NSEC/NSEC3 chain is complete and signed, and make "
+    "sure the servers add the covering NSEC/NSEC3 record to wildcard answers.",
+    references=("RFC 4035 §5.3.4", "RFC 4035 §3.1.3.3", "RFC 5155 §8.8", "RFC 4592"),
+    message="{count} wildcard answer(s) without a valid proof: {why}.",
+)
+def wildcard_answers_proven(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        rows = [r for r in ev.rows("denial") if r.get("wildcard") is not None]
+        if not rows:
+            data = [r for r in ev.rows("denial") if r["proof"] == "not_denied"]
+            if data:
+                detail = (
+                    "a name that should not exist was answered with data the toolkit did not "
+                    "trace to a wildcard (unsigned, or a run stored before wildcard answers were "
+                    "recorded)"
+                )
+                return Result(ev.zone, "indeterminate", {"detail": detail}, _denial_ref(data[0]))
+            detail = "no wildcard answered the random name asked"
+            return Result(ev.zone, "not_applicable", {"detail": detail}, f"denial[{ev.zone}]")
+        bad = [r for r in rows if r["proof"] == "invalid"]
+        unverifiable = [r for r in rows if r["proof"] == "unverifiable"]
+        refs = "; ".join(f"{_denial_ref(r)}: {r['why']}" for r in rows)
+        if not bad and unverifiable:
+            detail = "wildcard answer(s) signed only with an algorithm validators do not validate"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, refs)
+        why = [f"{_denial_ref(r)}: {r['why']}" for r in bad]
+        params = {"count": len(bad), "why": listing(f"{r['why']} at {r['server']}" for r in bad)}
+        wildcards = listing(r["wildcard"] for r in rows)
+        return ev.result(why, params, f"answers from {wildcards} proven", refs)
 
     yield from each_zone(ctx, ["dnskeys", "denial"], SIGNED, decide)

@@ -1,7 +1,7 @@
 """Policy against practice: what the zone's signing policy (``policy.yaml``) says the DNS should
 show, compared with what the servers served — the DNSKEY TTL, the DS digest types, the
-denial-of-existence method and NSEC3 opt-out. Each policy value is the one the file states or,
-when absent, the documented default the policy statement publishes
+denial-of-existence method and NSEC3 opt-out, the signature validity. Each policy value is the
+one the file states or, when absent, the documented default the policy statement publishes
 (:data:`toolkit.inputs.policy_settings.POLICY_EXTRAS`).
 
 The algorithms and the key scheme are compared by :mod:`toolkit.checks.keys`
@@ -17,10 +17,12 @@ from toolkit.checks.base import Context, Result, collector
 from toolkit.checks.evidence import (
     SIGNED,
     Evidence,
+    Row,
     each_zone,
     flag,
     key_ref,
     listing,
+    sig_ref,
     zone_policy,
 )
 from toolkit.inputs.policy import SigningPolicy
@@ -175,3 +177,75 @@ def denial_matches_policy(ctx: Context) -> Iterator[Result]:
         )
 
     yield from each_zone(ctx, ["denial", "dnskeys"], SIGNED, decide)
+
+
+VALIDITY_SLACK_DAYS = 1.0
+"""Allowance on the policy's signature validity for the inception signers set in the past (an
+hour or two, against clock skew) and for rounding."""
+
+
+@check(
+    id="signature_validity_matches_policy",
+    title="Signature validity as the signing policy states",
+    severity="low",
+    pillar="technical",
+    description="The longest validity period (expiration minus inception) of the zone's valid "
+    "signatures matches the policy's signature_validity_days: not longer than it (one day "
+    "allowed for a back-dated inception), and not shorter than it minus signature_refresh_days "
+    "(signers commonly spread expirations over the refresh interval, so only the "
+    "longest period shows the configured validity).",
+    risk="Signatures valid longer than the policy says widen the window in which old signed "
+    "data can be replayed (RFC 6781 §4.4.2); shorter ones leave less time to notice and repair "
+    "a signer that stopped before the zone turns bogus. Either way the signer is not configured "
+    "as the organisation's policy says.",
+    remediation="Set the signer's signature validity (e.g. BIND signatures-validity, Knot "
+    "rrsig-lifetime) to the policy's value, or amend the policy through change control.",
+    references=("RFC 6781 §4.4.2", "RFC 4033 §8.1", "RFC 6841 §4.6"),
+    message="Signatures valid for up to {period:.1f} days at {servers}; policy {policy} states "
+    "{expected:g} days (accepted: {low:g} to {high:g}).",
+)
+def signature_validity_matches_policy(ctx: Context) -> Iterator[Result]:
+    def period(r: Row) -> float | None:
+        if r["inception"] is None or r["expiration"] is None:
+            return None
+        return (r["expiration"] - r["inception"]).total_seconds() / 86400
+
+    def decide(ev: Evidence) -> Result:
+        valid: list[tuple[Row, float]] = []
+        for r in ev.rows("signatures"):
+            days = period(r)
+            if (
+                r["side"] == "child"
+                and r["status"] in ("valid", "revoked_key")
+                and days is not None
+            ):
+                valid.append((r, days))
+        ref = f"signatures[{ev.zone}]"
+        if not valid:
+            detail = "no valid signature to measure (see the signature checks)"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+        policy = _policy(ctx, ev, ref)
+        if isinstance(policy, Result):
+            return policy
+        high = policy.signature_validity_days + VALIDITY_SLACK_DAYS
+        low = max(policy.signature_validity_days - policy.signature_refresh_days, 0.0)
+        longest: dict[str, tuple[Row, float]] = {}
+        for r, days in valid:
+            if r["server"] not in longest or days > longest[r["server"]][1]:
+                longest[r["server"]] = (r, days)
+        bad = [(r, days) for r, days in longest.values() if not low <= days <= high]
+        why = [f"{sig_ref(r)}: valid {days:.2f} days" for r, days in bad]
+        params = {
+            "period": max((days for _, days in bad), default=0.0),
+            "servers": listing(r["server"] for r, _ in bad),
+            "policy": policy.name,
+            "expected": policy.signature_validity_days,
+            "low": low,
+            "high": high,
+        }
+        top = max(days for _, days in longest.values())
+        stated = f"{policy.signature_validity_days:g}"
+        passed = f"longest validity {top:.1f} days, policy {policy.name} states {stated}"
+        return ev.result(why, params, passed, ref)
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], SIGNED, decide)

@@ -363,6 +363,53 @@ def rrset_ttl_within_original_ttl(ctx: Context) -> Iterator[Result]:
     yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
 
 
+@check(
+    id="rrsig_ttl_matches_rrset_ttl",
+    title="Signatures are served with the TTL of the RRset they cover",
+    severity="low",
+    pillar="technical",
+    description="For every signed RRset, the TTL the server gives the RRSIG RRset equals the TTL "
+    "it gives the RRset itself (RFC 4035 §2.2, RFC 4034 §3).",
+    risk="Caches keep the RRset and its signatures for their own TTLs: when the signatures age "
+    "out first, a cache holds the records without the signatures downstream validators need "
+    "(they must ask again, or see the answer as bogus). A mismatch also shows the server does "
+    "not serve the signer's output unchanged (a TTL edited after signing, a broken transfer).",
+    remediation="Serve the zone exactly as the signer produced it; if TTLs were changed after "
+    "signing, re-sign the zone so that each RRSIG carries its RRset's TTL.",
+    references=("RFC 4035 §2.2", "RFC 4034 §3"),
+    message="RRSIGs served with a TTL other than their RRset's: {rrsets} at {servers} ({pairs}).",
+)
+def rrsig_ttl_matches_rrset_ttl(ctx: Context) -> Iterator[Result]:
+    def decide(ev: Evidence) -> Result:
+        # one entry per RRset and server (the RRSIG RRset has one TTL as served)
+        sets = {
+            _rrset(r): r
+            for r in _sigs(ev)
+            if r.get("rrsig_ttl") is not None and r["rrset_ttl"] is not None
+        }
+        if not sets:
+            detail = (
+                "no RRSIG TTL recorded (no signature served, or a run stored before the "
+                "toolkit recorded it)"
+            )
+            return Result(ev.zone, "indeterminate", {"detail": detail}, f"signatures[{ev.zone}]")
+        bad = [r for r in sets.values() if r["rrsig_ttl"] != r["rrset_ttl"]]
+        why = [
+            f"signatures[{r['server']} {r['owner']} {r['covered_type']}]: RRSIG TTL "
+            f"{r['rrsig_ttl']} s, RRset TTL {r['rrset_ttl']} s"
+            for r in bad
+        ]
+        params = {
+            "rrsets": _rrsets(bad),
+            "servers": listing(r["server"] for r in bad),
+            "pairs": listing(f"RRSIG {r['rrsig_ttl']} s / RRset {r['rrset_ttl']} s" for r in bad),
+        }
+        passed = f"{len(sets)} RRSIG RRset(s) served with their RRset's TTL"
+        return ev.result(why, params, passed, f"signatures[{ev.zone}]")
+
+    yield from each_zone(ctx, ["dnskeys", "signatures"], _SCOPE, decide)
+
+
 LONG_VALIDITY_DAYS = 180.0
 """Zonemaster's limit (DNSSEC04 DURATION_LONG / REMAINING_LONG) on a signature's validity
 period and remaining validity."""

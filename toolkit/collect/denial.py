@@ -31,7 +31,13 @@ class DenialCheck:
     ``proof`` is ``valid``, ``invalid`` (why says what is missing or wrong), ``unverifiable``
     (complete, but signed only with an algorithm validators do not validate), ``unsigned``
     (the server serves no DNSKEY: no proof to expect) or ``not_denied`` (the name and type
-    exist after all, e.g. through a wildcard). ``kind`` is ``nsec``, ``nsec3`` or ``none``.
+    exist after all). ``kind`` is ``nsec``, ``nsec3`` or ``none``.
+
+    An answer with data synthesised from a wildcard (its RRSIG's Labels field below the owner's
+    label count, RFC 4035 §5.3.4) is judged as the proof it must carry: ``wildcard`` names the
+    wildcard that expanded, and ``proof`` says whether the answer is validly signed and an
+    NSEC/NSEC3 proves that the name asked does not exist itself (RFC 4035 §5.3.4, RFC 5155
+    §8.8): ``valid``, ``invalid`` or ``unverifiable``.
     """
 
     proof: str
@@ -40,6 +46,7 @@ class DenialCheck:
     iterations: int | None = None
     salt: str | None = None
     opt_out: bool | None = None
+    wildcard: str | None = None
 
 
 def types_of(rdata: object) -> set[int]:
@@ -120,7 +127,8 @@ def check_denial(
     rcode = response.rcode()
     answered = any(r.name == qname and r.rdtype == qtype for r in response.answer)
     if rcode == dns.rcode.NOERROR and (answered or response.answer):
-        return DenialCheck("not_denied", "the server answered with data (a wildcard?)")
+        expanded = _wildcard(zone, qname, qtype, response, keys, now) if keys else None
+        return expanded or DenialCheck("not_denied", "the server answered with data")
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         return DenialCheck("invalid", f"answered {dns.rcode.to_text(rcode)}, not a denial")
     if keys is None:
@@ -228,3 +236,70 @@ def _nsec3(
     needed = {id(r): r for r in (chain[h(encloser)], covering, wildcard)}
     sig = _signed(list(needed.values()), sigs, zone, keys, now)
     return _proved(sig, "NSEC3 proves NXDOMAIN", **params)
+
+
+def _wildcard(
+    zone: dns.name.Name,
+    qname: dns.name.Name,
+    qtype: int,
+    response: dns.message.Message,
+    keys: dns.rrset.RRset,
+    now: datetime,
+) -> DenialCheck | None:
+    """The verdict on an answer synthesised from a wildcard, or None when the answer is no
+    signed wildcard expansion. RFC 4035 §5.3.4: an RRSIG whose Labels field is below the
+    owner's label count was made over the wildcard ``*.<last Labels labels of the owner>``; the
+    answer must then prove the name asked does not exist: an NSEC covering it (RFC 4035
+    §3.1.3.3), or an NSEC3 covering the next closer name (RFC 5155 §7.2.6, §8.8)."""
+    rrset = next((r for r in response.answer if r.name == qname and r.rdtype == qtype), None)
+    sigs = next(
+        (
+            r
+            for r in response.answer
+            if r.name == qname and r.rdtype == dns.rdatatype.RRSIG and r.covers == qtype
+        ),
+        None,
+    )
+    owner_labels = len(qname) - 1  # the root label does not count (RFC 4034 §3.1.3)
+    if rrset is None or not sigs or min(s.labels for s in sigs) >= owner_labels:
+        return None
+    labels = min(s.labels for s in sigs)
+    encloser = dns.name.Name(qname.labels[-(labels + 1) :])
+    source = dns.name.Name((b"*", *encloser.labels))
+    next_closer = dns.name.Name(qname.labels[-(labels + 2) :])
+    nsec = [r for r in response.authority if r.rdtype == dns.rdatatype.NSEC]
+    nsec3 = [r for r in response.authority if r.rdtype == dns.rdatatype.NSEC3]
+    rrsigs = {(r.name, r.covers): r for r in response.authority if r.rdtype == dns.rdatatype.RRSIG}
+    rrsigs[(qname, qtype)] = sigs
+    what = f"wildcard {source} expanded"
+    params: dict[str, object] = {"wildcard": source.to_text()}
+    if nsec3:
+        first = nsec3[0][0]
+        params |= dict(
+            kind="nsec3",
+            iterations=int(first.iterations),
+            salt=first.salt.hex(),
+            opt_out=bool(first.flags & 1),
+        )
+        hashed = dns.dnssec.nsec3_hash(
+            next_closer, first.salt, first.iterations, first.algorithm
+        ).upper()
+        needed = [
+            r
+            for r in nsec3
+            if len(r.name) > 1
+            and _hash_covers(
+                r.name.labels[0].decode("ascii", "replace").upper(), _b32hex(r[0].next), hashed
+            )
+        ]
+        missing = f"no NSEC3 covers the next closer name {next_closer}"
+    else:
+        params["kind"] = "nsec" if nsec else "none"
+        needed = [r for r in nsec if _nsec_covers(r.name, r[0].next, qname)]
+        missing = (
+            f"no {'NSEC' if nsec else 'NSEC or NSEC3 record'} proves that {qname} does not exist"
+        )
+    if not needed:
+        return DenialCheck("invalid", f"{what}, but {missing}", **params)  # type: ignore[arg-type]
+    sig = _signed([rrset, needed[0]], rrsigs, zone, keys, now)
+    return _proved(sig, f"{what}; {params['kind']} proves {qname} does not exist", **params)

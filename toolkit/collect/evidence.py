@@ -138,6 +138,7 @@ class _Rows:
                     "inception": sig_time(sig.inception),
                     "expiration": expiration,
                     "original_ttl": sig.original_ttl,
+                    "rrsig_ttl": sigs.ttl if sigs is not None else None,
                     "days_left": round((expiration - ex.queried_at).total_seconds() / 86400, 3),
                 }
             self.out["signatures"].append(row)
@@ -377,14 +378,29 @@ def _child_server(
     for qtype, (rrset, sigs) in answers.items():
         if rrset is not None and (keys is not None or sigs is not None):
             statuses[qtype] = rows.sig_rows("child", results[qtype], rrset, sigs, keys, zone)
+    param = _nsec3param_text(results.get("NSEC3PARAM"), answers)
     for qtype in ("A", "TYPE65280"):
         r = results.get(qtype)
         if r is not None and r.response is not None and r.probe.purpose != "apex":
-            _denial_rows(rows, r, keys)
+            _denial_rows(rows, r, keys, param)
     return keys, statuses
 
 
-def _denial_rows(rows: _Rows, r: ProbeResult, keys: dns.rrset.RRset | None) -> None:
+def _nsec3param_text(
+    result: ProbeResult | None,
+    answers: dict[str, tuple[dns.rrset.RRset | None, dns.rrset.RRset | None]],
+) -> str | None:
+    """The server's apex NSEC3PARAM records in zone-file text, sorted and ``;``-joined; ""
+    when its authoritative answer holds none; None when it gave no authoritative answer."""
+    if result is None or "NSEC3PARAM" not in answers:
+        return None
+    rrset = answers["NSEC3PARAM"][0]
+    return ";".join(sorted(rd.to_text() for rd in rrset)) if rrset is not None else ""
+
+
+def _denial_rows(
+    rows: _Rows, r: ProbeResult, keys: dns.rrset.RRset | None, nsec3param: str | None
+) -> None:
     ex, resp, zone = r.exchange, r.response, rows.ev.name
     assert ex is not None and resp is not None
     qtype = dns.rdatatype.from_text(r.probe.qtype)
@@ -405,6 +421,8 @@ def _denial_rows(rows: _Rows, r: ProbeResult, keys: dns.rrset.RRset | None) -> N
             "proof": check.proof,
             "why": check.why,
             "queried_at": ex.queried_at,
+            "nsec3param": nsec3param,
+            "wildcard": check.wildcard,
         }
     )
     if keys is None:

@@ -334,7 +334,7 @@ def write_portfolio(
         "    zsk_lifetime_days: 90\n"
         "    ksk_lifetime_days: 365\n"
         "    min_rrsig_validity_days: 5\n"
-        "    signature_validity_days: 14\n"
+        "    signature_validity_days: 30\n"
         f"    dnskey_ttl: {zones.TTL}\n"
         f"    ds_ttl: {zones.TTL}\n"
         "alerts:\n"

@@ -107,6 +107,10 @@ def _child_ns3(zone: dns.zone.Zone, ctx: FaultContext) -> None:
     _add(zone, ns3, "A", ctx.addrs.ns1, 3600)
 
 
+def _wildcard_a(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    _add(zone, dns.name.from_text("*", ctx.origin), "A", "192.0.2.80", 3600)
+
+
 EDITS: dict[str, Change] = {
     "ns-ttl-40-days": _ns_ttl_40_days,
     "cds-ksk": _cds_ksk,
@@ -117,6 +121,7 @@ EDITS: dict[str, Change] = {
     "cds-ksk-next": _cds_ksk_next,
     "cds-only-ksk": _cds_only_ksk,
     "child-ns3": _child_ns3,
+    "wildcard-a": _wildcard_a,
 }
 """Changes applied before signing, by name."""
 
@@ -195,6 +200,43 @@ def _www_signed_by_decoy(zone: dns.zone.Zone, ctx: FaultContext) -> None:
         txn.add(sign_rrset(rrset, ctx.key("decoy"), ctx.origin, ctx.inception, ctx.expiration))
 
 
+def _soa_ttl_lowered_after_signing(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """The apex SOA RRset's TTL cut to a tenth after signing. Knot serves an RRSIG with its
+    Original TTL field as its TTL (whatever the zone file says), so the RRSIG keeps the
+    signed TTL while the SOA goes out with the new one: RFC 4035 §2.2 wants them equal. The
+    signature still verifies (validators rebuild the signed data with the original TTL), and
+    the SOA is what the lab's resolvers are asked."""
+    with zone.writer() as txn:
+        soa = txn.get(ctx.origin, dns.rdatatype.SOA)
+        txn.replace(ctx.origin, dns.rdataset.from_rdata_list(soa.ttl // 10, list(soa)))
+
+
+def _nsec3param_other_salt(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """The apex NSEC3PARAM replaced, after signing, by one whose salt (ABCD) no NSEC3 chain of
+    the zone uses (RFC 5155 §4), re-signed with the ZSK so that its own signature verifies."""
+    with zone.writer() as txn:
+        param = txn.get(ctx.origin, dns.rdatatype.NSEC3PARAM)
+        if param is None:
+            raise LabError(f"{ctx.origin}: no NSEC3PARAM to change (is the zone NSEC3?)")
+        other = [rd.replace(salt=bytes.fromhex("abcd")) for rd in param]
+        rrset = dns.rrset.from_rdata_list(ctx.origin, param.ttl, other)
+        txn.replace(ctx.origin, dns.rdataset.from_rdata_list(param.ttl, other))
+        txn.delete(ctx.origin, dns.rdatatype.RRSIG, dns.rdatatype.NSEC3PARAM)
+        txn.add(sign_rrset(rrset, ctx.key("zsk"), ctx.origin, ctx.inception, ctx.expiration))
+
+
+def _strip_wildcard_nsec(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """The NSEC owned by the wildcard (the one that covers every ``_...`` name below the apex,
+    ``*`` sorting before ``_``) and its signature removed: a wildcard answer to such a name
+    can no longer prove that the name itself does not exist (RFC 4035 §5.3.4)."""
+    wildcard = dns.name.from_text("*", ctx.origin)
+    with zone.writer() as txn:
+        if txn.get(wildcard, dns.rdatatype.NSEC) is None:
+            raise LabError(f"{ctx.origin}: no wildcard NSEC to strip (is the zone NSEC-signed?)")
+        txn.delete(wildcard, dns.rdatatype.NSEC)
+        txn.delete(wildcard, dns.rdatatype.RRSIG, dns.rdatatype.NSEC)
+
+
 FAULTS: dict[str, Change] = {
     "strip-dnskey-rrsig": _strip_dnskey_rrsig,
     "corrupt-soa-rrsig": _corrupt_soa_rrsig,
@@ -203,6 +245,9 @@ FAULTS: dict[str, Change] = {
     "cds-signed-by-zsk": _cds_signed_by_zsk,
     "ns-ttl-raised-after-signing": _ns_ttl_raised_after_signing,
     "www-signed-by-decoy": _www_signed_by_decoy,
+    "soa-ttl-lowered-after-signing": _soa_ttl_lowered_after_signing,
+    "nsec3param-other-salt": _nsec3param_other_salt,
+    "strip-wildcard-nsec": _strip_wildcard_nsec,
 }
 """Changes applied after signing, by name."""
 

@@ -50,6 +50,7 @@ class Variant:
     keys: tuple[KeySpec, ...] | None = None  # None: the recipe's keys
     serial_delta: int = 0
     edits: tuple[str, ...] = ()
+    nsec3: Nsec3Params | None = None  # None: the recipe's denial method
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,16 @@ RECIPES: dict[str, Recipe] = {
         NORMAL_WINDOW, keys=(KeySpec("ksk", KSK_FLAGS | REVOKE, signs="ksk"), ZSK)
     ),
     "ttl-above-original": Recipe(NORMAL_WINDOW, faults=("ns-ttl-raised-after-signing",)),
+    "denial-inconsistent": Recipe(NORMAL_WINDOW, ns2=Variant(nsec3=Nsec3Params(0, ""))),
+    "wildcard": Recipe(NORMAL_WINDOW, edits=("wildcard-a",)),
+    "wildcard-nsec3": Recipe(NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), edits=("wildcard-a",)),
+    "wildcard-unproven": Recipe(
+        NORMAL_WINDOW, edits=("wildcard-a",), faults=("strip-wildcard-nsec",)
+    ),
+    "nsec3param-mismatch": Recipe(
+        NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), faults=("nsec3param-other-salt",)
+    ),
+    "rrsig-ttl-mismatch": Recipe(NORMAL_WINDOW, faults=("soa-ttl-lowered-after-signing",)),
     "long-validity": Recipe((timedelta(hours=-1), timedelta(days=200))),
     "dnskey-inconsistent": Recipe(
         NORMAL_WINDOW,

@@ -58,6 +58,7 @@ LAB_POLICY = {
     "zsk_lifetime_days": 90,
     "ksk_lifetime_days": 365,
     "min_rrsig_validity_days": 5.0,
+    "signature_validity_days": 30.0,  # the lab signs for 30 days (recipes.NORMAL_WINDOW)
     "key_scheme": "split",
 }
 """The signing policy the scenarios' ``expected_failures`` assume (fields of SigningPolicy)."""
@@ -380,9 +381,58 @@ SCENARIOS: dict[str, Scenario] = {
     "ttl-above-original": _s(
         "secure",
         (),
-        {"rrset_ttl_within_original_ttl"},
+        {"rrset_ttl_within_original_ttl", "rrsig_ttl_matches_rrset_ttl"},
         "The apex NS RRset's TTL was raised to 7200 s after signing: its RRSIG's original TTL "
-        "says 3600 s (validators cap the TTL at it, RFC 4035 §5.3.3).",
+        "says 3600 s (validators cap the TTL at it, RFC 4035 §5.3.3), and the RRSIG is still "
+        "served with 3600 s (RFC 4035 §2.2 wants the RRset's TTL).",
+    ),
+    "denial-inconsistent": _s(
+        "secure",
+        (),
+        {"denial_consistent_across_servers", "denial_matches_policy"},
+        "ns1 serves the zone signed with NSEC, ns2 the same zone signed with NSEC3 (0 "
+        "iterations, no salt): each copy's proofs validate, but the servers serve two signed "
+        "versions (the lab's policy states NSEC, so ns2's copy also departs from it).",
+    ),
+    "wildcard": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone with a wildcard (*.wildcard.test A): every name that does not exist is "
+        "answered from it, with the NSEC that proves the name itself does not exist.",
+    ),
+    "wildcard-nsec3": _s(
+        "secure",
+        (),
+        {"denial_matches_policy"},
+        "The same wildcard in a zone signed with NSEC3 (0 iterations, no salt): the NSEC3 "
+        "covering the next closer name proves the expansion (RFC 5155 §8.8); the lab's policy "
+        "states NSEC.",
+    ),
+    "wildcard-unproven": _s(
+        "secure",
+        (),
+        {"wildcard_answers_proven"},
+        "A wildcard whose own NSEC (the one covering the names the wildcard answers) was "
+        "removed after signing: the expanded answers carry no proof that the name asked does "
+        "not exist, so validators reject them (RFC 4035 §5.3.4); the SOA stays secure.",
+    ),
+    "nsec3param-mismatch": _s(
+        "secure",
+        (),
+        {"nsec3param_matches_chain", "denial_proofs_valid"},
+        "Signed with NSEC3 (0 iterations, no salt), but the apex NSEC3PARAM (validly signed) "
+        "names the salt ABCD, which no NSEC3 chain of the zone uses (RFC 5155 §4). Knot looks "
+        "the chain up by the NSEC3PARAM and finds none: its NXDOMAIN and NODATA answers carry "
+        "no proof, so names that do not exist fail at validators; the SOA stays secure.",
+    ),
+    "rrsig-ttl-mismatch": _s(
+        "secure",
+        (),
+        {"rrsig_ttl_matches_rrset_ttl"},
+        "The apex SOA RRset's TTL was cut to 360 s after signing; the server (Knot) serves its "
+        "RRSIG with the original TTL, 3600 s: RFC 4035 §2.2 wants the two equal. A TTL below "
+        "the original TTL is allowed and the signature still verifies (secure everywhere).",
     ),
     "long-validity": _s(
         "secure",

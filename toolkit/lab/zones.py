@@ -441,8 +441,9 @@ def build_scenario_zone(
         dns.name.from_text(absolute(lz.zone)), addrs, roles, now + start, now + end
     )
     faults.apply(faults.EDITS, edits, zone, ctx)
+    nsec3 = (variant.nsec3 if variant else None) or recipe.nsec3
     sign_with(zone, _uses(keys, specs), inception=now + start, expiration=now + end,
-              dnskey_ttl=TTL, nsec3=recipe.nsec3)  # fmt: skip
+              dnskey_ttl=TTL, nsec3=nsec3)  # fmt: skip
     faults.apply(faults.FAULTS, recipe.faults, zone, ctx)
     return zone
 
