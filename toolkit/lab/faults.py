@@ -107,6 +107,13 @@ def _child_ns3(zone: dns.zone.Zone, ctx: FaultContext) -> None:
     _add(zone, ns3, "A", ctx.addrs.ns1, 3600)
 
 
+def _undeclared_delegation(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """``branch.<zone>`` delegated to the zone's own ns1, which does not serve it: a delegation
+    nobody declared in the inventory (zone discovery's finding), lame as forgotten ones are."""
+    branch = dns.name.from_text("branch", ctx.origin)
+    _add(zone, branch, "NS", dns.name.from_text("ns1", ctx.origin).to_text(), 3600)
+
+
 EDITS: dict[str, Change] = {
     "ns-ttl-40-days": _ns_ttl_40_days,
     "cds-ksk": _cds_ksk,
@@ -117,6 +124,7 @@ EDITS: dict[str, Change] = {
     "cds-ksk-next": _cds_ksk_next,
     "cds-only-ksk": _cds_only_ksk,
     "child-ns3": _child_ns3,
+    "undeclared-delegation": _undeclared_delegation,
 }
 """Changes applied before signing, by name."""
 
