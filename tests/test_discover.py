@@ -12,6 +12,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dns.message
 import dns.name
 import dns.rdataclass
 import dns.rdatatype
@@ -168,7 +169,9 @@ def test_cli_discover_needs_a_run_for_axfr_and_walk(tmp_path, capsys):
 # -- the NSEC walk --------------------------------------------------------------------------
 
 
-def _nsec_zone(origin: str, labels: list[str], delegated: set[str]) -> dns.zone.Zone:
+def _nsec_zone(
+    origin: str, labels: list[str], delegated: set[str], signed: frozenset[str] = frozenset()
+) -> dns.zone.Zone:
     """A zone whose names each carry an A record (or NS, when ``delegated``) and an NSEC chain
     in canonical order (the walk reads the chain; signatures play no part in it)."""
     zone = dns.zone.Zone(dns.name.from_text(origin), relativize=False)
@@ -180,13 +183,16 @@ def _nsec_zone(origin: str, labels: list[str], delegated: set[str]) -> dns.zone.
             name = dns.name.from_text(label, apex)
             if label in delegated:
                 txn.add(name, 3600, _rd("NS", "ns.provider.example."))
+                if label in signed:
+                    txn.add(name, 3600, _rd("DS", "4242 13 2 " + "42" * 32))
             else:
                 txn.add(name, 3600, _rd("A", "192.0.2.1"))
     names = sorted(zone.nodes)
     with zone.writer() as txn:
         for i, name in enumerate(names):
             nxt = names[(i + 1) % len(names)]
-            types = ["NS"] if name.to_text().split(".")[0] in delegated else ["A"]
+            label = name.to_text().split(".")[0]
+            types = (["NS", "DS"] if label in signed else ["NS"]) if label in delegated else ["A"]
             if name == apex:
                 types = ["SOA", "NS"]
             txn.add(name, 300, _rd("NSEC", f"{nxt} {' '.join(types)} RRSIG NSEC"))
@@ -217,6 +223,35 @@ def test_walk_follows_the_chain_and_names_delegations():
     assert [d.child for d in seen.delegations] == ["branch.ex.test"]
     assert seen.queries == len(labels) + 1  # the apex and each name, once
     assert len(set(server.asked)) == len(server.asked)
+
+
+class _Referrals(_Server):
+    """A server that answers a question at or below a signed delegation with a referral (NS
+    and DS, no NSEC), as Knot and BIND do."""
+
+    def __call__(self, name, qtype):
+        for cut, node in self.zone.nodes.items():
+            ds = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.DS)
+            if ds is not None and name.is_subdomain(cut):
+                self.asked.append(name.to_text())
+                r = dns.message.make_response(dns.message.make_query(name, qtype))
+                ns = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NS)
+                r.authority += [
+                    dns.rrset.from_rdata_list(cut, ns.ttl, list(ns)),
+                    dns.rrset.from_rdata_list(cut, ds.ttl, list(ds)),
+                ]
+                return r
+        return super().__call__(name, qtype)
+
+
+def test_walk_steps_past_a_signed_delegation():
+    labels = ["a", "secure", "www"]
+    server = _Referrals(_nsec_zone("ex.test.", labels, {"secure"}, frozenset({"secure"})))
+    seen = walk_nsec("ex.test", server)
+    assert seen.outcome == "complete", seen.detail
+    assert [(d.child, d.has_ds) for d in seen.delegations] == [("secure.ex.test", True)]
+    assert "secure\\000.ex.test." in server.asked  # the first name after its subtree
+    assert seen.queries == len(labels) + 2
 
 
 def test_walk_stops_at_its_bound():
@@ -380,7 +415,10 @@ def test_lab_nsec_walk_shows_the_delegation(discovered, lab):
     _, stored, _ = discovered
     rows = _rows(stored["delegations"], parent="discover-nsec.test")
     assert set(rows["source"]) == {"nsec-walk"}
-    assert set(rows["child"]) == {"branch.discover-nsec.test"}
+    by_child = rows.set_index("child")
+    assert set(by_child.index) == {"branch.discover-nsec.test", "signed-branch.discover-nsec.test"}
+    assert by_child.loc["signed-branch.discover-nsec.test", "has_ds"]  # its referral held a DS
+    assert not by_child.loc["branch.discover-nsec.test", "has_ds"]
     walk = _rows(stored["discovery"], zone="discover-nsec.test", source="nsec-walk")
     assert list(walk["outcome"]) == ["complete"]
     assert 2 <= int(walk["queries"].iloc[0]) <= 10

@@ -288,6 +288,15 @@ def _referral(msg: dns.message.Message, name: dns.name.Name) -> tuple[tuple[str,
     return tuple(sorted(targets)), has_ds
 
 
+def _just_after(name: dns.name.Name) -> dns.name.Name | None:
+    """The first name after ``name``'s whole subtree in canonical order (RFC 4034 §6.1): its
+    first label with a zero octet appended; None when that label is already 63 octets."""
+    first = name.labels[0]
+    if len(first) >= 63:
+        return None
+    return dns.name.Name((first + b"\x00", *name.labels[1:]))
+
+
 def walk_nsec(
     zone: str,
     ask: Ask,
@@ -303,16 +312,28 @@ def walk_nsec(
 
     Outcomes: ``complete`` (the chain led back to the apex), ``partial`` (stopped by the bound
     or by a name whose NSEC did not come), ``not_walkable`` (the zone answers with NSEC3, or
-    unsigned), ``failed`` (no usable answer at the apex)."""
+    unsigned), ``failed`` (no usable answer at the apex). A signed delegation's referral holds
+    no NSEC: the walk then asks for the first name after the delegation's subtree, whose
+    denial carries the delegation's NSEC (one more question)."""
     apex = dns.name.from_text(zone)
     name = apex
     seen: set[dns.name.Name] = set()
     found: dict[str, Delegation] = {}
     queries = 0
-    last = None
+    last: float | None = None
 
     def result(outcome: str, detail: str) -> Seen:
         return Seen(outcome, tuple(found[k] for k in sorted(found)), queries, detail)
+
+    def send(qname: dns.name.Name) -> dns.message.Message | None:
+        nonlocal last, queries
+        if last is not None and min_interval > 0:
+            wait = last + min_interval - monotonic()
+            if wait > 0:
+                sleep(wait)
+        last = monotonic()
+        queries += 1
+        return ask(qname, "NSEC")
 
     while True:
         if queries >= max_queries:
@@ -320,13 +341,7 @@ def walk_nsec(
                 "partial",
                 f"walk stopped at the bound of {max_queries} queries, next name {_text(name)}",
             )
-        if last is not None and min_interval > 0:
-            wait = last + min_interval - monotonic()
-            if wait > 0:
-                sleep(wait)
-        last = monotonic()
-        msg = ask(name, "NSEC")
-        queries += 1
+        msg = send(name)
         seen.add(name)
         if msg is None or msg.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             what = "no answer" if msg is None else dns.rcode.to_text(msg.rcode())
@@ -341,9 +356,16 @@ def walk_nsec(
                 signed = any(r.rdtype == dns.rdatatype.RRSIG for r in msg.authority + msg.answer)
                 why = "no NSEC at the apex" if signed else "unsigned: no NSEC chain"
                 return result("not_walkable", f"not walkable ({why})")
-            if targets:
-                found[_text(name)] = Delegation(_text(name), targets, has_ds)
-            return result("partial", f"walk stopped: no NSEC came for {_text(name)}")
+            beyond = _just_after(name) if targets else None
+            if beyond is not None and queries < max_queries:
+                # a signed delegation's referral carries its DS, not its NSEC: the NSEC owned
+                # by the cut is the one that covers the first name after its subtree
+                covering = send(beyond)
+                nsec = None if covering is None else _nsec_of(covering, name)
+            if nsec is None:
+                if targets:
+                    found[_text(name)] = Delegation(_text(name), targets, has_ds)
+                return result("partial", f"walk stopped: no NSEC came for {_text(name)}")
         types = set()
         for window, bitmap in nsec.windows:
             for i, byte in enumerate(bitmap):

@@ -114,6 +114,14 @@ def _undeclared_delegation(zone: dns.zone.Zone, ctx: FaultContext) -> None:
     _add(zone, branch, "NS", dns.name.from_text("ns1", ctx.origin).to_text(), 3600)
 
 
+def _undeclared_signed_delegation(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """``signed-branch.<zone>`` delegated with a DS (of a key nobody serves): a referral to it
+    carries the DS, not the NSEC, which an NSEC walk must step past."""
+    branch = dns.name.from_text("signed-branch", ctx.origin)
+    _add(zone, branch, "NS", dns.name.from_text("ns1", ctx.origin).to_text(), 3600)
+    _add(zone, branch, "DS", "4242 13 2 " + "42" * 32, 3600)
+
+
 EDITS: dict[str, Change] = {
     "ns-ttl-40-days": _ns_ttl_40_days,
     "cds-ksk": _cds_ksk,
@@ -125,6 +133,7 @@ EDITS: dict[str, Change] = {
     "cds-only-ksk": _cds_only_ksk,
     "child-ns3": _child_ns3,
     "undeclared-delegation": _undeclared_delegation,
+    "undeclared-signed-delegation": _undeclared_signed_delegation,
 }
 """Changes applied before signing, by name."""
 

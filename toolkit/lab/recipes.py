@@ -189,6 +189,8 @@ RECIPES: dict[str, Recipe] = {
     "discover-axfr": Recipe(
         NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), edits=("undeclared-delegation",), transfer=True
     ),
-    "discover-nsec": Recipe(NORMAL_WINDOW, edits=("undeclared-delegation",)),
+    "discover-nsec": Recipe(
+        NORMAL_WINDOW, edits=("undeclared-delegation", "undeclared-signed-delegation")
+    ),
 }
 """Scenario name -> how to build it (keys match :data:`toolkit.lab.scenarios.SCENARIOS`)."""

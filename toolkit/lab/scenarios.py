@@ -446,8 +446,9 @@ SCENARIOS: dict[str, Scenario] = {
         "secure",
         (),
         set(),
-        "Delegates branch.<zone>, a zone the inventory lacks; no zone transfer, but the zone "
-        "uses NSEC, so walking the NSEC chain from the apex shows it.",
+        "Delegates branch.<zone> and, with a DS, signed-branch.<zone>, zones the inventory "
+        "lacks; no zone transfer, but the zone uses NSEC, so walking the NSEC chain from the "
+        "apex shows both (past the signed delegation, whose referral holds no NSEC).",
     ),
 }
 """Scenario name -> what a correct checker must report (status, reasons, failing checks)."""
