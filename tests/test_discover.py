@@ -353,6 +353,7 @@ def test_check_passes_only_when_a_source_saw_the_whole_zone():
     assert _run_check(_discovered("complete", ["lab.ex.test"]))["ex.test"][0] == "pass"
     status, message = _run_check(_discovered("refused", []))["ex.test"]
     assert status == "indeterminate" and "no discovery source saw the whole zone" in message
+    assert "(axfr 192.0.2.1: refused)" in message  # each source, where it looked, what it saw
     assert _run_check(_discovered("partial", ["shop.ex.test"]))["ex.test"][0] == "fail"
 
 
@@ -464,3 +465,16 @@ def test_discover_with_no_server_is_an_observation():
     assert found.empty
     assert list(tried["outcome"]) == ["failed"]
     assert "no server" in tried["detail"].iloc[0]
+
+
+def test_check_evidence_names_where_each_source_looked():
+    frames = _discovered("refused", [])
+    frames["discovery"] = pd.concat(
+        [
+            frames["discovery"],
+            DISCOVERY.frame([{"zone": "ex.test", "source": "zonefile", "outcome": "no_file"}]),
+        ]
+    )
+    findings = default_registry().run(_ctx(frames), ["delegations_inventoried"])
+    row = findings.set_index("zone").loc["ex.test"]
+    assert row["evidence"] == "discovery: axfr 192.0.2.1: refused; zonefile: no_file"

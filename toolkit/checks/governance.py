@@ -360,7 +360,7 @@ def delegations_inventoried(ctx: Context) -> Iterator[Result]:
         sources = tried_of(zone)
         rows = found_of(zone)
         ev = "discovery: " + "; ".join(
-            f"{r['source']} {r['server'] or r['file'] or ''}: {r['outcome']}".replace("  ", " ")
+            " ".join(filter(None, (r["source"], r["server"] or r["file"]))) + f": {r['outcome']}"
             for r in sources
         )
         missing_ = sorted({r["child"] for r in rows if r["child"] not in known})
