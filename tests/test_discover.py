@@ -28,6 +28,7 @@ from toolkit.cli import main
 from toolkit.collect import collect_run
 from toolkit.collect.discover import (
     DiscoverConfig,
+    Pacer,
     delegations_in_zone,
     discover,
     read_zone_file,
@@ -276,6 +277,34 @@ def test_walk_keeps_its_pace():
     seen = walk_nsec("ex.test", server, min_interval=0.5, sleep=sleep, monotonic=lambda: clock[0])
     assert seen.outcome == "complete"
     assert slept == [0.5] * (seen.queries - 1)  # no waiting before the first question only
+
+
+def test_discovery_paces_each_server_across_zones():
+    """Two zones on one server walked one after the other: every question to that server,
+    the first of the second walk included, keeps the interval (20 per second)."""
+    zones = {z: _Server(_nsec_zone(f"{z}.", ["a", "b"], set())) for z in ("one.test", "two.test")}
+    clock = [0.0]
+    sent: list[float] = []
+
+    def sleep(s: float) -> None:
+        clock[0] += s
+
+    def ask_for(server):
+        def ask(name, qtype):
+            sent.append(clock[0])
+            zone = "one.test" if name.is_subdomain(dns.name.from_text("one.test.")) else "two.test"
+            return zones[zone](name, qtype)
+
+        return ask
+
+    pacer = Pacer(0.05, sleep=sleep, monotonic=lambda: clock[0])
+    servers = {z: [("192.0.2.53", "ns")] for z in zones}
+    config = DiscoverConfig(axfr=False)
+    _, tried = discover(list(zones), servers, config, now=NOW, ask_for=ask_for, pacer=pacer)
+    assert list(tried["outcome"]) == ["complete", "complete"]
+    assert len(sent) == 6
+    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    assert min(gaps) >= 0.05 - 1e-9
 
 
 def test_walk_does_not_crack_nsec3():

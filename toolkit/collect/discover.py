@@ -256,6 +256,33 @@ def transfer(zone: str, server: str, *, timeout: float, port: int = 53) -> tuple
     return Seen("complete", found, 1, f"AXFR allowed: {names} names transferred"), received
 
 
+class Pacer:
+    """Keeps the questions to each server address at least ``interval`` seconds apart (0: no
+    pacing), across zones and sources: discovery sends one question at a time, so this is its
+    queries-per-second cap per server."""
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = interval
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._last: dict[str, float] = {}
+
+    def wait(self, server: str) -> None:
+        """Return when a question may go to ``server``, and count it as sent now."""
+        last = self._last.get(server)
+        if last is not None and self.interval > 0:
+            wait = last + self.interval - self._monotonic()
+            if wait > 0:
+                self._sleep(wait)
+        self._last[server] = self._monotonic()
+
+
 # -- NSEC walk -----------------------------------------------------------------------------------
 
 
@@ -305,6 +332,8 @@ def walk_nsec(
     min_interval: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    pacer: Pacer | None = None,
+    server: str = "",
 ) -> Seen:
     """Follow ``zone``'s NSEC chain from the apex by asking ``ask(name, "NSEC")`` for each
     name, at most ``max_queries`` questions, at least ``min_interval`` seconds apart. A name
@@ -314,24 +343,21 @@ def walk_nsec(
     or by a name whose NSEC did not come), ``not_walkable`` (the zone answers with NSEC3, or
     unsigned), ``failed`` (no usable answer at the apex). A signed delegation's referral holds
     no NSEC: the walk then asks for the first name after the delegation's subtree, whose
-    denial carries the delegation's NSEC (one more question)."""
+    denial carries the delegation's NSEC (one more question). ``pacer`` (keyed by ``server``)
+    replaces ``min_interval`` when the walk shares its pace with other questions."""
     apex = dns.name.from_text(zone)
     name = apex
     seen: set[dns.name.Name] = set()
     found: dict[str, Delegation] = {}
     queries = 0
-    last: float | None = None
+    pacer = pacer or Pacer(min_interval, sleep=sleep, monotonic=monotonic)
 
     def result(outcome: str, detail: str) -> Seen:
         return Seen(outcome, tuple(found[k] for k in sorted(found)), queries, detail)
 
     def send(qname: dns.name.Name) -> dns.message.Message | None:
-        nonlocal last, queries
-        if last is not None and min_interval > 0:
-            wait = last + min_interval - monotonic()
-            if wait > 0:
-                sleep(wait)
-        last = monotonic()
+        nonlocal queries
+        pacer.wait(server)
         queries += 1
         return ask(qname, "NSEC")
 
@@ -429,6 +455,7 @@ def discover(
     now: datetime,
     inventory: Iterable[str] | None = None,
     ask_for: Callable[[str], Ask] | None = None,
+    pacer: Pacer | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Discover the delegations below each zone of ``zones`` (inventory zones, A-labels) and
     return the ``delegations`` and ``discovery`` frames (see :mod:`toolkit.schemas`).
@@ -436,10 +463,12 @@ def discover(
     ``servers`` gives each zone's server addresses (AXFR from each; the walk from the first
     that answers). ``inventory`` (default: ``zones``) decides ``in_inventory``. ``now`` is the
     ``seen_at`` of every row. ``ask_for(server)`` makes the walk's sender (default: UDP, then
-    TCP when truncated). Raises InputError for a bad zone file; DNS failures are outcomes."""
+    TCP when truncated). Every question and transfer to one server address is paced by
+    ``pacer`` (default: ``config.max_qps`` per server). Raises InputError for a bad zone
+    file; DNS failures are outcomes."""
     known = {z.lower().rstrip(".") for z in (inventory if inventory is not None else zones)}
     ask_for = ask_for or (lambda s: _asker(s, timeout=config.timeout, port=config.port))
-    interval = 1.0 / config.max_qps if config.max_qps > 0 else 0.0
+    pacer = pacer or Pacer(1.0 / config.max_qps if config.max_qps > 0 else 0.0)
     found: list[dict[str, Any]] = []
     tried: list[dict[str, Any]] = []
 
@@ -488,6 +517,7 @@ def discover(
         whole = False
         if config.axfr:
             for addr, _ in zone_servers:
+                pacer.wait(addr)
                 seen, _ = transfer(zone, addr, timeout=config.timeout, port=config.port)
                 whole = whole or seen.outcome == "complete"
                 note(zone, "axfr", seen, addr, None)
@@ -500,7 +530,8 @@ def discover(
                     zone,
                     ask_for(addr),
                     max_queries=config.max_walk_queries,
-                    min_interval=interval,
+                    pacer=pacer,
+                    server=addr,
                 )
             note(zone, "nsec-walk", seen, addr, None)
         if (config.axfr or config.walk) and not zone_servers:
