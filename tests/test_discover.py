@@ -507,3 +507,34 @@ def test_check_evidence_names_where_each_source_looked():
     findings = default_registry().run(_ctx(frames), ["delegations_inventoried"])
     row = findings.set_index("zone").loc["ex.test"]
     assert row["evidence"] == "discovery: axfr 192.0.2.1: refused; zonefile: no_file"
+
+
+def test_collect_with_a_bad_zone_file_stops_before_probing(tmp_path, capsys):
+    portfolio = tmp_path / "p"
+    portfolio.mkdir()
+    (portfolio / "inventory.csv").write_text("zone\nex.test\n")
+    files = tmp_path / "zf"
+    files.mkdir()
+    _file(files, HEAD + "$INCLUDE /etc/passwd\n", name="ex.test.zone")
+    ws = tmp_path / "ws"
+    argv = ["collect", "--portfolio", str(portfolio), "--workspace", str(ws), "--no-resolvers"]
+    code = main([*argv, "--zone-files", str(files), "--timeout", "0.2", "--tries", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert f"{files / 'ex.test.zone'}, line 5: zone file directive '$INCLUDE'" in err
+    assert not (ws / "runs").exists() or not [p for p in (ws / "runs").iterdir() if p.is_dir()]
+
+
+@pytest.mark.lab
+def test_cli_collect_discover_on_the_lab(lab, tmp_path, capsys):
+    portfolio = tmp_path / "p"
+    portfolio.mkdir()
+    (portfolio / "inventory.csv").write_text("zone\ndiscover-nsec.test\ndiscover-axfr.test\n")
+    ws = str(tmp_path / "ws")
+    argv = ["collect", "--portfolio", str(portfolio), "--workspace", ws, "--lab", str(lab.dir)]
+    assert main([*argv, "--discover", "--no-progress", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "3 delegated zone(s) found below 2 inventory zone(s); 3 not in the inventory: " in out
+    assert main(["discover", "--portfolio", str(portfolio), "--workspace", ws, "--no-axfr"]) == 0
+    out = capsys.readouterr().out
+    assert "signed-branch.discover-nsec.test" in out and "branch.discover-axfr.test" not in out

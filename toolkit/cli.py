@@ -60,7 +60,8 @@ def _add_discover_options(p: argparse.ArgumentParser) -> None:
         "--zone-files",
         type=Path,
         metavar="DIR",
-        help="discovery: folder of the organisation's zone files (ZONE, ZONE.zone or db.ZONE)",
+        help="discovery: folder of the organisation's zone files (ZONE, ZONE.zone or db.ZONE);"
+        " on collect, implies --discover",
     )
     p.add_argument(
         "--max-walk-queries",
@@ -237,13 +238,17 @@ def cmd_collect(args: argparse.Namespace) -> int:
         workers=args.workers,
         cluster=args.cluster,
         tsa_url=args.tsa_url,
-        discover=_discover_config(args) if args.discover else None,
+        discover=_discover_config(args) if args.discover or args.zone_files else None,
     )
     h = headline(run.frames["zones"])
     print(
         f"run {run.run_id}: {h['zones']} zones, {h['secure']} secure, {h['insecure']} insecure,"
         f" {h['bogus']} bogus, {h['indeterminate']} indeterminate -> {run.path}"
     )
+    if "delegations" in run.frames:
+        from toolkit.collect.discover import summary
+
+        print(summary(run.frames["delegations"], run.frames["discovery"]))
     return 0
 
 
