@@ -255,6 +255,14 @@ def test_walk_steps_past_a_signed_delegation():
     assert seen.queries == len(labels) + 2
 
 
+def test_walk_with_a_chain_leaving_the_zone_is_not_complete():
+    zone = _nsec_zone("ex.test.", ["a", "b"], set())
+    with zone.writer() as txn:  # b's NSEC should lead back to the apex
+        txn.replace(dns.name.from_text("b.ex.test."), 300, _rd("NSEC", "other.example. A"))
+    seen = walk_nsec("ex.test", _Server(zone))
+    assert seen.outcome == "partial" and "outside the zone" in seen.detail
+
+
 def test_walk_stops_at_its_bound():
     labels = [f"host{i:03d}" for i in range(200)]
     server = _Server(_nsec_zone("ex.test.", labels, {"host150"}))

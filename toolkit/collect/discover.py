@@ -403,8 +403,11 @@ def walk_nsec(
                 ds = has_ds or dns.rdatatype.DS in types
                 found[_text(name)] = Delegation(_text(name), targets, ds)
         following = nsec.next
-        if following == apex or not following.is_subdomain(apex):
+        if following == apex:
             return result("complete", f"NSEC chain walked back to the apex in {queries} queries")
+        if not following.is_subdomain(apex):
+            why = f"the NSEC of {_text(name)} names {_text(following)}, outside the zone"
+            return result("partial", f"walk stopped: {why}")
         if following in seen:
             return result("partial", f"walk stopped: the chain loops at {_text(following)}")
         name = following
