@@ -328,6 +328,7 @@ def _safe_argv(command: str, option: str, value: str, base: Path) -> list[str] |
     alerts_ws = full if option in ("--now", "--portfolio", "--ack", "--by", "--jsonl") else empty
     argv = {
         "collect": ["collect", "--portfolio", nowhere, "--workspace", empty],
+        "discover": ["discover", "--portfolio", nowhere, "--workspace", empty],
         "runs": ["runs", "--workspace", empty],
         "zones": ["zones", "--workspace", full],
         "assess": ["assess", "--workspace", full],

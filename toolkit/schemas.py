@@ -549,6 +549,49 @@ EVIDENCE: tuple[FrameSchema, ...] = (
 """The audit's evidence frames, one set of rows per inventory zone (built by the collector)."""
 
 
+# --- zone discovery (collect --discover, dnssec-audit discover): optional frames of a run ----
+
+DELEGATIONS = FrameSchema(
+    "delegations",
+    "One row per delegation found below an inventory zone (an NS RRset at a name below its "
+    "apex), per source that showed it: the catalogue of delegated zones an auditor compares "
+    "with the inventory. Stored only by `collect --discover`; older runs have no such frame.",
+    (
+        Column("parent", "string", "inventory zone the delegation was found in"),
+        Column("child", "string", "the delegated zone (A-label, no trailing dot)"),
+        Column("source", "string", "zonefile | axfr | nsec-walk: how it was seen"),
+        Column("server", "string", "address of the server that showed it (null: a zone file)"),
+        Column("file", "string", "the zone file that showed it (null: seen on the wire)"),
+        Column("ns_targets", "string", "the delegation's NS targets, `;`-joined (null: unknown)"),
+        Column("has_ds", "boolean", "a DS RRset exists at the delegation (a signed delegation)"),
+        Column("in_inventory", "boolean", "the child zone is in the inventory"),
+        Column("seen_at", UTC_TS, "when discovery saw it (the run's injected time)"),
+    ),
+)
+
+DISCOVERY = FrameSchema(
+    "discovery",
+    "One row per inventory zone and discovery source tried (and server asked): what that "
+    "source could show, so that 'no delegation found' is told apart from 'could not look'.",
+    (
+        Column("zone", "string", "inventory zone"),
+        Column("source", "string", "zonefile | axfr | nsec-walk"),
+        Column("server", "string", "server address asked (null: a zone file)"),
+        Column("file", "string", "zone file read (null: none)"),
+        Column(
+            "outcome",
+            "string",
+            "complete (the whole zone was seen) | partial (the walk stopped early) | refused "
+            "(the server denied the transfer) | not_walkable (NSEC3 or unsigned) | failed "
+            "(no usable answer) | no_file (no zone file for the zone) | skipped",
+        ),
+        Column("delegations", "Int64", "delegations this source showed"),
+        Column("queries", "Int64", "DNS queries (or transfers) sent"),
+        Column("detail", "string", "what happened, in words"),
+        Column("seen_at", UTC_TS, "when (the run's injected time)"),
+    ),
+)
+
 ALL: dict[str, FrameSchema] = {
     s.name: s
     for s in (
@@ -561,6 +604,8 @@ ALL: dict[str, FrameSchema] = {
         FINDINGS,
         CATALOGUE,
         *EVIDENCE,
+        DELEGATIONS,
+        DISCOVERY,
     )
 }
 

@@ -322,3 +322,61 @@ def drill_followups_closed(ctx: Context) -> Iterator[Result]:
         yield Result(PORTFOLIO, "not_applicable", {"detail": "no drill held"}, ev)
     else:
         yield Result(PORTFOLIO, "pass", {"detail": f"{len(rows)} drill(s), follow-ups ok"}, ev)
+
+
+@check(
+    id="delegations_inventoried",
+    title="Every delegated zone below an inventory zone is in the inventory",
+    severity="medium",
+    pillar="governance",
+    description="Zone discovery (collect --discover: the organisation's zone files, AXFR where "
+    "a server allows it, the NSEC chain where the zone uses NSEC) found no delegation below "
+    "the zone to a zone the inventory lacks.",
+    risk="A delegated zone nobody inventoried is never probed, signed to policy or "
+    "decommissioned: its signatures can expire and its delegation can dangle (a lame "
+    "delegation to a lapsed name can be taken over) without any report showing it.",
+    remediation="Add each named zone to inventory.csv with an owner (or remove the delegation "
+    "if it is no longer used), then collect again with --discover.",
+    references=(
+        "ISO/IEC 27001:2022 A.5.9",
+        "NIST SP 800-53 CM-8",
+        "CIS Controls v8.1 1.1",
+        "RFC 1034 §4.2",
+    ),
+    message="Delegated below the zone but not in the inventory: {children}.",
+)
+def delegations_inventoried(ctx: Context) -> Iterator[Result]:
+    tried = ctx.frame("discovery")
+    found = ctx.frame("delegations")
+    zones_ = inventory_zones(ctx)
+    if tried is None or found is None:
+        detail = "zone discovery was not run for this run (collect --discover): not evidenced"
+        for zone in zones_:
+            yield Result(zone, "indeterminate", {"detail": detail})
+        return
+    known = set(zones_)
+    tried_of, found_of = zone_rows(tried), zone_rows(found.rename(columns={"parent": "zone"}))
+    for zone in zones_:
+        sources = tried_of(zone)
+        rows = found_of(zone)
+        ev = "discovery: " + "; ".join(
+            " ".join(filter(None, (r["source"], r["server"] or r["file"]))) + f": {r['outcome']}"
+            for r in sources
+        )
+        missing_ = sorted({r["child"] for r in rows if r["child"] not in known})
+        if missing_:
+            where = {c: sorted({r["source"] for r in rows if r["child"] == c}) for c in missing_}
+            children = listing([f"{c} (seen by {', '.join(where[c])})" for c in missing_], 10)
+            yield Result(zone, "fail", {"children": children}, ev)
+            continue
+        whole = [r for r in sources if r["outcome"] == "complete"]
+        if not whole:
+            detail = "no discovery source saw the whole zone" + (
+                f" ({ev.removeprefix('discovery: ')})" if sources else ""
+            )
+            yield Result(zone, "indeterminate", {"detail": detail}, ev)
+            continue
+        seen_by = ", ".join(sorted({r["source"] for r in whole}))
+        delegated = sorted({r["child"] for r in rows})
+        what = f"{len(delegated)} delegation(s), all inventoried" if delegated else "no delegation"
+        yield Result(zone, "pass", {"detail": f"{what} (whole zone seen by {seen_by})"}, ev)

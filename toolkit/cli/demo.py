@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from toolkit.collect import CollectConfig, ResolverSpec, collect_run
+from toolkit.collect.discover import DiscoverConfig
 from toolkit.resources import shipped
 
 SAMPLE_PORTFOLIO = shipped("sample_portfolio")
@@ -81,7 +82,9 @@ def run_demo(
             root_hints=info.root_hints,
             resolvers=tuple(ResolverSpec.parse(f"{n}={a}") for n, a in info.resolvers.items()),
         )
-        run = collect_run(portfolio, workspace, config, now=now)
+        # zone discovery: the organisation's zone files (the lab's own), AXFR and NSEC walks
+        discover = DiscoverConfig(zone_files=lab_dir / "zones")
+        run = collect_run(portfolio, workspace, config, now=now, discover=discover)
     finally:
         lab_down(lab_dir)
         _say("lab down")

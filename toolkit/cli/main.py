@@ -27,6 +27,8 @@ from toolkit.cli.argtypes import (
 from toolkit.errors import WRITE_ERRNOS, InputError, ToolkitError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from toolkit.lab.network import NetworkConditions
 
 DEFAULT_LAB_DIR = Path(".lab")
@@ -52,6 +54,23 @@ def _add_workspace(p: argparse.ArgumentParser) -> None:
         "--workspace",
         default=_workspace_default(),
         help="folder holding the runs (default: $DNSSEC_AUDIT_WORKSPACE or ./workspace)",
+    )
+
+
+def _add_discover_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--zone-files",
+        type=Path,
+        metavar="DIR",
+        help="discovery: folder of the organisation's zone files (ZONE, ZONE.zone or db.ZONE);"
+        " on collect, implies --discover",
+    )
+    p.add_argument(
+        "--max-walk-queries",
+        type=positive_int,
+        default=500,
+        metavar="N",
+        help="discovery: NSEC queries per zone at most; a longer walk stops as partial (500)",
     )
 
 
@@ -221,12 +240,71 @@ def cmd_collect(args: argparse.Namespace) -> int:
         workers=args.workers,
         cluster=args.cluster,
         tsa_url=args.tsa_url,
+        discover=_discover_config(args) if args.discover or args.zone_files else None,
     )
     h = headline(run.frames["zones"])
     print(
         f"run {run.run_id}: {h['zones']} zones, {h['secure']} secure, {h['insecure']} insecure,"
         f" {h['bogus']} bogus, {h['indeterminate']} indeterminate -> {run.path}"
     )
+    if "delegations" in run.frames:
+        from toolkit.collect.discover import summary
+
+        print(summary(run.frames["delegations"], run.frames["discovery"]))
+    return 0
+
+
+# -- discover ------------------------------------------------------------------------------
+
+
+def _discover_config(args: argparse.Namespace) -> object:
+    from toolkit.collect.discover import DiscoverConfig
+
+    return DiscoverConfig(
+        zone_files=args.zone_files,
+        axfr=not getattr(args, "no_axfr", False),
+        walk=not getattr(args, "no_walk", False),
+        max_walk_queries=args.max_walk_queries,
+        **({"max_qps": qps} if (qps := getattr(args, "walk_max_qps", None)) is not None else {}),
+        timeout=args.timeout,
+    )
+
+
+def write_frame(df: pd.DataFrame, path: Path) -> Path:
+    """Write a discovery frame atomically: Parquet for ``.parquet``, else CSV (cells that a
+    spreadsheet would run as formulas are defused: zone data is untrusted)."""
+    from toolkit.atomic import open_atomic
+    from toolkit.errors import WriteError
+    from toolkit.reports.spreadsheet import defuse_formulas
+
+    try:
+        if path.suffix == ".parquet":
+            with open_atomic(path, "wb") as fh:
+                df.to_parquet(fh, index=False)
+        else:
+            with open_atomic(path, "w", encoding="utf-8", newline="") as fh:
+                defuse_formulas(df).to_csv(fh, index=False)
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
+    return path
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from toolkit.collect.discover import discover_portfolio, summary
+
+    found, tried = discover_portfolio(
+        args.portfolio, args.workspace, args.run, _discover_config(args), now=parse_now(args.now)
+    )
+    if args.out:
+        write_frame(found, args.out)
+    if args.format != "table":
+        _print_frame(found, args.format)
+        return 0
+    cols = ["parent", "child", "source", "server", "in_inventory"]
+    _print_frame(found[cols], "table")
+    print()
+    _print_frame(tried[["zone", "source", "server", "outcome", "detail"]], "table")
+    print(summary(found, tried) + (f" -> {args.out}" if args.out else ""))
     return 0
 
 
@@ -650,7 +728,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="name of the network this collection asks the resolvers from (recorded with each"
         " answer; on a cluster, workers with a vantage-NAME resource ask from their own)",
     )
+    _add_discover_options(p)
+    p.add_argument(
+        "--discover",
+        action="store_true",
+        help="also discover the delegations below each zone (zone files, AXFR, NSEC walk) and"
+        " store them with the run (frames delegations and discovery)",
+    )
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser(
+        "discover", help="list the delegations below the inventory's zones and the uninventoried"
+    )
+    p.add_argument("--portfolio", required=True, type=Path, help="folder with inventory.csv")
+    _add_workspace(p)
+    p.add_argument("--run", default="latest", help="run whose servers are asked (latest)")
+    _add_discover_options(p)
+    p.add_argument("--no-axfr", action="store_true", help="ask no server for a zone transfer")
+    p.add_argument("--no-walk", action="store_true", help="walk no NSEC chain")
+    p.add_argument(
+        "--walk-max-qps",
+        type=non_negative_float,
+        metavar="Q",
+        help="NSEC walk: queries per second to one server at most (20; 0: no cap)",
+    )
+    p.add_argument("--timeout", type=positive_seconds, default=2.0, help="seconds per query (2)")
+    p.add_argument("--out", type=Path, help="write the delegations frame here (.csv or .parquet)")
+    p.add_argument("--now", help="the time recorded as seen_at (ISO 8601; default: now)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("runs", help="list the stored runs")
     _add_workspace(p)

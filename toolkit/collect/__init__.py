@@ -25,6 +25,13 @@ from pathlib import Path
 
 from toolkit.checks import run_checks
 from toolkit.collect.collector import CollectConfig, collect, with_politeness
+from toolkit.collect.discover import (
+    DiscoverConfig,
+    check_zone_files,
+    polite_discovery,
+    servers_from_nameservers,
+)
+from toolkit.collect.discover import discover as discover_zones
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
 from toolkit.errors import WriteError
@@ -43,6 +50,7 @@ def collect_run(
     workers: int | None = 1,
     cluster: str | None = None,
     tsa_url: str | None = None,
+    discover: DiscoverConfig | None = None,
 ) -> Run:
     """Load the portfolio, collect it, run the technical checks over the frames, and store
     everything (their findings included) as a new run, which is returned.
@@ -54,10 +62,16 @@ def collect_run(
     ``cluster`` (``local``, ``local:N``, ``tcp://host:port``) collects on a Dask cluster instead
     (:func:`toolkit.collect.cluster.collect_cluster`) and is recorded in the run's parameters.
     ``tsa_url``: the run's manifest is timestamped by that RFC 3161 TSA (see Store.write).
+    ``discover``: zone discovery runs after the collection (its servers: those that answered
+    for each zone) and its ``delegations`` and ``discovery`` frames are stored with the run
+    (:mod:`toolkit.collect.discover`); a bad zone file stops it before anything is stored.
     """
     portfolio = load_portfolio(portfolio_dir)
     check_writable(workspace)  # before minutes of probing, not after
     config = with_politeness(config, portfolio.policies.settings.collector)
+    if discover is not None:  # a bad zone file is named before minutes of probing, not after
+        discover = polite_discovery(discover, config.transport)
+        check_zone_files(discover, list(portfolio.inventory["zone"]))
     if cluster is not None:
         from toolkit.collect.cluster import ClusterSpec, collect_cluster
 
@@ -73,6 +87,12 @@ def collect_run(
     # the portfolio's records and the run history, and are computed by toolkit.assessment.assess.
     frames["findings"] = run_checks(frames, portfolio.policies, now=now, pillars=("technical",))
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
+    if discover is not None:
+        zones = list(portfolio.inventory["zone"])
+        servers = servers_from_nameservers(frames.get("nameservers"))
+        found, tried = discover_zones(zones, servers, discover, now=now)
+        frames["delegations"], frames["discovery"] = found, tried
+        parameters["discover"] = discover.parameters()
     if cluster is not None:
         parameters["cluster"] = str(spec)
     try:

@@ -111,6 +111,21 @@ def _wildcard_a(zone: dns.zone.Zone, ctx: FaultContext) -> None:
     _add(zone, dns.name.from_text("*", ctx.origin), "A", "192.0.2.80", 3600)
 
 
+def _undeclared_delegation(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """``branch.<zone>`` delegated to the zone's own ns1, which does not serve it: a delegation
+    nobody declared in the inventory (zone discovery's finding), lame as forgotten ones are."""
+    branch = dns.name.from_text("branch", ctx.origin)
+    _add(zone, branch, "NS", dns.name.from_text("ns1", ctx.origin).to_text(), 3600)
+
+
+def _undeclared_signed_delegation(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """``signed-branch.<zone>`` delegated with a DS (of a key nobody serves): a referral to it
+    carries the DS, not the NSEC, which an NSEC walk must step past."""
+    branch = dns.name.from_text("signed-branch", ctx.origin)
+    _add(zone, branch, "NS", dns.name.from_text("ns1", ctx.origin).to_text(), 3600)
+    _add(zone, branch, "DS", "4242 13 2 " + "42" * 32, 3600)
+
+
 EDITS: dict[str, Change] = {
     "ns-ttl-40-days": _ns_ttl_40_days,
     "cds-ksk": _cds_ksk,
@@ -122,6 +137,8 @@ EDITS: dict[str, Change] = {
     "cds-only-ksk": _cds_only_ksk,
     "child-ns3": _child_ns3,
     "wildcard-a": _wildcard_a,
+    "undeclared-delegation": _undeclared_delegation,
+    "undeclared-signed-delegation": _undeclared_signed_delegation,
 }
 """Changes applied before signing, by name."""
 

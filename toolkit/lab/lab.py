@@ -227,6 +227,7 @@ def _knot_daemons(
     (the network shim takes the public one)."""
     knotd = servers.executable("knotd")
     children = [zones.absolute(z.zone) for z in catalog]
+    transfer = {zones.absolute(z.zone) for z in catalog if zones.recipe_for(z).transfer}
     plan = [
         ("root", addrs.root, [zones.ROOT]),
         ("test", addrs.test, [zones.TEST]),
@@ -247,6 +248,7 @@ def _knot_daemons(
             rundir=home / "run",
             dbdir=home / "db",
             zones={z: zone_files.get(f"{z}@{role}", zone_files[z]) for z in served},
+            transfer=transfer,
         )
         _write_atomic(conf, text)
         daemons.append(_Daemon(name, [knotd, "-c", str(conf)], address, served[0], False))

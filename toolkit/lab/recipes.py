@@ -62,7 +62,8 @@ class Recipe:
     none). ``edits`` change the zone before signing, ``faults`` after (names in
     :mod:`toolkit.lab.faults`). ``ns2`` makes the second server serve another copy. ``lame``
     adds ``ns3.<zone>`` to the parent's and the zone's NS sets at the address of the lab's root
-    server, which does not serve the zone.
+    server, which does not serve the zone. ``transfer`` lets any loopback client transfer the
+    zone (AXFR) from both its servers.
     """
 
     window: tuple[timedelta, timedelta] | None
@@ -73,6 +74,7 @@ class Recipe:
     faults: tuple[str, ...] = ()
     ns2: Variant | None = None
     lame: bool = False
+    transfer: bool = False  # the zone's servers allow AXFR to 127.0.0.0/8 (a Knot acl)
 
     def key_specs(self) -> tuple[KeySpec, ...]:
         """The zone's keys: the recipe's, or the KSK/ZSK split when it names none."""
@@ -196,6 +198,15 @@ RECIPES: dict[str, Recipe] = {
         NORMAL_WINDOW,
         (DsSpec("ksk"), DsSpec("ksk-next")),
         keys=(*SPLIT, KeySpec("ksk-next", KSK_FLAGS, signs="none")),
+    ),
+    "discover-zonefile": Recipe(
+        NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), edits=("undeclared-delegation",)
+    ),
+    "discover-axfr": Recipe(
+        NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), edits=("undeclared-delegation",), transfer=True
+    ),
+    "discover-nsec": Recipe(
+        NORMAL_WINDOW, edits=("undeclared-delegation", "undeclared-signed-delegation")
     ),
 }
 """Scenario name -> how to build it (keys match :data:`toolkit.lab.scenarios.SCENARIOS`)."""

@@ -495,6 +495,29 @@ SCENARIOS: dict[str, Scenario] = {
         "KSK rollover by double DS caught half-way: the parent publishes the DS of the old and of "
         "the new KSK; both keys are published, the old one signs.",
     ),
+    # --- zone discovery (issue 11): one delegation the inventory lacks, one source each ------
+    "discover-zonefile": _s(
+        "secure",
+        (),
+        {"denial_matches_policy"},
+        "Delegates branch.<zone> (to ns1, which does not serve it), a zone the inventory lacks; "
+        "NSEC3 and no zone transfer, so only the organisation's zone file shows it.",
+    ),
+    "discover-axfr": _s(
+        "secure",
+        (),
+        {"denial_matches_policy"},
+        "Delegates branch.<zone>, a zone the inventory lacks; NSEC3 (not walkable), but both "
+        "servers allow AXFR to 127.0.0.0/8, so a zone transfer shows it.",
+    ),
+    "discover-nsec": _s(
+        "secure",
+        (),
+        set(),
+        "Delegates branch.<zone> and, with a DS, signed-branch.<zone>, zones the inventory "
+        "lacks; no zone transfer, but the zone uses NSEC, so walking the NSEC chain from the "
+        "apex shows both (past the signed delegation, whose referral holds no NSEC).",
+    ),
 }
 """Scenario name -> what a correct checker must report (status, reasons, failing checks)."""
 

@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,8 +90,11 @@ def knot_config(
     rundir: Path,
     dbdir: Path,
     zones: Mapping[str, Path],
+    transfer: Collection[str] = (),
 ) -> str:
     """knotd configuration serving pre-signed zone files as they are, on ``address@53`` only.
+    The zones named in ``transfer`` may be transferred (AXFR) by any loopback client (an
+    ``acl`` with action ``transfer`` for 127.0.0.0/8); every other zone refuses transfers.
 
     ``zones`` maps absolute zone names to their zone files. Knot never signs, never writes the
     zone files back (``zonefile-sync: -1``), keeps no journal and runs no extra semantic checks,
@@ -138,10 +141,20 @@ def knot_config(
         "    semantic-checks: off",
         "    dnssec-signing: off",
         "",
-        "zone:",
     ]
+    if transfer:
+        lines += [
+            "acl:",
+            "  - id: loopback-transfer",
+            "    address: 127.0.0.0/8",
+            "    action: transfer",
+            "",
+        ]
+    lines.append("zone:")
     for zone, path in zones.items():
         lines += [f"  - domain: {_quoted(zone)}", f"    file: {_quoted(path)}"]
+        if zone in transfer:
+            lines.append("    acl: loopback-transfer")
     return "\n".join(lines) + "\n"
 
 
