@@ -111,6 +111,11 @@ def _wildcard_a(zone: dns.zone.Zone, ctx: FaultContext) -> None:
     _add(zone, dns.name.from_text("*", ctx.origin), "A", "192.0.2.80", 3600)
 
 
+def _wildcard_txt(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """A wildcard holding only TXT: a name it covers, asked for A, gets a wildcard NODATA."""
+    _add(zone, dns.name.from_text("*", ctx.origin), "TXT", '"wildcard"', 3600)
+
+
 EDITS: dict[str, Change] = {
     "ns-ttl-40-days": _ns_ttl_40_days,
     "cds-ksk": _cds_ksk,
@@ -122,6 +127,7 @@ EDITS: dict[str, Change] = {
     "cds-only-ksk": _cds_only_ksk,
     "child-ns3": _child_ns3,
     "wildcard-a": _wildcard_a,
+    "wildcard-txt": _wildcard_txt,
 }
 """Changes applied before signing, by name."""
 
