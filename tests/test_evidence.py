@@ -411,6 +411,27 @@ def test_nsec_and_nsec3_mixed_in_one_response(tree, qname, qtype, rcode):
     assert broken.why.count("not validly signed (missing)") == 2
 
 
+def test_a_wildcard_expansion_with_a_stray_nsec3_part_is_judged_by_its_nsec_proof(tree):
+    """A wildcard answer of wildcard.test (NSEC) with NSEC3 records that prove nothing for it
+    (another zone's chain, signed by other keys) added: the complete NSEC proof still proves
+    the expansion, as in any mixed response; before, NSEC3 alone was judged (invalid)."""
+    z, other = tree.zones["wildcard.test."], tree.zones["wildcard-nsec3.test."]
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    qname = name("_audit-1.wildcard.test.")
+    r = respond(z, qname, "A")
+    stray = respond(other, name("_audit-1.wildcard-nsec3.test."), "A").authority
+    r.authority += [x for x in stray if dns.rdatatype.NSEC3 in (x.rdtype, x.covers)]
+    check = check_denial(z.origin, qname, 1, r, keys_, NOW)
+    assert (check.proof, check.kind, check.wildcard) == ("valid", "nsec", "*.wildcard.test.")
+    assert check.why == (
+        "NSEC and NSEC3 mixed in one response (RFC 5155 §7.2); wildcard *.wildcard.test. "
+        "expanded; nsec proves _audit-1.wildcard.test. does not exist"
+    )
+    no_nsec = _without(r, name("*.wildcard.test."), dns.rdatatype.NSEC)
+    broken = check_denial(z.origin, qname, 1, no_nsec, keys_, NOW)
+    assert broken.proof == "invalid" and "neither proves it" in broken.why, broken.why
+
+
 # --- the catalog, offline ----------------------------------------------------------------
 
 

@@ -359,34 +359,41 @@ def _wildcard(
     rrsigs = {(r.name, r.covers): r for r in response.authority if r.rdtype == dns.rdatatype.RRSIG}
     rrsigs[(qname, qtype)] = sigs
     what = f"wildcard {source} expanded"
-    params: dict[str, object] = {"wildcard": source.to_text()}
-    if nsec3:
-        first = nsec3[0][0]
-        params |= dict(
-            kind="nsec3",
-            iterations=int(first.iterations),
-            salt=first.salt.hex(),
-            opt_out=bool(first.flags & 1),
-        )
-        hashed = dns.dnssec.nsec3_hash(
-            next_closer, first.salt, first.iterations, first.algorithm
-        ).upper()
-        needed = [
-            r
-            for r in nsec3
-            if len(r.name) > 1
-            and _hash_covers(
-                r.name.labels[0].decode("ascii", "replace").upper(), _b32hex(r[0].next), hashed
+
+    def judge(by_nsec3: bool) -> DenialCheck:
+        params: dict[str, object] = {"wildcard": source.to_text()}
+        if by_nsec3:
+            first = nsec3[0][0]
+            params |= dict(
+                kind="nsec3",
+                iterations=int(first.iterations),
+                salt=first.salt.hex(),
+                opt_out=bool(first.flags & 1),
             )
-        ]
-        missing = f"no NSEC3 covers the next closer name {next_closer}"
-    else:
-        params["kind"] = "nsec" if nsec else "none"
-        needed = [r for r in nsec if _nsec_covers(r.name, r[0].next, qname)]
-        missing = (
-            f"no {'NSEC' if nsec else 'NSEC or NSEC3 record'} proves that {qname} does not exist"
-        )
-    if not needed:
-        return DenialCheck("invalid", f"{what}, but {missing}", **params)  # type: ignore[arg-type]
-    sig = _signed([rrset, needed[0]], rrsigs, zone, keys, now)
-    return _proved(sig, f"{what}; {params['kind']} proves {qname} does not exist", **params)
+            hashed = dns.dnssec.nsec3_hash(
+                next_closer, first.salt, first.iterations, first.algorithm
+            ).upper()
+            needed = [
+                r
+                for r in nsec3
+                if len(r.name) > 1
+                and _hash_covers(
+                    r.name.labels[0].decode("ascii", "replace").upper(),
+                    _b32hex(r[0].next),
+                    hashed,
+                )
+            ]
+            missing = f"no NSEC3 covers the next closer name {next_closer}"
+        else:
+            params["kind"] = "nsec" if nsec else "none"
+            needed = [r for r in nsec if _nsec_covers(r.name, r[0].next, qname)]
+            proves = "NSEC" if nsec else "NSEC or NSEC3 record"
+            missing = f"no {proves} proves that {qname} does not exist"
+        if not needed:
+            return DenialCheck("invalid", f"{what}, but {missing}", **params)  # type: ignore[arg-type]
+        sig = _signed([rrset, needed[0]], rrsigs, zone, keys, now)
+        return _proved(sig, f"{what}; {params['kind']} proves {qname} does not exist", **params)
+
+    if nsec3 and nsec:  # as in check_denial: either complete proof will do
+        return _mixed(judge(True), judge(False))
+    return judge(bool(nsec3))
