@@ -2,8 +2,9 @@
 objects (the lab's own, built purely by :mod:`toolkit.lab.zones`), and a collected zone's
 evidence assembled from them without any socket.
 
-``respond`` answers like an authoritative server that holds the zone: data with its RRSIGs,
-NODATA or NXDOMAIN with the SOA and *every* NSEC/NSEC3 record of the zone (a superset of the
+``respond`` answers like an authoritative server that holds the zone: data with its RRSIGs
+(synthesised from a wildcard where one covers the name), NODATA (also a wildcard NODATA) or
+NXDOMAIN with the SOA and *every* NSEC/NSEC3 record of the zone (a superset of the
 proof, which is what the proof checker must pick from). ``offline_evidence`` runs a zone's
 probe plan against such answers and returns the :class:`ZoneEvidence` the walk would have.
 """
@@ -64,18 +65,22 @@ def _denial(zone: dns.zone.Zone) -> list[dns.rrset.RRset]:
     return out
 
 
+def _wildcard_source(zone: dns.zone.Zone, qname: dns.name.Name) -> dns.name.Name:
+    """``*.<closest encloser>`` of a name the zone does not hold (RFC 4592)."""
+    encloser = qname.parent()
+    while encloser != zone.origin and zone.get_node(encloser) is None:
+        encloser = encloser.parent()
+    return dns.name.Name((b"*", *encloser.labels))
+
+
 def _wildcard_answer(
     zone: dns.zone.Zone, qname: dns.name.Name, rdtype: int
 ) -> list[dns.rrset.RRset]:
     """The answer synthesised from ``*.<closest encloser>`` for a name the zone does not hold
     (RFC 4592), with the wildcard's RRSIGs, owned by ``qname``; empty when none applies."""
-    encloser = qname.parent()
-    while encloser != zone.origin and zone.get_node(encloser) is None:
-        encloser = encloser.parent()
-    source = dns.name.Name((b"*", *encloser.labels))
     return [
         dns.rrset.from_rdata_list(qname, rrset.ttl, list(rrset))
-        for rrset in _rrsets(zone, source, rdtype)
+        for rrset in _rrsets(zone, _wildcard_source(zone, qname), rdtype)
     ]
 
 
@@ -97,7 +102,9 @@ def respond(zone: dns.zone.Zone | None, qname: dns.name.Name, qtype: str) -> dns
             r.authority += _denial(zone)
         return r
     r.authority += _rrsets(zone, zone.origin, dns.rdatatype.SOA) + _denial(zone)
-    if zone.get_node(qname) is None:
+    # a name the zone does not hold is NXDOMAIN, unless a wildcard covers it: a wildcard
+    # without the type asked gives NODATA (RFC 4592 §3.3.1, RFC 4035 §3.1.3.4)
+    if zone.get_node(qname) is None and zone.get_node(_wildcard_source(zone, qname)) is None:
         r.set_rcode(dns.rcode.NXDOMAIN)
     return r
 

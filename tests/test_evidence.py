@@ -244,6 +244,194 @@ def test_an_answer_that_is_no_wildcard_expansion_stays_not_denied(tree):
     assert (unsigned.proof, unsigned.wildcard) == ("not_denied", None)
 
 
+# --- wildcard NODATA, the apex NODATA, NSEC and NSEC3 mixed (issue 11) ----------------------
+
+WILD_NODATA = [("wildcard-txt-only.test.", "nsec"), ("wildcard-txt-only-nsec3.test.", "nsec3")]
+
+
+def _without(r: dns.message.Message, owner: dns.name.Name, rdtype: int) -> dns.message.Message:
+    """``r`` with the ``rdtype`` RRset owned by ``owner`` and its RRSIGs taken out."""
+    out = dns.message.from_wire(r.to_wire(max_size=65535))
+    out.authority = [
+        x for x in out.authority if not (x.name == owner and rdtype in (x.rdtype, x.covers))
+    ]
+    return out
+
+
+@pytest.mark.parametrize("zone, kind", WILD_NODATA)
+def test_a_wildcard_nodata_proof_is_recognised_and_each_part_is_needed(tree, zone, kind):
+    """*.zone holds only TXT: a name that does not exist, asked for A, gets NOERROR with no
+    answer. RFC 4035 §3.1.3.4 / §5.4: an NSEC covering the name and the NSEC of the wildcard,
+    whose bitmap lacks A; RFC 5155 §7.2.5 / §8.7: the closest encloser proof (the NSEC3
+    matching the apex, the NSEC3 covering the next closer name) and the NSEC3 matching the
+    wildcard. The verdict says it was a wildcard NODATA; without any one of those records, it
+    is invalid and says which is missing."""
+    z = tree.zones[zone]
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    rdtype = getattr(dns.rdatatype, kind.upper())
+    qname = name(f"zzz.{zone}")  # sorts after every name: its covering NSEC is not *'s own
+    r = respond(z, qname, "A")
+    assert (r.rcode(), r.answer) == (dns.rcode.NOERROR, [])
+    check = check_denial(z.origin, qname, 1, r, keys_, NOW)
+    assert (check.proof, check.kind, check.wildcard) == ("valid", kind, None), check.why
+    assert check.why == (
+        f"wildcard NODATA: *.{zone} holds no A; {kind.upper()} proves {qname} does not exist"
+    )
+    whys = set()
+    for rr in [x for x in r.authority if x.rdtype == rdtype]:
+        partial = check_denial(z.origin, qname, 1, _without(r, rr.name, rdtype), keys_, NOW)
+        if partial.proof != "valid":
+            assert partial.proof == "invalid" and partial.kind == kind
+            whys.add(partial.why)
+    if kind == "nsec":
+        assert whys == {
+            f"NODATA without an NSEC matching {qname}, nor one covering it (a wildcard NODATA)",
+            f"wildcard NODATA: *.{zone}: an NSEC covers {qname}, but no NSEC matches *.{zone}",
+        }
+    else:
+        assert whys == {
+            f"NODATA without an NSEC3 matching {qname}, nor a closest encloser proof (a "
+            "wildcard NODATA)",
+            f"wildcard NODATA: *.{zone}: no NSEC3 covers the next closer {qname}",
+            f"wildcard NODATA: *.{zone}: no NSEC3 matches *.{zone}",
+        }
+
+
+@pytest.mark.parametrize("zone, kind", WILD_NODATA)
+def test_a_wildcard_nodata_with_the_type_in_its_bitmap_or_unsigned_is_invalid(tree, zone, kind):
+    """The same answer cannot deny TXT, which the wildcard's bitmap lists (the name would be
+    answered from the wildcard); and every record the proof uses must be validly signed: the
+    wildcard's record without its RRSIG, or with a forged one, breaks it."""
+    z = tree.zones[zone]
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    rdtype = getattr(dns.rdatatype, kind.upper())
+    qname = name(f"_audit-1.{zone}")
+    r = respond(z, qname, "A")
+    lying = check_denial(z.origin, qname, dns.rdatatype.TXT, r, keys_, NOW)
+    assert lying.proof == "invalid"
+    assert lying.why == (
+        f"wildcard NODATA: *.{zone}: the wildcard's {kind.upper()} lists the type asked (or CNAME)"
+    )
+    source = name(f"*.{zone}")
+    if kind == "nsec3":
+        source = name(dns.dnssec.nsec3_hash(source, b"", 0, 1).lower() + f".{zone}")
+    unsigned = dns.message.from_wire(r.to_wire(max_size=65535))
+    unsigned.authority = [
+        x
+        for x in unsigned.authority
+        if not (x.name == source and x.rdtype == dns.rdatatype.RRSIG and x.covers == rdtype)
+    ]
+    assert len(unsigned.authority) == len(r.authority) - 1  # the wildcard's RRSIG is gone
+    check = check_denial(z.origin, qname, 1, unsigned, keys_, NOW)
+    assert check.proof == "invalid"
+    assert check.why == f"{kind.upper()} {source} not validly signed (missing)"
+    forged = dns.message.from_wire(r.to_wire(max_size=65535))
+    for i, x in enumerate(forged.authority):
+        if x.name == source and x.rdtype == dns.rdatatype.RRSIG:
+            bad = [rd.replace(signature=b"\0" * len(rd.signature)) for rd in x]
+            forged.authority[i] = dns.rrset.from_rdata_list(x.name, x.ttl, bad)
+    check = check_denial(z.origin, qname, 1, forged, keys_, NOW)
+    assert check.proof == "invalid" and "not validly signed (invalid)" in check.why
+
+
+@pytest.mark.parametrize("zone, kind", WILD_NODATA)
+def test_the_apex_nodata_needs_the_apex_record_even_beside_a_wildcard(tree, zone, kind):
+    """The collector's apex NODATA probe (TYPE65280) is proven by the NSEC/NSEC3 matching the
+    apex (RFC 4035 §3.1.3.1, RFC 5155 §7.2.3), also in a zone with a wildcard. The apex always
+    exists, so no wildcard NODATA can stand in for that record: without it the proof is
+    invalid although the wildcard's record (lacking TYPE65280) is there."""
+    z = tree.zones[zone]
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    rdtype = getattr(dns.rdatatype, kind.upper())
+    r = respond(z, z.origin, "TYPE65280")
+    check = check_denial(z.origin, z.origin, 65280, r, keys_, NOW)
+    assert (check.proof, check.why) == ("valid", f"{kind.upper()} proves NODATA")
+    apex = z.origin
+    if kind == "nsec3":
+        apex = name(dns.dnssec.nsec3_hash(z.origin, b"", 0, 1).lower() + f".{zone}")
+    stripped = check_denial(z.origin, z.origin, 65280, _without(r, apex, rdtype), keys_, NOW)
+    assert stripped.proof == "invalid"
+    assert stripped.why.startswith(f"NODATA without an {kind.upper()} matching {zone}")
+
+
+def _mixed_response(tree, qname: str, qtype: str) -> tuple[dns.message.Message, dns.rrset.RRset]:
+    """denial-inconsistent.test's answer from ns1 (NSEC) with ns2's NSEC3 records (the same
+    keys) added to its authority section: a server mixing the two methods."""
+    nsec_zone = tree.zones["denial-inconsistent.test."]
+    nsec3_zone = tree.variants["ns2"]["denial-inconsistent.test."]
+    r = respond(nsec_zone, name(qname), qtype)
+    extra = respond(nsec3_zone, name(qname), qtype).authority
+    r.authority += [
+        x for x in extra if dns.rdatatype.NSEC3 in (x.rdtype, x.covers)
+    ]  # fmt: skip
+    return r, nsec_zone.get_rrset(nsec_zone.origin, dns.rdatatype.DNSKEY)
+
+
+@pytest.mark.parametrize(
+    "qname, qtype, rcode",
+    [("_audit-1.denial-inconsistent.test.", "A", "NXDOMAIN"),
+     ("denial-inconsistent.test.", "TYPE65280", "NOERROR")],
+)  # fmt: skip
+def test_nsec_and_nsec3_mixed_in_one_response(tree, qname, qtype, rcode):
+    """RFC 5155 §7.2 has an NSEC3 zone answer with NSEC3 instead of NSEC, so a mixed response
+    is a server fault, but a validator holding a complete, validly signed proof of either kind
+    has its proof (RFC 4035 §5.4, RFC 5155 §8). The checker no longer prefers NSEC3 silently:
+    a broken NSEC3 part beside a complete NSEC proof is valid (before: invalid, a false
+    finding), and the reverse too; the why names the mix; with both broken it is invalid and
+    says why for each."""
+    zone = name("denial-inconsistent.test.")
+    r, keys_ = _mixed_response(tree, qname, qtype)
+    assert dns.rcode.to_text(r.rcode()) == rcode
+    kinds = {x.rdtype for x in r.authority}
+    assert {dns.rdatatype.NSEC, dns.rdatatype.NSEC3} <= kinds
+    qt = dns.rdatatype.from_text(qtype)
+    both = check_denial(zone, name(qname), qt, r, keys_, NOW)
+    assert both.proof == "valid", both.why
+    assert both.why.startswith("NSEC and NSEC3 mixed in one response (RFC 5155 §7.2); NSEC")
+
+    def strip_sigs(msg, covered):
+        out = dns.message.from_wire(msg.to_wire(max_size=65535))
+        out.authority = [
+            x
+            for x in out.authority
+            if not (x.rdtype == dns.rdatatype.RRSIG and x.covers == covered)
+        ]
+        return out
+
+    nsec_only = check_denial(zone, name(qname), qt, strip_sigs(r, dns.rdatatype.NSEC3), keys_, NOW)
+    assert (nsec_only.proof, nsec_only.kind) == ("valid", "nsec"), nsec_only.why
+    nsec3_only = check_denial(zone, name(qname), qt, strip_sigs(r, dns.rdatatype.NSEC), keys_, NOW)
+    assert (nsec3_only.proof, nsec3_only.kind) == ("valid", "nsec3"), nsec3_only.why
+    neither = strip_sigs(strip_sigs(r, dns.rdatatype.NSEC), dns.rdatatype.NSEC3)
+    broken = check_denial(zone, name(qname), qt, neither, keys_, NOW)
+    assert broken.proof == "invalid"
+    assert broken.why.startswith(
+        "NSEC and NSEC3 mixed in one response (RFC 5155 §7.2), and neither proves it: NSEC3: "
+    )
+    assert broken.why.count("not validly signed (missing)") == 2
+
+
+def test_a_wildcard_expansion_with_a_stray_nsec3_part_is_judged_by_its_nsec_proof(tree):
+    """A wildcard answer of wildcard.test (NSEC) with NSEC3 records that prove nothing for it
+    (another zone's chain, signed by other keys) added: the complete NSEC proof still proves
+    the expansion, as in any mixed response; before, NSEC3 alone was judged (invalid)."""
+    z, other = tree.zones["wildcard.test."], tree.zones["wildcard-nsec3.test."]
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    qname = name("_audit-1.wildcard.test.")
+    r = respond(z, qname, "A")
+    stray = respond(other, name("_audit-1.wildcard-nsec3.test."), "A").authority
+    r.authority += [x for x in stray if dns.rdatatype.NSEC3 in (x.rdtype, x.covers)]
+    check = check_denial(z.origin, qname, 1, r, keys_, NOW)
+    assert (check.proof, check.kind, check.wildcard) == ("valid", "nsec", "*.wildcard.test.")
+    assert check.why == (
+        "NSEC and NSEC3 mixed in one response (RFC 5155 §7.2); wildcard *.wildcard.test. "
+        "expanded; nsec proves _audit-1.wildcard.test. does not exist"
+    )
+    no_nsec = _without(r, name("*.wildcard.test."), dns.rdatatype.NSEC)
+    broken = check_denial(z.origin, qname, 1, no_nsec, keys_, NOW)
+    assert broken.proof == "invalid" and "neither proves it" in broken.why, broken.why
+
+
 # --- the catalog, offline ----------------------------------------------------------------
 
 

@@ -453,6 +453,34 @@ def test_wildcard_scenarios_beside_the_four_resolver_families(audit, lab):
     }
 
 
+def test_wildcard_nodata_beside_the_four_resolver_families(audit, lab):
+    """Issue 11: a wildcard that holds only TXT. The collector's random name, asked for A, gets
+    a wildcard NODATA from Knot (NOERROR, no answer; the NSEC covering the name and the
+    wildcard's NSEC without A, RFC 4035 §3.1.3.4; or the closest encloser proof and the NSEC3
+    matching the wildcard, RFC 5155 §7.2.5). It proves the denial (RFC 4035 §5.4, RFC 5155
+    §8.7): all four resolver families answer NOERROR with AD, and the toolkit must judge the
+    proof valid, not fail ``denial_proofs_valid`` on a healthy zone.
+    """
+    d = audit["denial"]
+    f = audit["findings"].set_index(["zone", "check_id"])["status"]
+    for zone, kind in (
+        ("wildcard-txt-only.test", "nsec"),
+        ("wildcard-txt-only-nsec3.test", "nsec3"),
+    ):
+        nx = d[(d["zone"] == zone) & (d["purpose"] == "nxdomain")]
+        assert len(nx) == 2, nx  # one random-name probe per zone server
+        assert set(zip(nx["rcode"], nx["kind"], nx["proof"], strict=True)) == {
+            ("NOERROR", kind, "valid")
+        }, list(nx["why"])
+        assert all(why.startswith(f"wildcard NODATA: *.{zone}.") for why in nx["why"])
+        assert set(nx["wildcard"].isna()) == {True}  # a denial, not an expansion
+        assert f[(zone, "denial_proofs_valid")] == "pass"
+        assert f[(zone, "wildcard_answers_proven")] == "not_applicable"
+        assert _ask_resolvers(lab, f"_i11-wn.{zone}.") == dict.fromkeys(
+            lab.resolvers, ("NOERROR", True)
+        )
+
+
 def test_signature_validity_against_the_lab_policy(audit):
     """The lab's policy states the 30 days the lab signs with: healthy zones pass; the
     200-day scenario and the 3-day one fail the policy-against-practice check (low)."""

@@ -475,8 +475,8 @@ CDS = FrameSchema(
 DENIAL = FrameSchema(
     "denial",
     "One row per denial-of-existence probe and zone server: a random non-existent name "
-    "(NXDOMAIN) and the apex with a type it does not hold (NODATA), and whether the NSEC/NSEC3 "
-    "proof holds.",
+    "(NXDOMAIN; a wildcard NODATA or expansion when a wildcard covers it) and the apex with a "
+    "type it does not hold (NODATA), and whether the NSEC/NSEC3 proof holds.",
     (
         Column("zone", "string", "inventory zone"),
         Column("server", "string", "server address"),

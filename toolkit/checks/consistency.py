@@ -188,14 +188,14 @@ def _denial_ref(r: Row) -> str:
     title="Denial-of-existence proofs validate",
     severity="high",
     pillar="technical",
-    description="A random name under the zone (NXDOMAIN) and the apex with a type it does not "
-    "hold (NODATA) come, from every server, with a complete NSEC or NSEC3 proof whose "
-    "signatures verify.",
+    description="A random name under the zone (NXDOMAIN, or a wildcard NODATA when a wildcard "
+    "without the type asked covers it) and the apex with a type it does not hold (NODATA) come, "
+    "from every server, with a complete NSEC or NSEC3 proof whose signatures verify.",
     risk="Without a valid proof, validators turn every 'no such name' or 'no such record' into "
     "SERVFAIL: mail and service discovery lookups fail for validating users.",
     remediation="Re-sign the zone so its NSEC/NSEC3 chain is complete and signed; check the "
     "server serves the signed denial records.",
-    references=("RFC 4035 §3.1.3", "RFC 4035 §5.4", "RFC 5155 §8"),
+    references=("RFC 4035 §3.1.3", "RFC 4035 §5.4", "RFC 5155 §7.2.5", "RFC 5155 §8"),
     message="{count} denial answer(s) do not prove what they deny: {why}.",
 )
 def denial_proofs_valid(ctx: Context) -> Iterator[Result]:

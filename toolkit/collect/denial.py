@@ -4,14 +4,16 @@ Pure functions, ``now`` injected. :func:`check_denial` takes one negative answer
 server and the DNSKEY RRset that server serves, and checks the NSEC (RFC 4035 §5.4) or NSEC3
 (RFC 5155 §8) proof in its authority section: the right records are there, they cover or match
 the right names, their type bitmaps do not hold the type asked, and each is signed by the zone
-with a signature that verifies at ``now``. It also reports the NSEC3 parameters used
-(iterations, salt, opt-out), which RFC 9276 constrains.
+with a signature that verifies at ``now``. A NODATA for a name that does not exist itself but
+is covered by a wildcard without the type asked (a wildcard NODATA, RFC 4035 §3.1.3.4 / RFC
+5155 §7.2.5) is checked as RFC 4035 §5.4 and RFC 5155 §8.7 say. It also reports the NSEC3
+parameters used (iterations, salt, opt-out), which RFC 9276 constrains.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import dns.dnssec
@@ -137,12 +139,34 @@ def check_denial(
     nsec3 = [r for r in response.authority if r.rdtype == dns.rdatatype.NSEC3]
     sigs = {(r.name, r.covers): r for r in response.authority if r.rdtype == dns.rdatatype.RRSIG}
     nx = rcode == dns.rcode.NXDOMAIN
+    if nsec3 and nsec:
+        return _mixed(
+            _nsec3(zone, qname, qtype, nx, nsec3, sigs, keys, now),
+            _nsec(zone, qname, qtype, nx, nsec, sigs, keys, now),
+        )
     if nsec3:
         return _nsec3(zone, qname, qtype, nx, nsec3, sigs, keys, now)
     if nsec:
         return _nsec(zone, qname, qtype, nx, nsec, sigs, keys, now)
     what = "NXDOMAIN" if nx else "NODATA"
     return DenialCheck("invalid", f"{what} without any NSEC or NSEC3 record")
+
+
+_RANK = {"valid": 0, "unverifiable": 1, "invalid": 2}
+
+
+def _mixed(by_nsec3: DenialCheck, by_nsec: DenialCheck) -> DenialCheck:
+    """The verdict on a response that holds both NSEC and NSEC3 records. RFC 5155 §7.2 has a
+    zone signed with NSEC3 answer with NSEC3 *instead of* NSEC, so a server should never mix
+    them; but a validator that finds a complete, validly signed proof of either kind (RFC 4035
+    §5.4, RFC 5155 §8) has its proof, so the response proves the denial when either method
+    does on its own: never one method silently preferred over a complete proof by the other."""
+    best = min((by_nsec3, by_nsec), key=lambda c: _RANK.get(c.proof, 3))
+    mixed = "NSEC and NSEC3 mixed in one response (RFC 5155 §7.2)"
+    if best.proof == "invalid":
+        why = f"{mixed}, and neither proves it: NSEC3: {by_nsec3.why}; NSEC: {by_nsec.why}"
+        return replace(by_nsec3, why=why)
+    return replace(best, why=f"{mixed}; {best.why}")
 
 
 def _nsec(
@@ -158,7 +182,7 @@ def _nsec(
     if not nx:
         match = [r for r in records if r.name == qname]
         if not match:
-            return DenialCheck("invalid", f"NODATA without an NSEC matching {qname}", "nsec")
+            return _nsec_wildcard_nodata(zone, qname, qtype, records, sigs, keys, now)
         present = types_of(match[0][0])
         if qtype in present or dns.rdatatype.CNAME in present:
             return DenialCheck("invalid", "the matching NSEC lists the type asked", "nsec")
@@ -174,6 +198,45 @@ def _nsec(
         return DenialCheck("invalid", f"no NSEC proves that {wildcard} does not exist", "nsec")
     needed = [cover] + ([wild[0]] if wild[0] is not cover else [])
     return _proved(_signed(needed, sigs, zone, keys, now), "NSEC proves NXDOMAIN", kind="nsec")
+
+
+def _nsec_wildcard_nodata(
+    zone: dns.name.Name,
+    qname: dns.name.Name,
+    qtype: int,
+    records: list[dns.rrset.RRset],
+    sigs: Sigs,
+    keys: dns.rrset.RRset,
+    now: datetime,
+) -> DenialCheck:
+    """A NODATA without an NSEC owned by ``qname``: only a wildcard NODATA can prove it (RFC
+    4035 §3.1.3.4, §5.4): an NSEC covering ``qname`` (so it does not exist; the closest
+    encloser follows from that NSEC's owner and next name) and the NSEC owned by the wildcard
+    ``*.<closest encloser>``, whose bitmap holds neither the type asked nor CNAME; both
+    validly signed. The apex always exists, so a NODATA there needs the apex's own NSEC."""
+    missing = f"NODATA without an NSEC matching {qname}"
+    if not qname.is_subdomain(zone) or qname == zone:
+        return DenialCheck("invalid", missing, "nsec")
+    covering = [r for r in records if _nsec_covers(r.name, r[0].next, qname)]
+    if not covering:
+        why = f"{missing}, nor one covering it (a wildcard NODATA)"
+        return DenialCheck("invalid", why, "nsec")
+    cover = covering[0]
+    encloser = max(_common(qname, cover.name), _common(qname, cover[0].next), key=len)
+    wildcard = dns.name.Name((b"*", *encloser.labels))
+    what = f"wildcard NODATA: {wildcard}"
+    wild = [r for r in records if r.name == wildcard]
+    if not wild:
+        why = f"{what}: an NSEC covers {qname}, but no NSEC matches {wildcard}"
+        return DenialCheck("invalid", why, "nsec")
+    present = types_of(wild[0][0])
+    if qtype in present or dns.rdatatype.CNAME in present:
+        why = f"{what}: the wildcard's NSEC lists the type asked (or CNAME)"
+        return DenialCheck("invalid", why, "nsec")
+    needed = [cover] + ([wild[0]] if wild[0] is not cover else [])
+    asked = dns.rdatatype.to_text(qtype)
+    proved = f"{what} holds no {asked}; NSEC proves {qname} does not exist"
+    return _proved(_signed(needed, sigs, zone, keys, now), proved, kind="nsec")
 
 
 def _nsec3(
@@ -208,23 +271,47 @@ def _nsec3(
                 return rrset
         return None
 
-    if not nx:
-        match = chain.get(h(qname))
-        if match is None:
-            return DenialCheck("invalid", f"NODATA without an NSEC3 matching {qname}", **params)
-        present = types_of(match[0])
-        if qtype in present or dns.rdatatype.CNAME in present:
-            return DenialCheck("invalid", "the matching NSEC3 lists the type asked", **params)
-        return _proved(_signed([match], sigs, zone, keys, now), "NSEC3 proves NODATA", **params)
-    # closest encloser proof (RFC 5155 §8.4)
+    # closest encloser proof (RFC 5155 §8.3): the deepest ancestor of qname an NSEC3 matches
     encloser, next_closer = None, qname
     candidate = qname
-    while len(candidate) > len(zone):
+    while len(candidate) > len(zone) and candidate.is_subdomain(zone):
         parent = candidate.parent()
         if h(parent) in chain:
             encloser, next_closer = parent, candidate
             break
         candidate = parent
+    if not nx:
+        match = chain.get(h(qname))
+        if match is not None:
+            present = types_of(match[0])
+            if qtype in present or dns.rdatatype.CNAME in present:
+                return DenialCheck("invalid", "the matching NSEC3 lists the type asked", **params)
+            sig = _signed([match], sigs, zone, keys, now)
+            return _proved(sig, "NSEC3 proves NODATA", **params)
+        # a wildcard NODATA (RFC 5155 §7.2.5, §8.7): the closest encloser proof for qname and
+        # the NSEC3 matching *.<closest encloser>, without the type asked nor CNAME
+        missing = f"NODATA without an NSEC3 matching {qname}"
+        if encloser is None:  # also at the apex, which always exists: no wildcard applies
+            why = f"{missing}, nor a closest encloser proof (a wildcard NODATA)"
+            return DenialCheck("invalid", why, **params)
+        source = dns.name.Name((b"*", *encloser.labels))
+        what = f"wildcard NODATA: {source}"
+        covering = cover(next_closer)
+        if covering is None:
+            why = f"{what}: no NSEC3 covers the next closer {next_closer}"
+            return DenialCheck("invalid", why, **params)
+        wild = chain.get(h(source))
+        if wild is None:
+            return DenialCheck("invalid", f"{what}: no NSEC3 matches {source}", **params)
+        present = types_of(wild[0])
+        if qtype in present or dns.rdatatype.CNAME in present:
+            why = f"{what}: the wildcard's NSEC3 lists the type asked (or CNAME)"
+            return DenialCheck("invalid", why, **params)
+        needed = {id(r): r for r in (chain[h(encloser)], covering, wild)}
+        sig = _signed(list(needed.values()), sigs, zone, keys, now)
+        asked = dns.rdatatype.to_text(qtype)
+        proved = f"{what} holds no {asked}; NSEC3 proves {qname} does not exist"
+        return _proved(sig, proved, **params)
     if encloser is None:
         return DenialCheck("invalid", "no NSEC3 matches a closest encloser", **params)
     covering = cover(next_closer)
@@ -272,34 +359,41 @@ def _wildcard(
     rrsigs = {(r.name, r.covers): r for r in response.authority if r.rdtype == dns.rdatatype.RRSIG}
     rrsigs[(qname, qtype)] = sigs
     what = f"wildcard {source} expanded"
-    params: dict[str, object] = {"wildcard": source.to_text()}
-    if nsec3:
-        first = nsec3[0][0]
-        params |= dict(
-            kind="nsec3",
-            iterations=int(first.iterations),
-            salt=first.salt.hex(),
-            opt_out=bool(first.flags & 1),
-        )
-        hashed = dns.dnssec.nsec3_hash(
-            next_closer, first.salt, first.iterations, first.algorithm
-        ).upper()
-        needed = [
-            r
-            for r in nsec3
-            if len(r.name) > 1
-            and _hash_covers(
-                r.name.labels[0].decode("ascii", "replace").upper(), _b32hex(r[0].next), hashed
+
+    def judge(by_nsec3: bool) -> DenialCheck:
+        params: dict[str, object] = {"wildcard": source.to_text()}
+        if by_nsec3:
+            first = nsec3[0][0]
+            params |= dict(
+                kind="nsec3",
+                iterations=int(first.iterations),
+                salt=first.salt.hex(),
+                opt_out=bool(first.flags & 1),
             )
-        ]
-        missing = f"no NSEC3 covers the next closer name {next_closer}"
-    else:
-        params["kind"] = "nsec" if nsec else "none"
-        needed = [r for r in nsec if _nsec_covers(r.name, r[0].next, qname)]
-        missing = (
-            f"no {'NSEC' if nsec else 'NSEC or NSEC3 record'} proves that {qname} does not exist"
-        )
-    if not needed:
-        return DenialCheck("invalid", f"{what}, but {missing}", **params)  # type: ignore[arg-type]
-    sig = _signed([rrset, needed[0]], rrsigs, zone, keys, now)
-    return _proved(sig, f"{what}; {params['kind']} proves {qname} does not exist", **params)
+            hashed = dns.dnssec.nsec3_hash(
+                next_closer, first.salt, first.iterations, first.algorithm
+            ).upper()
+            needed = [
+                r
+                for r in nsec3
+                if len(r.name) > 1
+                and _hash_covers(
+                    r.name.labels[0].decode("ascii", "replace").upper(),
+                    _b32hex(r[0].next),
+                    hashed,
+                )
+            ]
+            missing = f"no NSEC3 covers the next closer name {next_closer}"
+        else:
+            params["kind"] = "nsec" if nsec else "none"
+            needed = [r for r in nsec if _nsec_covers(r.name, r[0].next, qname)]
+            proves = "NSEC" if nsec else "NSEC or NSEC3 record"
+            missing = f"no {proves} proves that {qname} does not exist"
+        if not needed:
+            return DenialCheck("invalid", f"{what}, but {missing}", **params)  # type: ignore[arg-type]
+        sig = _signed([rrset, needed[0]], rrsigs, zone, keys, now)
+        return _proved(sig, f"{what}; {params['kind']} proves {qname} does not exist", **params)
+
+    if nsec3 and nsec:  # as in check_denial: either complete proof will do
+        return _mixed(judge(True), judge(False))
+    return judge(bool(nsec3))

@@ -126,6 +126,11 @@ def _undeclared_signed_delegation(zone: dns.zone.Zone, ctx: FaultContext) -> Non
     _add(zone, branch, "DS", "4242 13 2 " + "42" * 32, 3600)
 
 
+def _wildcard_txt(zone: dns.zone.Zone, ctx: FaultContext) -> None:
+    """A wildcard holding only TXT: a name it covers, asked for A, gets a wildcard NODATA."""
+    _add(zone, dns.name.from_text("*", ctx.origin), "TXT", '"wildcard"', 3600)
+
+
 EDITS: dict[str, Change] = {
     "ns-ttl-40-days": _ns_ttl_40_days,
     "cds-ksk": _cds_ksk,
@@ -139,6 +144,7 @@ EDITS: dict[str, Change] = {
     "wildcard-a": _wildcard_a,
     "undeclared-delegation": _undeclared_delegation,
     "undeclared-signed-delegation": _undeclared_signed_delegation,
+    "wildcard-txt": _wildcard_txt,
 }
 """Changes applied before signing, by name."""
 

@@ -176,6 +176,10 @@ RECIPES: dict[str, Recipe] = {
     "wildcard-unproven": Recipe(
         NORMAL_WINDOW, edits=("wildcard-a",), faults=("strip-wildcard-nsec",)
     ),
+    "wildcard-txt-only": Recipe(NORMAL_WINDOW, edits=("wildcard-txt",)),
+    "wildcard-txt-only-nsec3": Recipe(
+        NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), edits=("wildcard-txt",)
+    ),
     "nsec3param-mismatch": Recipe(
         NORMAL_WINDOW, nsec3=Nsec3Params(0, ""), faults=("nsec3param-other-salt",)
     ),

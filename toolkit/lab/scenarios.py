@@ -417,6 +417,23 @@ SCENARIOS: dict[str, Scenario] = {
         "removed after signing: the expanded answers carry no proof that the name asked does "
         "not exist, so validators reject them (RFC 4035 §5.3.4); the SOA stays secure.",
     ),
+    "wildcard-txt-only": _s(
+        "secure",
+        (),
+        set(),
+        "A healthy zone whose wildcard holds only TXT (*.wildcard-txt-only.test TXT): a name "
+        "that does not exist, asked for A, gets a wildcard NODATA (NOERROR, no answer): the NSEC "
+        "covering the name and the wildcard's own NSEC, whose bitmap lacks A, prove it (RFC "
+        "4035 §3.1.3.4, §5.4).",
+    ),
+    "wildcard-txt-only-nsec3": _s(
+        "secure",
+        (),
+        {"denial_matches_policy"},
+        "The same TXT-only wildcard in a zone signed with NSEC3 (0 iterations, no salt): the "
+        "closest encloser proof and the NSEC3 matching the wildcard, without A in its bitmap, "
+        "prove the wildcard NODATA (RFC 5155 §7.2.5, §8.7); the lab's policy states NSEC.",
+    ),
     "nsec3param-mismatch": _s(
         "secure",
         (),
