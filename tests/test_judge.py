@@ -77,7 +77,7 @@ def test_judgements_are_cached_per_run_catalogue_and_policies(tmp_path, monkeypa
     assert len(calls) == 3  # another catalogue version: judged again
 
 
-def test_trends_count_the_judged_findings_not_the_stored_ones(tmp_path):
+def test_trends_count_the_judged_findings_not_the_stored_ones(tmp_path, monkeypatch):
     store = Store(tmp_path)
     _old_run(store, "secure", T0)
     _old_run(store, "bogus", T0 + timedelta(days=40))
@@ -85,5 +85,13 @@ def test_trends_count_the_judged_findings_not_the_stored_ones(tmp_path):
     assert history.trends(h, "month")["open_critical"].isna().all()  # not judged: unknown
     t = history.trends(judged_history(h, store), "month")
     assert list(t["open_critical"]) == [0, 1]  # chain_not_bogus on the bogus run only
+    loads = []
+    real_load = Store.load
+    monkeypatch.setattr(
+        Store, "load", lambda self, *a, **k: loads.append(a) or real_load(self, *a, **k)
+    )
+    again = judged_history(h, store)
+    assert loads == []  # judged runs are not read again
+    assert again["findings"].equals(judged_history(h, store)["findings"])
     only = judged_history(h, store, zones=["other.test"])
     assert only["findings"].empty

@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -48,17 +49,22 @@ def catalogue_key() -> str:
     return f"{__version__}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
 
 
-def manifest_digest(run: Run) -> str:
-    """SHA-256 of the run's manifest (canonical JSON): it lists every file's SHA-256."""
-    data = json.dumps(run.manifest, sort_keys=True, default=str).encode()
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """SHA-256 of a run's manifest (canonical JSON): it lists every file's SHA-256."""
+    data = json.dumps(manifest, sort_keys=True, default=str).encode()
     return hashlib.sha256(data).hexdigest()
 
 
-def run_policies(run: Run) -> PolicySet:
-    """The policies of the portfolio the run was collected from (its manifest records the
-    folder), when that folder is on this machine and its files load; else the empty set
-    (``PolicySet()``: policy-dependent checks are then not evidenced)."""
-    folder = (run.manifest.get("parameters") or {}).get("portfolio")
+def _key(run_id: str, manifest: Mapping[str, Any], policies: PolicySet) -> tuple[str, ...]:
+    return (run_id, manifest_digest(manifest), catalogue_key(), repr(policies))
+
+
+def run_policies(run: Run | Mapping[str, Any]) -> PolicySet:
+    """The policies of the portfolio the run (or run manifest) was collected from (its manifest
+    records the folder), when that folder is on this machine and its files load; else the empty
+    set (``PolicySet()``: policy-dependent checks are then not evidenced)."""
+    manifest = run.manifest if isinstance(run, Run) else run
+    folder = (manifest.get("parameters") or {}).get("portfolio")
     if not folder or not Path(str(folder)).is_dir():
         return PolicySet()
     try:
@@ -73,7 +79,7 @@ def run_findings(run: Run, policies: PolicySet | None = None) -> pd.DataFrame:
     :func:`run_policies`. Cached (see the module docstring); returns a copy."""
     if policies is None:
         policies = run_policies(run)
-    key = (run.run_id, manifest_digest(run), catalogue_key(), repr(policies))
+    key = _key(run.run_id, run.manifest, policies)
     hit = _cache.get(key)
     if hit is None:
         frames = {k: v for k, v in run.frames.items() if k != "findings"}
@@ -100,21 +106,26 @@ def judged_history(
 ) -> History:
     """``history`` with a ``findings`` frame of every run's :func:`run_findings` (columns
     ``run_id``, ``run_at`` then FINDINGS), replacing any stored findings it loaded; kept to
-    ``zones`` when given (as the history was loaded). Each run is loaded from ``store`` (its
-    files checked against its manifest)."""
+    ``zones`` when given (as the history was loaded). A run whose judgement is cached (same
+    manifest) is not read again; any other is loaded from ``store`` (its files checked against
+    its manifest) and judged."""
     store = store if isinstance(store, Store) else Store(store)
     at = dict(zip(history.runs["run_id"], history.runs["created_at"], strict=True))
-    parts = [
-        run_findings(r, policies).assign(run_id=r.run_id, run_at=at[r.run_id])
-        for r in _runs(store, history.run_ids)
-    ]
+    by_folder: dict[str, PolicySet] = {}
+    parts = []
+    for run_id in history.run_ids:
+        manifest = store.read_manifest(run_id)
+        chosen = policies
+        if chosen is None:
+            folder = str((manifest.get("parameters") or {}).get("portfolio"))
+            if folder not in by_folder:
+                by_folder[folder] = run_policies(manifest)
+            chosen = by_folder[folder]
+        hit = _cache.get(_key(run_id, manifest, chosen))
+        found = hit.copy() if hit is not None else run_findings(store.load(run_id), chosen)
+        parts.append(found.assign(run_id=run_id, run_at=at[run_id]))
     cols = ["run_id", "run_at", *FINDINGS.names]
     findings = pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
     if zones is not None:
         findings = findings[findings["zone"].isin(list(zones))].reset_index(drop=True)
     return History(history.runs, {**history.frames, "findings": findings})
-
-
-def _runs(store: Store, run_ids: Iterable[str]) -> Iterable[Run]:
-    for run_id in run_ids:
-        yield store.load(run_id)
