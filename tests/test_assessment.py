@@ -175,8 +175,7 @@ def test_assess_on_a_collected_lab_run_finds_every_deliberate_gap(lab, tmp_path,
         progress=False,
     )
     run = collect_run(SAMPLE, tmp_path / "ws", config, now=datetime.now(UTC))
-    stored = run.frames["findings"]
-    assert set(stored["pillar"]) == {"technical"}  # collection stores the technical pillar
+    assert "findings" not in run.frames  # collection stores observations only
     code = main(
         ["assess", "--workspace", str(tmp_path / "ws"), "--format", "json", "--now", NOW_TEXT]
     )

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from toolkit.assessment.judge import run_findings
+from toolkit.checks import run_checks
 from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect, collect_run
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab import LAB_ZONES
@@ -167,9 +169,20 @@ EXPECTED_FAILURES = {
 }
 
 
-def test_stored_run_carries_the_findings_of_every_check(lab, tmp_path):
-    run = collect_run(SAMPLE, tmp_path / "ws", lab_config(lab), now=datetime.now(UTC))
-    findings = Store(tmp_path / "ws").load(run.run_id)["findings"]
+def test_stored_run_holds_observations_judged_as_of_its_time(lab, tmp_path):
+    """A new run stores no findings (nor lists any in its manifest); the assessment's
+    judgement of the stored run as of its own time is what the collector used to store: the
+    technical checks over the frames it collected, at that time."""
+    now = datetime.now(UTC)
+    run = collect_run(SAMPLE, tmp_path / "ws", lab_config(lab), now=now)
+    stored = Store(tmp_path / "ws").load(run.run_id)
+    assert "findings" not in stored.frames
+    assert "findings.parquet" not in stored.manifest["files"]
+    assert set(stored.manifest["files"]) == {f"{name}.parquet" for name in run.frames}
+    findings = run_findings(stored)
+    policies = load_portfolio(SAMPLE).policies
+    at_collection = run_checks(run.frames, policies, now=now, pillars=("technical",))
+    pd.testing.assert_frame_equal(findings, at_collection)
     failed = findings[findings["status"] == "fail"].groupby("zone")["check_id"].agg(frozenset)
     assert {z: set(failed.get(z, ())) for z in EXPECTED_FAILURES} == EXPECTED_FAILURES
     gone = findings[findings["zone"] == "old-campaign.test"]

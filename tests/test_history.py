@@ -517,6 +517,7 @@ def test_demo_plan_is_a_pure_reproducible_story():
 
 @pytest.mark.lab
 def test_demo_history_on_the_lab(lab, tmp_path):
+    from toolkit.assessment.judge import judged_history
     from toolkit.assessment.maturity import maturity_scorer
     from toolkit.collect import CollectConfig, collect_run
     from toolkit.inputs.portfolio import load_portfolio
@@ -544,8 +545,12 @@ def test_demo_history_on_the_lab(lab, tmp_path):
     t = history.trends(h, "quarter")
     assert len(t) >= 2 and t["runs"].sum() == len(ids) + 1
     assert t["maturity_score"].isna().all()  # no scorer given
-    scored = history.trends(h, "quarter", scorer=maturity_scorer(load_portfolio(d).policies))
+    assert t["open_critical"].isna().all()  # the runs hold no findings: nothing judged
+    judged = judged_history(h, ws)
+    scored = history.trends(judged, "quarter", scorer=maturity_scorer(load_portfolio(d).policies))
     assert scored["maturity_score"].notna().all() and scored["maturity_level"].between(1, 5).all()
+    # events.test expired in the last quarter: its runs judged as of their own time fail
+    assert scored["open_critical"].iloc[-1] >= 1 and scored["open_critical"].iloc[0] == 0
     ro = history.rollovers(h)
     corp = ro[ro["zone"] == "corp.test"]
     assert len(corp) >= 1 and set(corp["method"]) == {"pre-publication"}

@@ -48,13 +48,9 @@ STAGES: tuple[str, ...] = (
 )
 RANK = {stage: i for i, stage in enumerate(STAGES)}
 
-#: The one import against the order that is left, with why. Issue 13 item 3 ("checks run once")
-#: removes it: collect_run still runs the technical checks at collection and stores their
-#: findings in the run, which the history, alerts and metrics read. The test below fails when
-#: the import goes, so that this entry goes with it.
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("toolkit/collect/__init__.py", "toolkit.checks"): "technical findings stored at collection",
-}
+#: Imports against the order that are allowed, with why (none: the checks run once, in the
+#: assessment). The test below fails when an exception is no longer needed.
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

@@ -20,7 +20,8 @@ Metrics (text format 0.0.4, all gauges; every sample about a zone carries ``zone
 - ``dnssec_resolver_validation``: 1 for the status a resolver family reports (labels
   ``resolver``, ``status``), 0 for the others;
 - ``dnssec_resolver_latency_seconds``: round trip of that check;
-- ``dnssec_findings_failed``: failed findings, label ``severity``.
+- ``dnssec_findings_failed``: failed findings, label ``severity`` (the technical checks over the
+  run, judged as of its time by :func:`toolkit.assessment.judge.run_findings`).
 
 A dashboard alerting on ``dnssec_zone_signature_expiry_seconds`` should subtract
 ``time() - dnssec_run_timestamp_seconds`` (the age of the run).
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.assessment.judge import run_findings
 from toolkit.atomic import write_atomic
 from toolkit.errors import WriteError
 from toolkit.store.runs import Run, Store
@@ -85,7 +87,7 @@ def exposition(run: Run) -> str:
     """The Prometheus text exposition of one stored run (see the module docstring)."""
     zones = run.frames.get("zones", pd.DataFrame())
     checks = run.frames.get("resolver_checks", pd.DataFrame())
-    findings = run.frames.get("findings", pd.DataFrame())
+    findings = run_findings(run)
     params = run.manifest.get("parameters") or {}
     at = pd.Timestamp(run.manifest["created_at"])
 

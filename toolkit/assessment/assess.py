@@ -9,8 +9,9 @@ framework; the maturity scores. Notebooks and ``dnssec-audit assess`` both call 
     a.maturity.explain("corp.test") # the indicators, weights and rows behind a score
     a.to_dict(framework="nis2")     # the JSON document of the CLI
 
-The run stored by ``collect`` carries only the technical findings of collection time; the
-assessment recomputes every check against ``now`` and the current portfolio files.
+The run stored by ``collect`` holds observations only (a findings frame an older collector
+stored is ignored); the assessment runs every check against ``now`` and the current portfolio
+files. :mod:`toolkit.assessment.judge` gives a run's technical findings as of its own time.
 """
 
 from __future__ import annotations

@@ -490,6 +490,7 @@ _HISTORY_COLUMNS = {
 
 def cmd_history(args: argparse.Namespace) -> int:
     from toolkit import history
+    from toolkit.assessment.judge import judged_history
     from toolkit.assessment.maturity import maturity_scorer
     from toolkit.checks import check_ids
     from toolkit.inputs.inventory import normalize_zone
@@ -511,7 +512,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         "faults": lambda: history.faults(h),
         "known-good": lambda: history.last_known_good(h),
         "signatures": lambda: history.signature_trend(h),
-        "trends": lambda: history.trends(h, args.period, scorer=scorer),
+        "trends": lambda: history.trends(
+            judged_history(h, args.workspace, policies, zones=zones), args.period, scorer=scorer
+        ),
     }
     df = views[args.view]()
     cols = _HISTORY_COLUMNS.get(args.view)

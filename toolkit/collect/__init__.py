@@ -23,7 +23,6 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from toolkit.checks import run_checks
 from toolkit.collect.collector import CollectConfig, collect, with_politeness
 from toolkit.collect.discover import (
     DiscoverConfig,
@@ -52,8 +51,8 @@ def collect_run(
     tsa_url: str | None = None,
     discover: DiscoverConfig | None = None,
 ) -> Run:
-    """Load the portfolio, collect it, run the technical checks over the frames, and store
-    everything (their findings included) as a new run, which is returned.
+    """Load the portfolio, collect it, and store the frames (observations only: the checks
+    judge them in :mod:`toolkit.assessment`) as a new run, which is returned.
 
     Raises InputError for bad portfolio, trust-anchor or hints files; WriteError when the
     workspace cannot be written (checked before probing) or the disk fills; StoreError when the run
@@ -83,9 +82,6 @@ def collect_run(
         from toolkit.collect.parallel import collect_parallel
 
         frames = collect_parallel(portfolio, config, now=now, workers=workers)
-    # Only the technical pillar at collection time: the operational and governance checks need
-    # the portfolio's records and the run history, and are computed by toolkit.assessment.assess.
-    frames["findings"] = run_checks(frames, portfolio.policies, now=now, pillars=("technical",))
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
     if discover is not None:
         zones = list(portfolio.inventory["zone"])

@@ -112,12 +112,14 @@ def trends(
 ) -> pd.DataFrame:
     """Per-period figures (schema :data:`frames.TRENDS`); with a ``scorer`` (the assessment's
     :func:`toolkit.assessment.maturity.maturity_scorer`, passed in: history sits below the
-    assessment) each period's last run is also scored. Raises ValueError for an unknown
-    ``freq`` (one of :data:`FREQUENCIES`)."""
+    assessment) each period's last run is also scored. The open findings and the score need
+    the runs' findings: a history given them by the assessment
+    (:func:`toolkit.assessment.judge.judged_history`); without, those columns are null. Raises
+    ValueError for an unknown ``freq`` (one of :data:`FREQUENCIES`)."""
     return trends_frame(
         history.runs,
         history["zones"],
-        history.frames.get("findings", pd.DataFrame(columns=["run_id", "status", "severity"])),
+        history.frames.get("findings"),
         freq,
         scorer=scorer,
         frames_of=history.run,

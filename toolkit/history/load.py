@@ -25,7 +25,10 @@ from toolkit.history.frames import RUNS
 from toolkit.schemas import ALL as SCHEMAS
 from toolkit.store.runs import Store, sha256_file
 
-DEFAULT_FRAMES = ("inventory", "zones", "records", "resolver_checks", "findings")
+DEFAULT_FRAMES = ("inventory", "zones", "records", "resolver_checks")
+"""The frames :func:`load_history` reads by default. Not ``findings``: a run holds observations;
+its findings are judged by the assessment (:func:`toolkit.assessment.judge.judged_history`), and
+a findings frame an older collector stored is ignored."""
 
 
 @dataclass

@@ -14,6 +14,8 @@ import pandas as pd
 from toolkit.history.frames import KNOWN_GOOD, LATENCY_TRENDS, TRENDS
 
 FREQUENCIES = ("week", "month", "quarter")
+SEVERITY_COLUMNS = ("critical", "high", "medium", "low")
+"""The severities of the ``open_*`` columns of TRENDS."""
 
 Scorer = Callable[[Mapping[str, pd.DataFrame]], "tuple[float, int] | None"]
 """A run's frames -> (maturity score 0-100, level 1-5), or None when it cannot be scored."""
@@ -38,18 +40,24 @@ def period_of(at: pd.Series, freq: str) -> tuple[pd.Series, pd.Series]:
     return labels.astype("string"), start
 
 
-def run_metrics(runs: pd.DataFrame, zones: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+def run_metrics(
+    runs: pd.DataFrame, zones: pd.DataFrame, findings: pd.DataFrame | None
+) -> pd.DataFrame:
     """One row per run: the figures of :data:`~toolkit.history.frames.TRENDS` for that run
-    (maturity left null: see :func:`trends_frame`)."""
+    (maturity left null: see :func:`trends_frame`; the open findings null when ``findings``,
+    the runs' judged findings with ``run_id``, is None)."""
     rows = []
     z_by = dict(tuple(zones.groupby("run_id"))) if len(zones) else {}
-    f_by = dict(tuple(findings.groupby("run_id"))) if len(findings) else {}
+    f_by = dict(tuple(findings.groupby("run_id"))) if findings is not None and len(findings) else {}
     for r in runs.itertuples(index=False):
         z = z_by.get(r.run_id, zones.iloc[0:0])
-        f = f_by.get(r.run_id, findings.iloc[0:0])
         n = len(z)
         days = z["min_rrsig_days_left"].dropna().astype(float) if n else pd.Series(dtype=float)
-        fails = f[f["status"] == "fail"]["severity"].value_counts() if len(f) else {}
+        opened: dict[str, int | None] = dict.fromkeys(SEVERITY_COLUMNS)
+        if findings is not None:
+            f = f_by.get(r.run_id, findings.iloc[0:0])
+            fails = f[f["status"] == "fail"]["severity"].value_counts() if len(f) else {}
+            opened = {s: int(fails.get(s, 0)) for s in SEVERITY_COLUMNS}
         row = {
             "run_id": r.run_id,
             "at": r.created_at,
@@ -62,7 +70,7 @@ def run_metrics(runs: pd.DataFrame, zones: pd.DataFrame, findings: pd.DataFrame)
             "bogus": int((z["status"] == "bogus").sum()) if n else 0,
             "min_days_left": float(days.min()) if len(days) else None,
             "median_days_left": float(days.median()) if len(days) else None,
-            **{f"open_{s}": int(fails.get(s, 0)) for s in ("critical", "high", "medium", "low")},
+            **{f"open_{s}": v for s, v in opened.items()},
             "maturity_score": None,
             "maturity_level": None,
         }
@@ -73,7 +81,7 @@ def run_metrics(runs: pd.DataFrame, zones: pd.DataFrame, findings: pd.DataFrame)
 def trends_frame(
     runs: pd.DataFrame,
     zones: pd.DataFrame,
-    findings: pd.DataFrame,
+    findings: pd.DataFrame | None,
     freq: str = "quarter",
     *,
     scorer: Scorer | None = None,

@@ -23,12 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from toolkit.assessment.judge import run_findings
 from toolkit.checks.base import RESULT_STATUSES, SEVERITIES, Row
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.store.runs import Run, Store
 
-#: Frames of a run the audit report stands on (all of them are attached to the PDF).
+#: Frames of a run the audit report stands on (all of them are attached to the PDF). A run
+#: holds no ``findings`` frame any more (the assessment judges it); an older run's stored one is
+#: attached as what its collector said then, and the report reads the judged findings.
 RUN_FRAMES = ("inventory", "zones", "findings", "records", "resolver_checks", "queries")
 
 # -- the period and its runs ---------------------------------------------------------------------
@@ -625,12 +628,13 @@ ANNEX_COLUMNS = [
 
 def zone_annex(run: Run, findings: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per zone: its status facts, how many checks (of ``findings``, default the
-    run's) failed or were indeterminate, and how many validating resolvers saw it secure.
-    Columns: :data:`ANNEX_COLUMNS`, sorted by zone. This is the per-zone annex in one table
+    run's judged as of its time by :func:`~toolkit.assessment.judge.run_findings`) failed or
+    were indeterminate, and how many validating resolvers saw it secure. Columns:
+    :data:`ANNEX_COLUMNS`, sorted by zone. This is the per-zone annex in one table
     (the PDF attaches it in full)."""
     zones = run.frames["zones"].sort_values("zone").reset_index(drop=True)
     if findings is None:
-        findings = run.frames.get("findings")
+        findings = run_findings(run)
     checks = run.frames.get("resolver_checks")
     df = zones[[c for c in ANNEX_COLUMNS if c in zones.columns]].copy()
     if findings is not None and not findings.empty:
@@ -659,7 +663,7 @@ def zones_to_detail(run: Run, limit: int, findings: pd.DataFrame | None = None) 
     if len(zones) <= limit:
         return sorted(zones["zone"])
     if findings is None:
-        findings = run.frames.get("findings")
+        findings = run_findings(run)
     failing = set()
     if findings is not None:
         failing = set(findings.loc[findings["status"] == "fail", "zone"])
@@ -835,14 +839,8 @@ def report_frames(
     records read (records_<kind>). The evidence pack writes these beside the run's frames.
     The check summary is of the assessment's findings when there are some, else of the run's.
     """
-    from toolkit.schemas import FINDINGS
-
     gov = governance or GovernanceView(False, NOT_EVIDENCED)
-    findings = (
-        gov.findings
-        if gov.available and gov.findings is not None
-        else run.frames.get("findings", FINDINGS.empty())
-    )
+    findings = gov.findings if gov.available and gov.findings is not None else run_findings(run)
     frames = {
         "runs": runs_in_period(store, period, run.run_id, as_of),
         "scope": scope(run),

@@ -174,13 +174,14 @@ def board_view(
     portfolio files as they are now. Never raises for a missing portfolio or a failing
     assessment: the view is then not available and ``reason`` says why.
     """
+    from toolkit.assessment.judge import judged_history
     from toolkit.history import load_history, trends
     from toolkit.reports.audit import assessment_time
 
     now = assessment_time(run, as_of)
     period = _quarter(run.created_at)
-    history = load_history(store.workspace, until=run.created_at, frames=("zones", "findings"))
-    kpis = trends(history, "quarter").copy()
+    history = load_history(store.workspace, until=run.created_at, frames=("zones",))
+    kpis = trends(judged_history(history, store), "quarter").copy()
     run_at = dict(zip(history.runs["run_id"], history.runs["created_at"], strict=True))
     view = BoardView(False, "", period, now, kpis=kpis)
     portfolio = (run.manifest.get("parameters") or {}).get("portfolio")
