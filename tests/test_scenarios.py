@@ -217,14 +217,16 @@ def test_a_ds_set_no_validator_can_use_leaves_the_zone_insecure_everywhere(audit
 
 def test_the_catalog_exercises_every_audit_check(audit):
     """Each check of the full audit fails in at least one scenario (parent_servers_agree_on_ds
-    aside: the lab's parent has a single server, so its failure is unit-tested only)."""
+    aside: the lab's parent has a single server, so its failure is unit-tested only; and
+    cds_pending_not_stale, judged across runs: one run cannot show its failure, which
+    tests/test_signing_history.py shows on the demo history collected from the lab)."""
     failing = {c for lz in LAB_ZONES for c in lz.expected_failures}
     ids = {
         check.id
         for module in (keys, signatures, consistency, cds, names)
         for check, _ in module.CHECKS
     }
-    assert ids - failing == {"parent_servers_agree_on_ds"}
+    assert ids - failing == {"parent_servers_agree_on_ds", "cds_pending_not_stale"}
     assert len({lz.scenario for lz in LAB_ZONES}) >= 26
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from toolkit.assessment.maturity import Maturity, score
 from toolkit.checks import Context, check_ids, default_registry
 from toolkit.errors import InputError
 from toolkit.history.key_sets import key_set_changes, load_key_history
+from toolkit.history.signing import LOOKBACK_DAYS, load_signing_history
 from toolkit.inputs.governance import GovernanceRecords, load_records
 from toolkit.inputs.portfolio import Portfolio, load_portfolio
 from toolkit.store.runs import Run, Store
@@ -48,7 +49,8 @@ class Assessment:
     ``requirement_evidence`` (schemas of :mod:`toolkit.assessment.frameworks`); ``maturity``
     (scores,
     indicators, evidence, gates); ``frames`` — every frame the checks read (run, inventory,
-    records, ``key_sets`` and ``key_changes`` of the history).
+    records, ``key_sets`` and ``key_changes`` of the history, ``signature_history`` and
+    ``cds_history`` of :mod:`toolkit.history.signing`).
     """
 
     run_id: str
@@ -189,12 +191,17 @@ def assess(
         portfolio = load_portfolio(portfolio, ids)
     records = load_records(portfolio.directory, set(portfolio.inventory["zone"]), ids)
     key_sets = load_key_history(store, run_id)
+    sightings, cds_states = load_signing_history(
+        store, run_id, since=now - timedelta(days=LOOKBACK_DAYS)
+    )
     frames: dict[str, pd.DataFrame] = {
         **{k: v for k, v in loaded.frames.items() if k != "findings"},
         "inventory": portfolio.inventory,
         **records.frames,
         "key_sets": key_sets,
         "key_changes": key_set_changes(key_sets),
+        "signature_history": sightings,
+        "cds_history": cds_states,
     }
     findings = default_registry().run(Context(frames, portfolio.policies, now, run_id))
     fws = load_frameworks(frameworks)

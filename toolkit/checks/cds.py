@@ -2,14 +2,17 @@
 8078, RFC 9615): they must point at published keys, agree with each other and across servers,
 be signed by a key the current DS vouches for, and a delete request must have its exact form.
 
-They read the ``cds`` evidence frame (see :mod:`toolkit.schemas`).
+They read the ``cds`` evidence frame (see :mod:`toolkit.schemas`); ``cds_pending_not_stale``
+also the ``cds_history`` of the runs before (:mod:`toolkit.history.signing`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from toolkit.checks.base import Context, Result, collector
+import pandas as pd
+
+from toolkit.checks.base import Context, Result, collector, zone_rows
 from toolkit.checks.evidence import (
     Evidence,
     Row,
@@ -17,6 +20,8 @@ from toolkit.checks.evidence import (
     flag,
     listing,
 )
+from toolkit.checks.records import signing_history
+from toolkit.history.signing import CDS_STALE_DAYS, pending_since
 
 CHECKS, check = collector()
 
@@ -317,3 +322,64 @@ def cds_key_signs_dnskey(ctx: Context) -> Iterator[Result]:
         return ev.result(why, params, "the keys named sign the DNSKEY RRset", _ref(normal[0]))
 
     yield from each_zone(ctx, ["cds", "dnskeys"], (*_SCOPE, _deletes_only), decide)
+
+
+@check(
+    id="cds_pending_not_stale",
+    title="A pending CDS/CDNSKEY change is acted on within a week",
+    severity="medium",
+    pillar="technical",
+    description="When the zone's CDS/CDNSKEY differ from the parent's DS (see "
+    "cds_pending_at_parent), the same records have not differed for more than "
+    f"{CDS_STALE_DAYS:g} days across the stored runs: the age runs from the first run that "
+    "showed them pending. Indeterminate when the runs cannot bound the age on either side of "
+    "the threshold (a single run, or a long gap before the first).",
+    risk="Parents that scan CDS (RFC 7344 §6, RFC 9615) do so at least daily: a request "
+    "unanswered for a week means the parent is not acting on it. The rollover waiting on it "
+    "stalls, and an operator who retires the old key on schedule breaks the chain of trust.",
+    remediation="Ask the registrar (or parent operator) whether it scans CDS/CDNSKEY for the "
+    "zone and why the DS was not updated; submit the DS through the registrar if it does not "
+    "scan. If the request is not intended, regenerate CDS/CDNSKEY from the keys the DS should "
+    "vouch for. Keep the old key until the parent's DS no longer needs it.",
+    references=("RFC 7344 §4", "RFC 7344 §6", "RFC 9615 §3", "RFC 7583 §3.3.5"),
+    message="CDS/CDNSKEY have differed from the parent's DS for {age:.1f} days (threshold "
+    f"{CDS_STALE_DAYS:g}), since run {{first_run}} of {{first_at}}: {{records}}.",
+)
+def cds_pending_not_stale(ctx: Context) -> Iterator[Result]:
+    _, states = signing_history(ctx)
+    states = states[states["observed_at"] <= pd.Timestamp(ctx.now)]
+    of = zone_rows(states)
+
+    def decide(ev: Evidence) -> Result:
+        rows = of(ev.zone)
+        ref = f"cds_history[{ev.zone}]: {len(rows)} run(s)"
+        if not rows or (ctx.run_id and rows[-1]["run_id"] != ctx.run_id):
+            detail = "the assessed run is not in the CDS history: not evidenced"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+        if rows[-1]["pending"] is None:
+            detail = "the CDS/CDNSKEY could not be compared with the DS set"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+        p = pending_since(rows)
+        if p is None:
+            return Result(ev.zone, "pass", {"detail": "no pending change"}, ref)
+        since = f"pending since run {p.first_run} ({p.first_at:%Y-%m-%d %H:%M})"
+        ref = f"{ref}; {since}, seen in {p.runs} run(s)"
+        if p.before_run is not None:
+            ref += f"; not pending in run {p.before_run} ({p.before_at:%Y-%m-%d %H:%M})"
+        if p.age_days > CDS_STALE_DAYS:
+            params = {
+                "age": p.age_days,
+                "first_run": p.first_run,
+                "first_at": f"{p.first_at:%Y-%m-%d %H:%M}",
+                "records": p.records.replace("|", "; ")[:300],
+            }
+            return Result(ev.zone, "fail", params, ref)
+        upper = p.max_age_days
+        if upper is not None and upper <= CDS_STALE_DAYS:
+            detail = f"{since}: at most {upper:.1f} days old"
+            return Result(ev.zone, "pass", {"detail": detail}, ref)
+        bound = "no earlier run" if upper is None else f"up to {upper:.1f} days"
+        detail = f"{since}: at least {p.age_days:.1f} days old, {bound}: cannot tell"
+        return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+
+    yield from each_zone(ctx, ["cds", "ds_matches"], (*_SCOPE, _parent_ds, _deletes_only), decide)

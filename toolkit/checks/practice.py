@@ -1,8 +1,9 @@
 """Policy against practice: what the zone's signing policy (``policy.yaml``) says the DNS should
 show, compared with what the servers served — the DNSKEY TTL, the DS digest types, the
-denial-of-existence method and NSEC3 opt-out, the signature validity. Each policy value is the
-one the file states or, when absent, the documented default the policy statement publishes
-(:data:`toolkit.inputs.policy_settings.POLICY_EXTRAS`).
+denial-of-existence method and NSEC3 opt-out, the signature validity, and (across the runs of
+the history, :mod:`toolkit.history.signing`) the re-signing against the refresh interval. Each
+policy value is the one the file states or, when absent, the documented default the policy
+statement publishes (:data:`toolkit.inputs.policy_settings.POLICY_EXTRAS`).
 
 The algorithms and the key scheme are compared by :mod:`toolkit.checks.keys`
 (``dnskey_algorithm_in_policy``, ``key_scheme_matches_policy``) and the signature floor by
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from toolkit.checks.base import Context, Result, collector
+import pandas as pd
+
+from toolkit.checks.base import Context, Result, collector, zone_rows
 from toolkit.checks.evidence import (
     SIGNED,
     Evidence,
@@ -25,6 +28,8 @@ from toolkit.checks.evidence import (
     sig_ref,
     zone_policy,
 )
+from toolkit.checks.records import signing_history
+from toolkit.history.signing import LOOKBACK_DAYS, late_signatures
 from toolkit.inputs.policy import SigningPolicy
 
 CHECKS, check = collector()
@@ -249,3 +254,102 @@ def signature_validity_matches_policy(ctx: Context) -> Iterator[Result]:
         return ev.result(why, params, passed, ref)
 
     yield from each_zone(ctx, ["dnskeys", "signatures"], SIGNED, decide)
+
+
+def _days(td: pd.Timedelta) -> float:
+    return td.total_seconds() / 86400
+
+
+@check(
+    id="signatures_refreshed_on_time",
+    title="Signatures refreshed when the signing policy says",
+    severity="medium",
+    pillar="technical",
+    description="Across the runs of the last quarter, no signature over the zone's own RRsets "
+    "(SOA, DNSKEY, denial records, ...) was still served more than signature_validity_days "
+    "minus signature_refresh_days after its inception (one day allowed for a back-dated "
+    "inception): the signer re-signs (a new inception between runs) before the policy's refresh "
+    "point. A pass covers the latest runs of the quarter no two of which are further apart than "
+    "that interval (a late refresh between runs further apart would go unseen); with fewer "
+    "than two such runs: indeterminate.",
+    risk="A signer that re-signs late leaves less of the validity period to notice and repair a "
+    "stopped signer before the signatures expire and the zone turns bogus for every validating "
+    "user (RFC 6781 §4.4.2); it is often the first sign of a stalled signing job or a "
+    "secondary that stopped transferring the zone.",
+    remediation="Find why the signatures named were not replaced in time: check the signer's "
+    "refresh setting (e.g. BIND sig-refresh-interval, Knot rrsig-refresh) against the policy, "
+    "that the signing job runs, and that every secondary transfers the re-signed zone (a "
+    "stale secondary keeps serving old signatures).",
+    references=("RFC 6781 §4.4.2", "RFC 4033 §8.1", "RFC 4035 §5.3.1", "RFC 6841 §4.6"),
+    message="Signatures not refreshed on time (policy {policy}: re-sign within {used:g} days of "
+    "inception): {late}.",
+)
+def signatures_refreshed_on_time(ctx: Context) -> Iterator[Result]:
+    sightings, _ = signing_history(ctx)
+    since = pd.Timestamp(ctx.now) - pd.Timedelta(days=LOOKBACK_DAYS)
+    recent = sightings[
+        (sightings["observed_at"] >= since) & (sightings["observed_at"] <= pd.Timestamp(ctx.now))
+    ]
+    of = zone_rows(recent)
+
+    def decide(ev: Evidence) -> Result:
+        rows = of(ev.zone)
+        runs = sorted({(r["observed_at"], r["run_id"]) for r in rows})
+        ref = f"signature_history[{ev.zone}]: {len(runs)} run(s) since {since:%Y-%m-%d}"
+        if len(runs) < 2:
+            detail = (
+                f"{len(runs)} run(s) of the last {LOOKBACK_DAYS:g} days saw the zone's "
+                "signatures: re-signing is judged across at least two"
+            )
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+        policy = _policy(ctx, ev, ref)
+        if isinstance(policy, Result):
+            return policy
+        used = max(policy.signature_validity_days - policy.signature_refresh_days, 0.0)
+        late = late_signatures(rows, used, VALIDITY_SLACK_DAYS)
+        if late:
+            # one line per signing (the signatures of one inception seen late in the same
+            # runs at the same servers), naming the RRsets and keys
+            events: dict[tuple, list] = {}
+            for s in late:
+                seen_in = tuple(run for run, _, _ in s.runs)
+                events.setdefault((s.inception, s.due, seen_in, s.servers), []).append(s)
+            shown = [
+                f"{listing(f'{s.covered_type} {s.owner}' for s in sigs)} signed "
+                f"{inception:%Y-%m-%d %H:%M} by key(s) {listing(s.key_tag for s in sigs)} (due "
+                f"by {due:%Y-%m-%d}) still served at {servers.replace(';', ', ')} in run(s) "
+                + listing(f"{run} ({at:%Y-%m-%d}, {age:.1f} days)" for run, at, age in sigs[0].runs)
+                for (inception, due, _, servers), sigs in events.items()
+            ]
+            why = [f"{ref}; {line}" for line in shown]
+            params = {"policy": policy.name, "used": used, "late": "; ".join(shown[:3])
+                      + (f"; and {len(shown) - 3} more" if len(shown) > 3 else "")}  # fmt: skip
+            return ev.result(why, params, "", ref)
+        # a pass covers the latest runs no further apart than `used` (a signature late
+        # between two runs further apart could be replaced before the second saw it)
+        k = len(runs) - 1
+        while k > 0 and _days(runs[k][0] - runs[k - 1][0]) <= used:
+            k -= 1
+        gap = ""
+        if k > 0:
+            (a_at, a_run), (b_at, b_run) = runs[k - 1], runs[k]
+            gap = (
+                f"runs {a_run} and {b_run} are {_days(b_at - a_at):.1f} days apart, more than "
+                f"the {used:g} days policy {policy.name} lets a signature serve"
+            )
+        tail = runs[k:]
+        if len(tail) < 2:
+            detail = f"{gap}: a late refresh between them would go unseen"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+        since_at, since_run = tail[0]
+        soa = {r["inception"] for r in rows if r["covered_type"] == "SOA" and
+               r["observed_at"] >= since_at}  # fmt: skip
+        detail = (
+            f"{len(tail)} runs over {_days(tail[-1][0] - since_at):.1f} days since run "
+            f"{since_run} ({since_at:%Y-%m-%d}), {len(soa)} SOA signature inception(s) seen; "
+            f"none served past {used:g} days (policy {policy.name})"
+            + (f"; before them {gap}: not judged" if gap else "")
+        )
+        return Result(ev.zone, "pass", {"detail": detail}, ref)
+
+    yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)

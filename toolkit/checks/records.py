@@ -6,7 +6,8 @@ context of a full assessment (:func:`toolkit.assessment.assess.assess`) carries:
 * the record frames of :mod:`toolkit.inputs.governance` that exist — ``keys``, ``changes``,
   ``drills``, ``incidents``, ``registrars``, ``exceptions`` (a missing one: not evidenced);
 * the history frames of :mod:`toolkit.history.key_sets` — ``key_sets`` (every run up to
-  the assessed one) and ``key_changes``.
+  the assessed one) and ``key_changes`` — and of :mod:`toolkit.history.signing` —
+  ``signature_history`` (the runs of the last quarter) and ``cds_history`` (every run).
 
 Results about the whole portfolio rather than one zone (drills, policy review, roles) carry
 the zone :data:`PORTFOLIO`.
@@ -18,6 +19,7 @@ import pandas as pd
 
 from toolkit.checks.base import Context, Result, Row
 from toolkit.history.key_sets import KEY_SETS, key_set_changes, observed_key_sets
+from toolkit.history.signing import run_signing
 from toolkit.inputs.governance import RECORD_SPECS
 
 PORTFOLIO = "(portfolio)"
@@ -68,6 +70,16 @@ def key_sets(ctx: Context) -> pd.DataFrame:
     if z is None or r is None:
         return KEY_SETS.empty()
     return observed_key_sets(ctx.run_id or "run", pd.Timestamp(ctx.now), z, r)
+
+
+def signing_history(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The signatures seen and the CDS states per run (``signature_history``, ``cds_history``):
+    the context's history, else the run's own (one run, dated ``now``)."""
+    sig, cds = ctx.frame("signature_history"), ctx.frame("cds_history")
+    if sig is not None and cds is not None:
+        return sig, cds
+    own_sig, own_cds = run_signing(ctx.run_id or "run", pd.Timestamp(ctx.now), dict(ctx.frames))
+    return (own_sig if sig is None else sig), (own_cds if cds is None else cds)
 
 
 def key_changes(ctx: Context) -> pd.DataFrame:

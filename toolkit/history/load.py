@@ -12,7 +12,7 @@ manifest before DuckDB reads it (as ``Store.load`` does), so an altered run is r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ import pandas as pd
 from toolkit.errors import StoreError
 from toolkit.history.frames import RUNS
 from toolkit.schemas import ALL as SCHEMAS
+from toolkit.schemas import FrameSchema
 from toolkit.store.runs import Store, sha256_file
 
 DEFAULT_FRAMES = ("inventory", "zones", "records", "resolver_checks")
@@ -91,13 +92,15 @@ def load_history(
     zones: Sequence[str] | None = None,
     frames: Sequence[str] = DEFAULT_FRAMES,
     verify: bool = True,
+    columns: Mapping[str, Sequence[str]] | None = None,
 ) -> History:
     """Load the runs of ``workspace`` made in ``[since, until]`` (or those of ``run_ids``),
     keeping only ``zones`` when given, as one :class:`History`.
 
     Each frame of ``frames`` comes back with the columns of its schema in
     :mod:`toolkit.schemas` (dtypes cast), preceded by ``run_id`` and ``run_at``; a run without
-    that frame contributes no rows. With ``verify`` every file read is first checked against
+    that frame contributes no rows; ``columns`` limits a frame to some of its schema's columns
+    (only those are read from the files). With ``verify`` every file read is first checked against
     its manifest's SHA-256. Returns an empty history (no runs, empty frames) for an empty
     workspace. Raises StoreError for an unreadable manifest, an unknown format version, a
     missing or altered file, or an unknown run id.
@@ -118,62 +121,89 @@ def load_history(
     runs = runs_frame(manifests)
     at = dict(zip(runs["run_id"], runs["created_at"], strict=True))
     out: dict[str, pd.DataFrame] = {}
-    for name in frames:
-        files: dict[str, str] = {}
-        for m in manifests:
-            fname = f"{name}.parquet"
-            meta = m["files"].get(fname)
-            if meta is None:
-                continue
-            path = store.runs_dir / m["run_id"] / fname
-            if not path.is_file():
-                raise StoreError(
-                    f"run {m['run_id']}: file {fname} listed in the manifest is missing"
-                )
-            if verify and sha256_file(path) != meta["sha256"]:
-                raise StoreError(
-                    f"run {m['run_id']}: {fname} does not match the SHA-256 in its manifest "
-                    "(the evidence was altered)"
-                )
-            files[str(path)] = m["run_id"]
-        out[name] = _read(name, files, at, zones)
+    con = _Connection()  # one DuckDB connection for every frame (~30 ms each to open)
+    try:
+        for name in frames:
+            files: dict[str, str] = {}
+            for m in manifests:
+                fname = f"{name}.parquet"
+                meta = m["files"].get(fname)
+                if meta is None:
+                    continue
+                path = store.runs_dir / m["run_id"] / fname
+                if not path.is_file():
+                    raise StoreError(
+                        f"run {m['run_id']}: file {fname} listed in the manifest is missing"
+                    )
+                if verify and sha256_file(path) != meta["sha256"]:
+                    raise StoreError(
+                        f"run {m['run_id']}: {fname} does not match the SHA-256 in its manifest "
+                        "(the evidence was altered)"
+                    )
+                files[str(path)] = m["run_id"]
+            out[name] = _read(con, name, files, at, zones, (columns or {}).get(name))
+    finally:
+        con.close()
     return History(runs, out)
 
 
+class _Connection:
+    """A DuckDB connection opened on first use (an empty history opens none)."""
+
+    def __init__(self) -> None:
+        self._con: Any = None
+
+    def get(self) -> Any:
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect()
+            self._con.execute("SET TimeZone = 'UTC'")
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
 def _read(
+    connection: _Connection,
     name: str,
     files: dict[str, str],
     at: dict[str, pd.Timestamp],
     zones: Sequence[str] | None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     schema = SCHEMAS.get(name)
+    if schema is not None and columns is not None:
+        schema = FrameSchema(
+            schema.name, schema.description, tuple(c for c in schema.columns if c.name in columns)
+        )
     if not files:
         base = schema.empty() if schema is not None else pd.DataFrame()
         return _with_run(base, pd.Series([], dtype="string"), at)
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(
-            "CREATE TEMP TABLE run_files AS SELECT * FROM (VALUES "
-            + ", ".join(["(?, ?)"] * len(files))
-            + ") AS t(filename, run_id)",
-            [v for item in files.items() for v in item],
-        )
-        where = ""
-        params: list[Any] = [list(files)]
-        if zones is not None and schema is not None and "zone" in schema.names:
-            where = "WHERE f.zone IN (SELECT unnest(?))"
-            params.append(list(zones))
-        df = con.execute(
-            "SELECT r.run_id, f.* EXCLUDE (filename) "
-            "FROM read_parquet(?, union_by_name = true, filename = true) AS f "
-            f"JOIN run_files AS r USING (filename) {where}",
-            params,
-        ).df()
-    finally:
-        con.close()
+    con = connection.get()
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE run_files AS SELECT * FROM (VALUES "
+        + ", ".join(["(?, ?)"] * len(files))
+        + ") AS t(filename, run_id)",
+        [v for item in files.items() for v in item],
+    )
+    where = ""
+    params: list[Any] = [list(files)]
+    if zones is not None and schema is not None and "zone" in schema.names:
+        where = "WHERE f.zone IN (SELECT unnest(?))"
+        params.append(list(zones))
+    picked = "f.* EXCLUDE (filename)"
+    if columns is not None:
+        picked = ", ".join(f'f."{c}"' for c in columns)
+    df = con.execute(
+        f"SELECT r.run_id, {picked} "
+        "FROM read_parquet(?, union_by_name = true, filename = true) AS f "
+        f"JOIN run_files AS r USING (filename) {where}",
+        params,
+    ).df()
     run_id = df.pop("run_id").astype("string")
     if schema is not None:
         df = schema.cast(df)
