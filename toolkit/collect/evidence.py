@@ -12,7 +12,6 @@ answer); nothing here does I/O or reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import dns.dnssec
@@ -36,6 +35,7 @@ from toolkit.collect.sigstatus import (
     key_tag,
     make_ds,
 )
+from toolkit.collect.transport import find_rrset
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import ProbeResult, ZoneEvidence
 
@@ -46,15 +46,6 @@ _EVIDENCE = ("nameservers", "dnskeys", "signatures", "ds_matches", "cds", "denia
 def zone_text(name: dns.name.Name) -> str:
     """A zone name as the frames write it: no trailing dot, "." for the root."""
     return "." if name == dns.name.root else name.to_text(omit_final_dot=True)
-
-
-def _find(
-    section: Iterable[dns.rrset.RRset], name: dns.name.Name, rdtype: int, covers: int = 0
-) -> dns.rrset.RRset | None:
-    for rrset in section:
-        if rrset.name == name and rrset.rdtype == rdtype and rrset.covers == covers:
-            return rrset
-    return None
 
 
 def _authoritative(r: dns.message.Message | None) -> bool:
@@ -278,9 +269,9 @@ def _transport_columns(results: dict[str, ProbeResult]) -> dict[str, Any]:
         if r is None or not _authoritative(r.response):
             continue
         rdtype = dns.rdatatype.from_text(qtype)
-        if _find(r.response.answer, r.probe.qname, rdtype) is None:
+        if find_rrset(r.response.answer, r.probe.qname, rdtype) is None:
             continue
-        carried.append(_find(r.response.answer, r.probe.qname, dns.rdatatype.RRSIG, rdtype))
+        carried.append(find_rrset(r.response.answer, r.probe.qname, dns.rdatatype.RRSIG, rdtype))
     if carried:  # a server that ignores DO strips them all; one missing RRSIG is the zone's
         out["do_rrsigs"] = any(sig is not None for sig in carried)
     return out
@@ -296,10 +287,10 @@ def _parent_server(
     ds_resp = ds_result.response if ds_result else None
     ns_resp = ns_result.response if ns_result else None
     zone = rows.ev.name
-    ds = _find(ds_resp.answer, zone, dns.rdatatype.DS) if ds_resp is not None else None
+    ds = find_rrset(ds_resp.answer, zone, dns.rdatatype.DS) if ds_resp is not None else None
     ns = None
     if ns_resp is not None:
-        ns = _find(ns_resp.authority, zone, dns.rdatatype.NS) or _find(
+        ns = find_rrset(ns_resp.authority, zone, dns.rdatatype.NS) or find_rrset(
             ns_resp.answer, zone, dns.rdatatype.NS
         )
     answered = (
@@ -324,7 +315,7 @@ def _parent_server(
         | _size_columns(results, "DS")
     )
     if ds is not None and ds_result is not None and rows.ev.parent is not None:
-        sigs = _find(ds_resp.answer, zone, dns.rdatatype.RRSIG, dns.rdatatype.DS)
+        sigs = find_rrset(ds_resp.answer, zone, dns.rdatatype.RRSIG, dns.rdatatype.DS)
         rows.sig_rows("parent", ds_result, ds, sigs, parent_keys, rows.ev.parent)
 
 
@@ -348,8 +339,8 @@ def _child_server(
         if r.probe.purpose == "apex" and _authoritative(r.response):
             rdtype = dns.rdatatype.from_text(qtype)
             answers[qtype] = (
-                _find(r.response.answer, zone, rdtype),
-                _find(r.response.answer, zone, dns.rdatatype.RRSIG, rdtype),
+                find_rrset(r.response.answer, zone, rdtype),
+                find_rrset(r.response.answer, zone, dns.rdatatype.RRSIG, rdtype),
             )
     soa = answers.get("SOA", (None, None))[0]
     keys = answers.get("DNSKEY", (None, None))[0]
@@ -429,7 +420,7 @@ def _denial_rows(
         return
     for rrset in resp.authority:
         if rrset.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3):
-            sigs = _find(resp.authority, rrset.name, dns.rdatatype.RRSIG, rrset.rdtype)
+            sigs = find_rrset(resp.authority, rrset.name, dns.rdatatype.RRSIG, rrset.rdtype)
             rows.sig_rows("child", r, rrset, sigs, keys, zone)
 
 
@@ -543,7 +534,7 @@ def _cds_rows(
         if r is None or not _authoritative(r.response):
             continue
         rdtype = dns.rdatatype.from_text(qtype)
-        rrset = _find(r.response.answer, zone, rdtype)
+        rrset = find_rrset(r.response.answer, zone, rdtype)
         if rrset is None:
             continue
         signed_by_ds = bool(_valid_signers(statuses.get(qtype, [])) & ds_keys) if ds_set else None

@@ -35,6 +35,7 @@ import dns.rdatatype
 import dns.rrset
 
 from toolkit.collect.denial import check_denial
+from toolkit.collect.transport import find_rrset
 from toolkit.collect.validate import Verdict, check_signatures
 
 ANSWERS = ("data", "cname", "nodata", "nxdomain", "referral", "error", "none")
@@ -63,15 +64,6 @@ def listed_names(zone: dns.name.Name, cell: str | None) -> tuple[dns.name.Name, 
         for rel in cell.split(";")
         if rel
     )
-
-
-def _find(
-    section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int, covers: int = 0
-) -> dns.rrset.RRset | None:
-    for rrset in section:
-        if rrset.name == name and rrset.rdtype == rdtype and rrset.covers == covers:
-            return rrset
-    return None
 
 
 def _rdata(rrset: dns.rrset.RRset) -> str:
@@ -111,10 +103,10 @@ def judge_name(
             )
         return NameAnswer("error", "indeterminate", "answer without the AA bit")
     rdtype = dns.rdatatype.from_text(qtype)
-    rrset = _find(response.answer, qname, rdtype)
+    rrset = find_rrset(response.answer, qname, rdtype)
     answer = "data"
     if rrset is None and rdtype != dns.rdatatype.CNAME:
-        rrset = _find(response.answer, qname, dns.rdatatype.CNAME)
+        rrset = find_rrset(response.answer, qname, dns.rdatatype.CNAME)
         answer = "cname"
     if rrset is None and response.answer:
         return NameAnswer("error", "indeterminate", "answer section without the name asked")
@@ -135,7 +127,7 @@ def judge_name(
         why = "the zone's status is indeterminate: no validated key set to judge with"
         return NameAnswer(answer, "indeterminate", why, ttl, rdata)
     if rrset is not None:
-        sigs = _find(response.answer, qname, dns.rdatatype.RRSIG, rrset.rdtype)
+        sigs = find_rrset(response.answer, qname, dns.rdatatype.RRSIG, rrset.rdtype)
         check = check_signatures(rrset, sigs, verdict.keys, zone, now)
         if check.ok:
             why = f"{dns.rdatatype.to_text(rrset.rdtype)} RRset validly signed by {zone}"

@@ -7,7 +7,7 @@ back as an :class:`Exchange` with ``error`` set, never as an exception.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +19,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 
 
 class Clock:
@@ -140,6 +141,17 @@ class Exchange:
             "error": self.error,
             "queried_at": self.queried_at,
         }
+
+
+def find_rrset(
+    section: Iterable[dns.rrset.RRset], name: dns.name.Name, rdtype: int, covers: int = 0
+) -> dns.rrset.RRset | None:
+    """The RRset of ``name`` and ``rdtype`` (an RRSIG set: the one covering ``covers``) in one
+    section of an answer, or None."""
+    for rrset in section:
+        if rrset.name == name and rrset.rdtype == rdtype and rrset.covers == covers:
+            return rrset
+    return None
 
 
 def make_query(

@@ -29,7 +29,14 @@ import dns.rrset
 
 from toolkit.collect.anchors import RootHints, TrustAnchor
 from toolkit.collect.plan import Probe, Server, ZonePlan, plan_zone, random_label
-from toolkit.collect.transport import Clock, Exchange, TransportConfig, make_query, send
+from toolkit.collect.transport import (
+    Clock,
+    Exchange,
+    TransportConfig,
+    find_rrset,
+    make_query,
+    send,
+)
 from toolkit.collect.validate import ChildData, ParentData, Verdict, judge_zone
 
 T = TypeVar("T")  # what a walk driver sends through
@@ -81,15 +88,6 @@ class _Lookup:
         return self.exchange.response if self.exchange else None
 
 
-def _rrset(
-    section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int, covers: int = 0
-) -> dns.rrset.RRset | None:
-    for rrset in section:
-        if rrset.name == name and rrset.rdtype == rdtype and rrset.covers == covers:
-            return rrset
-    return None
-
-
 def read_referral(
     child: dns.name.Name, r: dns.message.Message | None
 ) -> tuple[str, list[tuple[dns.name.Name, list[str]]]]:
@@ -100,9 +98,9 @@ def read_referral(
         return "no-response", []
     if r.rcode() == dns.rcode.NXDOMAIN:
         return "nxdomain", []
-    ns = _rrset(r.authority, child, dns.rdatatype.NS)
+    ns = find_rrset(r.authority, child, dns.rdatatype.NS)
     if ns is None and r.flags & dns.flags.AA:
-        ns = _rrset(r.answer, child, dns.rdatatype.NS)
+        ns = find_rrset(r.answer, child, dns.rdatatype.NS)
     if ns is None:
         return "not-a-zone", []
     glue: dict[dns.name.Name, list[str]] = {}
@@ -321,7 +319,7 @@ def answer_addresses(name: dns.name.Name, rdtype: str, r: dns.message.Message | 
     """The addresses of ``name`` in an answer to its ``rdtype`` (A or AAAA) query."""
     if r is None:
         return []
-    rrset = _rrset(r.answer, name, dns.rdatatype.from_text(rdtype))
+    rrset = find_rrset(r.answer, name, dns.rdatatype.from_text(rdtype))
     return [rd.address for rd in rrset or []]
 
 
@@ -471,7 +469,7 @@ def gate_passed(r: dns.message.Message | None, probe: Probe) -> bool:
     if r is None or r.rcode() != dns.rcode.NOERROR or not r.flags & dns.flags.AA:
         return False
     rdtype = dns.rdatatype.from_text(probe.qtype)
-    return _rrset(r.answer, probe.qname, rdtype) is not None
+    return find_rrset(r.answer, probe.qname, rdtype) is not None
 
 
 def parent_answer(
@@ -487,8 +485,8 @@ def parent_answer(
             return ParentData(answered=True, nxdomain=True), r.probe.server
         if resp.rcode() != dns.rcode.NOERROR:
             continue
-        ds = _rrset(resp.answer, name, dns.rdatatype.DS)
-        sigs = _rrset(resp.answer, name, dns.rdatatype.RRSIG, dns.rdatatype.DS)
+        ds = find_rrset(resp.answer, name, dns.rdatatype.DS)
+        sigs = find_rrset(resp.answer, name, dns.rdatatype.RRSIG, dns.rdatatype.DS)
         denial = [
             rrset
             for rrset in resp.authority
@@ -520,8 +518,8 @@ def child_data(name: dns.name.Name, server: Server, results: list[ProbeResult]) 
             data.answered = False
             return data
         rdtype = dns.rdatatype.from_text(qtype)
-        rrset = _rrset(r.answer, name, rdtype)
-        sigs = _rrset(r.answer, name, dns.rdatatype.RRSIG, rdtype)
+        rrset = find_rrset(r.answer, name, rdtype)
+        sigs = find_rrset(r.answer, name, dns.rdatatype.RRSIG, rdtype)
         if qtype == "SOA":
             data.answered = rrset is not None
             if not data.answered:
