@@ -142,22 +142,11 @@ def steal_share(before: list[int], after: list[int]) -> str:
 # -- memory ----------------------------------------------------------------------------------
 
 
-def _status_kb(pid: int, key: str) -> int:
+def _status_kb(pid: int, key: str, file: str = "status") -> int:
+    """A kB field of ``/proc/PID/<file>`` (0 when the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
             if line.startswith(key):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def _pss_kb(pid: int) -> int:
-    """Proportional set size of a process (kB): its private pages plus its share of each page
-    it shares (0 when it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
@@ -224,7 +213,8 @@ class MemorySampler(threading.Thread):
             total = sum(_status_kb(p, "VmRSS:") for p in pids)
             if total > self.peak_sum_kb:
                 self.peak_sum_kb, self.peak_processes = total, len(pids)
-            self.peak_pss_kb = max(self.peak_pss_kb, sum(_pss_kb(p) for p in pids))
+            pss = sum(_status_kb(p, "Pss:", "smaps_rollup") for p in pids)
+            self.peak_pss_kb = max(self.peak_pss_kb, pss)
             for p in pids:
                 self.hwm[p] = max(self.hwm.get(p, 0), _status_kb(p, "VmHWM:"))
                 self._cpu[p] = max(self._cpu.get(p, 0), _cpu_ticks(p))
