@@ -41,6 +41,7 @@ import pandas as pd
 from toolkit import __version__
 from toolkit.assessment.headline import STATUSES
 from toolkit.errors import ReportError
+from toolkit.reports import templates
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.store.runs import Run
@@ -449,10 +450,7 @@ def notice_html(title: str, text: str, *, kind: str = "not-evidenced") -> str:
     says so rather than inventing). ``kind``: not-evidenced, info or warning."""
     if kind not in ("not-evidenced", "info", "warning"):
         raise ValueError(f"notice kind {kind!r}")
-    return (
-        f'<div class="notice notice-{kind}"><p class="notice-title">{_e(title)}</p>'
-        f"<p>{_e(text)}</p></div>"
-    )
+    return str(templates.render("common/notice.html.j2", title=title, text=text, kind=kind))
 
 
 def _cell(value: Any, default: str = "") -> str:
