@@ -21,7 +21,16 @@ from toolkit.checks.base import Result
 from toolkit.checks.evidence import SIGNED, Evidence, each_zone
 from toolkit.errors import InputError
 from toolkit.inputs.policy import PolicySet, SigningPolicy, load_policies
-from toolkit.schemas import CDS, DENIAL, DNSKEYS, DS_MATCHES, INVENTORY, NAMESERVERS, SIGNATURES
+from toolkit.schemas import (
+    CDS,
+    DENIAL,
+    DNSKEYS,
+    DS_MATCHES,
+    INVENTORY,
+    NAMESERVERS,
+    RECORDS,
+    SIGNATURES,
+)
 from toolkit.schemas import ZONES as ZONES_SCHEMA
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -53,6 +62,11 @@ def healthy(zone: str) -> dict[str, list[dict]]:
         ],
         "cds": [],
         "denial": [],
+        "records": [
+            dict(zone=zone, owner_name=owner, rrtype="DS", ttl=86400, server=PARENT,
+                 source="parent", key_tag=KSK, algorithm=13, digest_type=2,
+                 rdata=f"{KSK} 13 2 ab"),
+        ],
     }  # fmt: skip
     for server in (S1, S2):
         out["nameservers"].append(
@@ -412,6 +426,9 @@ def context(evidence: dict[str, dict[str, list[dict]]], zone_rows: list[dict], p
         schema.name: schema.frame([r for ev in evidence.values() for r in ev[schema.name]])
         for schema in (NAMESERVERS, DNSKEYS, SIGNATURES, DS_MATCHES, CDS, DENIAL)
     }
+    frames["records"] = RECORDS.frame(
+        [r for ev in evidence.values() for r in ev.get("records", [])]
+    )
     frames["zones"] = ZONES_SCHEMA.frame(zone_rows)
     frames["inventory"] = INVENTORY.frame({"zone": r["zone"], "policy": "std"} for r in zone_rows)
     policies = PolicySet({"std": POLICY}, "std") if policies is None else policies
@@ -842,7 +859,15 @@ def test_policy_against_practice_names_each_deviation():
     nsec3 = healthy("nsec3.test")
     for r in nsec3["denial"]:
         r.update(kind="nsec3", iterations=0, salt="", opt_out=True)
-    out = _practice({"ttl.test": ttl, "sha384.test": sha384, "nsec3.test": nsec3})
+    ds_ttl = healthy("dsttl.test")
+    ds_ttl["records"].append(ds_ttl["records"][0] | {"server": "192.0.2.9", "ttl": 3600})
+    out = _practice(
+        {"ttl.test": ttl, "sha384.test": sha384, "nsec3.test": nsec3, "dsttl.test": ds_ttl}
+    )
+    row = out.loc[("dsttl.test", "ds_ttl_matches_policy")]
+    assert row["status"] == "fail"
+    assert row["message"] == "DS TTL 3600 s at parent server(s) 192.0.2.9; policy std states 86400 s."
+    assert "192.0.2.9: TTL 3600 vs 86400" in row["evidence"] and PARENT not in row["evidence"]
     row = out.loc[("ttl.test", "dnskey_ttl_matches_policy")]
     assert row["status"] == "fail"
     assert row["message"] == f"DNSKEY TTL 86400 s at {S2}; policy std states 3600 s."
@@ -858,7 +883,29 @@ def test_policy_against_practice_names_each_deviation():
         ("ttl.test", "dnskey_ttl_matches_policy"),
         ("sha384.test", "ds_digest_types_in_policy"),
         ("nsec3.test", "denial_matches_policy"),
+        ("dsttl.test", "ds_ttl_matches_policy"),
     ])  # fmt: skip
+
+
+def test_ds_ttl_is_judged_against_the_policy_and_never_passed_unseen():
+    """RFC 7583 §3.3.2 timing rests on the parent's DS TTL: the policy's ds_ttl passes, another
+    fails; a DS the records frame does not hold (a run without it) is indeterminate, and a zone
+    without DS not applicable."""
+    short = SigningPolicy("std", "", (13,), 90, 365, 5.0, ds_ttl=3600)
+    out = _practice({"a.test": healthy("a.test")}, policies=PolicySet({"std": short}, "std"))
+    row = out.loc[("a.test", "ds_ttl_matches_policy")]
+    assert row["status"] == "fail" and "DS TTL 86400 s" in row["message"]
+    ok = _practice({"a.test": healthy("a.test")}).loc[("a.test", "ds_ttl_matches_policy")]
+    assert ok["status"] == "pass"
+    assert ok["message"] == f"DS TTL 86400 s at {PARENT} as policy std states"
+    unseen = healthy("unseen.test")
+    unseen["records"] = []
+    out = _practice({"unseen.test": unseen})
+    assert out.loc[("unseen.test", "ds_ttl_matches_policy"), "status"] == "indeterminate"
+    island = healthy("island.test")
+    island["ds_matches"], island["records"] = [], []
+    out = _practice({"island.test": island}, [zrow("island.test", has_ds=False)])
+    assert out.loc[("island.test", "ds_ttl_matches_policy"), "status"] == "not_applicable"
 
 
 def test_nsec3_opt_out_is_judged_by_what_the_policy_allows():

@@ -12,7 +12,7 @@ The algorithms and the key scheme are compared by :mod:`toolkit.checks.keys`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 
@@ -80,6 +80,61 @@ def dnskey_ttl_matches_policy(ctx: Context) -> Iterator[Result]:
         return ev.result(why, params, passed, key_ref(judged[0]))
 
     yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)
+
+
+def _parent_ds(ctx: Context) -> Callable[[str], list[Row]]:
+    """The parent's DS records of the run's ``records`` frame (source ``parent``), by zone: the
+    TTL each parent server serves the DS RRset with (``ds_matches`` holds no TTL)."""
+    records = ctx.frame("records")
+    if records is None:
+        return zone_rows(None)
+    ds = records[(records["rrtype"] == "DS") & (records["source"] == "parent")]
+    return zone_rows(ds[["zone", "server", "ttl", "key_tag", "algorithm", "digest_type"]])
+
+
+@check(
+    id="ds_ttl_matches_policy",
+    title="DS TTL at the parent as the signing policy states",
+    severity="low",
+    pillar="technical",
+    description="Every parent server serves the zone's DS RRset with the TTL the signing "
+    "policy states (ds_ttl).",
+    risk="A KSK rollover (RFC 7583 §3.3) waits on the DS TTL: after the parent publishes the "
+    "new DS, the old KSK may go only once every cache has dropped the old DS set. With a DS TTL "
+    "longer than the one the rollover plan assumes, the old key is removed while resolvers "
+    "still hold a DS set that points only at it, and the zone turns bogus for them; the parent "
+    "(registry) sets this TTL, so it drifts without the zone's operator changing anything.",
+    remediation="Ask the registrar or registry which DS TTL it publishes and record it in the "
+    "policy's ds_ttl, then re-derive the KSK rollover waiting times from it (RFC 7583 §3.3.2); "
+    "the zone's operator cannot change the parent's TTL, only plan around it.",
+    references=("RFC 7583 §3.3.2", "RFC 6781 §4.1.2", "RFC 6841 §4.6"),
+    message="DS TTL {ttls} s at parent server(s) {servers}; policy {policy} states {expected} s.",
+)
+def ds_ttl_matches_policy(ctx: Context) -> Iterator[Result]:
+    parent_ds = _parent_ds(ctx)
+
+    def decide(ev: Evidence) -> Result:
+        ref = f"records[{ev.zone} DS, parent]"
+        judged = [r for r in parent_ds(ev.zone) if r["ttl"] is not None]
+        if not judged:
+            detail = "the parent's DS TTL was not recorded (no DS record row): not evidenced"
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+        policy = _policy(ctx, ev, ref)
+        if isinstance(policy, Result):
+            return policy
+        bad = {(r["server"], r["ttl"]) for r in judged if r["ttl"] != policy.ds_ttl}
+        why = [f"{ref} at {server}: TTL {ttl} vs {policy.ds_ttl}" for server, ttl in sorted(bad)]
+        params = {
+            "ttls": listing(ttl for _, ttl in bad),
+            "servers": listing(server for server, _ in bad),
+            "policy": policy.name,
+            "expected": policy.ds_ttl,
+        }
+        servers = listing(r["server"] for r in judged)
+        passed = f"DS TTL {policy.ds_ttl} s at {servers} as policy {policy.name} states"
+        return ev.result(why, params, passed, ref)
+
+    yield from each_zone(ctx, ["ds_matches"], (_ds_scope, Evidence.unprobed), decide)
 
 
 def _ds_scope(ev: Evidence) -> Result | None:

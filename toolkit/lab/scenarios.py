@@ -59,6 +59,7 @@ LAB_POLICY = {
     "ksk_lifetime_days": 365,
     "min_rrsig_validity_days": 5.0,
     "signature_validity_days": 30.0,  # the lab signs for 30 days (recipes.NORMAL_WINDOW)
+    "ds_ttl": 3600,  # the lab's test. zone serves every DS with zones.TTL
     "key_scheme": "split",
 }
 """The signing policy the scenarios' ``expected_failures`` assume (fields of SigningPolicy)."""
