@@ -23,7 +23,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from toolkit.checks import Context, cds, consistency, default_registry, keys, names, signatures
+from toolkit.checks import (
+    Context,
+    Registry,
+    cds,
+    consistency,
+    default_registry,
+    keys,
+    names,
+    signatures,
+)
 from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect
 from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.inputs.portfolio import Portfolio
@@ -492,3 +501,40 @@ def test_signature_validity_against_the_lab_policy(audit):
     assert f[("alg-ed25519.test", check)] == "pass"
     assert f[("long-validity.test", check)] == "fail"
     assert f[("shop.test", check)] == "fail"  # the expiring scenario: signed for 3 days
+
+
+def test_ds_ttl_against_the_lab_policy_and_a_policy_variant(audit, lab):
+    """The lab's parent (test.) serves every DS with a TTL of 3600 s, which LAB_POLICY states:
+    every zone with a DS passes ``ds_ttl_matches_policy`` (and it is in the healthy-shapes
+    test's "no low failure" too). The same evidence judged under a policy variant stating the
+    86400 s many TLDs use fails at every DS-holding zone, naming the parent server: the
+    finding an auditor gets when the registry's TTL is not the one the rollover plan assumes
+    (RFC 7583 §3.3.2). Zones without a DS are not applicable. The collector records the DS
+    RRset from every parent server asked."""
+    from toolkit.checks import practice
+
+    rec = audit["records"]
+    ds = rec[(rec["rrtype"] == "DS") & (rec["source"] == "parent")]
+    assert set(ds["ttl"]) == {3600}
+    ns = audit["nameservers"]
+    parents = set(ns.loc[(ns["zone"] == "corp.test") & (ns["side"] == "parent"), "server"])
+    assert set(ds.loc[ds["zone"] == "corp.test", "server"]) == parents
+    f = audit["findings"]
+    judged = f[f["check_id"] == "ds_ttl_matches_policy"].set_index("zone")["status"]
+    with_ds = set(ds["zone"]) & set(audit["zones"]["zone"])  # not the chain above (test.)
+    assert {"corp.test", "alg-ed25519.test", "ds-sha384-only.test"} <= with_ds
+    assert set(judged[list(with_ds)]) == {"pass"}
+    assert judged["brand.test"] == "not_applicable"  # the island: signed, no DS
+    registry = Registry()
+    for c, func in practice.CHECKS:
+        if c.id == "ds_ttl_matches_policy":
+            registry.register(c, func)
+    variant = SigningPolicy("lab", "", **(LAB_POLICY | {"ds_ttl": 86400}))
+    ctx = Context(audit, PolicySet({"lab": variant}, "lab"), datetime.now(UTC))
+    out = registry.run(ctx).set_index("zone")
+    assert set(out.loc[list(with_ds), "status"]) == {"fail"}
+    assert out.loc["corp.test", "message"] == (
+        f"DS TTL 3600 s at parent server(s) {', '.join(sorted(parents))}; policy lab states "
+        "86400 s."
+    )
+    assert set(out.drop(index=list(with_ds))["status"]) <= {"not_applicable", "indeterminate"}
