@@ -5,6 +5,7 @@ hand-built sequences of runs; one on real stored runs (the demo history on the l
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -282,3 +283,85 @@ def test_signing_history_of_the_demo_runs_on_the_lab(lab, tmp_path):
     pending = f.loc[("cds-pending.test", "cds_pending_not_stale")]
     assert pending["status"] == "fail" and f"since run {ids[0]} " in pending["message"]
     assert f.loc[("corp.test", "cds_pending_not_stale"), "status"] == "not_applicable"
+    # the demo rolls corp.test's ZSK by pre-publication, as the sample policy states; the
+    # other two roll no key: never a pass without a rollover seen
+    method = f.loc[("corp.test", "rollover_method_matches_policy")]
+    assert method["status"] == "pass", method["message"]
+    assert "ZSK rollover" in method["message"] and "pre-publication" in method["message"]
+    for zone in ("events.test", "cds-pending.test"):
+        assert f.loc[(zone, "rollover_method_matches_policy"), "status"] == "indeterminate"
+    # the same runs under a policy stating double-signature: the rollovers are named
+    from toolkit.checks import Context
+    from toolkit.inputs.policy import PolicySet
+
+    std = a.portfolio.policies.get(None)
+    assert std is not None
+    variant = PolicySet({std.name: replace(std, zsk_rollover_method="double-signature")}, std.name)
+    reg = Registry()
+    for c, func in practice.CHECKS:
+        if c.id == "rollover_method_matches_policy":
+            reg.register(c, func)
+    out = reg.run(Context(a.frames, variant, now, today)).set_index("zone")
+    assert out.loc["corp.test", "status"] == "fail"
+    assert ": pre-publication" in out.loc["corp.test", "message"]
+
+
+def _rollover_ctx(zone: str, rollovers: list[dict]):
+    from toolkit.history.frames import ROLLOVERS
+
+    ctx = context({zone: healthy(zone)}, [zrow(zone)])
+    frames = dict(ctx.frames)
+    frames["rollovers"] = ROLLOVERS.frame(rollovers)
+    return type(ctx)(frames, ctx.policies, NOW, "run")
+
+
+def _rollover(zone, kind, method, old, new, days_ago):
+    return dict(zone=zone, kind=kind, method=method, old_key_tag=old, new_key_tag=new,
+                started_at=NOW - timedelta(days=days_ago), status="completed")  # fmt: skip
+
+
+def _method(ctx):
+    reg = Registry()
+    for c, func in practice.CHECKS:
+        if c.id == "rollover_method_matches_policy":
+            reg.register(c, func)
+    return reg.run(ctx).set_index(["zone", "check_id"]).xs("rollover_method_matches_policy", level=1)
+
+
+def test_rollover_method_is_judged_from_the_rollovers_seen_across_runs():
+    """POLICY states the defaults: ZSK pre-publication, KSK double-DS (RFC 6781 §4.1.1/2)."""
+    ok = _method(_rollover_ctx("ok.test", [
+        _rollover("ok.test", "zsk", "pre-publication", 1, 2, 90),
+        _rollover("ok.test", "ksk", "double-ds", 3, 4, 30),
+        _rollover("ok.test", "zsk", "unobserved", 2, 5, 5),
+        _rollover("ok.test", "algorithm", "unobserved", 4, 6, 2),
+    ]))  # fmt: skip
+    row = ok.loc["ok.test"]
+    assert row["status"] == "pass"
+    assert "2 rollover(s) by the method policy std states" in row["message"]
+    assert "and 1 whose steps fell between runs, not judged" in row["message"]
+    bad = _method(_rollover_ctx("bad.test", [
+        _rollover("bad.test", "zsk", "double-signature", 1, 2, 90),
+        _rollover("bad.test", "csk", "double-ksk", 3, 4, 30),
+        _rollover("bad.test", "zsk", "pre-publication", 2, 5, 5),
+    ]))  # fmt: skip
+    row = bad.loc["bad.test"]
+    assert row["status"] == "fail"
+    started = f"{NOW - timedelta(days=90):%Y-%m-%d}"
+    assert f"ZSK rollover 1 -> 2 started {started}: double-signature" in row["message"]
+    assert "CSK rollover 3 -> 4" in row["message"] and "-> 5" not in row["message"]
+    assert "(ZSK pre-publication, KSK double-ds)" in row["message"]
+
+
+def test_rollover_method_without_a_rollover_judged_is_never_passed():
+    none = _method(_rollover_ctx("none.test", []))
+    assert none.loc["none.test", "status"] == "indeterminate"
+    assert "no ZSK, KSK or CSK rollover" in none.loc["none.test", "message"]
+    unseen = _method(_rollover_ctx("u.test", [_rollover("u.test", "zsk", "unobserved", 1, 2, 9)]))
+    assert unseen.loc["u.test", "status"] == "indeterminate"
+    algo = _method(
+        _rollover_ctx("a.test", [_rollover("a.test", "algorithm", "double-ds", 1, 2, 9)])
+    )
+    assert algo.loc["a.test", "status"] == "indeterminate"
+    single = _method(context({"s.test": healthy("s.test")}, [zrow("s.test")]))  # one run
+    assert single.loc["s.test", "status"] == "indeterminate"

@@ -28,7 +28,9 @@ from toolkit.assessment.frameworks import Framework, load_frameworks, rollup
 from toolkit.assessment.maturity import Maturity, score
 from toolkit.checks import Context, check_ids, default_registry
 from toolkit.errors import InputError
+from toolkit.history import rollover_window
 from toolkit.history.key_sets import key_set_changes, load_key_history
+from toolkit.history.rollover import load_rollovers
 from toolkit.history.signing import LOOKBACK_DAYS, load_signing_history
 from toolkit.inputs.governance import GovernanceRecords, load_records
 from toolkit.inputs.portfolio import Portfolio, load_portfolio
@@ -50,7 +52,8 @@ class Assessment:
     (scores,
     indicators, evidence, gates); ``frames`` — every frame the checks read (run, inventory,
     records, ``key_sets`` and ``key_changes`` of the history, ``signature_history`` and
-    ``cds_history`` of :mod:`toolkit.history.signing`).
+    ``cds_history`` of :mod:`toolkit.history.signing`, ``rollovers`` of
+    :mod:`toolkit.history.rollover`).
     """
 
     run_id: str
@@ -202,6 +205,7 @@ def assess(
         "key_changes": key_set_changes(key_sets),
         "signature_history": sightings,
         "cds_history": cds_states,
+        "rollovers": load_rollovers(store, run_id, rollover_window(portfolio.policies)),
     }
     findings = default_registry().run(Context(frames, portfolio.policies, now, run_id))
     fws = load_frameworks(frameworks)

@@ -29,6 +29,7 @@ from toolkit.checks.evidence import (
     zone_policy,
 )
 from toolkit.checks.records import signing_history
+from toolkit.history.rollover import rollover_methods
 from toolkit.history.signing import LOOKBACK_DAYS, late_signatures
 from toolkit.inputs.policy import SigningPolicy
 
@@ -406,5 +407,74 @@ def signatures_refreshed_on_time(ctx: Context) -> Iterator[Result]:
             + (f"; before them {gap}: not judged" if gap else "")
         )
         return Result(ev.zone, "pass", {"detail": detail}, ref)
+
+    yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)
+
+
+@check(
+    id="rollover_method_matches_policy",
+    title="Key rollovers done by the method the signing policy states",
+    severity="low",
+    pillar="technical",
+    description="Across the stored runs, every ZSK rollover whose steps the runs showed used "
+    "the policy's zsk_rollover_method (pre-publication: the new key published idle before it "
+    "signs; double-signature: both keys sign for a while), and every KSK or CSK rollover the "
+    "policy's ksk_rollover_method (double-ds: the new DS at the parent before the new key is "
+    "published; double-ksk: the new key published before its DS; double-rrset: both at once). "
+    "A rollover whose steps fell between two runs is not judged; with no rollover seen, or "
+    "none judged: indeterminate. Algorithm rollovers (RFC 6781 §4.1.4) are not judged here.",
+    risk="The waiting times of a rollover (RFC 7583 §3) are derived for one method: a rollover "
+    "done another way than the policy and its runbook plan waits on other TTLs than the ones "
+    "computed, and its steps were not the ones the change record approved — the procedure the "
+    "organisation documented is not the one its operators (or signer) follow.",
+    remediation="Find out why the rollover named was done by another method (a signer "
+    "default such as a KASP/policy setting, a manual emergency roll, a registrar's process) and "
+    "either configure the signer to the policy's method or amend the policy, its runbook and "
+    "its timings through change control.",
+    references=("RFC 6781 §4.1.1", "RFC 6781 §4.1.2", "RFC 7583 §3", "RFC 6841 §4.6"),
+    message="Rollover(s) not by the method policy {policy} states ({expected}): {wrong}.",
+)
+def rollover_method_matches_policy(ctx: Context) -> Iterator[Result]:
+    history = ctx.frame("rollovers")
+    of = zone_rows(history)
+
+    def decide(ev: Evidence) -> Result:
+        ref = f"rollovers[{ev.zone}]"
+        if history is None:
+            detail = (
+                "no rollover history in this context (an assessment of stored runs carries it): "
+                "the method is judged across runs"
+            )
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+        policy = _policy(ctx, ev, ref)
+        if isinstance(policy, Result):
+            return policy
+        verdicts = rollover_methods(of(ev.zone), policy)
+        ref = f"{ref}: {len(verdicts)} ZSK/KSK/CSK rollover(s)"
+        judged = [v for v in verdicts if v.judged]
+        if not judged:
+            detail = (
+                "no ZSK, KSK or CSK rollover in the stored runs: the method cannot be judged"
+                if not verdicts
+                else f"{len(verdicts)} rollover(s) seen, but their steps fell between runs: "
+                "the method was not observed"
+            )
+            return Result(ev.zone, "indeterminate", {"detail": detail}, ref)
+        wrong = [v for v in judged if not v.matches]
+        why = [f"{ref}; {v.text()}, policy {policy.name} states {v.expected}" for v in wrong]
+        params = {
+            "policy": policy.name,
+            "expected": f"ZSK {policy.zsk_rollover_method}, KSK {policy.ksk_rollover_method}",
+            "wrong": "; ".join(v.text() for v in wrong[:5])
+            + (f"; and {len(wrong) - 5} more" if len(wrong) > 5 else ""),
+        }
+        unobserved = len(verdicts) - len(judged)
+        passed = (
+            f"{len(judged)} rollover(s) by the method policy {policy.name} states: "
+            + "; ".join(v.text() for v in judged[-3:])
+            + (f" (and {unobserved} whose steps fell between runs, not judged)" if unobserved
+               else "")
+        )  # fmt: skip
+        return ev.result(why, params, passed, ref)
 
     yield from each_zone(ctx, ["dnskeys"], SIGNED, decide)

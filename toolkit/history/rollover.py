@@ -36,7 +36,9 @@ from typing import Any
 import pandas as pd
 
 from toolkit.history.frames import FAULTS, ROLLOVERS, TIMELINE
-from toolkit.history.snapshots import Key, Snapshot, by_zone
+from toolkit.history.snapshots import Key, Snapshot, by_zone, snapshots
+from toolkit.inputs.policy import SigningPolicy
+from toolkit.store.runs import Store
 
 DEFAULT_WINDOW_DAYS = 30.0
 
@@ -288,6 +290,88 @@ def rollovers_from_snapshots(
             )
     df = ROLLOVERS.frame(rows)
     return df.sort_values(["zone", "started_at"], kind="stable").reset_index(drop=True)
+
+
+def load_rollovers(
+    store: Store, until: str = "latest", window_days: float = DEFAULT_WINDOW_DAYS
+) -> pd.DataFrame:
+    """The rollovers (schema :data:`~toolkit.history.frames.ROLLOVERS`) seen across every
+    stored run up to and including run ``until`` that holds ``zones`` and ``records`` (a
+    damaged run is left out), read in one scan (hashes checked first). Raises StoreError when
+    ``until`` names no run or a run's files were altered."""
+    from toolkit.history.load import load_history, read_manifest
+
+    last = store.resolve(until)
+    listed = store.list_runs()
+    ids = list(listed["run_id"])
+    damaged = set(listed.loc[listed["status"].str.startswith("damaged"), "run_id"])
+    ids = [
+        r
+        for r in ids[: ids.index(last) + 1]
+        if r not in damaged
+        and {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
+    ]
+    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"))
+    if history["zones"].empty:
+        return ROLLOVERS.empty()
+    return rollovers_from_snapshots(snapshots(history["zones"], history["records"]), window_days)
+
+
+POLICY_METHOD = {"zsk": "zsk_rollover_method", "ksk": "ksk_rollover_method",
+                 "csk": "ksk_rollover_method"}  # fmt: skip
+"""The policy.yaml key a rollover of each kind is judged against (RFC 6781 §4.1.1 ZSK
+methods, §4.1.2 KSK methods). A CSK rollover changes the key the DS points at, so the DS side
+decides its method (RFC 7583 §3.3.4: double-DS, double-KSK or double-RRset, as for a KSK). An
+algorithm rollover follows its own procedure (RFC 6781 §4.1.4) and is not judged by them."""
+
+
+@dataclass(frozen=True)
+class MethodVerdict:
+    """One rollover judged against the method the policy states: ``seen`` is the method the
+    runs showed (``unobserved``: the steps fell between two runs, not judged)."""
+
+    kind: str
+    old_key_tag: int
+    new_key_tag: int
+    started_at: pd.Timestamp
+    seen: str
+    expected: str
+
+    @property
+    def judged(self) -> bool:
+        return self.seen != "unobserved"
+
+    @property
+    def matches(self) -> bool:
+        return self.seen == self.expected
+
+    def text(self) -> str:
+        return (
+            f"{self.kind.upper()} rollover {self.old_key_tag} -> {self.new_key_tag} started "
+            f"{self.started_at:%Y-%m-%d}: {self.seen}"
+        )
+
+
+def rollover_methods(rows: Iterable[dict[str, Any]], policy: SigningPolicy) -> list[MethodVerdict]:
+    """The rollovers of ``rows`` (plain rows of a ROLLOVERS frame, one zone's) that a policy
+    method applies to (:data:`POLICY_METHOD`), each with the method the runs showed and the
+    one ``policy`` states; oldest first."""
+    out = []
+    for r in rows:
+        key = POLICY_METHOD.get(str(r["kind"]))
+        if key is None:
+            continue
+        out.append(
+            MethodVerdict(
+                kind=str(r["kind"]),
+                old_key_tag=int(r["old_key_tag"]),
+                new_key_tag=int(r["new_key_tag"]),
+                started_at=pd.Timestamp(r["started_at"]),
+                seen=str(r["method"]),
+                expected=str(getattr(policy, key)),
+            )
+        )
+    return sorted(out, key=lambda v: (v.started_at, v.kind, v.new_key_tag))
 
 
 # --- timing faults ------------------------------------------------------------------------
