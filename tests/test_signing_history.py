@@ -325,7 +325,8 @@ def _method(ctx):
     for c, func in practice.CHECKS:
         if c.id == "rollover_method_matches_policy":
             reg.register(c, func)
-    return reg.run(ctx).set_index(["zone", "check_id"]).xs("rollover_method_matches_policy", level=1)
+    out = reg.run(ctx).set_index(["zone", "check_id"])
+    return out.xs("rollover_method_matches_policy", level=1)
 
 
 def test_rollover_method_is_judged_from_the_rollovers_seen_across_runs():
