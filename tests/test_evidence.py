@@ -623,3 +623,29 @@ def test_judge_name_follows_the_zone_status():
     referral.authority.append(dns.rrset.from_text("www.z.test.", 300, "IN", "NS", "ns.www.z.test."))
     judged = judge_name(z, name("www.z.test."), "A", referral, Verdict("secure", []), NOW)
     assert (judged.answer, judged.status) == ("referral", "indeterminate")
+
+
+def test_a_delegation_nsec_from_the_parent_side_denies_nothing_below_the_cut(tree):
+    """RFC 6840 §4.1 on the lab's signed test. zone: the NSEC at corp.test. (NS DS RRSIG NSEC,
+    no SOA) is the parent side of a zone cut. It still proves that island-like brand.test. has
+    no DS (the one type the parent answers for), but it must not deny a name below the cut
+    (x.corp.test. NXDOMAIN, which it covers in canonical order) nor another type at the cut
+    (corp.test. A): before, both were judged valid proofs."""
+    z = tree.zones["test."]
+    keys_ = z.get_rrset(z.origin, dns.rdatatype.DNSKEY)
+    below = respond(z, name("x.corp.test."), "A")
+    assert below.rcode() == dns.rcode.NXDOMAIN
+    check = check_denial(z.origin, name("x.corp.test."), 1, below, keys_, NOW)
+    assert (check.proof, check.kind) == ("invalid", "nsec")
+    assert check.why.startswith("RFC 6840 §4.1") and "cannot deny x.corp.test." in check.why
+    at_cut = respond(z, name("corp.test."), "A")
+    at_cut.answer = []
+    at_cut.authority = [x for x in at_cut.authority if x.rdtype != dns.rdatatype.NS]
+    at_cut.authority += [
+        x for x in respond(z, name("test."), "TYPE65280").authority if x.name == name("corp.test.")
+    ]
+    check = check_denial(z.origin, name("corp.test."), 1, at_cut, keys_, NOW)
+    assert check.proof == "invalid" and "cannot deny A at corp.test." in check.why, check.why
+    no_ds = respond(z, name("brand.test."), "DS")
+    check = check_denial(z.origin, name("brand.test."), dns.rdatatype.DS, no_ds, keys_, NOW)
+    assert (check.proof, check.kind) == ("valid", "nsec"), check.why

@@ -6,8 +6,10 @@ server and the DNSKEY RRset that server serves, and checks the NSEC (RFC 4035 §
 the right names, their type bitmaps do not hold the type asked, and each is signed by the zone
 with a signature that verifies at ``now``. A NODATA for a name that does not exist itself but
 is covered by a wildcard without the type asked (a wildcard NODATA, RFC 4035 §3.1.3.4 / RFC
-5155 §7.2.5) is checked as RFC 4035 §5.4 and RFC 5155 §8.7 say. It also reports the NSEC3
-parameters used (iterations, salt, opt-out), which RFC 9276 constrains.
+5155 §7.2.5) is checked as RFC 4035 §5.4 and RFC 5155 §8.7 say. An NSEC or NSEC3 from the
+parent side of a zone cut (NS set, SOA clear) is never taken to deny a name below the cut or a
+type other than DS at it (RFC 6840 §4.1). It also reports the NSEC3 parameters used
+(iterations, salt, opt-out), which RFC 9276 constrains.
 """
 
 from __future__ import annotations
@@ -60,6 +62,21 @@ def types_of(rdata: object) -> set[int]:
                 if byte & (0x80 >> bit):
                     out.add(window * 256 + i * 8 + bit)
     return out
+
+
+def parent_side(rdata: object) -> bool:
+    """An NSEC/NSEC3 from the parent side of a zone cut: NS set, SOA clear (RFC 6840 §4.1).
+    It MUST NOT be used to deny anything below the cut, nor any type at the cut but DS."""
+    present = types_of(rdata)
+    return dns.rdatatype.NS in present and dns.rdatatype.SOA not in present
+
+
+_CUT = "RFC 6840 §4.1: an NSEC/NSEC3 with NS set and SOA clear is the parent side of a zone cut"
+
+
+def _below_cut(owner: dns.name.Name, rdata: object, name: dns.name.Name) -> bool:
+    """``name`` lies strictly below the delegation ``owner`` whose NSEC ``rdata`` is."""
+    return name != owner and name.is_subdomain(owner) and parent_side(rdata)
 
 
 def _b32hex(raw: bytes) -> str:
@@ -186,11 +203,17 @@ def _nsec(
         present = types_of(match[0][0])
         if qtype in present or dns.rdatatype.CNAME in present:
             return DenialCheck("invalid", "the matching NSEC lists the type asked", "nsec")
+        if qtype != dns.rdatatype.DS and parent_side(match[0][0]):
+            why = f"{_CUT}: it cannot deny {dns.rdatatype.to_text(qtype)} at {qname}"
+            return DenialCheck("invalid", why, "nsec")
         return _proved(_signed(match[:1], sigs, zone, keys, now), "NSEC proves NODATA", kind="nsec")
     covering = [r for r in records if _nsec_covers(r.name, r[0].next, qname)]
     if not covering:
         return DenialCheck("invalid", f"no NSEC covers {qname}", "nsec")
     cover = covering[0]
+    if _below_cut(cover.name, cover[0], qname):
+        why = f"{_CUT}: the NSEC at {cover.name} cannot deny {qname} below it"
+        return DenialCheck("invalid", why, "nsec")
     encloser = max(_common(qname, cover.name), _common(qname, cover[0].next), key=len)
     wildcard = dns.name.Name((b"*", *encloser.labels))
     wild = [r for r in records if r.name == wildcard or _nsec_covers(r.name, r[0].next, wildcard)]
@@ -222,6 +245,9 @@ def _nsec_wildcard_nodata(
         why = f"{missing}, nor one covering it (a wildcard NODATA)"
         return DenialCheck("invalid", why, "nsec")
     cover = covering[0]
+    if _below_cut(cover.name, cover[0], qname):
+        why = f"{_CUT}: the NSEC at {cover.name} cannot deny {qname} below it"
+        return DenialCheck("invalid", why, "nsec")
     encloser = max(_common(qname, cover.name), _common(qname, cover[0].next), key=len)
     wildcard = dns.name.Name((b"*", *encloser.labels))
     what = f"wildcard NODATA: {wildcard}"
@@ -280,12 +306,18 @@ def _nsec3(
             encloser, next_closer = parent, candidate
             break
         candidate = parent
+    if encloser is not None and encloser != zone and parent_side(chain[h(encloser)][0]):
+        why = f"{_CUT}: the closest encloser {encloser} is a delegation, {qname} lies below it"
+        return DenialCheck("invalid", why, **params)
     if not nx:
         match = chain.get(h(qname))
         if match is not None:
             present = types_of(match[0])
             if qtype in present or dns.rdatatype.CNAME in present:
                 return DenialCheck("invalid", "the matching NSEC3 lists the type asked", **params)
+            if qtype != dns.rdatatype.DS and parent_side(match[0]):
+                why = f"{_CUT}: it cannot deny {dns.rdatatype.to_text(qtype)} at {qname}"
+                return DenialCheck("invalid", why, **params)
             sig = _signed([match], sigs, zone, keys, now)
             return _proved(sig, "NSEC3 proves NODATA", **params)
         # a wildcard NODATA (RFC 5155 §7.2.5, §8.7): the closest encloser proof for qname and
