@@ -1143,3 +1143,28 @@ def test_signature_validity_is_judged_by_the_longest_period_against_the_policy()
     assert nopolicy.loc[("ok.test", "signature_validity_matches_policy"), "status"] == (
         "indeterminate"
     )
+
+
+def test_nsec_and_nsec3_mixed_is_named_across_servers_and_within_one_answer():
+    """RFC 5155 §10.4 / §7.2: a zone denying with NSEC at one server and NSEC3 at another, or
+    one answer holding both (judged by either proof, so denial_proofs_valid passes it), is
+    named as such by denial_consistent_across_servers."""
+    across = healthy("across.test")
+    fault_denial_mixed(across)
+    one = healthy("one.test")
+    mixed_why = "NSEC and NSEC3 mixed in one response (RFC 5155 §7.2); NSEC proves NXDOMAIN"
+    where(one["denial"], server=S2, purpose="nxdomain")[0]["why"] = mixed_why
+    out = _status({"across.test": across, "one.test": one})
+    row = out.loc[("across.test", "denial_consistent_across_servers")]
+    assert row["status"] == "fail"
+    assert row["message"].startswith(
+        "Servers deny existence differently: NSEC and NSEC3 mixed across servers (RFC 5155 "
+        f"§10.4); {S1} nodata, {S1} nxdomain: NSEC; {S2} nodata"
+    ), row["message"]
+    row = out.loc[("one.test", "denial_consistent_across_servers")]
+    assert row["status"] == "fail"
+    assert row["message"] == (
+        f"Servers deny existence differently: NSEC and NSEC3 mixed in one answer at {S2} "
+        "nxdomain (RFC 5155 §7.2)."
+    )
+    assert out.loc[("one.test", "denial_proofs_valid"), "status"] == "pass"

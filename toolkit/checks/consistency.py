@@ -265,6 +265,10 @@ def _denial_shape(r: Row) -> str:
     return f"NSEC3 iterations {r['iterations'] or 0} salt {salt}{opt_out}"
 
 
+MIXED_IN_ONE = "NSEC and NSEC3 mixed in one response"
+"""How :mod:`toolkit.collect.denial` starts the ``why`` of an answer holding both methods."""
+
+
 def _denials(ev: Evidence) -> list[Row]:
     return [r for r in ev.rows("denial") if r["kind"] in ("nsec", "nsec3")]
 
@@ -275,7 +279,9 @@ def _denials(ev: Evidence) -> list[Row]:
     severity="medium",
     pillar="technical",
     description="Every denial answer of every server of the zone uses the same method: NSEC "
-    "everywhere, or NSEC3 with the same iterations, salt and opt-out flag everywhere.",
+    "everywhere, or NSEC3 with the same iterations, salt and opt-out flag everywhere; no answer "
+    "holds NSEC and NSEC3 records together (RFC 5155 §7.2: NSEC3 instead of NSEC). The finding "
+    "says when NSEC and NSEC3 are mixed, across servers or within one answer.",
     risk="Servers that deny with NSEC and NSEC3, or with NSEC3 chains of other parameters, serve "
     "different signed versions of the zone: a secondary that stopped transferring, or a change "
     "of denial method half rolled out. Which version a user gets depends on the server asked, "
@@ -295,11 +301,23 @@ def denial_consistent_across_servers(ctx: Context) -> Iterator[Result]:
         for r in rows:
             shapes.setdefault(_denial_shape(r), []).append(r)
         refs = "; ".join(f"{_denial_ref(r)}: {_denial_shape(r)}" for r in rows)
-        if len(shapes) > 1:
+        # a response holding both (toolkit.collect.denial judges it by either proof, and its
+        # why says so): one server mixing the methods in one answer
+        both = [r for r in rows if str(r["why"] or "").startswith(MIXED_IN_ONE)]
+        kinds = {r["kind"] for r in rows}
+        if len(shapes) > 1 or both:
             seen = "; ".join(
                 f"{listing(r['server'] + ' ' + r['purpose'] for r in rs)}: {shape}"
                 for shape, rs in sorted(shapes.items())
             )
+            mixed = []
+            if kinds == {"nsec", "nsec3"}:
+                mixed.append("NSEC and NSEC3 mixed across servers (RFC 5155 §10.4)")
+            if both:
+                where = listing(r["server"] + " " + r["purpose"] for r in both)
+                mixed.append(f"NSEC and NSEC3 mixed in one answer at {where} (RFC 5155 §7.2)")
+            if mixed:
+                seen = "; ".join(mixed) + (f"; {seen}" if len(shapes) > 1 else "")
             return Result(ev.zone, "fail", {"seen": seen}, refs)
         servers = {r["server"] for r in rows}
         detail = f"{next(iter(shapes))} in {len(rows)} answer(s) of {len(servers)} server(s)"
