@@ -96,6 +96,53 @@ def test_observed_key_sets_keeps_empty_sets_and_skips_unobserved():
     }
 
 
+def test_one_definition_of_observed_for_key_sets_and_snapshots():
+    """The key sets (reconciliation, alerts) and the snapshots (history views, rollovers) read
+    the same sides as observed: an indeterminate zone whose servers answered with only a SOA
+    is not observed (no "every key removed"), a DS the parent showed is observed even when the
+    run could not tell ``has_ds``, an unsigned decided zone is observed empty."""
+    from toolkit.history.key_sets import observed_sides
+    from toolkit.history.snapshots import snapshots
+
+    at = T("2026-11-01", tz="UTC")
+    zones = ZONES.frame(
+        [
+            {"zone": "soa.test", "status": "indeterminate", "signed": False, "has_ds": False},
+            {"zone": "ds.test", "status": "bogus", "signed": True},
+            {"zone": "plain.test", "status": "insecure", "signed": False, "has_ds": False},
+        ]
+    ).assign(run_id="r1", run_at=at)
+    base = {"ttl": 3600, "algorithm": 13, "server": "ns1"}
+    records = RECORDS.frame(
+        [
+            {**base, "zone": "soa.test", "rrtype": "SOA", "source": "child", "rdata": "soa"},
+            {
+                **base,
+                "zone": "ds.test",
+                "rrtype": "DS",
+                "source": "parent",
+                "key_tag": 7,
+                "digest_type": 2,
+                "rdata": "7 13 2 ab",
+            },
+        ]  # fmt: skip
+    ).assign(run_id="r1", run_at=at)
+    sides = observed_sides(zones, records)
+    expected = {"soa.test": (False, False), "ds.test": (True, True), "plain.test": (True, True)}
+    cols = zip(sides["zone"], sides["DNSKEY"], sides["DS"], strict=True)
+    got = {z: (bool(k), bool(d)) for z, k, d in cols}
+    assert got == expected
+    snaps = {s.zone: (s.child_seen, s.parent_seen) for s in snapshots(zones, records)}
+    assert snaps == expected
+    ks = observed_key_sets("r1", at, zones.drop(columns=["run_id", "run_at"]), records)
+    assert set(zip(ks["zone"], ks["rrtype"], ks["rdata"].fillna("-"), strict=True)) == {
+        ("ds.test", "DNSKEY", "-"),
+        ("ds.test", "DS", "7 13 2 ab"),
+        ("plain.test", "DNSKEY", "-"),
+        ("plain.test", "DS", "-"),
+    }
+
+
 def test_key_set_changes_between_consecutive_observations():
     ks = sets(
         ("r1", "2026-10-01", "a.test", "DNSKEY", 1, 257),

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from toolkit.history import History, snapshots_of
-from toolkit.history.key_sets import KEY_SETS, key_set_changes, observed_key_sets
+from toolkit.history.key_sets import history_key_sets, key_set_changes
 from toolkit.history.reconcile import change_reconciliation, ds_publication
 from toolkit.history.rollover import faults_from_snapshots
 from toolkit.history.snapshots import codes
-from toolkit.inputs.governance import GovernanceRecords
-from toolkit.inputs.governance.changes import CHANGES as CHANGES_SPEC
+from toolkit.inputs.governance import RECORD_SPECS, GovernanceRecords
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.policy_settings import Settings
 from toolkit.vocabulary import SEVERITIES
@@ -271,16 +270,6 @@ def _records(ctx: AlertContext, kind: str) -> pd.DataFrame | None:
     return ctx.records.get(kind) if ctx.records is not None else None
 
 
-def _key_sets(ctx: AlertContext, run_ids: list[str] | None = None) -> pd.DataFrame:
-    h = ctx.history
-    parts = []
-    runs = h.runs if run_ids is None else h.runs[h.runs["run_id"].isin(run_ids)]
-    for r in runs.itertuples(index=False):
-        frames = h.run(r.run_id)
-        parts.append(observed_key_sets(r.run_id, r.created_at, frames["zones"], frames["records"]))
-    return pd.concat(parts, ignore_index=True) if parts else KEY_SETS.empty()
-
-
 def ds_publish_overdue(ctx: AlertContext) -> Iterator[Condition]:
     """``ds_publish`` tickets whose DS is still not at the parent after the SLA."""
     changes = _records(ctx, "changes")
@@ -288,7 +277,7 @@ def ds_publish_overdue(ctx: AlertContext) -> Iterator[Condition]:
         return
     pub = ds_publication(
         changes,
-        _key_sets(ctx),
+        history_key_sets(ctx.history),
         ctx.latest("inventory"),
         _records(ctx, "registrars"),
         default_sla_hours=ctx.settings.alerts.ds_publish_sla_hours,
@@ -326,8 +315,8 @@ def unapproved_change(ctx: AlertContext) -> Iterator[Condition]:
         return
     changes = _records(ctx, "changes")
     if changes is None:
-        changes = CHANGES_SPEC.schema.empty()
-    seen = key_set_changes(_key_sets(ctx, span))
+        changes = RECORD_SPECS["changes"].schema.empty()
+    seen = key_set_changes(history_key_sets(ctx.history, span))
     seen = seen[seen["after_run"].isin(ctx.new_run_ids)]
     if seen.empty:
         return

@@ -1,22 +1,47 @@
-"""The history of DNSKEY and DS sets across stored runs, and the changes between them.
+"""The one key history: which DNSKEY and DS records each stored run observed, per zone.
 
-Two pure steps, frames in and frames out:
+**What "observed" means** (the single definition every key view of the toolkit uses: the
+ticket reconciliation of :mod:`toolkit.history.reconcile`, the alerts of
+:mod:`toolkit.alerts.rules`, the checks, and the history views built on
+:mod:`toolkit.history.snapshots` — changes, timeline, rollovers, faults):
 
-1. :func:`observed_key_sets` reduces one run to the DNSKEY set each inventory zone served
-   (source ``child``) and the DS set its parent published (source ``parent``), deduplicated
-   across servers. A set that was observed empty is kept as one marker row with a null
-   ``rdata``; a set that could not be observed (server unreachable) has no row at all, so
-   "not seen" is never mistaken for "removed".
-2. :func:`key_set_changes` compares, per zone and record type, each observed set with the
-   previous observed one and lists every record added or removed between the two runs.
+* A zone has two *sides*: its DNSKEY RRset as its own servers serve it (records of source
+  ``child``) and its DS RRset as the parent publishes it (records of source ``parent``).
+* A side is **observed** in a run when the run recorded one of its records (any server or
+  answer of that run showed a DNSKEY, resp. a DS, of the zone), or when the run got an answer
+  for it (``zones.signed``, resp. ``zones.has_ds``, is known) and decided the zone's status
+  (not ``indeterminate``). A side observed with no record is *observed empty*.
+* A side not observed in a run (no server answered, or the zone does not exist or could not
+  be judged) says nothing about its keys: the run is skipped for that side, so "not seen" is
+  never read as "removed".
+* A record (a DNSKEY or DS, identified by its rdata) is **observed in a run** when that run
+  observed the side and recorded the record; its *first/last observed* are the first/last
+  such runs (:func:`observed_span`).
 
-:func:`load_key_history` is the thin I/O edge that feeds step 1 from a :class:`Store`.
+:func:`observed_sides` is that definition, applied once per zone and run; everything else
+derives from it, frames in and frames out:
+
+1. :func:`key_sets_of_runs` / :func:`observed_key_sets` — the records of each observed side
+   (schema :data:`KEY_SETS`), deduplicated across servers; an observed-empty side is one
+   marker row with a null ``rdata``.
+2. :func:`key_set_changes` — per zone and record type, each observed set against the previous
+   observed one: every record added or removed (schema :data:`KEY_CHANGES`). The ticket
+   reconciliation and the ``unapproved_change`` alert read this.
+3. :func:`toolkit.history.snapshots.snapshots` — the per-run view with key identities, roles
+   and signers (``child_seen``/``parent_seen`` are the two sides above) from which the history
+   views (:data:`~toolkit.history.frames.CHANGES`, timeline, rollovers, faults) are derived.
+
+:func:`load_key_history` is the thin I/O edge that feeds step 1 from a :class:`Store`;
+:func:`history_key_sets` does the same from a loaded :class:`~toolkit.history.History`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 
+from toolkit.history.load import History, load_history, read_manifest
 from toolkit.schemas import UTC_TS, Column, FrameSchema
 from toolkit.store.runs import Store
 
@@ -57,19 +82,39 @@ KEY_CHANGES = FrameSchema(
     ),
 )
 
-_SOURCE = {"DNSKEY": ("child", "signed"), "DS": ("parent", "has_ds")}
+SIDES = {"DNSKEY": ("child", "signed"), "DS": ("parent", "has_ds")}
+"""Per record type, the side it is read from: the records' ``source`` and the ``zones`` column
+that says the side got an answer."""
+
+
+def observed_sides(zones: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """Which sides of each zone each run observed: the definition of "observed" (see the
+    module docstring), applied to every row of ``zones``.
+
+    ``zones`` and ``records`` hold the rows of one or many runs, with a ``run_id`` column
+    (schemas ZONES and RECORDS otherwise). Returns one row per row of ``zones``, in its order:
+    ``run_id``, ``zone``, and per record type of :data:`SIDES` a boolean column (``DNSKEY``,
+    ``DS``) that is true when the run observed that side of the zone.
+    """
+    run = ["run_id", "zone"]
+    status = zones["status"].astype(object)
+    decided = (status.notna() & (status != "indeterminate")).to_numpy(dtype=bool)
+    out = zones[run].reset_index(drop=True)
+    here = pd.MultiIndex.from_frame(out)
+    for rrtype, (source, flag) in SIDES.items():
+        shown = records.loc[(records["rrtype"] == rrtype) & (records["source"] == source), run]
+        recorded = here.isin(pd.MultiIndex.from_frame(shown.drop_duplicates()))
+        answered = zones[flag].notna().to_numpy(dtype=bool)
+        out[rrtype] = recorded | (answered & decided)
+    return out
 
 
 def observed_key_sets(
     run_id: str, observed_at: pd.Timestamp, zones: pd.DataFrame, records: pd.DataFrame
 ) -> pd.DataFrame:
-    """The DNSKEY and DS sets of one run's inventory zones (schema :data:`KEY_SETS`).
-
-    ``zones`` and ``records`` are the run's frames (schemas ZONES and RECORDS). A zone's
-    DNSKEY set counts as observed when its ``signed`` is known, its DS set when ``has_ds``
-    is known; a zone whose status is indeterminate (e.g. it does not exist) is never taken
-    as observed empty, only its records (if any) are kept.
-    """
+    """The DNSKEY and DS sets one run observed of its inventory zones (schema
+    :data:`KEY_SETS`); ``zones`` and ``records`` are the run's frames (schemas ZONES and
+    RECORDS)."""
     run = {"run_id": run_id, "run_at": observed_at}
     return key_sets_of_runs(zones.assign(**run), records.assign(**run))
 
@@ -80,18 +125,16 @@ def key_sets_of_runs(zones: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame
     :func:`toolkit.history.load_history` gives them). Rows come in run order (``run_at``,
     then ``run_id``), then by zone, type, key tag and rdata."""
     run = ["run_id", "zone"]
-    status = zones["status"].astype(object).where(zones["status"].notna(), "indeterminate")
-    undecided = zones.loc[status == "indeterminate", run].drop_duplicates()
+    sides = observed_sides(zones, records)
     at = zones[["run_id", "run_at"]].drop_duplicates("run_id")
     parts: list[pd.DataFrame] = []
-    for rrtype, (source, flag) in _SOURCE.items():
-        observed = zones.loc[zones[flag].notna(), run].drop_duplicates()
+    for rrtype, (source, _flag) in SIDES.items():
+        observed = sides.loc[sides[rrtype], run].drop_duplicates()
         recs = records[(records["rrtype"] == rrtype) & (records["source"] == source)]
         recs = recs[[*run, "key_tag", "algorithm", "flags", "digest_type", "rdata"]]
         recs = recs.merge(observed, on=run).drop_duplicates([*run, "rdata"])
         parts.append(recs.assign(rrtype=rrtype))
-        seen = pd.concat([recs[run], undecided], ignore_index=True).drop_duplicates()
-        empty = observed.merge(seen, on=run, how="left", indicator=True)
+        empty = observed.merge(recs[run].drop_duplicates(), on=run, how="left", indicator=True)
         parts.append(empty.loc[empty["_merge"] == "left_only", run].assign(rrtype=rrtype))
     out = pd.concat(parts, ignore_index=True).merge(at, on="run_id", how="left")
     out = out.rename(columns={"run_at": "observed_at"})
@@ -99,6 +142,18 @@ def key_sets_of_runs(zones: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame
         ["observed_at", "run_id", "zone", "rrtype", "key_tag", "rdata"], kind="stable"
     )
     return out.reset_index(drop=True)
+
+
+def history_key_sets(history: History, run_ids: Collection[str] | None = None) -> pd.DataFrame:
+    """The key sets (schema :data:`KEY_SETS`) of a loaded history's runs (its ``zones`` and
+    ``records`` frames), or of those of its runs in ``run_ids``."""
+    zones, records = history["zones"], history["records"]
+    if run_ids is not None:
+        zones = zones[zones["run_id"].isin(list(run_ids))]
+        records = records[records["run_id"].isin(list(run_ids))]
+    if zones.empty:
+        return KEY_SETS.empty()
+    return key_sets_of_runs(zones, records)
 
 
 def key_set_changes(key_sets: pd.DataFrame) -> pd.DataFrame:
@@ -160,8 +215,6 @@ def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
 
     Raises StoreError when ``until`` names no run or a run's files were altered.
     """
-    from toolkit.history.load import load_history, read_manifest
-
     last = store.resolve(until)
     listed = store.list_runs()
     ids = list(listed["run_id"])
@@ -172,7 +225,4 @@ def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
         if r not in damaged
         and {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
     ]
-    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"))
-    if history["zones"].empty:
-        return KEY_SETS.empty()
-    return key_sets_of_runs(history["zones"], history["records"])
+    return history_key_sets(load_history(store.workspace, run_ids=ids, frames=("zones", "records")))

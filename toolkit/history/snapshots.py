@@ -1,6 +1,9 @@
 """What one run showed of one zone's keys: the DNSKEYs, the parent's DS, who signs what.
 
 Pure functions over the ``zones`` and ``records`` frames of a :class:`~toolkit.history.History`.
+Which side of a zone a run observed (``child_seen``, ``parent_seen``) is decided by
+:func:`toolkit.history.key_sets.observed_sides`, the one definition of "observed" that the key
+sets, the ticket reconciliation and the alerts use too.
 A key is identified by its algorithm and public key (``key_id``), not its key tag, because
 setting the REVOKE bit changes the tag (RFC 5011 §3): the revoked key is the same key.
 """
@@ -18,6 +21,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pandas as pd
+
+from toolkit.history.key_sets import observed_sides
 
 REVOKE = 0x0080
 SEP = 0x0001
@@ -78,9 +83,10 @@ class Ds:
 class Snapshot:
     """One zone in one run.
 
-    ``child_seen``: some server of the zone answered (its DNSKEY set, possibly empty, is
-    known); ``parent_seen``: the parent's DS answer (or signed denial) is known. A side that
-    was not seen says nothing about its keys.
+    ``child_seen``: the run observed the zone's DNSKEY set (possibly empty);
+    ``parent_seen``: it observed the parent's DS set (possibly empty), both as
+    :func:`toolkit.history.key_sets.observed_sides` defines it. A side that was not seen says
+    nothing about its keys.
     """
 
     zone: str
@@ -165,20 +171,23 @@ def snapshots(zones: pd.DataFrame, records: pd.DataFrame) -> Iterator[Snapshot]:
     :class:`~toolkit.history.History`), in the frame's order, built from that run's
     ``records`` rows of the zone. The records are grouped once, then read as plain tuples
     (a portfolio of thousands of zones must not pay a pandas filter per zone and run)."""
+    sides = observed_sides(zones, records)
     groups: dict[tuple[str, str], list[tuple]] = {}
     cols = ["run_id", *_RECORD_COLUMNS]
     columns = [records[c].tolist() for c in cols]  # column-wise: far faster than itertuples
     for row in zip(*columns, strict=True):
         if not _missing(row[1]):
             groups.setdefault((row[0], row[1]), []).append(row[1:])
-    for z in zones.itertuples(index=False):
+    seen = zip(sides["DNSKEY"].tolist(), sides["DS"].tolist(), strict=True)
+    for z, (child_seen, parent_seen) in zip(zones.itertuples(index=False), seen, strict=True):
         yield snapshot(
             zone=str(z.zone),
             run_id=str(z.run_id),
             at=z.run_at,
             status=None if _missing(z.status) else str(z.status),
             reasons=codes(z.reasons),
-            has_ds=None if _missing(z.has_ds) else bool(z.has_ds),
+            child_seen=child_seen,
+            parent_seen=parent_seen,
             records=groups.get((z.run_id, z.zone), []),
         )
 
@@ -190,12 +199,14 @@ def snapshot(
     at: pd.Timestamp,
     status: str | None,
     reasons: tuple[str, ...],
-    has_ds: bool | None,
+    child_seen: bool,
+    parent_seen: bool,
     records: pd.DataFrame | list[tuple],
 ) -> Snapshot:
     """Build one zone's :class:`Snapshot` from its records of one run: a RECORDS frame, or
     tuples of its columns ``zone, rrtype, ttl, source, key_tag, algorithm, covered_type,
-    signer, rdata``."""
+    signer, rdata``; ``child_seen``/``parent_seen``: whether the run observed the zone's DNSKEY
+    and DS sides (:func:`toolkit.history.key_sets.observed_sides`)."""
     if isinstance(records, pd.DataFrame):
         records = list(zip(*(records[c].tolist() for c in _RECORD_COLUMNS), strict=True))
     apex = zone.rstrip(".").lower() + "."
@@ -265,8 +276,8 @@ def snapshot(
         at=at,
         status=status,
         reasons=reasons,
-        child_seen=bool(child),
-        parent_seen=has_ds is not None or bool(parent),
+        child_seen=child_seen,
+        parent_seen=parent_seen,
         keys=keys,
         ds=ds,
         sig_algorithms={t: frozenset(a) for t, a in sig_algorithms.items()},
