@@ -15,6 +15,8 @@ Two pure steps, frames in and frames out:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from toolkit.schemas import UTC_TS, Column, FrameSchema
@@ -154,9 +156,13 @@ def latest_sets(key_sets: pd.DataFrame) -> pd.DataFrame:
     return key_sets[key_sets["observed_at"] == last].reset_index(drop=True)
 
 
-def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
+def load_key_history(
+    store: Store, until: str = "latest", *, zones: Sequence[str] | None = None
+) -> pd.DataFrame:
     """The key sets of every stored run up to and including run ``until`` (KEY_SETS schema),
-    read in one scan of the runs' ``zones`` and ``records`` files (hashes checked first).
+    read in one scan of the runs' ``zones`` and ``records`` files (hashes checked first);
+    only the rows of ``zones`` when given (the filter is pushed into DuckDB's scan: one
+    partition of a large portfolio at a time).
 
     Raises StoreError when ``until`` names no run or a run's files were altered.
     """
@@ -172,7 +178,7 @@ def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
         if r not in damaged
         and {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
     ]
-    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"))
+    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"), zones=zones)
     if history["zones"].empty:
         return KEY_SETS.empty()
     return key_sets_of_runs(history["zones"], history["records"])
