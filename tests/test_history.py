@@ -558,3 +558,31 @@ def test_demo_history_on_the_lab(lab, tmp_path):
     zones = h["zones"]
     events = zones[zones["zone"] == "events.test"].sort_values("run_at")["status"].tolist()
     assert events[0] == "secure" and events[-1] == "bogus"
+
+
+def test_key_and_signing_history_of_some_zones_are_those_zones_rows(tmp_path):
+    """The zones= filter of the history loaders (one partition of a large portfolio at a time)
+    gives exactly the rows of those zones that loading everything gives."""
+    from datetime import UTC, datetime, timedelta
+
+    from governance_fakes import store_sample_run
+
+    from toolkit.history.key_sets import load_key_history
+    from toolkit.history.signing import load_signing_history
+    from toolkit.store.runs import Store
+
+    t = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    store_sample_run(tmp_path, t - timedelta(days=2))
+    store_sample_run(tmp_path, t - timedelta(days=1))
+    store = Store(tmp_path)
+    full = load_key_history(store)
+    some = sorted(set(full["zone"]))[:2]
+    assert len(some) == 2 and len(full[~full["zone"].isin(some)]) > 0
+    part = load_key_history(store, zones=some)
+    want = full[full["zone"].isin(some)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part.reset_index(drop=True), want, check_exact=True)
+    for got, all_rows in zip(
+        load_signing_history(store, zones=some), load_signing_history(store), strict=True
+    ):
+        want = all_rows[all_rows["zone"].isin(some)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_exact=True)

@@ -37,7 +37,7 @@ derives from it, frames in and frames out:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import pandas as pd
 
@@ -209,9 +209,13 @@ def latest_sets(key_sets: pd.DataFrame) -> pd.DataFrame:
     return key_sets[key_sets["observed_at"] == last].reset_index(drop=True)
 
 
-def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
+def load_key_history(
+    store: Store, until: str = "latest", *, zones: Sequence[str] | None = None
+) -> pd.DataFrame:
     """The key sets of every stored run up to and including run ``until`` (KEY_SETS schema),
-    read in one scan of the runs' ``zones`` and ``records`` files (hashes checked first).
+    read in one scan of the runs' ``zones`` and ``records`` files (hashes checked first);
+    only the rows of ``zones`` when given (the filter is pushed into DuckDB's scan: one
+    partition of a large portfolio at a time).
 
     Raises StoreError when ``until`` names no run or a run's files were altered.
     """
@@ -225,4 +229,5 @@ def load_key_history(store: Store, until: str = "latest") -> pd.DataFrame:
         if r not in damaged
         and {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
     ]
-    return history_key_sets(load_history(store.workspace, run_ids=ids, frames=("zones", "records")))
+    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"), zones=zones)
+    return history_key_sets(history)

@@ -234,12 +234,17 @@ def pending_since(states: Sequence[dict]) -> Pending | None:
 
 
 def load_signing_history(
-    store: Store, until: str = "latest", *, since: datetime | None = None
+    store: Store,
+    until: str = "latest",
+    *,
+    since: datetime | None = None,
+    zones: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:data:`SIGHTINGS` of the stored runs up to and including ``until`` made at or after
     ``since`` (all when None), and :data:`CDS_STATES` of every run up to ``until``; each frame
     read in one scan of only the columns needed (hashes checked first; damaged runs left
-    out). Raises StoreError when ``until`` names no run or a run's files were altered."""
+    out); only the rows of ``zones`` when given. Raises StoreError when ``until`` names no run
+    or a run's files were altered."""
     from toolkit.history.load import load_history
 
     last = store.resolve(until)
@@ -255,6 +260,7 @@ def load_signing_history(
         run_ids=recent,
         frames=("signatures",),
         columns={"signatures": _SIG_COLUMNS},
+        zones=zones,
     )["signatures"]
     h = load_history(
         store.workspace,
@@ -265,6 +271,7 @@ def load_signing_history(
             "ds_matches": ("zone", "key_tag", "algorithm"),
             "zones": ("zone", "signed"),
         },
+        zones=zones,
     )
     return signature_sightings(sig), cds_states(h["cds"], h["ds_matches"], h["zones"])
 
