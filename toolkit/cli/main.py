@@ -357,72 +357,30 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 # -- reports --------------------------------------------------------------------------------
 
 
-REPORT_DEFAULTS = {  # kind -> (output file, classification)
-    "board": (Path("out/board-report.pdf"), "INTERNAL"),
-    "audit": (Path("out/audit-report.pdf"), "CONFIDENTIAL"),
-    "zone": (Path("out/zone-report.pdf"), "INTERNAL"),
-    "dashboard": (Path("out/dashboard.html"), "INTERNAL"),
-    "policy": (Path("out/policy-statement.pdf"), "INTERNAL"),
-    "runbook": (Path("out/runbook.pdf"), "CONFIDENTIAL"),
-}
-#: Reports that are not run reports of render_report: see _report_document.
-DOCUMENT_KINDS = ("dashboard", "policy", "runbook")
-
-
-def _report_document(args: argparse.Namespace, default_out: Path, classification: str) -> int:
-    """The dashboard (HTML), the policy statement and a zone's runbook (PDF)."""
-    from toolkit.reports import render as report
-
-    out = args.out or default_out
-    common = {"organisation": args.organisation, "as_of": args.as_of,
-              "classification": classification}  # fmt: skip
-    if args.kind == "dashboard":
-        done = report.render_dashboard(args.workspace, out, run=args.run, **common)
-    elif args.kind == "policy":
-        portfolio = args.portfolio or _run_portfolio(args.workspace, args.run)
-        done = report.render_policy_statement(portfolio, out, **common)
-    else:
-        done = report.render_runbook(args.workspace, out, zone=args.zone, run=args.run,
-                                     portfolio=args.portfolio, **common)  # fmt: skip
-    print(f"wrote {done.path}")
-    return 0
-
-
-def _run_portfolio(workspace: Path | str, run: str) -> Path:
-    """The portfolio folder a stored run was collected from."""
-    from toolkit.store.runs import Store
-
-    portfolio = (Store(workspace).load(run, verify=False).manifest.get("parameters") or {}).get(
-        "portfolio"
-    )
-    if not portfolio:
-        raise InputError("--portfolio", f"run {run} names no portfolio: pass --portfolio")
-    return Path(portfolio)
-
-
 def cmd_report(args: argparse.Namespace) -> int:
+    """Any kind of report of the registry, through the one engine (render_report)."""
+    from toolkit.reports.registry import REPORTS
     from toolkit.reports.render import ReportOptions, render_report
 
-    default_out, default_class = REPORT_DEFAULTS[args.kind]
+    spec = REPORTS[args.kind]
     if args.tsa_url and not args.evidence:
         raise InputError("--tsa-url", "timestamps an evidence pack: give --evidence DIR too")
-    if args.kind != "audit" and (args.evidence or args.framework):
+    if not spec.evidence_pack and (args.evidence or args.framework):
         raise InputError("--evidence/--framework", "only the audit report takes them")
-    if (args.kind in ("zone", "runbook")) != bool(args.zone):
+    if spec.takes("zone") != bool(args.zone):
         raise InputError("--zone", "the zone report and the runbook need --zone; no other does")
-    if args.portfolio and args.kind not in ("policy", "runbook"):
+    if args.portfolio and not (spec.source == "portfolio" or spec.takes("portfolio")):
         raise InputError("--portfolio", "only the policy statement and the runbook take it")
-    if args.kind in DOCUMENT_KINDS:
-        return _report_document(args, default_out, args.classification or default_class)
     options = ReportOptions(
         run=args.run,
         organisation=args.organisation,
         period=args.period,
         as_of=args.as_of,
-        classification=args.classification or default_class,
+        classification=args.classification or spec.classification,
         framework=args.framework or "",
         inline_zone_limit=args.inline_zone_limit,
         zone=args.zone or "",
+        portfolio=args.portfolio,
     )
     if args.evidence:
         from toolkit.evidence.pack import write_evidence_pack
@@ -436,8 +394,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.out:  # the user asked for the PDF there too: the pack's very bytes
             print(f"wrote {_copy_pack_pdf(pack.path, args.out)} (the pack's audit-report.pdf)")
         return 0
-    out = render_report(args.kind, args.workspace, args.out or default_out, options).path
-    print(f"wrote {out}")
+    out = args.out or Path("out") / spec.default_out
+    done = render_report(spec.name, args.workspace, out, options)
+    print(f"wrote {done.path}")
     return 0
 
 
@@ -795,22 +754,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="CSV file to write")
     p.set_defaults(func=cmd_inventory)
 
-    p = sub.add_parser("report", help="render a report as PDF (audit: and an evidence pack)")
-    p.add_argument("kind", choices=sorted(REPORT_DEFAULTS))
+    from toolkit.reports.registry import REPORTS
+
+    p = sub.add_parser(
+        "report",
+        help="render a report: " + ", ".join(REPORTS),
+        description="Render a report. "
+        + "; ".join(
+            f"{k.name}: {k.description} (writes out/{k.default_out}, {k.classification})"
+            for k in REPORTS.values()
+        ),
+    )
+    p.add_argument("kind", choices=list(REPORTS), metavar="KIND", help=" | ".join(REPORTS))
     _add_workspace(p)
     p.add_argument("--run", default="latest")
     p.add_argument(
         "--out",
         type=Path,
-        help="PDF to write (out/board-report.pdf, out/audit-report.pdf); with --evidence, a copy"
-        " of the pack's PDF",
+        help="file to write (out/"
+        + ", out/".join(k.default_out for k in REPORTS.values())
+        + "); with --evidence, a copy of the pack's PDF",
     )
     p.add_argument("--organisation", default="Example Organisation")
     p.add_argument(
         "--period", type=period, default="", help="e.g. 2026Q4 (default: from the run date)"
     )
     p.add_argument("--as-of", default="", help="ISO date (default: the run's date)")
-    p.add_argument("--classification", default="", help="INTERNAL (board), CONFIDENTIAL (audit)")
+    p.add_argument(
+        "--classification",
+        default="",
+        help=", ".join(f"{k.classification} ({k.name})" for k in REPORTS.values()),
+    )
     p.add_argument("--zone", default="", help="zone: the zone to report on (A- or U-label)")
     p.add_argument(
         "--portfolio", type=Path, help="policy, runbook: portfolio folder (default: the run's)"

@@ -1,7 +1,8 @@
 """Render reports: parameterised notebook -> papermill -> nbconvert -> WeasyPrint PDF.
 
 One pipeline, several reports. Each step is a function of its own so that every report (board,
-audit, zone) reuses it with its own notebook and nbconvert template:
+audit, zone, dashboard, policy statement, runbook) reuses it with its own notebook and
+nbconvert template, as :data:`toolkit.reports.registry.REPORTS` describes it:
 
 1. :func:`execute_notebook` runs a notebook of ``notebooks/`` with papermill and parameters;
 2. :func:`notebook_to_html` converts the executed notebook with an nbconvert template of
@@ -11,9 +12,11 @@ audit, zone) reuses it with its own notebook and nbconvert template:
    fetcher that refuses anything but ``data:`` URLs and files inside ``report_templates/``
    (the report never touches the network), and writes the PDF atomically.
 
-:func:`render_report` chains the three for one kind of report of :data:`REPORTS` (board,
-audit), fills the audit report's table of contents and embeds its attachments;
-:func:`render_board_report` and :func:`render_audit_report` are its two faces. A failing
+:func:`render_report` is the one engine: it chains the three for any kind of report of the
+registry, fills the table of contents, embeds the audit report's attachments and writes the
+dashboard as one self-contained HTML page instead of a PDF; :func:`render_board_report`,
+:func:`render_audit_report`, :func:`render_zone_report`, :func:`render_dashboard`,
+:func:`render_policy_statement` and :func:`render_runbook` are its faces. A failing
 notebook raises :class:`NotebookError` naming the notebook and the cell, keeps the executed
 notebook for debugging and leaves no PDF behind.
 
@@ -36,7 +39,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -47,14 +50,8 @@ from urllib.request import url2pathname
 from toolkit import __version__
 from toolkit.atomic import open_atomic
 from toolkit.errors import WRITE_ERRNOS, ReportError, StoreError, WriteError
-from toolkit.reports.html import (
-    AUDIT_TITLE,
-    BOARD_TITLE,
-    REPORT_META_KEY,
-    ZONE_TITLE,
-    fill_toc,
-    find_zone,
-)
+from toolkit.reports.html import REPORT_META_KEY, fill_toc, find_zone
+from toolkit.reports.registry import PRINT_CSS, REPORTS, ReportKind, report_kind
 from toolkit.resources import shipped
 
 log = logging.getLogger(__name__)
@@ -62,13 +59,13 @@ log = logging.getLogger(__name__)
 #: Environment variables that override where notebooks and templates are looked up.
 NOTEBOOKS_ENV = "DNSSEC_AUDIT_NOTEBOOKS"
 TEMPLATES_ENV = "DNSSEC_AUDIT_REPORT_TEMPLATES"
-PRINT_CSS = "print.css"
-BOARD_NOTEBOOK = "board_report.ipynb"
-BOARD_TEMPLATE = "board"
-AUDIT_NOTEBOOK = "audit_report.ipynb"
-AUDIT_TEMPLATE = "audit"
-ZONE_NOTEBOOK = "zone_report.ipynb"
-ZONE_TEMPLATE = "zone"
+# each kind's notebook and template, by the names callers used before the registry
+BOARD_NOTEBOOK, BOARD_TEMPLATE = REPORTS["board"].notebook, REPORTS["board"].template
+AUDIT_NOTEBOOK, AUDIT_TEMPLATE = REPORTS["audit"].notebook, REPORTS["audit"].template
+ZONE_NOTEBOOK, ZONE_TEMPLATE = REPORTS["zone"].notebook, REPORTS["zone"].template
+DASHBOARD_NOTEBOOK = REPORTS["dashboard"].notebook
+POLICY_NOTEBOOK = REPORTS["policy"].notebook
+RUNBOOK_NOTEBOOK = REPORTS["runbook"].notebook
 #: The file a notebook writes into its ``attachments_dir`` to list the files to embed in the PDF.
 ATTACHMENTS_INDEX = "attachments.json"
 #: Cells carrying this tag never reach the rendered report (developer notes).
@@ -521,73 +518,24 @@ def _write_atomically(out: Path, write: Callable[[Any], Any]) -> None:
         write(fh)
 
 
-# -- rendering a report --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReportSpec:
-    """One kind of report: its notebook, nbconvert template, title, the options its notebook
-    takes as parameters, and how its PDF is written."""
-
-    kind: str
-    notebook: str
-    template: str
-    title: str
-    options: tuple[str, ...]
-    classification: str = "INTERNAL"
-    pdf_variant: str | None = None
-    #: the notebook takes an ``attachments_dir`` and lists files to embed there
-    attachments: bool = False
-    #: stylesheets of ``report_templates/``, in order (print.css first)
-    stylesheets: tuple[str, ...] = (PRINT_CSS,)
-
-
-_COMMON_OPTIONS = ("organisation", "period", "as_of", "classification")
-
-#: The reports :func:`render_report` knows, by kind.
-REPORTS: dict[str, ReportSpec] = {
-    "board": ReportSpec(
-        "board",
-        BOARD_NOTEBOOK,
-        BOARD_TEMPLATE,
-        BOARD_TITLE,
-        _COMMON_OPTIONS,
-        stylesheets=(PRINT_CSS, "board/board.css"),
-    ),
-    "zone": ReportSpec(
-        "zone",
-        ZONE_NOTEBOOK,
-        ZONE_TEMPLATE,
-        ZONE_TITLE,
-        (*_COMMON_OPTIONS, "zone"),
-        stylesheets=(PRINT_CSS, "board/board.css", "zone/zone.css"),
-    ),
-    "audit": ReportSpec(
-        "audit",
-        AUDIT_NOTEBOOK,
-        AUDIT_TEMPLATE,
-        AUDIT_TITLE,
-        (*_COMMON_OPTIONS, "framework", "inline_zone_limit"),
-        classification="CONFIDENTIAL",
-        pdf_variant="pdf/a-3b",
-        attachments=True,
-    ),
-}
+# -- rendering a report: one engine for every kind of toolkit.reports.registry ---------------------
 
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """What a report is about and how it is labelled (see :func:`render_report`).
+    """What a report is about and how it is labelled (see :func:`render_report`); each kind
+    of report takes the options its :class:`~toolkit.reports.registry.ReportKind` names.
 
     ``period`` (e.g. ``2026Q4``) and ``as_of`` (ISO date) default to the run's quarter and
     date; ``classification`` defaults to the report's own (INTERNAL for the board report,
     CONFIDENTIAL for the audit report); ``framework`` (audit report) names the control
     framework to report against; ``inline_zone_limit`` (audit report) is the number of zones
     past which per-zone detail goes to PDF attachments instead of tables; ``zone`` (zone
-    report) names the zone. With
-    ``keep_intermediate`` the executed notebook and the HTML are kept beside the PDF
-    (``<out>.ipynb``, ``<out>.html``). A failing notebook is kept at ``failed_notebook``
-    (default ``<out>.failed.ipynb``).
+    report, runbook) names the zone; ``portfolio`` (policy statement, runbook) is the portfolio
+    folder (default: the one the run was collected from); ``history_runs`` (dashboard) is how
+    many recent runs its latency trend covers. With ``keep_intermediate`` the executed notebook
+    and the HTML are kept beside the PDF (``<out>.ipynb``, ``<out>.html``). A failing notebook
+    is kept at ``failed_notebook`` (default ``<out>.failed.ipynb``).
     """
 
     run: str = "latest"
@@ -598,13 +546,15 @@ class ReportOptions:
     framework: str = ""
     inline_zone_limit: int = 25
     zone: str = ""
+    portfolio: Path | str | None = None
+    history_runs: int = 400
     keep_intermediate: bool = False
     failed_notebook: Path | None = None
 
 
 @dataclass
 class RenderedReport:
-    """A rendered report: the PDF, the run it covers, its metadata (title, report id, ...),
+    """A rendered report: the file, the run it covers, its metadata (title, report id, ...),
     the files embedded in it, and seconds per stage (papermill, nbconvert, weasyprint)."""
 
     path: Path
@@ -613,6 +563,125 @@ class RenderedReport:
     metadata: dict[str, str]
     attachments: list[PdfAttachment]
     timings: dict[str, float]
+
+
+def render_report(
+    kind: str,
+    workspace: Path | str | None,
+    out: Path | str,
+    options: ReportOptions | None = None,
+    *,
+    policy: FetchPolicy | None = None,
+) -> RenderedReport:
+    """Render the report ``kind`` (a name of :data:`toolkit.reports.registry.REPORTS`) to
+    ``out``: the one engine of every report.
+
+    The run of ``workspace`` is pinned first (``options.run``: ``latest``, an id or a unique
+    prefix), so the report covers exactly that run; a report made from a portfolio (the policy
+    statement) reads ``options.portfolio``, else the folder the run was collected from. The
+    kind's notebook runs with its options as parameters (data, never code), nbconvert turns it
+    into HTML with the kind's template and the table of contents is filled in; WeasyPrint then
+    writes the PDF atomically with the files the notebook listed for embedding, or the HTML page
+    is checked to be self-contained (:func:`external_references`) and written atomically.
+    ``policy`` (optional) records the URLs WeasyPrint asked for.
+
+    Raises :class:`NotebookError` when a cell fails (the executed notebook is kept, see
+    :class:`ReportOptions`) and :class:`ReportError` otherwise; either way nothing is written
+    at ``out``.
+    """
+    spec = report_kind(kind)
+    options = options or ReportOptions()
+    out = Path(out).expanduser().resolve()
+    _check_as_of(options.as_of)
+    if spec.takes("framework") and options.framework:
+        check_framework(options.framework)
+    for name in spec.required:
+        if not getattr(options, name):
+            flag = name.replace("_", "-")
+            raise ReportError(f"the {spec.noun} needs a {name.replace('_', ' ')} (--{flag})")
+    parameters, run_id = _parameters(spec, workspace, options)
+    failed = options.failed_notebook or out.with_suffix(".failed.ipynb")
+    if spec.output == "html":
+        return _notebook_to_page(
+            spec,
+            parameters,
+            out,
+            run_id=run_id,
+            failed=failed,
+            keep_intermediate=options.keep_intermediate,
+        )
+    root = templates_dir()
+    return _notebook_to_pdf(
+        spec.name,
+        spec.notebook,
+        spec.template,
+        parameters,
+        out,
+        run_id=run_id,
+        stylesheets=[root / name for name in spec.stylesheets],
+        failed=failed,
+        keep_intermediate=options.keep_intermediate,
+        policy=policy,
+        attachments=spec.attachments,
+        pdf_variant=spec.pdf_variant,
+    )
+
+
+def _parameters(
+    spec: ReportKind, workspace: Path | str | None, options: ReportOptions
+) -> tuple[dict[str, Any], str]:
+    """The notebook parameters of a report of kind ``spec`` (plain data, in the order the
+    notebook declares them) and the id of the run it covers ("" for a portfolio document)."""
+    from toolkit.store.runs import Store
+
+    store = run_id = None
+    if spec.source == "run" or not options.portfolio:
+        if workspace is None:
+            raise ReportError(f"the {spec.noun} needs a workspace (or a portfolio)")
+        store = Store(Path(workspace).expanduser().resolve())
+        try:  # pin the run: the report covers exactly the run resolved now
+            run_id = store.resolve(options.run)
+        except StoreError as exc:
+            raise ReportError(f"cannot make a {spec.noun} of run '{options.run}': {exc}") from exc
+    values = {name: getattr(options, name) for name in spec.parameters}
+    if spec.zone_in_run and store is not None and run_id is not None:
+        # the zone must be one of the run's, before a kernel starts
+        values["zone"] = find_zone(store.load(run_id)["zones"], options.zone)
+    if spec.source == "portfolio" or spec.takes("portfolio"):
+        folder = options.portfolio
+        if not folder:
+            assert store is not None and run_id is not None
+            folder = run_portfolio(store, run_id)
+        folder = Path(folder).expanduser().resolve()
+        needed = "policy.yaml" if spec.source == "portfolio" else "inventory.csv"
+        if not (folder / needed).is_file():
+            raise ReportError(f"{folder}: no {needed} to make a {spec.noun} of")
+        values["portfolio"] = str(folder)
+    if spec.takes("classification"):
+        values["classification"] = options.classification or spec.classification
+    if spec.takes("history_runs"):
+        values["history_runs"] = int(options.history_runs)
+    parameters: dict[str, Any] = {}
+    if spec.source == "run":
+        assert store is not None and run_id is not None
+        parameters = {"workspace": str(store.workspace), "run": run_id}
+    parameters.update(values)
+    if spec.source == "portfolio":
+        parameters = {"portfolio": parameters.pop("portfolio"), **parameters}
+    return parameters, (run_id or "") if spec.source == "run" else ""
+
+
+def run_portfolio(store: Any, run_id: str) -> Path:
+    """The portfolio folder the stored run ``run_id`` of ``store`` was collected from (as its
+    manifest records it); raises ReportError when the run names none."""
+    try:
+        manifest = store.load(run_id, verify=False).manifest
+    except StoreError as exc:
+        raise ReportError(f"cannot read run '{run_id}': {exc}") from exc
+    folder = (manifest.get("parameters") or {}).get("portfolio")
+    if not folder:
+        raise ReportError(f"run {run_id} names no portfolio: pass the portfolio folder")
+    return Path(folder)
 
 
 def _notebook_to_pdf(
@@ -660,67 +729,59 @@ def _notebook_to_pdf(
     t3 = time.perf_counter()
     failed.unlink(missing_ok=True)  # a stale notebook of an earlier failure would mislead
     timings = {"papermill": t1 - t0, "nbconvert": t2 - t1, "weasyprint": t3 - t2}
-    log.info("%s report %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs", kind, out.name,
-             *timings.values())  # fmt: skip
+    log.info(
+        "%s report %s: papermill %.2fs, nbconvert %.2fs, weasyprint %.2fs",
+        kind,
+        out.name,
+        *timings.values(),
+    )
     return RenderedReport(out, kind, run_id, meta, embedded, timings)
 
 
-def render_report(
-    kind: str,
-    workspace: Path | str,
-    out: Path | str,
-    options: ReportOptions | None = None,
+def _notebook_to_page(
+    spec: ReportKind,
+    parameters: dict[str, Any],
+    out: Path,
     *,
-    policy: FetchPolicy | None = None,
+    run_id: str,
+    failed: Path,
+    keep_intermediate: bool,
 ) -> RenderedReport:
-    """Render the report ``kind`` (a key of :data:`REPORTS`) of a run of ``workspace`` to the
-    PDF ``out``.
+    """papermill -> nbconvert -> one self-contained HTML page (the dashboard), refused unless
+    :func:`external_references` finds nothing a browser would load; written atomically."""
+    with tempfile.TemporaryDirectory(prefix=f"{spec.name}-") as tmp:
+        t0 = time.perf_counter()
+        executed = execute_notebook(
+            notebooks_dir() / spec.notebook, tmp, parameters, keep_failed=failed
+        )
+        t1 = time.perf_counter()
+        page = notebook_to_html(executed, template_name=spec.template)
+        meta = report_metadata(_read_notebook(executed))
+        if keep_intermediate:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
+    problems = external_references(page)
+    if problems:
+        raise ReportError(
+            f"the {spec.noun} is not self-contained: " + "; ".join(sorted(set(problems))[:10])
+        )
+    _write_atomically(out, lambda fh: fh.write(page.encode("utf-8")))
+    t2 = time.perf_counter()
+    failed.unlink(missing_ok=True)
+    timings = {"papermill": t1 - t0, "nbconvert": t2 - t1}
+    log.info("%s %s: papermill %.2fs, nbconvert %.2fs", spec.name, out.name, *timings.values())
+    return RenderedReport(out, spec.name, run_id, meta, [], timings)
 
-    The run is pinned first (``options.run``: ``latest``, an id or a unique prefix), so the
-    report covers exactly that run. Its notebook runs with the options as parameters (data,
-    never code), nbconvert turns it into HTML, the table of contents is filled in, and
-    WeasyPrint writes the PDF atomically with the files the notebook listed for embedding.
-    ``policy`` (optional) records the URLs WeasyPrint asked for.
 
-    Raises :class:`NotebookError` when a cell fails (the executed notebook is kept, see
-    :class:`ReportOptions`) and :class:`ReportError` otherwise; either way nothing is written
-    at ``out``.
-    """
-    from toolkit.store.runs import Store
+def _check_as_of(as_of: str) -> None:
+    if as_of:
+        try:
+            date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise ReportError(f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}") from exc
 
-    if kind not in REPORTS:
-        raise ReportError(f"unknown report '{kind}' (known: {', '.join(sorted(REPORTS))})")
-    spec = REPORTS[kind]
-    options = options or ReportOptions()
-    workspace = Path(workspace).expanduser().resolve()
-    out = Path(out).expanduser().resolve()
-    _check_as_of(options.as_of)
-    if options.framework:
-        check_framework(options.framework)
-    try:  # pin the run: the report covers exactly the run resolved now
-        run_id = Store(workspace).resolve(options.run)
-    except StoreError as exc:
-        raise ReportError(f"cannot report on run '{options.run}': {exc}") from exc
-    if "zone" in spec.options:  # the zone must be one of the run's, before a kernel starts
-        zones = Store(workspace).load(run_id)["zones"]
-        options = replace(options, zone=find_zone(zones, options.zone))
-    parameters: dict[str, Any] = {"workspace": str(workspace), "run": run_id}
-    parameters.update({name: getattr(options, name) for name in spec.options})
-    parameters["classification"] = options.classification or spec.classification
-    return _notebook_to_pdf(
-        kind,
-        spec.notebook,
-        spec.template,
-        parameters,
-        out,
-        run_id=run_id,
-        stylesheets=[templates_dir() / name for name in spec.stylesheets],
-        failed=options.failed_notebook or out.with_suffix(".failed.ipynb"),
-        keep_intermediate=options.keep_intermediate,
-        policy=policy,
-        attachments=spec.attachments,
-        pdf_variant=spec.pdf_variant,
-    )
+
+# -- one face per kind (the engine's callers before the registry) ---------------------------------
 
 
 def render_board_report(
@@ -789,16 +850,143 @@ def render_audit_report(
     return render_report("audit", workspace, out, options, policy=policy).path
 
 
-# -- documents: the health dashboard (HTML), the policy statement and the runbooks (PDF) ----------
+def render_zone_report(
+    workspace: Path | str,
+    out: Path | str,
+    *,
+    zone: str,
+    run: str = "latest",
+    organisation: str = "Example Organisation",
+    period: str = "",
+    as_of: str = "",
+    classification: str = "INTERNAL",
+    keep_intermediate: bool = False,
+    policy: FetchPolicy | None = None,
+) -> Path:
+    """Render the report of one ``zone`` of ``run`` of ``workspace`` to the PDF ``out``; return
+    ``out``.
 
-DASHBOARD_NOTEBOOK = "dashboard.ipynb"
-DASHBOARD_TEMPLATE = "dashboard"
-POLICY_NOTEBOOK = "policy_statement.ipynb"
-POLICY_TEMPLATE = "policy"
-RUNBOOK_NOTEBOOK = "runbook.ipynb"
-RUNBOOK_TEMPLATE = "runbook"
-#: Extra print stylesheet of the policy statement and the runbooks (beside print.css).
-DOCUMENTS_CSS = "documents.css"
+    A chain-of-trust diagram (parent DS -> DNSKEY -> RRSIG over the apex RRsets, faults marked),
+    the key timeline over the history, the zone's findings and its status per run. ``zone`` is
+    matched case-insensitively, with or without the final dot, as A-label or U-label. Other
+    arguments as for :func:`render_board_report`. Raises :class:`ReportError` for a zone the
+    run does not hold (before starting a kernel) and as :func:`render_report` does.
+    """
+    options = ReportOptions(
+        run=run,
+        organisation=organisation,
+        period=period,
+        as_of=as_of,
+        classification=classification,
+        zone=zone,
+        keep_intermediate=keep_intermediate,
+    )
+    return render_report("zone", workspace, out, options, policy=policy).path
+
+
+def render_dashboard(
+    workspace: Path | str,
+    out: Path | str,
+    *,
+    run: str = "latest",
+    organisation: str = "Example Organisation",
+    as_of: str = "",
+    classification: str = "INTERNAL",
+    history_runs: int = 400,
+    keep_intermediate: bool = False,
+) -> RenderedReport:
+    """Render the health dashboard of ``run`` of ``workspace`` to the HTML file ``out``.
+
+    Validation coverage, status by resolver family, resolver latency (with its trend over the
+    last ``history_runs`` runs), the signature-expiry horizon and the open alerts, in one
+    self-contained page: inline stylesheet, inline SVG charts, no script, and a
+    Content-Security-Policy that lets the browser load nothing. The page is checked with
+    :func:`external_references` before it is written (atomically). Returns the
+    :class:`RenderedReport` (its ``path`` is ``out``; timings papermill and nbconvert).
+
+    Raises :class:`NotebookError` when a cell fails (the executed notebook is kept at
+    ``<out>.failed.ipynb``) and :class:`ReportError` otherwise (unknown run, a page that is not
+    self-contained); either way nothing is written at ``out``.
+    """
+    options = ReportOptions(
+        run=run,
+        organisation=organisation,
+        as_of=as_of,
+        classification=classification,
+        history_runs=history_runs,
+        keep_intermediate=keep_intermediate,
+    )
+    return render_report("dashboard", workspace, out, options)
+
+
+def render_policy_statement(
+    portfolio_dir: Path | str,
+    out: Path | str,
+    *,
+    organisation: str = "Example Organisation",
+    as_of: str = "",
+    classification: str = "INTERNAL",
+    keep_intermediate: bool = False,
+    policy: FetchPolicy | None = None,
+) -> RenderedReport:
+    """Render the DNSSEC Policy and Practice Statement of the portfolio ``portfolio_dir`` (its
+    ``policy.yaml``) to the PDF ``out``, following the outline of RFC 6841: introduction,
+    publication, operational requirements, facility/management controls, technical security
+    controls (key generation, lifetimes, signature validity, algorithms, DS and TTLs,
+    NSEC/NSEC3, rollover methods), audit, and every value of the file in an annex. Every value
+    comes from policy.yaml; a value the file does not give is stated as "not defined in
+    policy.yaml" (with the toolkit's default it then applies). ``as_of`` (ISO date) defaults to
+    the file's ``last_review``, else its modification date.
+
+    Raises :class:`ReportError` (an invalid policy.yaml surfaces as a :class:`NotebookError`
+    naming the problem); nothing is written at ``out`` on failure.
+    """
+    options = ReportOptions(
+        portfolio=portfolio_dir,
+        organisation=organisation,
+        as_of=as_of,
+        classification=classification,
+        keep_intermediate=keep_intermediate,
+    )
+    return render_report("policy", None, out, options, policy=policy)
+
+
+def render_runbook(
+    workspace: Path | str,
+    out: Path | str,
+    *,
+    zone: str,
+    portfolio: Path | str | None = None,
+    run: str = "latest",
+    organisation: str = "Example Organisation",
+    as_of: str = "",
+    classification: str = "CONFIDENTIAL",
+    keep_intermediate: bool = False,
+    policy: FetchPolicy | None = None,
+) -> RenderedReport:
+    """Render the incident runbook of ``zone`` to the PDF ``out``: numbered procedures for a
+    suspected DS mispublication, a failed rollover and validation failures, filled with the
+    zone's registrar contact and escalation path (``registrars.csv``), the roles of
+    ``policy.yaml``, its last known-good DS and DNSKEY sets (:func:`toolkit.history.
+    last_known_good` over the workspace's runs) in zone-file syntax, and the exact
+    verification commands. ``portfolio`` defaults to the one ``run`` was collected from.
+
+    Raises :class:`ReportError` (unknown run or zone, no portfolio); nothing is written at
+    ``out`` on failure.
+    """
+    options = ReportOptions(
+        run=run,
+        zone=zone,
+        portfolio=portfolio,
+        organisation=organisation,
+        as_of=as_of,
+        classification=classification,
+        keep_intermediate=keep_intermediate,
+    )
+    return render_report("runbook", workspace, out, options, policy=policy)
+
+
+# -- the dashboard's page must load nothing --------------------------------------------------------
 
 
 class _ExternalRefs(HTMLParser):
@@ -842,237 +1030,6 @@ def external_references(html_text: str) -> list[str]:
     scanner.feed(html_text)
     scanner.close()
     return scanner.problems
-
-
-def render_dashboard(
-    workspace: Path | str,
-    out: Path | str,
-    *,
-    run: str = "latest",
-    organisation: str = "Example Organisation",
-    as_of: str = "",
-    classification: str = "INTERNAL",
-    history_runs: int = 400,
-    keep_intermediate: bool = False,
-) -> RenderedReport:
-    """Render the health dashboard of ``run`` of ``workspace`` to the HTML file ``out``.
-
-    Validation coverage, status by resolver family, resolver latency (with its trend over the
-    last ``history_runs`` runs), the signature-expiry horizon and the open alerts, in one
-    self-contained page: inline stylesheet, inline SVG charts, no script, and a
-    Content-Security-Policy that lets the browser load nothing. The page is checked with
-    :func:`external_references` before it is written (atomically). Returns the
-    :class:`RenderedReport` (its ``path`` is ``out``; timings papermill and nbconvert).
-
-    Raises :class:`NotebookError` when a cell fails (the executed notebook is kept at
-    ``<out>.failed.ipynb``) and :class:`ReportError` otherwise (unknown run, a page that is not
-    self-contained); either way nothing is written at ``out``.
-    """
-    from toolkit.store.runs import Store
-
-    workspace = Path(workspace).expanduser().resolve()
-    out = Path(out).expanduser().resolve()
-    _check_as_of(as_of)
-    try:
-        run_id = Store(workspace).resolve(run)
-    except StoreError as exc:
-        raise ReportError(f"cannot make a dashboard of run '{run}': {exc}") from exc
-    parameters = {
-        "workspace": str(workspace),
-        "run": run_id,
-        "organisation": organisation,
-        "as_of": as_of,
-        "classification": classification,
-        "history_runs": int(history_runs),
-    }
-    failed = out.with_suffix(".failed.ipynb")
-    with tempfile.TemporaryDirectory(prefix="dashboard-") as tmp:
-        t0 = time.perf_counter()
-        executed = execute_notebook(
-            notebooks_dir() / DASHBOARD_NOTEBOOK, tmp, parameters, keep_failed=failed
-        )
-        t1 = time.perf_counter()
-        page = notebook_to_html(executed, template_name=DASHBOARD_TEMPLATE)
-        meta = report_metadata(_read_notebook(executed))
-        if keep_intermediate:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.with_suffix(".ipynb").write_bytes(executed.read_bytes())
-    problems = external_references(page)
-    if problems:
-        raise ReportError(
-            "the dashboard is not self-contained: " + "; ".join(sorted(set(problems))[:10])
-        )
-    _write_atomically(out, lambda fh: fh.write(page.encode("utf-8")))
-    t2 = time.perf_counter()
-    failed.unlink(missing_ok=True)
-    timings = {"papermill": t1 - t0, "nbconvert": t2 - t1}
-    log.info("dashboard %s: papermill %.2fs, nbconvert %.2fs", out.name, *timings.values())
-    return RenderedReport(out, "dashboard", run_id, meta, [], timings)
-
-
-def render_policy_statement(
-    portfolio_dir: Path | str,
-    out: Path | str,
-    *,
-    organisation: str = "Example Organisation",
-    as_of: str = "",
-    classification: str = "INTERNAL",
-    keep_intermediate: bool = False,
-    policy: FetchPolicy | None = None,
-) -> RenderedReport:
-    """Render the DNSSEC Policy and Practice Statement of the portfolio ``portfolio_dir`` (its
-    ``policy.yaml``) to the PDF ``out``, following the outline of RFC 6841: introduction,
-    publication, operational requirements, facility/management controls, technical security
-    controls (key generation, lifetimes, signature validity, algorithms, DS and TTLs,
-    NSEC/NSEC3, rollover methods), audit, and every value of the file in an annex. Every value
-    comes from policy.yaml; a value the file does not give is stated as "not defined in
-    policy.yaml" (with the toolkit's default it then applies). ``as_of`` (ISO date) defaults to
-    the file's ``last_review``, else its modification date.
-
-    Raises :class:`ReportError` (an invalid policy.yaml surfaces as a :class:`NotebookError`
-    naming the problem); nothing is written at ``out`` on failure.
-    """
-    portfolio_dir = Path(portfolio_dir).expanduser().resolve()
-    if not (portfolio_dir / "policy.yaml").is_file():
-        raise ReportError(f"{portfolio_dir}: no policy.yaml to make a policy statement of")
-    _check_as_of(as_of)
-    parameters = {
-        "portfolio": str(portfolio_dir),
-        "organisation": organisation,
-        "as_of": as_of,
-        "classification": classification,
-    }
-    return _render_document(
-        "policy", POLICY_NOTEBOOK, POLICY_TEMPLATE, parameters, out,
-        run_id="", keep_intermediate=keep_intermediate, policy=policy,
-    )  # fmt: skip
-
-
-def render_runbook(
-    workspace: Path | str,
-    out: Path | str,
-    *,
-    zone: str,
-    portfolio: Path | str | None = None,
-    run: str = "latest",
-    organisation: str = "Example Organisation",
-    as_of: str = "",
-    classification: str = "CONFIDENTIAL",
-    keep_intermediate: bool = False,
-    policy: FetchPolicy | None = None,
-) -> RenderedReport:
-    """Render the incident runbook of ``zone`` to the PDF ``out``: numbered procedures for a
-    suspected DS mispublication, a failed rollover and validation failures, filled with the
-    zone's registrar contact and escalation path (``registrars.csv``), the roles of
-    ``policy.yaml``, its last known-good DS and DNSKEY sets (:func:`toolkit.history.
-    last_known_good` over the workspace's runs) in zone-file syntax, and the exact
-    verification commands. ``portfolio`` defaults to the one ``run`` was collected from.
-
-    Raises :class:`ReportError` (unknown run or zone, no portfolio); nothing is written at
-    ``out`` on failure.
-    """
-    from toolkit.store.runs import Store
-
-    workspace = Path(workspace).expanduser().resolve()
-    _check_as_of(as_of)
-    store = Store(workspace)
-    try:
-        run_id = store.resolve(run)
-        manifest = store.load(run_id, verify=False).manifest
-    except StoreError as exc:
-        raise ReportError(f"cannot make a runbook from run '{run}': {exc}") from exc
-    if portfolio is None:
-        portfolio = (manifest.get("parameters") or {}).get("portfolio")
-        if not portfolio:
-            raise ReportError(f"run {run_id} names no portfolio: pass portfolio=")
-    portfolio = Path(portfolio).expanduser().resolve()
-    if not (portfolio / "inventory.csv").is_file():
-        raise ReportError(f"{portfolio}: no inventory.csv (portfolio folder expected)")
-    parameters = {
-        "workspace": str(workspace),
-        "run": run_id,
-        "zone": zone,
-        "portfolio": str(portfolio),
-        "organisation": organisation,
-        "as_of": as_of,
-        "classification": classification,
-    }
-    return _render_document(
-        "runbook", RUNBOOK_NOTEBOOK, RUNBOOK_TEMPLATE, parameters, out,
-        run_id=run_id, keep_intermediate=keep_intermediate, policy=policy,
-    )  # fmt: skip
-
-
-def _check_as_of(as_of: str) -> None:
-    if as_of:
-        try:
-            date.fromisoformat(as_of)
-        except ValueError as exc:
-            raise ReportError(f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}") from exc
-
-
-def _render_document(
-    kind: str,
-    notebook: str,
-    template: str,
-    parameters: Mapping[str, Any],
-    out: Path | str,
-    *,
-    run_id: str,
-    keep_intermediate: bool,
-    policy: FetchPolicy | None,
-) -> RenderedReport:
-    """papermill -> nbconvert (table of contents filled) -> WeasyPrint with print.css and
-    :data:`DOCUMENTS_CSS`, for the documents that are not run reports (see
-    :func:`render_report` for those)."""
-    out = Path(out).expanduser().resolve()
-    root = templates_dir()
-    return _notebook_to_pdf(
-        kind,
-        notebook,
-        template,
-        dict(parameters),
-        out,
-        run_id=run_id,
-        stylesheets=[root / PRINT_CSS, root / DOCUMENTS_CSS],
-        failed=out.with_suffix(".failed.ipynb"),
-        keep_intermediate=keep_intermediate,
-        policy=policy,
-    )
-
-
-def render_zone_report(
-    workspace: Path | str,
-    out: Path | str,
-    *,
-    zone: str,
-    run: str = "latest",
-    organisation: str = "Example Organisation",
-    period: str = "",
-    as_of: str = "",
-    classification: str = "INTERNAL",
-    keep_intermediate: bool = False,
-    policy: FetchPolicy | None = None,
-) -> Path:
-    """Render the report of one ``zone`` of ``run`` of ``workspace`` to the PDF ``out``; return
-    ``out``.
-
-    A chain-of-trust diagram (parent DS -> DNSKEY -> RRSIG over the apex RRsets, faults marked),
-    the key timeline over the history, the zone's findings and its status per run. ``zone`` is
-    matched case-insensitively, with or without the final dot, as A-label or U-label. Other
-    arguments as for :func:`render_board_report`. Raises :class:`ReportError` for a zone the
-    run does not hold (before starting a kernel) and as :func:`render_report` does.
-    """
-    options = ReportOptions(
-        run=run,
-        organisation=organisation,
-        period=period,
-        as_of=as_of,
-        classification=classification,
-        zone=zone,
-        keep_intermediate=keep_intermediate,
-    )
-    return render_report("zone", workspace, out, options, policy=policy).path
 
 
 def check_framework(framework: str) -> None:
