@@ -97,8 +97,13 @@ def test_action_table_escapes_zone_names_owners_and_reasons():
 
 
 def test_headings_figures_and_toc_escape_text_but_keep_our_markup():
-    from toolkit.reports.html import fill_toc, figure_html, heading_html, section_html
-    from toolkit.reports.html import toc_placeholder_html
+    from toolkit.reports.html import (
+        figure_html,
+        fill_toc,
+        heading_html,
+        section_html,
+        toc_placeholder_html,
+    )
 
     h = heading_html(HOSTILE, level=3, anchor="a-1", toc=True)
     assert h.startswith('<h3 id="a-1" data-toc="2">') and h.endswith("</h3>")
@@ -109,3 +114,56 @@ def test_headings_figures_and_toc_escape_text_but_keep_our_markup():
     assert 'alt="&lt;script&gt;alert(&#34;x&#34;)' in fig
     toc = fill_toc(toc_placeholder_html() + h)
     assert '<li class="toc-level-2"><a href="#a-1">&lt;script&gt;' in toc
+
+
+def test_board_fragments_escape_zone_owner_and_risk_text():
+    from datetime import UTC, date, datetime
+
+    from toolkit.reports.board import BoardView
+    from toolkit.reports.board_html import decisions_html, rag_table_html, risks_table_html
+
+    risks = pd.DataFrame(
+        [
+            {
+                "title": HOSTILE,
+                "risk": HOSTILE,
+                "zone_list": HOSTILE,
+                "owner": HOSTILE,
+                "severity": "<b>high",
+                "due": date(2027, 1, 1),
+            }
+        ]
+    )
+    tier1 = pd.DataFrame(
+        [
+            {
+                "rag": '"><script>',
+                "zone": "a.example",
+                "zone_unicode": HOSTILE,
+                "owner": None,
+                "status": HOSTILE,
+                "score": None,
+                "level": None,
+                "open": None,
+                "why": HOSTILE,
+            }
+        ]
+    )
+    decisions = [{"severity": "x", "ask": HOSTILE, "why": HOSTILE, "checks": HOSTILE}]
+    view = BoardView(
+        available=True,
+        reason="",
+        period="2026Q4",
+        as_of=datetime(2026, 12, 6, tzinfo=UTC),
+        risks=risks,
+        open_risks=3,
+        decisions=decisions,
+        tier1=tier1,
+    )
+    for out in (risks_table_html(view), rag_table_html(view), decisions_html(view)):
+        _no_raw_markup(out)
+        assert "<b>" not in out
+    rag = rag_table_html(view)
+    assert '<tr class="rag-unknown">' in rag and '<span class="none-named">none named</span>' in rag
+    assert 'class="severity sev-info"' in risks_table_html(view)
+    assert "1 of 3 open risks shown" in risks_table_html(view)
