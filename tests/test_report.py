@@ -356,7 +356,7 @@ def test_action_table_escapes_everything():
     assert "<b>bold" not in html and "&lt;b&gt;bold&lt;/b&gt;.example" in html
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "&lt;img src=&quot;http://192.0.2.1/x.png&quot;&gt;" in html
+    assert "&lt;img src=&#34;http://192.0.2.1/x.png&#34;&gt;" in html  # markupsafe spelling
     assert 'class="status-unknown"' in html
 
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from toolkit.checks.base import RESULT_STATUSES, SEVERITIES
+from toolkit.reports import templates
 from toolkit.reports.audit import (
     VERDICTS,
     GovernanceView,
@@ -27,6 +29,7 @@ from toolkit.reports.html import (
     STATUS_LABELS,
     anchor_id,
     escape,
+    facts_table_html,
     heading_html,
     notice_html,
     plural,
@@ -107,21 +110,22 @@ def result_badge(status: Any) -> str:
     """A check result (pass, fail, indeterminate, not_applicable, not_evidenced) as a badge."""
     known = isinstance(status, str) and status in RESULT_LABELS
     cls = f"result-{status}" if known else "result-unknown"
-    return f'<span class="badge {cls}">{escape(RESULT_LABELS.get(status, str(status)))}</span>'
+    return _badge("badge", cls, RESULT_LABELS.get(status, str(status)))
+
+
+def _badge(kind: str, cls: str, label: Any) -> str:
+    return str(templates.render("audit/badge.html.j2", kind=kind, cls=cls, label=label))
 
 
 def status_badge(status: Any) -> str:
     """A zone status (secure, insecure, bogus, indeterminate) as a badge."""
-    return (
-        f'<span class="status {status_class(status)}">'
-        f"{escape(STATUS_LABELS.get(status, 'Unknown'))}</span>"
-    )
+    return _badge("status", status_class(status), STATUS_LABELS.get(status, "Unknown"))
 
 
 def severity_badge(severity: Any) -> str:
     """A check's severity as a small label."""
     cls = f"sev-{severity}" if severity in SEVERITIES else "sev-unknown"
-    return f'<span class="severity {cls}">{escape(severity)}</span>'
+    return _badge("severity", cls, severity)
 
 
 @dataclass(frozen=True)
@@ -142,35 +146,25 @@ def table_html(
 ) -> str:
     """``df`` as an HTML table: a header row that repeats on every page the table spans, one
     row per frame row, every value escaped."""
-    if df.empty:
-        return f'<p class="empty">{escape(empty)}</p>'
-    head = "".join(f'<th class="{c.cls}">{escape(c.label)}</th>' for c in cols)
-    body = []
-    for row in df.to_dict("records"):
-        cells = []
-        for c in cols:
-            value = c.html(row) if c.html is not None else escape(c.text(row.get(c.key)))
-            cells.append(f'<td class="{c.cls}">{value}</td>')
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        f'<table class="{escape(cls)}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+    rows = [
+        [Markup(c.html(row)) if c.html is not None else c.text(row.get(c.key)) for c in cols]
+        for row in df.to_dict("records")
+    ]
+    return str(templates.render("audit/table.html.j2", rows=rows, cols=cols, cls=cls, empty=empty))
 
 
 def facts_grid_html(facts: Sequence[tuple[str, Any]], *, cls: str = "facts grid") -> str:
     """Label/value pairs two to a row (four columns), for compact fact sheets."""
-    cells = [f"<th>{escape(k)}</th><td>{escape(fmt(v))}</td>" for k, v in facts]
+    cells = [(k, fmt(v)) for k, v in facts]
     if len(cells) % 2:
-        cells.append("<th></th><td></td>")
-    rows = "".join(f"<tr>{cells[i]}{cells[i + 1]}</tr>" for i in range(0, len(cells), 2))
-    return f'<table class="{escape(cls)}">{rows}</table>'
+        cells.append(("", ""))
+    rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+    return str(templates.render("audit/facts_grid.html.j2", rows=rows, cls=cls))
 
 
 def facts_html(facts: Iterable[tuple[str, Any]], *, cls: str = "facts") -> str:
     """Label/value pairs as a two-column table (values through :func:`fmt`)."""
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(fmt(v))}</td></tr>" for k, v in facts)
-    return f'<table class="{escape(cls)}">{rows}</table>'
+    return facts_table_html([(k, fmt(v)) for k, v in facts], cls=cls)
 
 
 def records_html(records: pd.DataFrame) -> str:
@@ -794,7 +788,7 @@ def verdict_badge(verdict: Any) -> str:
         if isinstance(verdict, str)
         else "result-unknown"
     )
-    return f'<span class="badge {cls}">{escape(VERDICT_LABELS.get(verdict, str(verdict)))}</span>'
+    return _badge("badge", cls, VERDICT_LABELS.get(verdict, str(verdict)))
 
 
 def ds_proof_html(

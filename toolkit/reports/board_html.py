@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from toolkit.reports import templates
 from toolkit.reports.board import DUE_DAYS, PILLARS, RAG_RULES, BoardView, fmt_change, kpi_rows
 from toolkit.reports.html import escape as _e
-from toolkit.reports.html import notice_html, pct, plural
+from toolkit.reports.html import facts_table_html, notice_html, pct, plural
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.reports.html import ReportInfo
@@ -77,11 +78,7 @@ def executive_summary_html(h: Mapping[str, Any], view: BoardView) -> str:
             )
         else:
             s.append("No decision is needed from the board this quarter.")
-    return (
-        '<section class="exec-summary"><h2 class="exec-heading">In brief</h2>'
-        + "".join(f"<p>{_e(x)}</p>" for x in s)
-        + "</section>"
-    )
+    return str(templates.render("board/exec_summary.html.j2", paragraphs=s))
 
 
 def maturity_html(view: BoardView) -> str:
@@ -152,12 +149,11 @@ def decisions_html(view: BoardView) -> str:
         )
     if not view.decisions:
         return '<p class="all-clear">No decision is needed: no gap calls for the board.</p>'
-    items = "".join(
-        f'<li class="decision {_sev_class(d["severity"])}"><span class="ask">{_e(d["ask"])}</span>'
-        f'<span class="why">Why: {_e(d["why"])} (checks: {_e(d["checks"])})</span></li>'
+    decisions = [
+        {"cls": _sev_class(d["severity"]), "ask": d["ask"], "why": d["why"], "checks": d["checks"]}
         for d in view.decisions
-    )
-    return f'<ol class="decisions">{items}</ol>'
+    ]
+    return str(templates.render("board/decisions.html.j2", decisions=decisions))
 
 
 def risks_table_html(view: BoardView) -> str:
@@ -171,45 +167,18 @@ def risks_table_html(view: BoardView) -> str:
         )
     if view.risks.empty:
         return '<p class="all-clear">No open risk: every assessed check passes.</p>'
-    head = "".join(
-        f'<th class="col-{c}">{label}</th>'
-        for c, label in (
-            ("n", "#"),
-            ("risk", "Risk"),
-            ("where", "Where"),
-            ("owner", "Owner"),
-            ("sev", "Severity"),
-            ("due", "Due"),
-        )
-    )
-    body = []
-    for i, r in enumerate(view.risks.to_dict("records"), start=1):
-        sev = _sev_class(r["severity"])
-        body.append(
-            f"<tr>"
-            f'<td class="col-n">{i}</td>'
-            f'<td class="col-risk"><strong>{_e(r["title"])}</strong>'
-            f'<span class="risk-words">{_e(r["risk"])}</span></td>'
-            f'<td class="col-where">{_e(r["zone_list"])}</td>'
-            f'<td class="col-owner">{_e(r["owner"])}</td>'
-            f'<td class="col-sev"><span class="severity {sev}">{_e(r["severity"])}</span></td>'
-            f'<td class="col-due">{_e(r["due"].isoformat())}</td>'
-            "</tr>"
-        )
+    risks = [
+        {**r, "cls": _sev_class(r["severity"]), "due": r["due"].isoformat()}
+        for r in view.risks.to_dict("records")
+    ]
     more = ""
     if view.open_risks > len(view.risks):
         more = (
-            f'<p class="note">{len(view.risks)} of {plural(view.open_risks, "open risk")} '
-            "shown; the audit report lists every one with its evidence.</p>"
+            f"{len(view.risks)} of {plural(view.open_risks, 'open risk')} "
+            "shown; the audit report lists every one with its evidence."
         )
     due = ", ".join(f"{s} {d} days" for s, d in DUE_DAYS.items() if s != "info")
-    return (
-        f'<table class="risks"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
-        f"</table>{more}"
-        f'<p class="note">Due dates count from the as-of date by severity: {_e(due)}. A risk '
-        "is one check failing on one or more zones; the owner is the zones' owner in the "
-        "inventory (the policy owner for a portfolio-wide finding).</p>"
-    )
+    return str(templates.render("board/risks_table.html.j2", risks=risks, more=more, due=due))
 
 
 _RAG_ORDER = {"red": 0, "amber": 1, "green": 2}
@@ -233,42 +202,31 @@ def rag_table_html(view: BoardView, limit: int = 6) -> str:
         if len(t) > len(shown)
         else ""
     )
-    head = "".join(
-        f'<th class="col-{c}">{label}</th>'
-        for c, label in (
-            ("rag", "Rating"),
-            ("zone", "Zone"),
-            ("owner", "Owner"),
-            ("status", "DNSSEC status"),
-            ("score", "Score (level)"),
-            ("open", "Open findings"),
-            ("why", "Why"),
-        )
-    )
-    body = []
+    rows = []
     for r in shown.to_dict("records"):
-        cls = _rag_class(r["rag"])
-        shown = _e(r["zone_unicode"]) or _e(r["zone"])
         score = (
             "not evidenced"
             if r["score"] is None or pd.isna(r["score"])
             else f"{float(r['score']):.1f} ({int(r['level'])})"
         )
-        open_n = "not evidenced" if r["open"] is None or pd.isna(r["open"]) else str(r["open"])
-        owner = _e(r["owner"]) or '<span class="none-named">none named</span>'
-        body.append(
-            f'<tr class="{cls}">'
-            f'<td class="col-rag"><span class="rag {cls}">{_RAG.get(r["rag"], "?")}</span></td>'
-            f'<td class="col-zone">{shown}</td><td class="col-owner">{owner}</td>'
-            f'<td class="col-status">{_e(r["status"])}</td>'
-            f'<td class="col-score">{_e(score)}</td><td class="col-open">{_e(open_n)}</td>'
-            f'<td class="col-why">{_e(r["why"])}</td></tr>'
+        rows.append(
+            {
+                "cls": _rag_class(r["rag"]),
+                "rag": _RAG.get(r["rag"], "?"),
+                "zone": r["zone_unicode"] if _e(r["zone_unicode"]) else r["zone"],
+                "owner": str(templates.text(r["owner"])),
+                "status": r["status"],
+                "score": score,
+                "open": "not evidenced"
+                if r["open"] is None or pd.isna(r["open"])
+                else str(r["open"]),
+                "why": r["why"],
+            }
         )
     rules = "; ".join(f"{_RAG[k]}: {v}" for k, v in RAG_RULES)
     extra = "" if view.available else " Without an assessment the rating rests on the status alone."
-    return (
-        f'<table class="rag-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
-        f'</table><p class="note">{_e(more)}{_e(rules)}.{_e(extra)}</p>'
+    return str(
+        templates.render("board/rag_table.html.j2", rows=rows, note=f"{more}{rules}.{extra}")
     )
 
 
@@ -433,5 +391,4 @@ def sources_html(view: BoardView, run: Run, info: ReportInfo) -> str:
             ),
         )
     )
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
-    return f'<table class="traceability sources">{rows}</table>'
+    return facts_table_html(facts, cls="traceability sources")

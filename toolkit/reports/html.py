@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from toolkit import __version__
 from toolkit.assessment.headline import STATUSES
@@ -207,54 +208,41 @@ def report_info(
 
 def title_block_html(info: ReportInfo) -> str:
     """The report's first block. Its elements feed the running header and footer."""
-    return (
-        '<header class="title-block">'
-        f'<p class="classification">{_e(info.classification)}</p>'
-        f'<h1 class="report-title">{_e(info.title)}</h1>'
-        f'<p class="organisation">{_e(info.organisation)}</p>'
-        '<dl class="report-facts">'
-        f'<div><dt>Period</dt><dd class="report-period">{_e(info.period)}</dd></div>'
-        f"<div><dt>As of</dt><dd>{_e(info.as_of)}</dd></div>"
-        f'<div><dt>Run</dt><dd class="run-id">{_e(info.run_id)}</dd></div>'
-        + (
-            f'<div><dt>Report</dt><dd class="report-id">{_e(info.report_id)}</dd></div>'
-            if info.report_id
-            else ""
-        )
-        + "</dl>"
-        "</header>"
-    )
+    return str(templates.render("common/title_block.html.j2", info=info))
 
 
 def headline_html(h: Mapping[str, Any]) -> str:
     """KPI tiles and the headline in plain words, from
     :func:`toolkit.assessment.headline.headline`."""
     n = int(h["zones"])
-    tiles = [
-        (str(n), "zones checked", "every zone of the inventory", "tile-neutral"),
-        (
-            pct(h["signed_pct"]),
-            "signed",
-            f"{h['signed']} of {n} serve DNSSEC keys",
-            "tile-neutral",
-        ),
-        (
-            pct(h["secure_pct"]),
-            "secure",
-            f"{h['secure']} of {n} have a validated chain of trust",
-            "tile-good" if n and h["secure"] == n else "tile-neutral",
-        ),
-    ]
-    tiles_html = "".join(
-        f'<div class="kpi {cls}"><div class="kpi-value">{_e(value)}</div>'
-        f'<div class="kpi-label">{_e(label)}</div><div class="kpi-note">{_e(note)}</div></div>'
-        for value, label, note, cls in tiles
+    tiles = kpi_tiles_html(
+        [
+            (str(n), "zones checked", "every zone of the inventory", "tile-neutral"),
+            (
+                pct(h["signed_pct"]),
+                "signed",
+                f"{h['signed']} of {n} serve DNSSEC keys",
+                "tile-neutral",
+            ),
+            (
+                pct(h["secure_pct"]),
+                "secure",
+                f"{h['secure']} of {n} have a validated chain of trust",
+                "tile-good" if n and h["secure"] == n else "tile-neutral",
+            ),
+        ]
     )
     if n == 0:
         words = "This run holds no zones: there is nothing to report."
-        return (
-            f'<section class="headline"><div class="kpis">{tiles_html}</div>'
-            f'<p class="headline-words">{_e(words)}</p></section>'
+        return str(
+            templates.render(
+                "common/headline.html.j2",
+                tiles=tiles,
+                words=words,
+                counts=[],
+                needing=0,
+                needing_words="",
+            )
         )
     needing = int(h["needing_action"])
     secure, others = int(h["secure"]), n - int(h["secure"])
@@ -277,25 +265,24 @@ def headline_html(h: Mapping[str, Any]) -> str:
         if secure == 0:
             lead = "Of these"
         sentence += f" {lead}, {parts[0]}, {parts[1]} and {parts[2]}."
-    if needing:
-        action = (
-            f'<p class="callout callout-action"><strong>{_e(plural(needing, "zone"))} '
-            f"need{'s' if needing == 1 else ''} action</strong> — see “Zones needing action”, "
-            "most urgent first.</p>"
+    counts = [{"cls": status_class(s), "n": int(h[s]), "label": STATUS_LABELS[s]} for s in STATUSES]
+    return str(
+        templates.render(
+            "common/headline.html.j2",
+            tiles=tiles,
+            words=sentence,
+            counts=counts,
+            needing=needing,
+            needing_words=plural(needing, "zone"),
         )
-    else:
-        action = '<p class="callout callout-clear"><strong>No zone needs action.</strong></p>'
-    counts = "".join(
-        f'<span class="count {status_class(s)}"><b>{int(h[s])}</b> {_e(STATUS_LABELS[s])}</span>'
-        for s in STATUSES
     )
-    return (
-        '<section class="headline">'
-        f'<div class="kpis">{tiles_html}</div>'
-        f'<p class="headline-words">{_e(sentence)}</p>'
-        f'<p class="status-counts">{counts}</p>'
-        f"{action}"
-        "</section>"
+
+
+def kpi_tiles_html(tiles: Sequence[tuple[str, str, str, str]]) -> Markup:
+    """A row of KPI tiles, each (value, label, note, CSS class from the code)."""
+    return templates.render(
+        "common/kpi_tiles.html.j2",
+        tiles=[{"value": v, "label": lb, "note": nt, "cls": c} for v, lb, nt, c in tiles],
     )
 
 
@@ -305,9 +292,7 @@ def _is(n: int) -> str:
 
 def section_html(title: str, intro: str = "", cls: str = "") -> str:
     """A section heading with an optional introductory sentence (both escaped)."""
-    intro_html = f'<p class="section-intro">{_e(intro)}</p>' if intro else ""
-    cls_attr = f' class="{_e(cls)}"' if cls else ""
-    return f"<h2{cls_attr}>{_e(title)}</h2>{intro_html}"
+    return str(templates.render("common/section.html.j2", title=title, intro=intro, cls=cls))
 
 
 def escape(value: Any) -> str:
@@ -339,20 +324,20 @@ def heading_html(
         raise ValueError(f"anchor {anchor!r}: expected letters, digits, '-' or '_'")
     if toc and (not anchor or level == 4):
         raise ValueError("a table-of-contents entry needs an anchor and level 2 or 3")
-    attrs = f' id="{anchor}"' if anchor else ""
-    if toc:
-        attrs += f' data-toc="{level - 1}"'
-    if cls:
-        attrs += f' class="{_e(cls)}"'
-    return f"<h{level}{attrs}>{_e(text)}</h{level}>"
+    return str(
+        templates.render(
+            "common/heading.html.j2", text=text, level=level, anchor=anchor, toc=toc, cls=cls
+        )
+    )
 
 
 def toc_placeholder_html(title: str = "Contents") -> str:
     """The table of contents: a heading and :data:`TOC_PLACEHOLDER`, which the renderer
     (:func:`fill_toc`) fills with every heading made with ``toc=True`` and its page number."""
-    return (
-        f'<section class="toc-page"><h2 class="toc-heading">{_e(title)}</h2>'
-        f"{TOC_PLACEHOLDER}</section>"
+    return str(
+        templates.render(
+            "common/toc_placeholder.html.j2", title=title, placeholder=Markup(TOC_PLACEHOLDER)
+        )
     )
 
 
@@ -394,11 +379,7 @@ def fill_toc(html_text: str) -> str:
     scanner = _TocScanner()
     scanner.feed(html_text[where + len(TOC_PLACEHOLDER) :])
     scanner.close()
-    items = "".join(
-        f'<li class="toc-level-{level}"><a href="#{anchor}">{_e(text)}</a></li>'
-        for level, anchor, text in scanner.entries
-    )
-    nav = f'<nav class="toc" id="toc"><ol>{items}</ol></nav>'
+    nav = str(templates.render("common/toc.html.j2", entries=scanner.entries))
     return html_text[:where] + nav + html_text[where + len(TOC_PLACEHOLDER) :]
 
 
@@ -413,22 +394,7 @@ def cover_html(info: ReportInfo, facts: Sequence[tuple[str, str]] = (), note: st
         ("Run", info.run_id, "run-id"),
     ]
     rows += [(label, value, "") for label, value in facts]
-    dl = "".join(
-        f"<div><dt>{_e(label)}</dt><dd"
-        + (f' class="{cls}"' if cls else "")
-        + f">{_e(value)}</dd></div>"
-        for label, value, cls in rows
-    )
-    return (
-        '<section class="cover">'
-        f'<p class="classification cover-classification">{_e(info.classification)}</p>'
-        f'<h1 class="report-title">{_e(info.title)}</h1>'
-        f'<p class="organisation">{_e(info.organisation)}</p>'
-        f'<dl class="cover-facts">{dl}</dl>'
-        + (f'<p class="cover-note">{_e(note)}</p>' if note else "")
-        + f'<p class="cover-classification-foot">{_e(info.classification)}</p>'
-        "</section>"
-    )
+    return str(templates.render("common/cover.html.j2", info=info, rows=rows, note=note))
 
 
 def figure_html(svg: str, alt: str, *, title: str = "", note: str = "") -> str:
@@ -436,12 +402,11 @@ def figure_html(svg: str, alt: str, *, title: str = "", note: str = "") -> str:
     note: the SVG embedded as a ``data:`` image (the renderer fetches nothing else), ``alt``
     its text alternative. All text is escaped."""
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return (
-        '<figure class="chart">'
-        + (heading_html(title, level=3) if title else "")
-        + (f'<p class="note">{_e(note)}</p>' if note else "")
-        + f'<img src="data:image/svg+xml;base64,{data}" alt="{_e(alt)}">'
-        "</figure>"
+    heading = Markup(heading_html(title, level=3)) if title else ""
+    return str(
+        templates.render(
+            "common/figure.html.j2", heading=heading, title=title, note=note, data=data, alt=alt
+        )
     )
 
 
@@ -453,63 +418,40 @@ def notice_html(title: str, text: str, *, kind: str = "not-evidenced") -> str:
     return str(templates.render("common/notice.html.j2", title=title, text=text, kind=kind))
 
 
-def _cell(value: Any, default: str = "") -> str:
-    text = _e(value)
-    return text if text else _e(default)
-
-
 def action_table_html(groups: pd.DataFrame, names: int = 2) -> str:
     """The zones needing action, grouped (:func:`toolkit.assessment.headline.action_groups`), as an
     HTML
     table: one row per problem, naming up to ``names`` of its zones (a single zone with its
     A-label under an IDN's U-label) and how many more."""
-    if groups.empty:
-        return '<p class="all-clear">No zone needs action.</p>'
-    head = "".join(
-        f'<th class="col-{c}">{label}</th>'
-        for c, label in (
-            ("zone", "Zones"),
-            ("tier", "Tier"),
-            ("owner", "Owner"),
-            ("status", "Status"),
-            ("action", "What to do"),
-            ("why", "Why"),
-        )
-    )
-    body = []
+    rows = []
     for row in groups.itertuples(index=False):
-        cls = status_class(row.status)
+        r: dict[str, Any] = {
+            "cls": status_class(row.status),
+            "single": row.zones == 1,
+            "zones": row.zones,
+            "label": STATUS_LABELS.get(row.status, "Unknown"),
+            "action": row.action,
+            "why": row.why,
+            "tier": _plain(row.risk_tier) or "—",
+        }
         if row.zones == 1:
-            shown, alabel = (_e(n) for n in row.zone_names[0])
-            zone = f'<span class="zone-name">{shown}</span>'
-            if alabel and alabel != shown:
-                zone += f'<span class="zone-alabel">{alabel}</span>'
+            r["shown"], r["alabel"] = (_plain(n) for n in row.zone_names[0])
         else:
-            listed = ", ".join(_e(u) for u, _ in row.zone_names[:names])
             more = row.zones - min(row.zones, names)
-            zone = (
-                f'<span class="zone-count">{row.zones} zones</span>'
-                f'<span class="zone-list">{listed}{f" and {more} more" if more else ""}</span>'
+            r["listed"] = ", ".join(_plain(u) for u, _ in row.zone_names[:names]) + (
+                f" and {more} more" if more else ""
             )
-        tier = _e(row.risk_tier) or "—"
-        owners = [_e(o) for o in row.owners]
-        owner = ", ".join(owners[:2]) + (f" +{len(owners) - 2} more" if len(owners) > 2 else "")
-        owner = owner or '<span class="none-named">none named</span>'
-        label = STATUS_LABELS.get(row.status, "Unknown")
-        body.append(
-            f'<tr class="{cls}">'
-            f'<td class="col-zone">{zone}</td>'
-            f'<td class="col-tier">{tier}</td>'
-            f'<td class="col-owner">{owner}</td>'
-            f'<td class="col-status"><span class="status {cls}">{_e(label)}</span></td>'
-            f'<td class="col-action">{_cell(row.action)}</td>'
-            f'<td class="col-why">{_cell(row.why)}</td>'
-            "</tr>"
+        owners = [_plain(o) for o in row.owners]
+        r["owner"] = ", ".join(owners[:2]) + (
+            f" +{len(owners) - 2} more" if len(owners) > 2 else ""
         )
-    return (
-        f'<table class="actions"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+        rows.append(r)
+    return str(templates.render("common/action_table.html.j2", rows=rows))
+
+
+def _plain(value: Any) -> str:
+    """A value as plain text for a template (escaped there); null becomes the empty string."""
+    return str(templates.text(value))
 
 
 def method_note_html(run: Run, info: ReportInfo) -> str:
@@ -539,8 +481,13 @@ def method_note_html(run: Run, info: ReportInfo) -> str:
         ),
         ("Resolvers", resolvers),
     ]
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
-    return f'<table class="traceability">{rows}</table>'
+    return facts_table_html(facts, cls="traceability")
+
+
+def facts_table_html(facts: Sequence[tuple[str, Any]], *, cls: str) -> str:
+    """Label/value rows as a two-column table (``<th>`` label, ``<td>`` value), both escaped;
+    ``cls`` is the table's CSS class (from the code, never from data)."""
+    return str(templates.render("common/facts_table.html.j2", facts=facts, cls=cls))
 
 
 def _utc(iso: Any) -> str:
