@@ -133,3 +133,24 @@ def test_chart_labels_are_not_math():
 def test_inline_svg_refuses_what_is_not_svg():
     with pytest.raises(ValueError, match="no <svg>"):
         inline_svg("<p>hi</p>", "t")
+
+
+def test_runbook_fragments_escape_the_records():
+    from toolkit.reports import runbook
+
+    inv = pd.DataFrame([{"zone": "a.example", "owner": HOSTILE, "registrar": "R1"}])
+    reg = {"registrar": "r1", "contact": HOSTILE, "escalation": HOSTILE, "sla_hours": 24}
+    regs = pd.DataFrame([{**reg, "ds_submission": "portal", "account_access": "x"}])
+    ctx = runbook.zone_context("a.example", inv, regs, {"security_lead": HOSTILE},
+                               portfolio="p", workspace="w")  # fmt: skip
+    good = pd.DataFrame([{"zone": "a.example", "rrtype": "DS", "ttl": 3600, "at": NOW,
+                          "rdata": "1 13 2 <AB>", "run_id": HOSTILE}])  # fmt: skip
+    for out in (runbook.contacts_html(ctx), runbook.known_good_html(good),
+                runbook.procedures_html(ctx, good)):  # fmt: skip
+        _assert_text_only(out)
+    proc = runbook.procedures_html(ctx, good)
+    assert proc.count('<ol class="procedure">') == 3 and "1 13 2 &lt;AB&gt;" in proc
+    assert "<strong>&lt;script&gt;" in proc  # our markup kept, theirs escaped
+    assert "No run of the workspace shows this zone secure" in runbook.known_good_html(
+        good.iloc[:0]
+    )
