@@ -154,3 +154,23 @@ def test_runbook_fragments_escape_the_records():
     assert "No run of the workspace shows this zone secure" in runbook.known_good_html(
         good.iloc[:0]
     )
+
+
+def test_policy_statement_escapes_the_file(tmp_path):
+    import yaml
+
+    from toolkit.reports import statement
+    from toolkit.resources import REPO_ROOT
+
+    data = yaml.safe_load((REPO_ROOT / "data/sample-portfolio/policy.yaml").read_text())
+    name = next(iter(data["policies"]))
+    data["policies"][name]["description"] = HOSTILE
+    data["roles"] = {"security_lead": HOSTILE}
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    doc = statement.read_policy_document(path)
+    intro = statement.introduction_html(doc, HOSTILE, {name: 2})
+    for out in (intro, statement.management_html(doc), statement.annex_html(doc)):
+        _assert_text_only(out)
+    assert '<h2 id="s1" data-toc="1">1 Introduction</h2>' in intro  # our markup kept
+    assert 'class="value not-defined"' in statement.technical_html(doc)
