@@ -3,7 +3,8 @@
 ``notebooks/dashboard.ipynb`` displays these fragments;
 :func:`toolkit.reports.render.render_dashboard`
 turns the executed notebook into one HTML file that needs nothing else: its stylesheet is
-inline, its charts are inline SVG written here by hand (no plotting library, no script), and a
+inline, its charts are inline SVG drawn by matplotlib in the reports' chart style
+(:mod:`toolkit.reports.charts`, deterministic), there is no script, and a
 Content-Security-Policy forbids the browser to load anything at all.
 
 Five panels, each a pure function of stored frames:
@@ -14,9 +15,10 @@ Five panels, each a pure function of stored frames:
 * :func:`expiry_horizon` — zones by days of signature validity left;
 * :func:`open_alerts` — the alerts still active, most severe first.
 
-Every value from the data (zone names, resolver labels, alert messages) is escaped with
-:func:`toolkit.reports.html.escape`; CSS classes and colours come from fixed tables, never from
-data.
+The panels' HTML is in the Jinja2 templates of ``report_templates/fragments/dashboard/``
+(:mod:`toolkit.reports.templates`, autoescape): every value from the data (zone names, resolver
+labels, alert messages) is escaped there; CSS classes and colours come from fixed tables, never
+from data.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+from markupsafe import Markup
 
-from toolkit.reports.html import STATUS_COLOURS, STATUS_LABELS, escape, pct, plural
+from toolkit.reports import templates
+from toolkit.reports.charts import chart_style, inline_svg, svg_of
+from toolkit.reports.html import STATUS_COLOURS, STATUS_LABELS, pct, plural
 
 #: Resolver answers as :func:`toolkit.collect.resolvers.resolver_status` names them, in order.
 RESOLVER_STATUSES = ("secure", "insecure", "bogus", "indeterminate")
@@ -148,7 +153,14 @@ def open_alerts(alerts: pd.DataFrame | None) -> pd.DataFrame:
     )
 
 
-# -- SVG -----------------------------------------------------------------------------------------
+# -- charts --------------------------------------------------------------------------------------
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _check_colour(colour: str) -> None:
+    if not (len(colour) == 7 and colour[0] == "#" and set(colour[1:].lower()) <= _HEX):
+        raise ValueError(f"colour {colour!r}: expected #rrggbb")
 
 
 def bar_chart_svg(
@@ -161,70 +173,67 @@ def bar_chart_svg(
     legend: bool = True,
     width: int = 560,
 ) -> str:
-    """A horizontal bar chart as inline SVG: one row per label; ``series`` are (name, colour,
-    values). Stacked bars add up; grouped bars sit under each other. Values are written at the
-    end of each bar. ``title`` becomes the SVG's <title> (accessible name). All text escaped;
-    colours must be ``#rrggbb`` from the code's own tables."""
+    """A horizontal bar chart drawn by matplotlib in the reports' chart style, as an inline
+    ``<svg>`` element (:func:`toolkit.reports.charts.inline_svg`): one row per label, first label
+    on top; ``series`` are (name, colour, values). Stacked bars add up (the total written at the
+    end of the bar); grouped bars sit under each other (each value written at its end).
+    ``title`` becomes the SVG's <title> (accessible name); ``width`` is the drawing's width in
+    CSS pixels. Labels are text, never markup or math; colours must be ``#rrggbb`` from the
+    code's own tables (else ValueError). The same arguments give the same bytes."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     for _, colour, _ in series:
-        if not (
-            len(colour) == 7
-            and colour[0] == "#"
-            and all(c in "0123456789abcdef" for c in colour[1:].lower())
-        ):
-            raise ValueError(f"colour {colour!r}: expected #rrggbb")
-    label_w, right_pad, bar_h, gap = 150, 60, 16, 10
-    per_row = bar_h * (1 if stacked else len(series)) + gap
-    legend_h = 22 if legend else 4
-    height = legend_h + max(len(labels), 1) * per_row + 6
-    plot_w = width - label_w - right_pad
-    if stacked:
-        totals = [sum(float(s[2][i]) for s in series) for i in range(len(labels))]
-    else:
-        totals = [float(v) for s in series for v in s[2]]
-    top = max(totals, default=0.0) or 1.0
-    parts = [
-        f'<svg class="chart" role="img" '
-        f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet">'
-        f"<title>{escape(title)}</title>"
-    ]
-    x = label_w
-    for name, colour, _ in series if legend else ():
-        parts.append(f'<rect x="{x}" y="4" width="10" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 14}" y="13" class="legend">{escape(name)}</text>')
-        x += 24 + 7 * len(name)
-    if not labels:
-        parts.append(f'<text x="{label_w}" y="{legend_h + 14}" class="empty">No data</text>')
-    for i, label in enumerate(labels):
-        y = legend_h + i * per_row
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + bar_h * 0.75:.1f}" text-anchor="end" '
-            f'class="label">{escape(label)}</text>'
-        )
-        x0 = float(label_w)
-        for j, (name, colour, values) in enumerate(series):
-            v = float(values[i])
-            w = plot_w * v / top
-            yy = y if stacked else y + j * bar_h
-            if v > 0:
-                tip = f"{label}: {name} {_num(v)}{unit}"
-                parts.append(
-                    f'<rect x="{x0:.1f}" y="{yy}" width="{max(w, 1):.1f}" height="{bar_h - 2}" '
-                    f'fill="{colour}"><title>{escape(tip)}</title></rect>'
-                )
-            if not stacked:
-                parts.append(
-                    f'<text x="{x0 + w + 4:.1f}" y="{yy + bar_h * 0.7:.1f}" class="value">'
-                    f"{escape(_num(v) + unit)}</text>"
-                )
-            else:
-                x0 += w
+        _check_colour(colour)
+    rows = len(labels)
+    per_row = 0.3 if stacked else 0.1 + 0.2 * max(len(series), 1)
+    top_in = 0.32 if legend and series else 0.1
+    height_in = 0.55 + top_in + per_row * max(rows, 1)
+    ys = [float(rows - 1 - i) for i in range(rows)]
+    with chart_style():
+        fig = Figure(figsize=(width / 80, height_in))
+        ax = fig.add_subplot()
+        ends: list[tuple[float, float, str]] = []  # (x, y, text) written after a bar
         if stacked:
-            parts.append(
-                f'<text x="{x0 + 4:.1f}" y="{y + bar_h * 0.7:.1f}" class="value">'
-                f"{escape(_num(totals[i]) + unit)}</text>"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+            left = [0.0] * rows
+            for name, colour, values in series:
+                vals = [float(v) for v in values]
+                ax.barh(ys, vals, left=left, height=0.62, color=colour, label=name,
+                        edgecolor="white", linewidth=0.8)  # fmt: skip
+                left = [a + b for a, b in zip(left, vals, strict=True)]
+            ends = [(t, y, _num(t) + unit) for t, y in zip(left, ys, strict=True)]
+        else:
+            k = max(len(series), 1)
+            h = 0.8 / k
+            for j, (name, colour, values) in enumerate(series):
+                vals = [float(v) for v in values]
+                yy = [y + 0.4 - h * (j + 0.5) for y in ys]
+                ax.barh(yy, vals, height=h * 0.9, color=colour, label=name)
+                ends += [(v, y, _num(v) + unit) for v, y in zip(vals, yy, strict=True)]
+        top = max((x for x, _, _ in ends), default=0.0) or 1.0
+        for x, y, text in ends:
+            ax.text(x + top * 0.01, y, text, va="center", ha="left", fontsize=7.5,
+                    color="#333333")  # fmt: skip
+        ax.set_yticks(ys, list(labels))
+        ax.set_ylim(-0.6, max(rows - 0.4, 0.6))
+        ax.set_xlim(0, top * 1.14)
+        if not rows:
+            ax.text(0.5, 0.5, "No data", transform=ax.transAxes, ha="center", va="center",
+                    color="#5b6670", style="italic")  # fmt: skip
+            ax.set_yticks([])
+        if all(float(v).is_integer() for _, _, vs in series for v in vs):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        if legend and series:
+            fig.legend(loc="upper center", ncol=len(series), frameon=False,
+                       bbox_to_anchor=(0.5, 1.0), handlelength=1.2, columnspacing=1.5)  # fmt: skip
+        fig.tight_layout(rect=(0, 0, 1, 1 - top_in / height_in))
+        svg = svg_of(fig)
+    return str(inline_svg(svg, title))
 
 
 def _ms(v: object) -> str:
@@ -235,18 +244,16 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
 
 
+def _render(name: str, **context: object) -> str:
+    return str(templates.render(f"dashboard/{name}.html.j2", **context))
+
+
 # -- HTML panels ---------------------------------------------------------------------------------
 
 
 def header_html(title: str, organisation: str, run_id: str, as_of: str) -> str:
     """The dashboard's header: title, organisation, run and time of the data."""
-    return (
-        '<header class="dash-header">'
-        f"<h1>{escape(title)}</h1>"
-        f'<p class="dash-meta"><span class="org">{escape(organisation)}</span> · '
-        f'run <code class="run-id">{escape(run_id)}</code> · data as of {escape(as_of)}</p>'
-        "</header>"
-    )
+    return _render("header", title=title, organisation=organisation, run_id=run_id, as_of=as_of)
 
 
 def coverage_html(c: Coverage) -> str:
@@ -273,16 +280,7 @@ def coverage_html(c: Coverage) -> str:
             "neutral",
         ),
     ]
-    body = "".join(
-        f'<div class="tile tile-{cls}"><div class="tile-value">{escape(v)}</div>'
-        f'<div class="tile-label">{escape(label)}</div>'
-        f'<div class="tile-note">{escape(note)}</div></div>'
-        for v, label, note, cls in tiles
-    )
-    return (
-        '<section class="panel" id="coverage"><h2>Validation coverage</h2>'
-        f'<div class="tiles">{body}</div></section>'
-    )
+    return _render("coverage", tiles=tiles)
 
 
 def resolver_status_html(table: pd.DataFrame) -> str:
@@ -293,23 +291,12 @@ def resolver_status_html(table: pd.DataFrame) -> str:
         for s in RESOLVER_STATUSES
     ]
     svg = bar_chart_svg(labels, series, title="Zones by status, per resolver family")
-    rows = "".join(
-        f"<tr><th>{escape(r)}</th>"
-        + "".join(f'<td class="num">{int(table.loc[r, s])}</td>' for s in RESOLVER_STATUSES)
-        + "</tr>"
-        for r in table.index
-    )
-    head = "".join(f"<th>{escape(STATUS_LABELS[s])}</th>" for s in RESOLVER_STATUSES)
-    tbl = (
-        f'<table class="data"><thead><tr><th>Resolver</th>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
-        if labels
-        else '<p class="empty">No validating resolver was asked in this run.</p>'
-    )
-    return (
-        '<section class="panel" id="resolvers"><h2>Status by resolver family</h2>'
-        '<p class="intro">What each validating resolver answered for the zones of the run.</p>'
-        f"{svg}{tbl}</section>"
+    rows = [(r, [int(table.loc[r, s]) for s in RESOLVER_STATUSES]) for r in table.index]
+    return _render(
+        "resolver_status",
+        chart=Markup(svg),
+        statuses=[STATUS_LABELS[s] for s in RESOLVER_STATUSES],
+        rows=rows,
     )
 
 
@@ -327,32 +314,19 @@ def latency_html(latest: pd.DataFrame, trend: pd.DataFrame | None = None) -> str
         unit=" ms",
         stacked=False,
     )
-    extra = ""
+    resolvers: list[object] = []
+    periods: list[tuple[object, list[str]]] = []
     if trend is not None and not trend.empty:
         pivot = trend.pivot_table(index="period", columns="resolver", values="median_ms")
-        head = "".join(f"<th>{escape(c)}</th>" for c in pivot.columns)
-        rows = "".join(
-            f"<tr><th>{escape(p)}</th>"
-            + "".join(f'<td class="num">{_ms(pivot.loc[p, c])}</td>' for c in pivot.columns)
-            + "</tr>"
-            for p in pivot.index
-        )
-        extra = (
-            '<h3>Median latency per period (ms)</h3><table class="data">'
-            f"<thead><tr><th>Period</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
-        )
-    return (
-        '<section class="panel" id="latency"><h2>Resolver latency</h2>'
-        '<p class="intro">Time each resolver took to answer the validation query, this run.</p>'
-        f"{svg}{extra}</section>"
-    )
+        resolvers = list(pivot.columns)
+        periods = [(p, [_ms(pivot.loc[p, c]) for c in pivot.columns]) for p in pivot.index]
+    return _render("latency", chart=Markup(svg), resolvers=resolvers, periods=periods)
 
 
 def expiry_html(horizon: pd.DataFrame, soonest: pd.DataFrame, alert_days: float) -> str:
     """Bars of signed zones per days-of-validity bucket, and the zones expiring soonest."""
     h = horizon[horizon["bucket"] != "unknown"]
     colours = dict(zip([b[0] for b in EXPIRY_BUCKETS], _EXPIRY_COLOURS, strict=True))
-    svg_parts = []
     labels = [str(b) for b in h["bucket"]]
     series = [
         (
@@ -362,45 +336,34 @@ def expiry_html(horizon: pd.DataFrame, soonest: pd.DataFrame, alert_days: float)
         )
         for label in labels
     ]
-    svg_parts.append(
-        bar_chart_svg(
-            labels, series, title="Signed zones by days of signature validity left", legend=False
-        )
+    svg = bar_chart_svg(
+        labels, series, title="Signed zones by days of signature validity left", legend=False
     )
     unknown = int(horizon.loc[horizon["bucket"] == "unknown", "zones"].sum())
-    note = (
-        f'<p class="note">{escape(plural(unknown, "signed zone"))} without a recorded signature '
-        "validity.</p>"
-        if unknown
-        else ""
-    )
     rows = []
     for z in soonest.itertuples(index=False):
         days = float(z.min_rrsig_days_left)
-        cls = "bad" if days < 0 else ("warn" if days < alert_days else "")
         shown = z.zone_unicode if isinstance(z.zone_unicode, str) and z.zone_unicode else z.zone
         when = (
             ""
             if pd.isna(z.earliest_expiration)
             else pd.Timestamp(z.earliest_expiration).strftime("%Y-%m-%d %H:%M UTC")
         )
-        tier = "" if pd.isna(z.risk_tier) else str(int(z.risk_tier))
         rows.append(
-            f'<tr class="{cls}"><td>{escape(shown)}</td><td class="num">{escape(tier)}</td>'
-            f'<td class="num">{days:.1f}</td><td>{escape(when)}</td></tr>'
+            {
+                "cls": "bad" if days < 0 else ("warn" if days < alert_days else ""),
+                "zone": shown,
+                "tier": "" if pd.isna(z.risk_tier) else str(int(z.risk_tier)),
+                "days": f"{days:.1f}",
+                "when": when,
+            }
         )
-    table = (
-        '<h3>Soonest to expire</h3><table class="data"><thead><tr><th>Zone</th><th>Tier</th>'
-        f"<th>Days left</th><th>Earliest expiration</th></tr></thead><tbody>{''.join(rows)}"
-        "</tbody></table>"
-        if rows
-        else '<p class="empty">No signed zone with a recorded signature validity.</p>'
-    )
-    return (
-        '<section class="panel" id="expiry"><h2>Signature-expiry horizon</h2>'
-        f'<p class="intro">Days until the first signature of each signed zone expires; the policy '
-        f"alerts below {escape(_num(alert_days))} days.</p>"
-        f"{''.join(svg_parts)}{note}{table}</section>"
+    return _render(
+        "expiry",
+        chart=Markup(svg),
+        unknown=plural(unknown, "signed zone") if unknown else "",
+        rows=rows,
+        alert_days=_num(alert_days),
     )
 
 
@@ -418,32 +381,17 @@ def alerts_html(
     last run), it says the alerts were not evaluated for it — never "No open alert"."""
     if run_id is not None and evaluated_run != run_id:
         last = f"last evaluated on run {evaluated_run}" if evaluated_run else "never evaluated"
-        return (
-            '<section class="panel" id="alerts"><h2>Alerts: not evaluated</h2>'
-            f'<p class="note">Alerts were not evaluated for run {escape(run_id)} '
-            f"({escape(last)}): this page does not say whether any alert is open. Run "
-            "<code>dnssec-audit alerts</code> on this run to evaluate them.</p></section>"
-        )
-    if alerts.empty:
-        body = '<p class="all-clear">No open alert.</p>'
-    else:
-        rows = []
-        for a in alerts.head(limit).itertuples(index=False):
-            sev = str(a.severity)
-            cls = _SEVERITY_CLASS.get(sev, "sev-unknown")
-            seen = pd.Timestamp(a.first_seen_at).strftime("%Y-%m-%d %H:%M")
-            ack = "yes" if bool(a.acknowledged) else "no"
-            rows.append(
-                f'<tr><td><span class="sev {cls}">{escape(sev)}</span></td>'
-                f"<td>{escape(a.zone)}</td><td>{escape(a.rule)}</td><td>{escape(a.message)}</td>"
-                f"<td>{escape(seen)}</td><td>{ack}</td></tr>"
-            )
-        more = f'<p class="note">and {len(alerts) - limit} more.</p>' if len(alerts) > limit else ""
-        body = (
-            '<table class="data alerts"><thead><tr><th>Severity</th><th>Zone</th><th>Rule</th>'
-            "<th>What is wrong</th><th>First seen (UTC)</th><th>Ack.</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>{more}"
-        )
-    return (
-        f'<section class="panel" id="alerts"><h2>Open alerts ({len(alerts)})</h2>{body}</section>'
-    )
+        return _render("alerts_not_evaluated", run_id=run_id, last=last)
+    rows = [
+        {
+            "severity": str(a.severity),
+            "cls": _SEVERITY_CLASS.get(str(a.severity), "sev-unknown"),
+            "zone": a.zone,
+            "rule": a.rule,
+            "message": a.message,
+            "seen": pd.Timestamp(a.first_seen_at).strftime("%Y-%m-%d %H:%M"),
+            "ack": "yes" if bool(a.acknowledged) else "no",
+        }
+        for a in alerts.head(limit).itertuples(index=False)
+    ]
+    return _render("alerts", total=len(alerts), rows=rows, more=max(len(alerts) - limit, 0))

@@ -5,18 +5,22 @@
 (:func:`toolkit.history.last_known_good`), and displays the fragments built here;
 :func:`toolkit.reports.render.render_runbook` prints the PDF. Three procedures: suspected DS
 mispublication, failed rollover, validation failures — each filled with who to call and the
-exact commands to verify. Every value from the records is escaped.
+exact commands to verify. The HTML is in the Jinja2 templates of
+``report_templates/fragments/runbook/`` (:mod:`toolkit.reports.templates`): autoescape escapes
+every value from the records.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+from markupsafe import Markup
 
-from toolkit.reports.html import escape, heading_html
+from toolkit.reports import templates
+from toolkit.reports.html import heading_html
 
 NOT_RECORDED = "not recorded"
 
@@ -100,8 +104,7 @@ def contacts_html(ctx: ZoneContext) -> str:
         ("DS publication SLA", ctx.sla_hours),
         ("Registrar account access", ctx.account_access),
     ]
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    return f'<table class="contacts">{body}</table>'
+    return str(templates.render("runbook/contacts.html.j2", rows=rows))
 
 
 def zonefile_lines(known_good: pd.DataFrame, rrtype: str) -> list[str]:
@@ -118,23 +121,21 @@ def zonefile_lines(known_good: pd.DataFrame, rrtype: str) -> list[str]:
 def known_good_html(known_good: pd.DataFrame) -> str:
     """The last known-good DS and DNSKEY sets, or a notice that the zone never validated."""
     if known_good.empty:
-        return (
-            '<p class="notice notice-warning">No run of the workspace shows this zone secure: '
-            "there is no known-good DS or DNSKEY set to restore. Rebuild the chain from the "
-            "key manifest.</p>"
-        )
+        return str(templates.render("runbook/known_good.html.j2", run=None))
     at = pd.Timestamp(known_good["at"].iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
-    run = str(known_good["run_id"].iloc[0])
-    parts = [f"<p>Last validated (secure) in run <code>{escape(run)}</code> at {escape(at)}.</p>"]
-    for rrtype, what in (("DS", "DS set at the parent"), ("DNSKEY", "DNSKEY set of the zone")):
-        lines = zonefile_lines(known_good, rrtype)
-        parts.append(f"<h4>{escape(what)}</h4>")
-        parts.append(
-            f'<pre class="zonefile">{escape(chr(10).join(lines))}</pre>'
-            if lines
-            else f'<p class="empty">{escape(NOT_RECORDED)}</p>'
+    sets = [
+        (what, zonefile_lines(known_good, rrtype))
+        for rrtype, what in (("DS", "DS set at the parent"), ("DNSKEY", "DNSKEY set of the zone"))
+    ]
+    return str(
+        templates.render(
+            "runbook/known_good.html.j2",
+            run=str(known_good["run_id"].iloc[0]),
+            at=at,
+            sets=sets,
+            not_recorded=NOT_RECORDED,
         )
-    return "".join(parts)
+    )
 
 
 def commands(ctx: ZoneContext, *, resolver: str = "") -> dict[str, str]:
@@ -155,78 +156,23 @@ def commands(ctx: ZoneContext, *, resolver: str = "") -> dict[str, str]:
     }
 
 
-def _cmd(text: str) -> str:
-    return f'<pre class="command">{escape(text)}</pre>'
-
-
-def _steps(items: Sequence[str]) -> str:
-    return '<ol class="procedure">' + "".join(f"<li>{i}</li>" for i in items) + "</ol>"
-
-
 def procedures_html(ctx: ZoneContext, known_good: pd.DataFrame, *, resolver: str = "") -> str:
     """The three numbered procedures of the zone's runbook."""
-    c = commands(ctx, resolver=resolver)
-    e = escape
-    admin, sec, liaison = (e(role(ctx, r)) for r in ("zone_administrator", "security_lead",
-                                                      "registrar_liaison"))  # fmt: skip
-    ds_lines = zonefile_lines(known_good, "DS")
-    ds_block = (
-        _cmd("\n".join(ds_lines)) if ds_lines else f"<p>{e(NOT_RECORDED)} (no known-good DS)</p>"
-    )
-    call_registrar = (
-        f"{liaison} contacts the registrar {e(ctx.registrar)}: <strong>{e(ctx.contact)}</strong>; "
-        f"DS submission by {e(ctx.ds_submission)}, agreed publication time {e(ctx.sla_hours)}. "
-        f"If there is no answer within the SLA, escalate: <strong>{e(ctx.escalation)}</strong>."
-    )
-    ds = _steps(
-        [
-            f"{admin} confirms the symptom: compare the DS set the parent serves with the "
-            f"known-good set.{_cmd(c['ds'])}",
-            f"Check which DNSKEY the DS must match (the KSK, flags 257).{_cmd(c['dnskey'])}",
-            f"If the DS matches no published KSK, the zone is bogus for validating resolvers: "
-            f"inform {sec} and the zone owner ({e(ctx.owner)}) now.",
-            f"{call_registrar} Ask for the DS set to be restored to:{ds_block}",
-            "Do not change the zone's keys while the DS is wrong: the known-good DS must keep "
-            "matching a published KSK.",
-            f"Verify from a validating resolver once the parent serves the restored DS, "
-            f"allowing the DS TTL to expire.{_cmd(c['validate'])}{_cmd(c['resolver'])}",
-            f"Record the evidence with a new run, and open a change ticket.{_cmd(c['collect'])}",
-        ]
-    )
-    rollover = _steps(
-        [
-            f"{admin} stops the rollover: no further key is removed and no DS is withdrawn.",
-            f"Find the step that failed: the keys the zone serves and the DS at the parent."
-            f"{_cmd(c['dnskey'])}{_cmd(c['ds'])}",
-            "If a DS points at a key the zone no longer publishes, re-publish that key from the "
-            "known-good DNSKEY set below (keeping its private key available) or, failing that, "
-            "go to the DS mispublication procedure.",
-            f"If the new DS is not yet at the parent: {call_registrar}",
-            "Wait for the TTLs of the old records (DNSKEY TTL, DS TTL) before the next step of "
-            "the rollover; the policy's rollover method sets the order of steps.",
-            f"Verify validation, then record a new run.{_cmd(c['validate'])}{_cmd(c['collect'])}",
-        ]
-    )
-    validation = _steps(
-        [
-            f"{admin} confirms the failure from a validating resolver (SERVFAIL, or no ad flag)."
-            f"{_cmd(c['resolver'])}{_cmd(c['validate'])}",
-            "Read delv's reason: expired or not-yet-valid signatures → re-sign the zone now and "
-            "check the signer's clock; DS with no matching key → DS mispublication procedure; "
-            "missing DNSKEY → failed rollover procedure.",
-            f"Inform {sec} and the zone owner ({e(ctx.owner)}); users behind validating "
-            "resolvers cannot reach the zone while it is bogus.",
-            f"If the zone cannot be repaired within the hour, ask the registrar to remove the "
-            f"DS (the zone becomes insecure but reachable): {call_registrar}",
-            f"Once repaired, verify and record a new run, then restore the DS if it was removed."
-            f"{_cmd(c['collect'])}",
-        ]
-    )
-    return (
-        heading_html("1 Suspected DS mispublication", anchor="p-ds", toc=True)
-        + ds
-        + heading_html("2 Failed rollover", anchor="p-rollover", toc=True)
-        + rollover
-        + heading_html("3 Validation failures", anchor="p-validation", toc=True)
-        + validation
+    headings = [
+        Markup(heading_html("1 Suspected DS mispublication", anchor="p-ds", toc=True)),
+        Markup(heading_html("2 Failed rollover", anchor="p-rollover", toc=True)),
+        Markup(heading_html("3 Validation failures", anchor="p-validation", toc=True)),
+    ]
+    return str(
+        templates.render(
+            "runbook/procedures.html.j2",
+            ctx=ctx,
+            admin=role(ctx, "zone_administrator"),
+            sec=role(ctx, "security_lead"),
+            liaison=role(ctx, "registrar_liaison"),
+            c=commands(ctx, resolver=resolver),
+            ds_lines=zonefile_lines(known_good, "DS"),
+            not_recorded=NOT_RECORDED,
+            headings=headings,
+        )
     )

@@ -8,7 +8,9 @@ Every value shown comes from the file as written. The file is validated with
 but the values are taken from the raw YAML, so that a key the file does not give is stated as
 "not defined in policy.yaml" — with the toolkit's default, which then applies — instead of
 quietly showing the default as if the organisation had chosen it. Annex A lists every value
-of the file with its path. All text is escaped (:func:`toolkit.reports.html.escape`).
+of the file with its path. Each section is a list of blocks (heading, paragraph, parameter
+table) rendered by the Jinja2 template ``report_templates/fragments/policy/blocks.html.j2``
+(:mod:`toolkit.reports.templates`): autoescape escapes all text.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from markupsafe import Markup
 
 from toolkit.checks import check_ids
 from toolkit.inputs.policy import PolicySet, load_policies
@@ -31,7 +34,8 @@ from toolkit.inputs.policy_settings import (
     ChangeControl,
     DrillPolicy,
 )
-from toolkit.reports.html import escape, heading_html
+from toolkit.reports import templates
+from toolkit.reports.html import heading_html
 
 NOT_DEFINED = "not defined in policy.yaml"
 
@@ -133,27 +137,28 @@ def read_policy_document(path: Path | str) -> PolicyDocument:
 # -- HTML ----------------------------------------------------------------------------------------
 
 
-def _table(rows: Sequence[tuple[str, str, str]], head: tuple[str, str, str]) -> str:
-    body = "".join(
-        f'<tr><th class="param">{escape(a)}</th><td class="value{_nd(b)}">{escape(b)}</td>'
-        f'<td class="meaning">{escape(c)}</td></tr>'
-        for a, b, c in rows
-    )
-    th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    return f'<table class="params"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+#: A block of a section: a dict with "kind" (heading, p, policy, table, annex) and its values.
+Block = dict[str, Any]
 
 
-def _nd(text: str) -> str:
-    return " not-defined" if text.startswith(NOT_DEFINED) else ""
+def _table(rows: Sequence[tuple[str, str, str]], head: tuple[str, str, str]) -> Block:
+    return {"kind": "table", "rows": rows, "head": head}
 
 
-def _p(text: str) -> str:
-    return f"<p>{escape(text)}</p>"
+def _p(text: str) -> Block:
+    return {"kind": "p", "text": text}
 
 
-def _h(number: str, title: str, level: int = 2) -> str:
+def _h(number: str, title: str, level: int = 2) -> Block:
     anchor = f"s{number.replace('.', '-')}"
-    return heading_html(f"{number} {title}", level=level, anchor=anchor, toc=True)
+    html = heading_html(f"{number} {title}", level=level, anchor=anchor, toc=True)
+    return {"kind": "heading", "html": Markup(html)}
+
+
+def _render(blocks: Sequence[Block | Sequence[Block]]) -> str:
+    """The blocks (a list of blocks counts as its blocks, in order) as HTML."""
+    flat = [x for b in blocks for x in ([b] if isinstance(b, dict) else b)]
+    return str(templates.render("policy/blocks.html.j2", blocks=flat, not_defined=NOT_DEFINED))
 
 
 def _policy_rows(doc: PolicyDocument, name: str, keys: Sequence[str]) -> list[tuple[str, str, str]]:
@@ -173,12 +178,12 @@ def _policy_rows(doc: PolicyDocument, name: str, keys: Sequence[str]) -> list[tu
     return rows
 
 
-def _per_policy(doc: PolicyDocument, keys: Sequence[str]) -> str:
-    out = []
+def _per_policy(doc: PolicyDocument, keys: Sequence[str]) -> list[Block]:
+    out: list[Block] = []
     for name in doc.policies.names:
-        out.append(f"<h4>Policy “{escape(name)}”</h4>")
+        out.append({"kind": "policy", "name": name})
         out.append(_table(_policy_rows(doc, name, keys), ("Parameter", "Value", "Meaning")))
-    return "".join(out)
+    return out
 
 
 def introduction_html(
@@ -194,7 +199,7 @@ def introduction_html(
         )
         for name in doc.policies.names
     ]
-    return "".join(
+    return _render(
         [
             _h("1", "Introduction"),
             _h("1.1", "Overview", 3),
@@ -243,7 +248,7 @@ def introduction_html(
 
 def publication_html(doc: PolicyDocument) -> str:
     """§2 Publication and repositories: the statement, and the DS at the parent."""
-    return "".join(
+    return _render(
         [
             _h("2", "Publication and repositories"),
             _p(
@@ -260,7 +265,7 @@ def publication_html(doc: PolicyDocument) -> str:
 def operational_html(doc: PolicyDocument) -> str:
     """§3 Operational requirements: signing, monitoring and change control."""
     a, c = Alerts(), ChangeControl()
-    return "".join(
+    return _render(
         [
             _h("3", "Operational requirements"),
             _h("3.1", "Meaning of domain names and activation of DNSSEC", 3),
@@ -308,7 +313,7 @@ def management_html(doc: PolicyDocument) -> str:
         else [("roles", NOT_DEFINED, SETTINGS_KEYS["roles"])]
     )
     d = DrillPolicy()
-    return "".join(
+    return _render(
         [
             _h("4", "Facility, management and operational controls"),
             _h("4.1", "Procedural controls: trusted roles", 3),
@@ -344,7 +349,7 @@ def management_html(doc: PolicyDocument) -> str:
 
 def technical_html(doc: PolicyDocument) -> str:
     """§5 Technical security controls, subsection by subsection, per policy."""
-    parts = [_h("5", "Technical security controls")]
+    parts: list[Block | list[Block]] = [_h("5", "Technical security controls")]
     for number, title, intro, keys in (
         ("5.1", "Key pair generation and algorithms",
          "Keys are generated with the algorithms the policy allows, in the key scheme it sets.",
@@ -365,7 +370,7 @@ def technical_html(doc: PolicyDocument) -> str:
          ("zsk_rollover_method", "ksk_rollover_method", "cds_automation")),
     ):  # fmt: skip
         parts += [_h(number, title, 3), _p(intro), _per_policy(doc, keys)]
-    return "".join(parts)
+    return _render(parts)
 
 
 def audit_html(doc: PolicyDocument) -> str:
@@ -376,7 +381,7 @@ def audit_html(doc: PolicyDocument) -> str:
         if isinstance(m, Mapping) and m
         else [("maturity", f"{NOT_DEFINED} (the toolkit's default model applies)", "")]
     )
-    return "".join(
+    return _render(
         [
             _h("6", "Compliance audit"),
             _p(
@@ -395,13 +400,11 @@ def audit_html(doc: PolicyDocument) -> str:
 
 def annex_html(doc: PolicyDocument) -> str:
     """Annex A: every value of policy.yaml with its path, in file order."""
-    rows = "".join(
-        f'<tr><td class="path">{escape(p)}</td><td>{escape(fmt(v))}</td></tr>'
-        for p, v in leaves(doc.raw)
-    )
-    return (
-        heading_html("Annex A — every value of policy.yaml", anchor="annex-a", toc=True)
-        + _p("The file as read, one value per line; this is what the sections above render.")
-        + f'<table class="params annex"><thead><tr><th>Path</th><th>Value</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
-    )
+    return _render(
+        [
+            {"kind": "heading", "html": Markup(heading_html(
+                "Annex A — every value of policy.yaml", anchor="annex-a", toc=True))},
+            _p("The file as read, one value per line; this is what the sections above render."),
+            {"kind": "annex", "rows": [(p, fmt(v)) for p, v in leaves(doc.raw)]},
+        ]
+    )  # fmt: skip

@@ -2,8 +2,9 @@
 with its faults, the key timeline over the history, the zone's findings and its status per run.
 
 Frames first (:func:`chain_frames`, :func:`key_timeline`, :func:`status_history`), pure; then
-the HTML (boxes drawn with HTML/CSS, no graphviz). Zone names and record data are untrusted:
-every value goes through :func:`toolkit.reports.html.escape`, CSS classes are whitelisted.
+the HTML (boxes drawn with HTML/CSS, no graphviz) from the Jinja2 templates of
+``report_templates/fragments/zone/`` (:mod:`toolkit.reports.templates`). Zone names and record
+data are untrusted: autoescape escapes every value, CSS classes are whitelisted.
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.reports.html import escape as _e
+from toolkit.reports import templates
 from toolkit.reports.html import status_class
 
 KEY_ROLES = {257: "KSK", 256: "ZSK"}
-
-
-def _ok_class(ok: bool) -> str:
-    return "node-ok" if ok else "node-fault"
 
 
 def chain_frames(records: pd.DataFrame, at: Any) -> dict[str, pd.DataFrame]:
@@ -102,67 +99,36 @@ def status_history(history_zones: pd.DataFrame) -> pd.DataFrame:
 # -- HTML ----------------------------------------------------------------------------------------
 
 
-def _node(cls: str, head: str, lines: list[str], fault: str) -> str:
-    body = "".join(f"<div>{_e(x)}</div>" for x in lines if x)
-    f = f'<div class="fault">✗ {_e(fault)}</div>' if fault else ""
-    return f'<div class="node {cls}"><div class="node-head">{_e(head)}</div>{body}{f}</div>'
-
-
 def chain_html(zone_label: str, parent: str, chain: dict[str, pd.DataFrame], status: str) -> str:
     """The chain of trust as three columns of boxes (parent DS, DNSKEY, RRSIG) with arrows;
     every faulty element red with its fault named."""
-    ds, keys, sigs = chain["ds"], chain["dnskey"], chain["rrsig"]
-    col_ds = "".join(
-        _node(_ok_class(r["ok"]), f"DS key tag {r['key_tag']}",
-              [f"algorithm {r['algorithm']}", f"digest type {r['digest_type']}"], r["fault"])
-        for r in ds.to_dict("records")
-    ) or _node("node-fault", "no DS at the parent",
-               ["the zone is not linked into the chain of trust"], "chain broken here")  # fmt: skip
-    col_keys = "".join(
-        _node(_ok_class(r["ok"]), f"{r['role']} key tag {r['key_tag']}",
-              [f"algorithm {r['algorithm']}", f"signs {r['signs']}" if r["signs"] else
-               "signs nothing seen", "DS points here" if r["has_ds"] else ""], r["fault"])
-        for r in keys.to_dict("records")
-    ) or _node("node-fault", "no DNSKEY", ["the zone serves no keys"], "unsigned")  # fmt: skip
-    col_sigs = "".join(
-        _node(_ok_class(r["ok"]), f"RRSIG over {r['covered']}",
-              [f"by key tag {r['key_tag']} (alg {r['algorithm']})",
-               f"expires {r['expires']}" if r["expires"] else ""], r["fault"])
-        for r in sigs.to_dict("records")
-    ) or _node("node-fault", "no signatures", [], "nothing signed")  # fmt: skip
-    anchor = _node("node-ok", "Trust anchor", ["root KSK", f"→ parent {parent or '?'}"], "")
-    cls = status_class(status)
-    return (
-        '<div class="chain">'
-        f'<div class="chain-col"><div class="col-title">Parent ({_e(parent)})</div>{anchor}'
-        f"{col_ds}</div>"
-        '<div class="chain-arrow">→</div>'
-        f'<div class="chain-col"><div class="col-title">Zone keys ({_e(zone_label)})</div>'
-        f"{col_keys}</div>"
-        '<div class="chain-arrow">→</div>'
-        f'<div class="chain-col"><div class="col-title">Signatures over the apex</div>{col_sigs}'
-        "</div></div>"
-        f'<p class="chain-status">Outcome: <span class="status {cls}">{_e(status)}</span></p>'
+    return str(
+        templates.render(
+            "zone/chain.html.j2",
+            zone_label=zone_label,
+            parent=parent,
+            ds=chain["ds"].to_dict("records"),
+            dnskey=chain["dnskey"].to_dict("records"),
+            rrsig=chain["rrsig"].to_dict("records"),
+            status=status,
+            status_class=status_class(status),
+        )
     )
+
+
+def _cell(key: str, value: Any) -> tuple[str, Any]:
+    if isinstance(value, pd.Timestamp):
+        value = value.strftime("%Y-%m-%d %H:%M")
+    elif isinstance(value, bool):
+        value = "yes" if value else "no"
+    return (status_class(value) if key == "status" else "", value)
 
 
 def table_html(df: pd.DataFrame, columns: list[tuple[str, str]], empty: str) -> str:
     """A plain data table of ``columns`` (key, heading) of ``df``, every cell escaped."""
-    if df.empty:
-        return f'<p class="empty">{_e(empty)}</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for _, h in columns)
-    rows = []
-    for r in df.to_dict("records"):
-        cells = []
-        for k, _ in columns:
-            v = r.get(k)
-            if isinstance(v, pd.Timestamp):
-                v = v.strftime("%Y-%m-%d %H:%M")
-            elif isinstance(v, bool):
-                v = "yes" if v else "no"
-            cls = f' class="{status_class(v)}"' if k == "status" else ""
-            cells.append(f"<td{cls}>{_e(v)}</td>")
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    rows = [[_cell(k, r.get(k)) for k, _ in columns] for r in df.to_dict("records")]
+    return str(
+        templates.render(
+            "zone/table.html.j2", headings=[h for _, h in columns], rows=rows, empty=empty
+        )
     )
