@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from toolkit.collect.discover import DiscoverConfig
     from toolkit.lab.network import NetworkConditions
     from toolkit.reports.registry import ReportKind
+    from toolkit.reports.render import ReportOptions
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -347,19 +348,26 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 # -- reports --------------------------------------------------------------------------------
 
 
+def report_options(args: argparse.Namespace) -> ReportOptions:
+    """The :class:`ReportOptions` of a parsed ``report KIND`` command line: the kind's parser
+    holds exactly the options the kind takes, each named as its field (defaults included)."""
+    from dataclasses import fields
+
+    from toolkit.reports.render import ReportOptions
+
+    return ReportOptions(
+        **{f.name: getattr(args, f.name) for f in fields(ReportOptions) if f.name in args}
+    )
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Any kind of report of the registry, through the one engine (render_report); the audit
     report with --evidence as a signed evidence pack (write_evidence_pack)."""
-    from dataclasses import fields
-
     from toolkit.reports.registry import REPORTS
-    from toolkit.reports.render import ReportOptions, render_report
+    from toolkit.reports.render import render_report
 
     spec = REPORTS[args.kind]
-    # the kind's parser holds exactly the options it takes: hand over those that are options
-    options = ReportOptions(
-        **{f.name: getattr(args, f.name) for f in fields(ReportOptions) if f.name in args}
-    )
+    options = report_options(args)
     evidence = getattr(args, "evidence", None)
     if getattr(args, "tsa_url", None) and not evidence:
         raise InputError("--tsa-url", "timestamps an evidence pack: give --evidence DIR too")
