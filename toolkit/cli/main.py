@@ -25,6 +25,7 @@ from toolkit.cli.argtypes import (
     vantage,
 )
 from toolkit.errors import WRITE_ERRNOS, InputError, ToolkitError
+from toolkit.vocabulary import HISTORY_VIEWS
 
 if TYPE_CHECKING:
     from toolkit.collect import CollectConfig
@@ -413,8 +414,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
 
 # -- history, alerts, metrics -----------------------------------------------------------------
 
-HISTORY_VIEWS = ("changes", "timeline", "rollovers", "faults", "known-good", "signatures", "trends")
-_HISTORY_COLUMNS = {
+_HISTORY_COLUMNS = {  # the columns a table shows (csv and json: every column)
     "changes": ["zone", "at", "change", "key_tag", "role", "detail"],
     "timeline": ["zone", "at", "status", "phases", "dnskeys", "ds"],
     "faults": ["zone", "at", "fault", "key_tag", "severity", "detail"],
@@ -423,34 +423,11 @@ _HISTORY_COLUMNS = {
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from toolkit import history
-    from toolkit.assessment.judge import judged_history
-    from toolkit.assessment.maturity import maturity_scorer
-    from toolkit.checks import check_ids
-    from toolkit.inputs.inventory import normalize_zone
-    from toolkit.inputs.portfolio import load_portfolio
+    from toolkit.assessment.judge import history_view
 
-    zones = None
-    if args.zone:
-        try:
-            zones = [normalize_zone(args.zone)[0]]
-        except ValueError as exc:
-            raise InputError("--zone", f"{args.zone!r} is not a zone name: {exc}") from None
-    h = history.load_history(args.workspace, zones=zones)
-    policies = load_portfolio(args.portfolio, check_ids()).policies if args.portfolio else None
-    scorer = maturity_scorer(policies) if policies is not None else None
-    views = {
-        "changes": lambda: history.changes(h),
-        "timeline": lambda: history.timeline(h),
-        "rollovers": lambda: history.rollovers(h, policies),
-        "faults": lambda: history.faults(h),
-        "known-good": lambda: history.last_known_good(h),
-        "signatures": lambda: history.signature_trend(h),
-        "trends": lambda: history.trends(
-            judged_history(h, args.workspace, policies, zones=zones), args.period, scorer=scorer
-        ),
-    }
-    df = views[args.view]()
+    df = history_view(
+        args.workspace, args.view, zone=args.zone, portfolio=args.portfolio, period=args.period
+    )
     cols = _HISTORY_COLUMNS.get(args.view)
     _print_frame(df[cols] if cols and args.format == "table" else df, args.format)
     return 0
