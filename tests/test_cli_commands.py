@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.cli import main as cli
-from toolkit.cli.main import build_parser, main, report_options
+from toolkit.cli.commands import report_options
+from toolkit.cli.main import build_parser, main
 from toolkit.reports.registry import DEFAULT_HISTORY_RUNS, REPORTS
 
 ROOT = Path(__file__).resolve().parent.parent
