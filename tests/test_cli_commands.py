@@ -165,6 +165,10 @@ def test_help_of_every_command_works(command, capsys):
     assert out.startswith(f"usage: dnssec-audit {command}")
     for option in options(COMMANDS[command]) - {"-h"}:
         assert option in out  # each option of the command is documented
+    if command.startswith("report "):  # the kind's defaults, from the registry
+        kind = REPORTS[command.split()[1]]
+        text = " ".join(out.split())
+        assert f"out/{kind.default_out}" in text and kind.classification in text
 
 
 def test_report_help_lists_each_kind_with_its_description(capsys):
