@@ -146,7 +146,7 @@ def cmd_lab_drill(args: argparse.Namespace) -> int:
 
 
 def _collect_config(args: argparse.Namespace) -> CollectConfig:
-    from toolkit.collect import CollectConfig, ResolverSpec
+    from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig
     from toolkit.collect.resolvers import system_resolvers
 
     anchor, hints = args.trust_anchor, args.root_hints
@@ -169,8 +169,6 @@ def _collect_config(args: argparse.Namespace) -> CollectConfig:
         )
         if v is not None
     }
-    from toolkit.collect import TransportConfig
-
     return CollectConfig(
         trust_anchor=Path(anchor) if anchor else None,
         root_hints=Path(hints) if hints else None,
