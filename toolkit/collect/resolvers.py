@@ -56,6 +56,18 @@ class ResolverSpec:
         return cls(name.strip(), address, port_no)
 
 
+def system_resolvers() -> list[ResolverSpec]:
+    """The host's configured resolvers (``/etc/resolv.conf``), named ``system1``, ``system2``,
+    ...; none when the host has no resolver configuration."""
+    import dns.resolver
+
+    try:
+        system = dns.resolver.Resolver().nameservers
+    except dns.resolver.NoResolverConfiguration:
+        system = []
+    return [ResolverSpec(f"system{i + 1}", str(a)) for i, a in enumerate(system)]
+
+
 def resolver_status(rcode: str | None, ad: bool | None) -> str:
     """The zone's status as a validating resolver shows it.
 
