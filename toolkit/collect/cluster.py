@@ -266,7 +266,8 @@ def collect_cluster(
                     + _failed(parts[task.index], task.index, retries, exc)
                 ) from exc
     finally:
-        client.close()  # type: ignore[no-untyped-call]  # distributed's Client.close is not annotated
+        # distributed's Client.close is not annotated
+        client.close()  # type: ignore[no-untyped-call]
         if local is not None:
             local.close()
     frames = merge_frames(inventory, [r for r in results if r is not None])

@@ -30,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum, auto
 
 import dns.dnssec
 import dns.exception
@@ -83,7 +84,13 @@ VALIDATED_DIGESTS = frozenset({1, 2, 4})
 34.11-94 (3) deprecated by RFC 9906, every other number unassigned or not implemented)."""
 
 
-_MISSING = object()
+class _Missing(Enum):
+    """Not in the cache (an outcome may be None)."""
+
+    MISSING = auto()
+
+
+_MISSING = _Missing.MISSING
 _CACHE_LIMIT = 10_000
 """Entries per cache at most (verifications: the oldest go first; tags and digests: the cache
 starts over). A collection reuses an entry within the zone that made it (its validation, its
@@ -148,7 +155,7 @@ def verify_crypto(
         _VERIFIED[cache_key] = why
         if len(_VERIFIED) > _CACHE_LIMIT:
             _VERIFIED.popitem(last=False)
-    return why  # type: ignore[return-value]
+    return why
 
 
 def _verify(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name) -> str | None:

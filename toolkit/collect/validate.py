@@ -20,6 +20,7 @@ import dns.rdatatype
 import dns.rrset
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
+from dns.rdtypes.ANY.NSEC import NSEC
 from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
@@ -269,9 +270,9 @@ def _delegation_bitmap(types: set[int], kind: str) -> str | None:
     return None
 
 
-def _types(rdata: object) -> set[int]:
+def _types(rdata: NSEC | NSEC3) -> set[int]:
     out: set[int] = set()
-    for window, bitmap in rdata.windows:  # type: ignore[attr-defined]
+    for window, bitmap in rdata.windows:
         for i, byte in enumerate(bitmap):
             for bit in range(8):
                 if byte & (0x80 >> bit):
