@@ -546,6 +546,6 @@ class AioTransport:
         return exchange
 
 
-def _give_up(fut: asyncio.Future) -> None:
+def _give_up(fut: asyncio.Future[tuple[dns.message.Message, float]]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError())

@@ -27,8 +27,10 @@ RRset (RFC 4035 §2.2: every algorithm of the apex DNSKEY RRset signs every RRse
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum, auto
 
 import dns.dnssec
 import dns.exception
@@ -38,6 +40,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 from cryptography.exceptions import InvalidSignature
+from dns.dnssectypes import DSDigest
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 from dns.rdtypes.ANY.RRSIG import RRSIG
@@ -81,14 +84,20 @@ VALIDATED_DIGESTS = frozenset({1, 2, 4})
 34.11-94 (3) deprecated by RFC 9906, every other number unassigned or not implemented)."""
 
 
-_MISSING = object()
+class _Missing(Enum):
+    """Not in the cache (an outcome may be None)."""
+
+    MISSING = auto()
+
+
+_MISSING = _Missing.MISSING
 _CACHE_LIMIT = 10_000
 """Entries per cache at most (verifications: the oldest go first; tags and digests: the cache
 starts over). A collection reuses an entry within the zone that made it (its validation, its
 other servers, its evidence rows), so memory stays flat however many zones are collected."""
-_VERIFIED: OrderedDict[tuple, str | None] = OrderedDict()
+_VERIFIED: OrderedDict[tuple[Hashable, ...], str | None] = OrderedDict()
 _TAGS: dict[tuple[int, int, int, bytes], int] = {}
-_DIGESTS: dict[tuple, DS] = {}
+_DIGESTS: dict[tuple[Hashable, ...], DS] = {}
 
 
 def _key_fields(key: DNSKEY) -> tuple[int, int, int, bytes]:
@@ -97,7 +106,9 @@ def _key_fields(key: DNSKEY) -> tuple[int, int, int, bytes]:
     return (int(key.flags), key.protocol, int(key.algorithm), key.key)
 
 
-def _content_key(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name) -> tuple:
+def _content_key(
+    rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name
+) -> tuple[Hashable, ...]:
     """What the outcome of :func:`_verify` depends on, as plain values: the RRset's owner,
     class, type and rdata in canonical wire form (RFC 4034 §6.2, sorted, as they are signed),
     the RRSIG's fields, the key's content and the signer. Names are compared in canonical
@@ -144,7 +155,7 @@ def verify_crypto(
         _VERIFIED[cache_key] = why
         if len(_VERIFIED) > _CACHE_LIMIT:
             _VERIFIED.popitem(last=False)
-    return why  # type: ignore[return-value]
+    return why
 
 
 def _verify(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name) -> str | None:
@@ -186,7 +197,7 @@ def key_tag(key: DNSKEY) -> int:
 def make_ds(
     zone: dns.name.Name,
     key: DNSKEY,
-    digest_type: int,
+    digest_type: DSDigest,
     *,
     policy: dns.dnssec.Policy | None = None,
     validating: bool = False,

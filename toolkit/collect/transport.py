@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 import dns.edns
 import dns.exception
@@ -95,6 +96,23 @@ UDP_THEN_TCP = ("udp", "tcp")
 TCP_ONLY = ("tcp",)
 
 
+class QueryRow(TypedDict):
+    """A row of the ``queries`` frame (:data:`toolkit.schemas.QUERIES`)."""
+
+    zone: str
+    qname: str
+    qtype: str
+    server: str
+    server_name: str | None
+    transport: str
+    rcode: str | None
+    aa: bool | None
+    tc: bool
+    latency_ms: float | None
+    error: str | None
+    queried_at: datetime
+
+
 @dataclass
 class Exchange:
     """One question and what came back (``response`` is None when nothing usable did)."""
@@ -125,7 +143,7 @@ class Exchange:
     def aa(self) -> bool | None:
         return bool(self.response.flags & dns.flags.AA) if self.response is not None else None
 
-    def row(self, zone: str) -> dict:
+    def row(self, zone: str) -> QueryRow:
         """The exchange as a row of the ``queries`` frame."""
         return {
             "zone": zone,
@@ -238,7 +256,8 @@ def send(
                 log(exchange)
             if error != "timeout":
                 break
-        if exchange is not None and exchange.tc:
+        assert exchange is not None  # the loop above ran at least once
+        if exchange.tc:
             continue  # truncated over UDP: ask again over TCP
         return exchange
     assert exchange is not None

@@ -146,7 +146,7 @@ def judge_cut(
     name, parent = plan.zone, plan.parent
     parent_data, parent_server = parent_answer(name, results)
     children = [child_data(name, server, results) for server in servers]
-    child_times = {}
+    child_times: dict[str, datetime] = {}
     for r in results:
         if r.probe.side == "child" and r.exchange is not None:
             child_times.setdefault(r.probe.server[1], r.exchange.queried_at)
