@@ -1,9 +1,14 @@
 """HTML fragments of the audit report (``notebooks/audit_report.ipynb``).
 
-Every value from the data — zone names, owners, messages, evidence text, records — goes through
-:func:`toolkit.reports.html.escape`; CSS classes derived from data are whitelisted. A table is built
-by :func:`table_html` from a frame and a list of :class:`Col`. Sections that have no evidence
-say so (:func:`toolkit.reports.html.notice_html`), never invent.
+The HTML is in templates (``report_templates/fragments/audit/``, rendered by
+:mod:`toolkit.reports.templates` with autoescape): the functions here prepare plain values — text
+and numbers formatted, CSS classes whitelisted — and hand them over, so every value from the
+data (zone names, owners, messages, evidence text, records) is escaped by the template. A
+fragment that is already markup (a heading, a badge, a table) is passed as
+:class:`markupsafe.Markup`, rendered by its own template. A table is built by :func:`table_html`
+from a frame and a list of :class:`Col`. Sections that have no evidence say so
+(:func:`toolkit.reports.html.notice_html`), never invent. The results chart is drawn by
+matplotlib in the reports' one chart style (:mod:`toolkit.reports.charts`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from toolkit.reports.audit import (
 from toolkit.reports.html import (
     STATUS_LABELS,
     anchor_id,
-    escape,
     facts_table_html,
     heading_html,
     notice_html,
@@ -130,14 +134,16 @@ def severity_badge(severity: Any) -> str:
 @dataclass(frozen=True)
 class Col:
     """A column of :func:`table_html`: the frame column ``key``, its heading, a CSS class
-    (from the code, never from data), and how a value becomes text (``text``, escaped after)
-    or safe HTML (``html``, called with the whole row and responsible for escaping)."""
+    (from the code, never from data), and how a cell is made: text from the value (``text``)
+    or from the whole row (``row_text``), both escaped by the table's template; or a fragment
+    (``html``, called with the whole row, returning markup rendered by another template)."""
 
     key: str
     label: str
     cls: str = ""
     text: Callable[[Any], str] = fmt
     html: Callable[[Mapping[str, Any]], str] | None = None
+    row_text: Callable[[Mapping[str, Any]], str] | None = None
 
 
 def table_html(
@@ -145,11 +151,16 @@ def table_html(
 ) -> str:
     """``df`` as an HTML table: a header row that repeats on every page the table spans, one
     row per frame row, every value escaped."""
-    rows = [
-        [Markup(c.html(row)) if c.html is not None else c.text(row.get(c.key)) for c in cols]
-        for row in df.to_dict("records")
-    ]
+    rows = [[_cell(c, row) for c in cols] for row in df.to_dict("records")]
     return str(templates.render("audit/table.html.j2", rows=rows, cols=cols, cls=cls, empty=empty))
+
+
+def _cell(col: Col, row: Mapping[str, Any]) -> str:
+    if col.html is not None:
+        return Markup(col.html(row))
+    if col.row_text is not None:
+        return col.row_text(row)
+    return col.text(row.get(col.key))
 
 
 def facts_grid_html(facts: Sequence[tuple[str, Any]], *, cls: str = "facts grid") -> str:
@@ -373,7 +384,7 @@ def scope_table_html(scope: pd.DataFrame) -> str:
             "zone",
             "Zone",
             "col-zone",
-            html=lambda r: escape(zone_label(r["zone"], r["zone_unicode"])),
+            row_text=lambda r: zone_label(r["zone"], r["zone_unicode"]),
         ),
         Col("risk_tier", "Tier", "col-n"),
         Col("owner", "Owner", "col-owner"),
@@ -383,7 +394,7 @@ def scope_table_html(scope: pd.DataFrame) -> str:
             "servers_answered",
             "Servers answered",
             "col-n",
-            html=lambda r: escape(f"{fmt(r['servers_answered'])} of {fmt(r['servers'])}"),
+            row_text=lambda r: f"{fmt(r['servers_answered'])} of {fmt(r['servers'])}",
         ),
         Col("records", "Records", "col-n"),
         Col("status", "Status", "col-status", html=lambda r: status_badge(r["status"])),
@@ -769,10 +780,10 @@ def ds_summary_html(proofs: pd.DataFrame) -> str:
             "ds_key_tag",
             "DS (tag / alg / digest)",
             "col-ds",
-            html=lambda r: (
+            row_text=lambda r: (
                 DASH
                 if is_missing(r["ds_key_tag"])
-                else escape(f"{r['ds_key_tag']} / {r['ds_algorithm']} / {r['ds_digest_type']}")
+                else f"{r['ds_key_tag']} / {r['ds_algorithm']} / {r['ds_digest_type']}"
             ),
         ),
         Col("ds_server", "Served by (parent)", "col-server"),
@@ -911,7 +922,7 @@ def zone_annex_html(
                 "ede_code",
                 "EDE",
                 "col-n",
-                html=lambda r: escape(_ede(r["ede_code"], r["ede_text"])),
+                row_text=lambda r: _ede(r["ede_code"], r["ede_text"]),
             ),
             Col(
                 "resolver_status",
@@ -936,7 +947,7 @@ def zone_annex_html(
             )
         )
     cols = [
-        Col("title", "Check", "col-check", html=lambda r: escape(r["title"])),
+        Col("title", "Check", "col-check", row_text=lambda r: str(templates.text(r["title"]))),
         Col("status", "Result", "col-result", html=lambda r: result_badge(r["status"])),
         Col("message", "Finding", "col-message"),
         Col(

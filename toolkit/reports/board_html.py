@@ -1,10 +1,12 @@
 """HTML fragments and the KPI chart of the board report, from
 :class:`toolkit.reports.board.BoardView`.
 
-Every value from the data (zone names, owners, check titles, risk text) goes through
-:func:`toolkit.reports.html.escape`; CSS classes derived from data are whitelisted (RAG colour,
-severity). Numbers are formatted here, never taken as text from the data. The chart is a
-deterministic SVG (fixed hash salt, no date, text kept as text).
+The HTML is in templates (``report_templates/fragments/board/``, autoescape): the functions here
+prepare plain values and the templates escape every value from the data (zone names, owners,
+check titles, risk text); CSS classes derived from data are whitelisted (RAG colour, severity).
+Numbers are formatted here, never taken as text from the data. The chart is drawn in the reports'
+one chart style (:mod:`toolkit.reports.charts`): a deterministic SVG (fixed hash salt, no date,
+text kept as text).
 """
 
 from __future__ import annotations
