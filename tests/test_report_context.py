@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from tests.governance_fakes import SAMPLE, store_sample_run
 from toolkit.errors import InputError, ReportError, StoreError
 from toolkit.reports import html as rh
 from toolkit.reports.context import ReportContext, load_context
+from toolkit.reports.registry import REPORTS
 
 pytestmark = pytest.mark.report
 
@@ -164,3 +167,23 @@ def test_a_policy_context_has_no_run_and_is_dated_by_the_file(ws):
         ctx.zones  # noqa: B018
     with pytest.raises(ReportError, match="needs a workspace or a portfolio"):
         load_context(None)
+
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.mark.parametrize(
+    "notebook", [*(kind.notebook for kind in REPORTS.values()), "explore.ipynb"]
+)
+def test_every_notebook_loads_what_it_reads_with_one_call(notebook):
+    nb = nbformat.read(NOTEBOOKS / notebook, as_version=4)
+    code = [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+    ]
+    text = "\n".join(code)
+    assert text.count("load_context(") == 1 and "load_context(" in code[0]
+    # no loading of its own, no path bootstrap, no clock
+    for own in ("Store(", "load_history(", "load_portfolio(", "sys.path", ".now(", "today("):
+        assert own not in text, f"{notebook} calls {own} itself"
