@@ -99,6 +99,8 @@ def test_history_is_up_to_the_run_unless_asked_for_every_run(ws):
     assert len(latest) == 1 and latest["run_id"].iloc[0] != first.run.run_id
     one = first.history(("zones", "records"), zones=["corp.test"])
     assert set(one["zones"]["zone"]) == {"corp.test"}
+    both = first.history(("zones",), zones=["corp.test"], last=2)
+    assert len(both.runs) == 2 and set(both["zones"]["zone"]) == {"corp.test"}
 
 
 def test_an_invalid_portfolio_does_not_stop_loading_only_the_parts_that_read_it(ws, tmp_path):

@@ -215,21 +215,22 @@ class ReportContext:
     ) -> History:
         """The history of the workspace's runs (:func:`toolkit.history.load_history`): the
         ``frames`` of every run up to the report's run (``until_run``, the default) or of every
-        run, only ``zones`` when given; with ``last``, only the ``last`` most recent runs of the
-        workspace. Loaded once per distinct question."""
+        run, only ``zones`` when given; with ``last``, the ``last`` most recent runs of the
+        workspace instead (``until_run`` does not apply). Loaded once per distinct question."""
         from toolkit.history import load_history
 
         run, store = self._the_run(), self._the_store()
         key = ("history", tuple(frames), tuple(zones or ()) or None, until_run, last)
 
         def make() -> History:
+            wanted = list(zones) if zones is not None else None
             if last is not None:
                 ids = list(store.list_runs()["run_id"])[-int(last) :]
-                return load_history(store.workspace, run_ids=ids, frames=tuple(frames))
+                return load_history(store.workspace, run_ids=ids, zones=wanted, frames=frames)
             return load_history(
                 store.workspace,
                 until=run.created_at if until_run else None,
-                zones=list(zones) if zones is not None else None,
+                zones=wanted,
                 frames=tuple(frames),
             )
 
