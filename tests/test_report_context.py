@@ -189,3 +189,13 @@ def test_every_notebook_loads_what_it_reads_with_one_call(notebook):
     # no loading of its own, no path bootstrap, no clock
     for own in ("Store(", "load_history(", "load_portfolio(", "sys.path", ".now(", "today("):
         assert own not in text, f"{notebook} calls {own} itself"
+
+
+def test_a_runbook_context_names_its_zone_in_the_title_and_the_report_id(ws):
+    a = load_context(ws, kind="runbook", zone="corp.test", portfolio=SAMPLE)
+    b = load_context(ws, kind="runbook", zone="shop.test", portfolio=SAMPLE)
+    assert a.info.title == f"{rh.RUNBOOK_TITLE}: corp.test"
+    assert a.info.report_id != b.info.report_id
+    assert a.info == rh.report_info(
+        a.run, title=a.info.title, kind="runbook", framework="corp.test", classification=""
+    )

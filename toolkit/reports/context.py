@@ -294,7 +294,8 @@ def load_context(
     ``organisation``, ``classification`` and ``framework`` fill the report's metadata with
     :func:`toolkit.reports.html.report_info`; ``title`` overrides the kind's own
     (:data:`TITLES`). For a zone report ``zone`` is looked up in the run (A- or U-label, any
-    case) and the title names it; for a runbook it is taken as given.
+    case) and the title names it; for a runbook it is taken as given, and the title and the
+    report id name it.
 
     With ``workspace`` None the context is the portfolio's ``policy.yaml`` alone (the policy
     statement): its ``as_of`` defaults to the file's last review, else its modification date.
@@ -335,6 +336,8 @@ def load_context(
         name = title or f"{rh.ZONE_TITLE}: {label}"
     elif kind == "runbook":
         name = title or f"{rh.RUNBOOK_TITLE}: {zone}"
+        # a runbook's report id names its zone, in the slot of the framework (it has none)
+        framework = framework or zone
     info = rh.report_info(
         the_run,
         title=name,
