@@ -263,10 +263,8 @@ def _open_store(workspace: Path, given: str | Path) -> Store:
     if not workspace.is_dir():
         raise ReportError(f"workspace {workspace} is not a folder (given as {str(given)!r})")
     if not (workspace / "runs").is_dir():
-        raise ReportError(
-            f"workspace {workspace} holds no runs/ folder: not a workspace, or nothing "
-            "collected yet (run `dnssec-audit collect` first)"
-        )
+        # the store's own words, as the command line says them before starting a kernel
+        raise StoreError(f"no runs in workspace {workspace} (run `dnssec-audit collect` first)")
     return Store(workspace)
 
 
@@ -300,9 +298,9 @@ def load_context(
     With ``workspace`` None the context is the portfolio's ``policy.yaml`` alone (the policy
     statement): its ``as_of`` defaults to the file's last review, else its modification date.
 
-    Raises ReportError for a workspace that does not exist or holds no runs, an unknown zone,
-    or no workspace and no portfolio; StoreError for a missing or altered run; ValueError for
-    an ``as_of`` that is not an ISO date.
+    Raises ReportError for a workspace that does not exist or is not a folder, an unknown
+    zone, or no workspace and no portfolio; StoreError for a folder holding no runs, a missing
+    or altered run; ValueError for an ``as_of`` that is not an ISO date.
     """
     where = list(search) if search is not None else _search_path()
     folder = _resolve(portfolio, where) if portfolio else None
@@ -319,10 +317,7 @@ def load_context(
         )
     ws = _resolve(workspace, where)
     store = _open_store(ws, workspace)
-    try:
-        the_run = store.load(run)
-    except StoreError as exc:
-        raise StoreError(f"cannot load run {run!r} of workspace {ws}: {exc}") from exc
+    the_run = store.load(run)  # StoreError names the run and the workspace
     if folder is None:
         recorded = (the_run.manifest.get("parameters") or {}).get("portfolio")
         folder = Path(str(recorded)) if recorded else None
