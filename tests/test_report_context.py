@@ -95,11 +95,14 @@ def test_history_is_up_to_the_run_unless_asked_for_every_run(ws):
     assert first.run is not None and first.run.created_at == Q3
     assert len(first.history(("zones",)).runs) == 1
     assert len(first.history(("zones",), until_run=False).runs) == 2
-    latest = first.history(("zones",), last=1).runs
-    assert len(latest) == 1 and latest["run_id"].iloc[0] != first.run.run_id
+    # the last runs up to the report's run: a report of the first run never shows the second
+    latest = first.history(("zones",), last=2).runs
+    assert list(latest["run_id"]) == [first.run.run_id]
+    workspace_last = first.history(("zones",), last=1, until_run=False).runs
+    assert len(workspace_last) == 1 and workspace_last["run_id"].iloc[0] != first.run.run_id
     one = first.history(("zones", "records"), zones=["corp.test"])
     assert set(one["zones"]["zone"]) == {"corp.test"}
-    both = first.history(("zones",), zones=["corp.test"], last=2)
+    both = load_context(ws).history(("zones",), zones=["corp.test"], last=2)
     assert len(both.runs) == 2 and set(both["zones"]["zone"]) == {"corp.test"}
 
 

@@ -215,8 +215,9 @@ class ReportContext:
     ) -> History:
         """The history of the workspace's runs (:func:`toolkit.history.load_history`): the
         ``frames`` of every run up to the report's run (``until_run``, the default) or of every
-        run, only ``zones`` when given; with ``last``, the ``last`` most recent runs of the
-        workspace instead (``until_run`` does not apply). Loaded once per distinct question."""
+        run, only ``zones`` when given; with ``last``, the ``last`` most recent runs up to and
+        including the report's run (a report of an older run never shows a later one; with
+        ``until_run=False``, the workspace's ``last`` runs). Loaded once per distinct question."""
         from toolkit.history import load_history
 
         run, store = self._the_run(), self._the_store()
@@ -225,7 +226,10 @@ class ReportContext:
         def make() -> History:
             wanted = list(zones) if zones is not None else None
             if last is not None:
-                ids = list(store.list_runs()["run_id"])[-int(last) :]
+                ids = list(store.list_runs()["run_id"])
+                if until_run and run.run_id in ids:
+                    ids = ids[: ids.index(run.run_id) + 1]
+                ids = ids[-int(last) :]
                 return load_history(store.workspace, run_ids=ids, zones=wanted, frames=frames)
             return load_history(
                 store.workspace,
