@@ -6,12 +6,14 @@ back as an :class:`Exchange` with ``error`` set, never as an exception.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import dns.edns
+import dns.entropy
 import dns.exception
 import dns.flags
 import dns.message
@@ -164,6 +166,63 @@ def make_query(
     if recursion:
         q.flags |= dns.flags.RD
     return q
+
+
+QUERY_TEMPLATES = 4096
+"""Questions whose query message and wire form are kept (see :class:`QueryTemplates`)."""
+
+
+class QueryTemplates:
+    """Query messages rendered once per question, as the answers are parsed once.
+
+    Building a query (:func:`make_query`: the name, the EDNS record) and rendering it
+    (``to_wire``) cost about as much CPU as the asynchronous sender spends on everything else
+    per question, yet a collection asks the same few questions of every server of a zone.
+    :meth:`make` gives a new message for a question, a shallow copy of one made once per
+    (qname, qtype, recursion, payload), with a new random id (as :func:`make_query` draws
+    one); :meth:`wire` gives the wire form of a message :meth:`make` gave, the rendered bytes
+    of its question with the message's current id in the first two bytes, and renders any
+    other message. The messages are never changed after they are made (the senders only read
+    them), so copies can share their sections. At most ``size`` questions are kept, and at
+    most ``size`` messages' wire forms (each table starts over when full)."""
+
+    def __init__(self, size: int = QUERY_TEMPLATES) -> None:
+        self.size = size
+        self._templates: dict[tuple, tuple[dns.message.QueryMessage, bytes]] = {}
+        self._made: dict[int, tuple[dns.message.QueryMessage, bytes]] = {}
+
+    def make(
+        self, qname: dns.name.Name | str, qtype: str, *, recursion: bool, payload: int = 1232
+    ) -> dns.message.QueryMessage:
+        """As :func:`make_query`, the message built and rendered once per question."""
+        # the labels as given: a name's case is the query's (and the answer's), but Name
+        # equality ignores it
+        name = qname.labels if isinstance(qname, dns.name.Name) else qname
+        key = (name, qtype, recursion, payload)
+        hit = self._templates.get(key)
+        if hit is None:
+            template = make_query(qname, qtype, recursion=recursion, payload=payload)
+            hit = (template, template.to_wire()[2:])
+            if len(self._templates) >= self.size:
+                self._templates.clear()
+            self._templates[key] = hit
+        query = copy.copy(hit[0])
+        query.id = dns.entropy.random_16()
+        if len(self._made) >= self.size:
+            self._made.clear()
+        self._made[id(query)] = (query, hit[1])
+        return query
+
+    def wire(self, query: dns.message.Message) -> bytes:
+        """``query.to_wire()``, without rendering again a message :meth:`make` gave."""
+        hit = self._made.get(id(query))
+        if hit is not None and hit[0] is query:
+            return query.id.to_bytes(2, "big") + hit[1]
+        return query.to_wire()
+
+
+QUERIES = QueryTemplates()
+"""The process's query templates (both senders' questions)."""
 
 
 def _error_name(exc: BaseException) -> str:
