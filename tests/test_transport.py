@@ -10,9 +10,18 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rrset
+import dns.set
 import pytest
 
-from toolkit.collect.transport import Clock, QueryTemplates, TransportConfig, make_query, send
+from toolkit.collect.transport import (
+    Clock,
+    QueryTemplates,
+    TransportConfig,
+    hash_added_rdata_once,
+    make_query,
+    send,
+)
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
 FAST = TransportConfig(timeout=0.3, tries=1)
@@ -166,3 +175,47 @@ def test_the_table_of_made_queries_is_bounded():
     made = [templates.make(f"n{i}.test.", "A", recursion=False) for i in range(10)]
     assert len(templates._made) <= 3
     assert all(templates.wire(q) == q.to_wire() for q in made)  # rendered again: same bytes
+
+
+# --- dnspython's Set.add, hashing once (hash_added_rdata_once) ----------------------------------
+
+
+class Counted:
+    """An item counting how often it is hashed; equal to another with the same value."""
+
+    hashes = 0
+
+    def __init__(self, value: int, tag: str = "") -> None:
+        self.value, self.tag = value, tag
+
+    def __hash__(self) -> int:
+        Counted.hashes += 1
+        return hash(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Counted) and other.value == self.value
+
+
+def test_set_add_hashes_once_and_keeps_the_first_of_equal_items_in_order():
+    assert hash_added_rdata_once()  # installed at import, and idempotent
+    assert dns.set.Set.add.__module__ == "toolkit.collect.transport"
+    s = dns.set.Set()
+    first = Counted(1, "first")
+    Counted.hashes = 0
+    for item in (first, Counted(2), Counted(1, "again"), Counted(3)):
+        s.add(item)
+    assert Counted.hashes == 4  # dnspython's own add hashed each new item twice
+    assert [(i.value, i.tag) for i in s] == [(1, "first"), (2, ""), (3, "")]
+    assert s.items[first] is None and len(s) == 3
+
+
+def test_rdatasets_parsed_and_built_are_as_dnspython_makes_them():
+    texts = ("ns1.z.test.", "NS1.Z.TEST.", "ns2.z.test.")
+    rrset = dns.rrset.from_text("z.test.", 300, "IN", "NS", *texts)
+    assert [rd.to_text() for rd in rrset] == ["ns1.z.test.", "ns2.z.test."]  # equal: the first
+    q = dns.message.make_query("z.test.", "NS")
+    r = dns.message.make_response(q)
+    r.answer.append(rrset)
+    parsed = dns.message.from_wire(r.to_wire())  # to_wire shuffles the records
+    assert parsed.answer == [rrset]
+    assert sorted(rd.to_text() for rd in parsed.answer[0]) == ["ns1.z.test.", "ns2.z.test."]
