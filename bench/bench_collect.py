@@ -74,12 +74,13 @@ from pathlib import Path
 
 import dns.exception
 import dns.query
+import dns.set
 import pandas as pd
 
 from toolkit import atomic
 from toolkit.collect import CollectConfig, TransportConfig, collect
 from toolkit.collect.parallel import DEFAULT_THREADS, collect_parallel
-from toolkit.collect.transport import make_query
+from toolkit.collect.transport import DNSPYTHON_SET_ADD, make_query
 from toolkit.errors import LabError
 from toolkit.inputs.inventory import normalize_names
 from toolkit.inputs.portfolio import Portfolio, load_portfolio
@@ -253,7 +254,10 @@ def _ceiling_worker(
     args: tuple[list[str], list[str], float, float, int],
 ) -> tuple[int, int, float]:
     """Send DNSKEY/SOA queries as fast as possible from ``start_at`` for ``duration`` s;
-    returns the queries answered, the failures and the CPU time spent sending them."""
+    returns the queries answered, the failures and the CPU time spent sending them. The
+    ceiling is raw dnspython's: the worker process puts back dnspython's own ``Set.add``,
+    which importing the toolkit replaces (``hash_added_rdata_once``)."""
+    dns.set.Set.add = DNSPYTHON_SET_ADD  # type: ignore[method-assign]
     addresses, names, start_at, duration, threads = args
     counts = [0] * threads
     errors = [0] * threads

@@ -15,6 +15,7 @@ import dns.set
 import pytest
 
 from toolkit.collect.transport import (
+    DNSPYTHON_SET_ADD,
     Clock,
     QueryTemplates,
     TransportConfig,
@@ -199,6 +200,7 @@ class Counted:
 def test_set_add_hashes_once_and_keeps_the_first_of_equal_items_in_order():
     assert hash_added_rdata_once()  # installed at import, and idempotent
     assert dns.set.Set.add.__module__ == "toolkit.collect.transport"
+    assert DNSPYTHON_SET_ADD.__module__ == "dns.set"  # kept for the raw ceiling
     s = dns.set.Set()
     first = Counted(1, "first")
     Counted.hashes = 0
