@@ -44,7 +44,7 @@ from toolkit.collect.resolvers import (
     check_resolver,
     check_resolver_async,
 )
-from toolkit.collect.sigstatus import key_tag
+from toolkit.collect.sigstatus import key_tag, rdata_text
 from toolkit.collect.transport import Clock, Exchange, QueryRow, TransportConfig
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import Walker, ZoneEvidence
@@ -600,16 +600,17 @@ def _rows(
         return []
     out = []
     rrtype = dns.rdatatype.to_text(rrset.rdtype)
+    owner = rrset.name.to_text()
     for rd in rrset:
         row: Row = {
             "zone": zone,
-            "owner_name": rrset.name.to_text(),
+            "owner_name": owner,
             "rrtype": rrtype,
             "ttl": rrset.ttl,
             "server": server,
             "server_name": server_name,
             "source": source,
-            "rdata": rd.to_text(),
+            "rdata": rdata_text(rd),
             "queried_at": at,
         }
         if rrset.rdtype in (dns.rdatatype.DNSKEY, dns.rdatatype.CDNSKEY):

@@ -30,11 +30,11 @@ import dns.rrset
 from toolkit.collect.anchors import RootHints, TrustAnchor
 from toolkit.collect.plan import Probe, Server, ZonePlan, plan_zone, random_label
 from toolkit.collect.transport import (
+    QUERIES,
     Clock,
     Exchange,
     TransportConfig,
     find_rrset,
-    make_query,
     send,
 )
 from toolkit.collect.validate import ChildData, ParentData, Verdict, judge_zone
@@ -196,7 +196,7 @@ def question_messages(
     for probe in plan.probes:
         question = (probe.qname, probe.qtype)
         if question not in queries:
-            queries[question] = make_query(
+            queries[question] = QUERIES.make(
                 probe.qname, probe.qtype, recursion=False, payload=payload
             )
     return queries
