@@ -10,9 +10,18 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rrset
+import dns.set
 import pytest
 
-from toolkit.collect.transport import Clock, QueryTemplates, TransportConfig, make_query, send
+from toolkit.collect.transport import (
+    Clock,
+    QueryTemplates,
+    TransportConfig,
+    hash_added_rdata_once,
+    make_query,
+    send,
+)
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
 FAST = TransportConfig(timeout=0.3, tries=1)
@@ -166,3 +175,61 @@ def test_the_table_of_made_queries_is_bounded():
     made = [templates.make(f"n{i}.test.", "A", recursion=False) for i in range(10)]
     assert len(templates._made) <= 3
     assert all(templates.wire(q) == q.to_wire() for q in made)  # rendered again: same bytes
+
+
+# --- dnspython's Set.add, hashing once (hash_added_rdata_once) ----------------------------------
+
+
+class Counted:
+    """An item counting how often it is hashed; equal to another with the same value."""
+
+    hashes = 0
+
+    def __init__(self, value: int, tag: str = "") -> None:
+        self.value, self.tag = value, tag
+
+    def __hash__(self) -> int:
+        Counted.hashes += 1
+        return hash(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Counted) and other.value == self.value
+
+
+@pytest.fixture
+def set_add_once(monkeypatch):
+    """dnspython's Set.add replaced for one test only (monkeypatch puts dnspython's back)."""
+    monkeypatch.setattr(dns.set.Set, "add", dns.set.Set.add)
+    assert hash_added_rdata_once() and hash_added_rdata_once()  # installed, idempotent
+    yield
+
+
+def test_importing_the_toolkit_leaves_dnspython_as_it_is():
+    import toolkit.collect.parallel  # noqa: F401  (the workers install it, the import does not)
+
+    assert dns.set.Set.add.__module__ == "dns.set"
+
+
+def test_set_add_hashes_once_and_keeps_the_first_of_equal_items_in_order(set_add_once):
+    assert dns.set.Set.add.__module__ == "toolkit.collect.transport"
+    s = dns.set.Set()
+    first = Counted(1, "first")
+    Counted.hashes = 0
+    for item in (first, Counted(2), Counted(1, "again"), Counted(3)):
+        s.add(item)
+    assert Counted.hashes == 4  # dnspython's own add hashes each new item twice
+    assert [(i.value, i.tag) for i in s] == [(1, "first"), (2, ""), (3, "")]
+    assert s.items[first] is None and len(s) == 3
+
+
+def test_rdatasets_parse_alike_with_either_set_add(monkeypatch):
+    texts = ("ns1.z.test.", "NS1.Z.TEST.", "ns2.z.test.")
+    q = dns.message.make_query("z.test.", "NS")
+    r = dns.message.make_response(q)
+    r.answer.append(dns.rrset.from_text("z.test.", 300, "IN", "NS", *texts))
+    wire = r.to_wire()
+    before = [rd.to_text() for rd in dns.message.from_wire(wire).answer[0]]
+    monkeypatch.setattr(dns.set.Set, "add", dns.set.Set.add)
+    assert hash_added_rdata_once()
+    after = [rd.to_text() for rd in dns.message.from_wire(wire).answer[0]]
+    assert before == after == ["ns1.z.test.", "ns2.z.test."]  # equal names: the first kept
