@@ -8,6 +8,7 @@ published atomically."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -77,7 +78,9 @@ def test_sample_run_streamed_equals_assess(workspace, whole, tmp_path, size):
     assert s.partitions == math.ceil(zones / size)
     assert len(list((tmp_path / "out" / "findings").glob("part-0*.parquet"))) == s.partitions
     assert s.findings == len(whole.findings)
-    assert s.status_counts == {k: int(v) for k, v in whole.findings["status"].value_counts().items()}
+    assert s.status_counts == {
+        k: int(v) for k, v in whole.findings["status"].value_counts().items()
+    }
     assert_frame_equal(s.requirements, whole.requirements, check_exact=True)
     assert s.portfolio_score == whole.maturity.portfolio
     assert_same_assessment(whole, s.to_assessment())
@@ -178,8 +181,36 @@ def test_delegations_inventoried_compares_with_the_whole_portfolio():
     assert status(Context(frames, PolicySet(), NOW, portfolio_zones=known)) == "pass"
 
 
+def test_cli_assess_streams_above_the_threshold(workspace, monkeypatch, capsys):
+    from toolkit.cli.main import main
+
+    argv = ["assess", "--workspace", str(workspace), "--now", "2026-11-28T12:00:00Z"]
+    assert main([*argv, "--format", "json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    monkeypatch.setenv("DNSSEC_AUDIT_STREAM_ABOVE", "13")  # the sample run has 14 zones
+    assert main([*argv, "--format", "json", "--framework", "nis2"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    out = Path(doc["streamed"]["out_dir"])
+    assert out == workspace / "assessments" / doc["run_id"]
+    assert doc["streamed"]["zones"] == 14 and (out / "summary.json").is_file()
+    assert doc["requirements"] == [r for r in whole["requirements"] if r["framework"] == "nis2"]
+    assert doc["scores"]["portfolio"] == whole["scores"]["portfolio"]
+    assert "findings" not in doc  # in the parts: as large as the portfolio
+    assert main([*argv]) == 0
+    text = capsys.readouterr().out
+    assert "streamed: 14 zones in 1 partition(s)" in text and str(out) in text
+    monkeypatch.setenv("DNSSEC_AUDIT_STREAM_ABOVE", "14")  # not above: in memory, as before
+    assert main([*argv, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == whole
+    monkeypatch.setenv("DNSSEC_AUDIT_STREAM_ABOVE", "many")
+    assert main(argv) == 1
+    assert "DNSSEC_AUDIT_STREAM_ABOVE" in capsys.readouterr().err
+
+
 def _replicate():
-    spec = importlib.util.spec_from_file_location("bench_reports", ROOT / "bench" / "bench_reports.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_reports", ROOT / "bench" / "bench_reports.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -144,7 +144,7 @@ class StreamedAssessment:
     zones: int
     findings: int
     disk_bytes: int
-    store: Store = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    store: Store = field(repr=False, compare=False)
 
     def part_paths(self, name: str) -> list[Path]:
         """The Parquet parts of frame ``name`` (one of :data:`PARTS`), in partition order."""
@@ -200,6 +200,112 @@ class StreamedAssessment:
                 self.read("gates"),
             ),
         )
+
+    def to_dict(self, framework: str | None = None) -> dict[str, Any]:
+        """The JSON document of ``dnssec-audit assess`` for a streamed assessment: as
+        :meth:`Assessment.to_dict` without the findings and zone scores (as large as the
+        portfolio: they are in the parts, ``streamed.out_dir``). Raises KeyError for a
+        framework that was not assessed."""
+        from toolkit.assessment.assess import FORMAT_VERSION as DOC_VERSION
+        from toolkit.assessment.assess import _plain, _score
+
+        requirements = self.requirements
+        if framework is not None:
+            if framework not in self.frameworks:
+                raise KeyError(framework)
+            requirements = requirements[requirements["framework"] == framework]
+        return {
+            "format_version": DOC_VERSION,
+            "run_id": self.run_id,
+            "as_of": pd.Timestamp(self.as_of).isoformat(),
+            "portfolio": str(self.portfolio.directory),
+            "framework": framework,
+            "records": {
+                "given": sorted(f"{k}.csv" for k in self.records.frames),
+                "missing": self.records.missing,
+            },
+            "streamed": {
+                "out_dir": str(self.out_dir),
+                "parts": sorted(PARTS),
+                "partitions": self.partitions,
+                "zones": self.zones,
+                "findings": self.findings,
+                "status_counts": self.status_counts,
+            },
+            "requirements": [
+                {
+                    **_plain(r),
+                    "check_ids": str(r["check_ids"]).split(";"),
+                    "failing_zones": [] if pd.isna(r["failing_zones"]) else
+                    str(r["failing_zones"]).split(";"),
+                }
+                for r in requirements.to_dict("records")
+            ],
+            "scores": {"portfolio": _score(self.portfolio_score)},
+        }  # fmt: skip
+
+    def render_text(self, framework: str | None = None) -> str:
+        """The plain-text summary of ``dnssec-audit assess`` for a streamed assessment:
+        finding counts, requirement statuses, the portfolio's score, and where the findings
+        and zone scores are. Raises KeyError for a framework that was not assessed."""
+        doc = self.to_dict(framework)
+        c = self.status_counts
+        port = doc["scores"]["portfolio"]
+        req = pd.DataFrame(doc["requirements"])
+        cols = ["framework", "requirement_id", "status", "passed", "failed", "indeterminate",
+                "title"]  # fmt: skip
+        with pd.option_context("display.max_rows", None, "display.width", 250):
+            table = req[cols].to_string(index=False) if len(req) else "(none)"
+        return "\n".join([
+            f"Assessment of run {self.run_id} as of {pd.Timestamp(self.as_of):%Y-%m-%d %H:%M} "
+            f"UTC (streamed: {self.zones} zones in {self.partitions} partition(s))",
+            f"Portfolio: {self.portfolio.directory}",
+            f"Findings: {c.get('fail', 0)} fail, {c.get('indeterminate', 0)} not evidenced, "
+            f"{c.get('pass', 0)} pass, {c.get('not_applicable', 0)} n/a",
+            f"Findings, zone scores and evidence: Parquet parts in {self.out_dir}",
+            "",
+            "Requirements:",
+            table,
+            "",
+            f"Portfolio maturity: overall {port['overall']}, level {port['level']} "
+            f"(score level {port['score_level']}; gates: {', '.join(port['gates']) or 'none'})",
+        ]) + "\n"  # fmt: skip
+
+
+STREAM_ABOVE = 20000
+"""``dnssec-audit assess`` streams a run of more zones than this (``assess()`` holds about
+0.15 MB per zone: 3 GB here); the environment variable ``DNSSEC_AUDIT_STREAM_ABOVE`` sets
+another threshold."""
+
+
+def stream_threshold() -> int:
+    """The zone count above which ``dnssec-audit assess`` streams; raises InputError for a
+    ``DNSSEC_AUDIT_STREAM_ABOVE`` that is not a whole number >= 0."""
+    raw = os.environ.get("DNSSEC_AUDIT_STREAM_ABOVE")
+    if raw is None:
+        return STREAM_ABOVE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InputError(
+            "DNSSEC_AUDIT_STREAM_ABOVE", f"expected a whole number of zones >= 0, got {raw!r}"
+        )
+    return value
+
+
+def default_out_dir(workspace: str | Path, run: str = "latest") -> Path:
+    """Where ``dnssec-audit assess`` writes a streamed assessment of a run:
+    ``WORKSPACE/assessments/RUN_ID`` (beside ``runs/``, never inside a run)."""
+    return Path(workspace) / "assessments" / Store(workspace).resolve(run)
+
+
+def run_zone_count(store: Store | str | Path, run: str = "latest") -> int:
+    """The rows of a run's ``zones`` frame, from its manifest (nothing loaded)."""
+    store = store if isinstance(store, Store) else Store(store)
+    files = store.read_manifest(store.resolve(run))["files"]
+    return int(files.get("zones.parquet", {}).get("rows") or 0)
 
 
 class ExactSum:
@@ -549,7 +655,8 @@ def _run_frames(
             if name == "findings":
                 continue
             path = str(store.runs_dir / run_id / fname)
-            cols = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()]  # fmt: skip
+            described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path])
+            cols = [r[0] for r in described.fetchall()]
             key = _KEY_COLUMN.get(name, "zone")
             if key in cols:
                 df = con.execute(
@@ -607,8 +714,8 @@ def _requirements(tmp: Path, frameworks: Mapping[str, Framework]) -> pd.DataFram
     finally:
         con.close()
     by_check: dict[str, dict[str, int]] = {}
-    for check_id, status, n in counted:
-        by_check.setdefault(check_id, {})[status] = int(n)
+    for check_id, status, rows_ in counted:
+        by_check.setdefault(check_id, {})[status] = int(rows_)
     failing_of: dict[str, set[str]] = {}
     for check_id, zone in failing_rows:
         failing_of.setdefault(check_id, set()).add(zone)

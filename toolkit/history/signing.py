@@ -243,9 +243,9 @@ def load_signing_history(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:data:`SIGHTINGS` of the stored runs up to and including ``until`` made at or after
     ``since`` (all when None), and :data:`CDS_STATES` of every run up to ``until``; each frame
-    read in one scan of only the columns needed (hashes checked first; damaged runs left
-    out); only the rows of ``zones`` when given; ``verify`` False skips the hashes. Raises StoreError when ``until`` names no run
-    or a run's files were altered."""
+    read in one scan of only the columns needed (hashes checked first, unless ``verify`` is
+    False; damaged runs left out); only the rows of ``zones`` when given. Raises StoreError
+    when ``until`` names no run or a run's files were altered."""
     from toolkit.history.load import load_history
 
     last = store.resolve(until)
