@@ -698,49 +698,50 @@ def _evidence(findings: pd.DataFrame, frameworks: Mapping[str, Framework]) -> pd
 
 def _requirements(tmp: Path, frameworks: Mapping[str, Framework]) -> pd.DataFrame:
     """The requirement roll-up of :func:`toolkit.assessment.frameworks.rollup`, from DuckDB
-    aggregates over the findings parts: counts per check and status, and the failing zones."""
+    aggregates over the findings parts joined with the requirements' checks: counts per
+    status, and the failing zones (sorted, distinct) — no finding row held in memory."""
     import duckdb
 
+    reqs = [(fw, r) for fw in frameworks.values() for r in fw.requirements]
+    links = pd.DataFrame(
+        [(i, c) for i, (_, r) in enumerate(reqs) for c in r.checks], columns=["req", "check_id"]
+    ).astype({"req": "int64", "check_id": "object"})
     paths = [str(p) for p in sorted((tmp / "findings").glob("part-*.parquet"))]
     con = duckdb.connect()
     try:
+        con.register("links", links)
+        f = "read_parquet(?) AS f JOIN links AS l USING (check_id)"
         counted = con.execute(
-            "SELECT check_id, status, count(*) FROM read_parquet(?) GROUP BY check_id, status",
-            [paths],
+            f"SELECT l.req, f.status, count(*) FROM {f} GROUP BY l.req, f.status", [paths]
         ).fetchall()
         failing_rows = con.execute(
-            "SELECT DISTINCT check_id, zone FROM read_parquet(?) WHERE status = 'fail'", [paths]
+            "SELECT l.req, string_agg(DISTINCT f.zone, ';' ORDER BY f.zone) "
+            f"FROM {f} WHERE f.status = 'fail' GROUP BY l.req",
+            [paths],
         ).fetchall()
     finally:
         con.close()
-    by_check: dict[str, dict[str, int]] = {}
-    for check_id, status, rows_ in counted:
-        by_check.setdefault(check_id, {})[status] = int(rows_)
-    failing_of: dict[str, set[str]] = {}
-    for check_id, zone in failing_rows:
-        failing_of.setdefault(check_id, set()).add(zone)
+    n: dict[int, dict[str, int]] = {}
+    for req, status, rows_ in counted:
+        n.setdefault(int(req), {})[str(status)] = int(rows_)
+    failing = {int(req): str(zones) for req, zones in failing_rows}
     rows = []
-    for fw in frameworks.values():
-        for r in fw.requirements:
-            n: dict[str, int] = {}
-            for c in r.checks:
-                for status, k in by_check.get(c, {}).items():
-                    n[status] = n.get(status, 0) + k
-            failing = sorted(set().union(*(failing_of.get(c, set()) for c in r.checks)))
-            rows.append(
-                {
-                    "framework": fw.id,
-                    "requirement_id": r.id,
-                    "title": r.title,
-                    "status": requirement_status(s for s, k in n.items() if k),
-                    "check_ids": ";".join(r.checks),
-                    "passed": n.get("pass", 0),
-                    "failed": n.get("fail", 0),
-                    "indeterminate": n.get("indeterminate", 0),
-                    "not_applicable": n.get("not_applicable", 0),
-                    "failing_zones": ";".join(failing) or None,
-                }
-            )
+    for i, (fw, r) in enumerate(reqs):
+        mine = n.get(i, {})
+        rows.append(
+            {
+                "framework": fw.id,
+                "requirement_id": r.id,
+                "title": r.title,
+                "status": requirement_status(s for s, k in mine.items() if k),
+                "check_ids": ";".join(r.checks),
+                "passed": mine.get("pass", 0),
+                "failed": mine.get("fail", 0),
+                "indeterminate": mine.get("indeterminate", 0),
+                "not_applicable": mine.get("not_applicable", 0),
+                "failing_zones": failing.get(i),
+            }
+        )
     return REQUIREMENTS.frame(rows)
 
 
