@@ -504,7 +504,7 @@ def _stream(job: _Job, tmp: Path, size: int) -> dict[str, Any]:
 
     overall = ExactSum()
     pillar_tw = {p: ExactSum() for p in PILLARS}
-    caps: list[int] = []
+    cap = 5  # the lowest level cap of any gate triggered: the portfolio's
     gate_names: set[str] = set()
     portfolio_gates: pd.DataFrame | None = None
     counts: dict[str, int] = {}
@@ -546,7 +546,7 @@ def _stream(job: _Job, tmp: Path, size: int) -> dict[str, Any]:
         if portfolio_gates is None:
             portfolio_gates = gates[gates["zone"] == PORTFOLIO]
         gates = gates[gates["zone"] != PORTFOLIO]
-        caps += [int(v) for v in gates["max_level"]]
+        cap = min([cap, *(int(v) for v in gates["max_level"])])
         gate_names |= set(gates["gate"])
         _write(tmp, "scores", name, zone_scores)
         _write(tmp, "indicators", name, INDICATOR_SCORES.cast(ind))
@@ -557,7 +557,7 @@ def _stream(job: _Job, tmp: Path, size: int) -> dict[str, Any]:
         portfolio_gates = score(shared, SCHEMAS["zones"].empty(), inventory.iloc[0:0],
                                 policies).gates  # fmt: skip
     _write(tmp, "gates", "portfolio", portfolio_gates)
-    caps += [int(v) for v in portfolio_gates["max_level"]]
+    cap = min([cap, *(int(v) for v in portfolio_gates["max_level"])])
     gate_names |= set(portfolio_gates["gate"])
     for status, n in shared["status"].value_counts().items():
         counts[str(status)] = counts.get(str(status), 0) + int(n)
@@ -591,7 +591,7 @@ def _stream(job: _Job, tmp: Path, size: int) -> dict[str, Any]:
         **{p: (port_pillars[p].value() if tw_of.get(p) else None) for p in PILLARS},
         "overall": port_overall,
         "score_level": base,
-        "level": min(base, min(caps, default=5)),
+        "level": min(base, cap),
         "gates": ";".join(sorted(gate_names)) or None,
     }
     requirements = _requirements(tmp, job.frameworks)
