@@ -341,3 +341,21 @@ def test_a_zone_listed_after_a_zone_below_it_keeps_its_evidence(lab):
     assert set(both["records"]["zone"]) == {".", "test", "corp.test"}
     per_zone = both["records"].groupby("zone").size()
     assert per_zone["test"] == alone["records"].groupby("zone").size()["test"]
+
+
+def test_forms_of_one_object_are_remembered_apart_and_by_identity():
+    """The canonical form, the fields and the text of one rdata object are kept in separate
+    tables (one object asked for all three gets each), by identity (an equal object of
+    other case gets its own form)."""
+    s = Signed()
+    sig = s.sig
+    assert sigstatus._digestable(sig) == sig.to_digestable()
+    assert sigstatus.rdata_text(sig) == sig.to_text()
+    assert sigstatus._digestable(sig) == sig.to_digestable()  # not the text remembered above
+    assert sigstatus._sig_fields(sig)[-1] == sig.signature
+    upper = dns.name.from_text("WWW.Z.TEST.")
+    lower = dns.name.from_text("www.z.test.")
+    assert sigstatus._digestable(upper) == sigstatus._digestable(lower) == lower.to_digestable()
+    text = dns.rdata.from_text("IN", "NS", "NS1.Z.TEST.")
+    assert sigstatus.rdata_text(text) == "NS1.Z.TEST."
+    assert sigstatus.rdata_text(copy_rdata(text)) == "NS1.Z.TEST."

@@ -35,6 +35,7 @@ from toolkit.inputs.governance.keys import KEYS, load_keys
 from toolkit.inputs.governance.registrars import REGISTRARS, load_registrars
 from toolkit.inputs.inventory import load_inventory
 from toolkit.inputs.policy import load_policies
+from toolkit.reports.registry import REPORTS
 from toolkit.schemas import INVENTORY
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "60"))
@@ -259,12 +260,23 @@ def test_policy_yaml_never_crashes(text):
 # -- command-line values --------------------------------------------------------------------
 
 
+def _commands(
+    parser: argparse.ArgumentParser, path: str = ""
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """(command, parser) of every command that runs, nested ones included: ``collect``,
+    ``lab up``, ``report audit``, ``evidence verify``, ..."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+    for sub in subs:
+        for name, child in sub.choices.items():
+            yield from _commands(child, f"{path} {name}".strip())
+
+
 def _value_options() -> list[tuple[str, str, argparse.Action]]:
     """(command, option, action) for every option of every command that takes a value."""
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     out = []
-    for command, p in sub.choices.items():
+    for command, p in _commands(build_parser()):
         for action in p._actions:
             if action.option_strings and action.nargs != 0 and not action.choices:
                 out.append((command, action.option_strings[-1], action))
@@ -283,9 +295,16 @@ option_value = st.one_of(
 def test_every_value_option_is_fuzzed():
     """The list below covers the parser: a new option with a value is fuzzed automatically."""
     names = {f"{c} {o}" for c, o, _ in VALUE_OPTIONS}
-    assert {"collect --now", "collect --resolver", "report --period", "alerts --webhook",
-            "lab --loss", "inventory --out"} <= names  # fmt: skip
-    assert len(VALUE_OPTIONS) >= 40
+    assert {"collect --now", "collect --resolver", "report audit --period", "alerts --webhook",
+            "lab up --loss", "lab synthetic --loss", "inventory export --out",
+            "report zone --zone", "report audit --evidence", "report policy --portfolio",
+            "evidence verify --expect-key", "lab drill --append-record"} <= names  # fmt: skip
+    assert "report board --evidence" not in names  # the board report has no evidence pack
+    # every command of the parser is walked, nested ones included
+    commands = {c for c, _ in _commands(build_parser())}
+    assert {f"report {kind}" for kind in REPORTS} <= commands
+    assert {"lab up", "lab down", "lab status", "lab synthetic", "lab drill"} <= commands
+    assert len(VALUE_OPTIONS) >= 80
 
 
 @FUZZ
@@ -315,8 +334,8 @@ def _safe_argv(command: str, option: str, value: str, base: Path) -> list[str] |
     """A command line that reads ``value`` for ``option`` and can touch nothing outside
     ``base`` nor the network: an empty workspace (the command stops at "no runs" after its
     options are read), a portfolio that does not exist (collect stops before probing).
-    None for the commands that would start servers (lab, demo)."""
-    if command in ("lab", "demo"):
+    None for the commands that would start servers (lab ..., demo)."""
+    if command.split()[0] in ("lab", "demo"):
         return None
     empty = str(base / "empty")
     nowhere = str(base / "no-portfolio")
@@ -332,15 +351,19 @@ def _safe_argv(command: str, option: str, value: str, base: Path) -> list[str] |
         "runs": ["runs", "--workspace", empty],
         "zones": ["zones", "--workspace", full],
         "assess": ["assess", "--workspace", full],
-        "inventory": ["inventory", "export", "--workspace", full, "--out", str(base / "x.csv")],
-        "report": ["report", "audit", "--workspace", empty],
-        "evidence": ["evidence", "verify", str(base / "no-pack")],
+        "inventory export": [
+            *("inventory", "export", "--workspace", full, "--out", str(base / "x.csv")),
+        ],
+        **{  # an empty workspace: every report stops at "no runs" after reading its options
+            f"report {kind}": ["report", kind, "--workspace", empty]
+            + (["--zone", "corp.test"] if REPORTS[kind].takes("zone") else [])
+            for kind in REPORTS
+        },
+        "evidence verify": ["evidence", "verify", str(base / "no-pack")],
         "history": ["history", "--workspace", full],
         "alerts": ["alerts", "--workspace", alerts_ws],
         "metrics": ["metrics", "--workspace", full],
     }[command]
-    if command == "report" and option == "--zone":
-        argv[1] = "zone"
     return [*argv, option, value]
 
 
@@ -380,7 +403,9 @@ def test_cli_values_never_crash(data, workspaces, capsys, monkeypatch):
         ["collect", "--timeout", "nan"],
         ["collect", "--workers", "0"],
         ["collect", "--max-qps-per-server", "inf"],
-        ["report", "--period", "2026Q9"],
+        ["report audit", "--period", "2026Q9"],
+        ["report zone", "--zone", "\x00"],
+        ["report dashboard", "--history-runs", "-1"],
         ["history", "--zone", "127.0.0.1"],
         ["zones", "--run", "\x00"],
         ["alerts", "--webhook", "http://[::1"],

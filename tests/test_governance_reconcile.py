@@ -11,7 +11,7 @@ import pytest
 
 from toolkit.history import oversight as ov
 from toolkit.history import reconcile as rc
-from toolkit.history.key_sets import KEY_SETS, key_set_changes, observed_key_sets
+from toolkit.history.key_sets import KEY_SETS, key_set_changes, observed_key_sets, observed_span
 from toolkit.inputs.governance import RECORD_SPECS
 from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.inputs.policy_settings import DrillPolicy
@@ -169,6 +169,25 @@ def test_key_set_changes_between_consecutive_observations():
 def test_no_history_no_changes():
     assert key_set_changes(KEY_SETS.empty()).empty
     assert key_set_changes(sets(("r1", "2026-10-01", "a.test", "DNSKEY", 1, 257))).empty
+
+
+def test_observed_span_first_and_last_run_that_recorded_the_record():
+    ks = sets(
+        ("r1", "2026-10-01", "a.test", "DNSKEY", 1, 257),
+        ("r2", "2026-10-08", "a.test", "DNSKEY", 1, 257),
+        ("r2", "2026-10-08", "a.test", "DNSKEY", 3, 256),
+        ("r3", "2026-10-15", "a.test", "DNSKEY", 1, 257),
+        ("r1", "2026-10-01", "b.test", "DS", None, None),  # observed empty: not a record
+    )
+    span = observed_span(ks, by=("zone", "key_tag")).set_index(["zone", "key_tag"])
+    assert list(span.index) == [("a.test", 1), ("a.test", 3)]
+    assert span.loc[("a.test", 1), "first_observed"] == T("2026-10-01", tz="UTC")
+    assert span.loc[("a.test", 1), "last_observed"] == T("2026-10-15", tz="UTC")
+    assert span.loc[("a.test", 3), "first_observed"] == T("2026-10-08", tz="UTC")
+    assert span.loc[("a.test", 3), "last_observed"] == T("2026-10-08", tz="UTC")
+    by_record = observed_span(ks)  # default: per record (zone, type, rdata)
+    assert len(by_record) == 2 and by_record["rdata"].notna().all()
+    assert observed_span(ks[ks["rdata"].isna()]).empty
 
 
 # --- the manifest --------------------------------------------------------------------------

@@ -489,6 +489,28 @@ def test_cli_history_prints_changes(tmp_path, capsys):
     assert "pre-publication" in capsys.readouterr().out
 
 
+def test_history_view_is_each_view_of_the_workspace(tmp_path):
+    """The library function behind `dnssec-audit history`: the same frames as the history
+    functions, one zone kept by any spelling of its name, and clear refusals."""
+    from toolkit.assessment.judge import history_view
+    from toolkit.errors import InputError
+    from toolkit.vocabulary import HISTORY_VIEWS
+
+    _store_runs(tmp_path, ZSK_PREPUBLICATION)
+    h = history.load_history(tmp_path)
+    pd.testing.assert_frame_equal(history_view(tmp_path, "changes"), history.changes(h))
+    timeline = history_view(tmp_path, "timeline", zone="EXAMPLE.test.")
+    assert set(timeline["zone"]) == {"example.test"}
+    assert history_view(tmp_path, "timeline", zone="other.test").empty
+    assert set(history_view(tmp_path, "trends", period="month")["period"]) >= {"2026-01"}
+    for view in HISTORY_VIEWS:  # every view the command line offers is one
+        assert isinstance(history_view(tmp_path, view), pd.DataFrame)
+    with pytest.raises(InputError, match=r"--zone.*'127\.0\.0\.1' is not a zone name"):
+        history_view(tmp_path, "changes", zone="127.0.0.1")
+    with pytest.raises(InputError, match="--view.*expected one of changes"):
+        history_view(tmp_path, "sideways")
+
+
 # --- the demo history (simulated quarters through the real collector) --------------------------
 
 

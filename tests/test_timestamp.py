@@ -185,8 +185,15 @@ def test_a_token_moved_to_another_pack_fails(stamped_pack, tmp_path):
 
 
 def test_tsa_url_without_an_evidence_pack_is_refused(tmp_path, capsys):
-    assert main(["report", "board", "--workspace", str(tmp_path), "--tsa-url", "http://x"]) != 0
+    """The audit report takes --tsa-url only with --evidence (exit 1 naming it); the board
+    report has no evidence pack, so its parser refuses --tsa-url itself (usage, exit 2)."""
+    assert main(["report", "audit", "--workspace", str(tmp_path), "--tsa-url", "http://x"]) == 1
     assert "--evidence" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "board", "--workspace", str(tmp_path), "--tsa-url", "http://x"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "dnssec-audit report board: error: unrecognized arguments: --tsa-url" in err
 
 
 @pytest.mark.report

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
+import pytest
 
-from toolkit.collect.transport import Clock, TransportConfig, send
+from toolkit.collect.transport import Clock, QueryTemplates, TransportConfig, make_query, send
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
 FAST = TransportConfig(timeout=0.3, tries=1)
@@ -107,3 +109,60 @@ def test_truncated_udp_answer_is_retried_over_tcp():
     tcp.close()
     assert [e.transport for e in seen] == ["udp", "tcp"] and seen[0].tc
     assert (ex.transport, ex.rcode, ex.error) == ("tcp", "NXDOMAIN", None)
+
+
+# --- queries made from templates (QueryTemplates) --------------------------------------------
+
+
+@pytest.mark.parametrize("recursion", [False, True])
+@pytest.mark.parametrize("payload", [1232, 4096])
+@pytest.mark.parametrize("qtype", ["SOA", "DNSKEY", "DS", "NSEC3PARAM", "TYPE65280"])
+@pytest.mark.parametrize(
+    "qname",
+    ["z00001.test.", "Mixed.Case.Example.", ".", "a.b.c.d.e.f.g.h.test.", "xn--bcher-kva.example."],
+)
+def test_a_query_from_a_template_is_the_message_make_query_renders(
+    qname: str, qtype: str, payload: int, recursion: bool
+):
+    """Byte for byte and field for field what make_query and to_wire give (same id), whether
+    the name is given as text or as a Name, its case kept."""
+    templates = QueryTemplates()
+    for given in (qname, dns.name.from_text(qname)):
+        q = templates.make(given, qtype, recursion=recursion, payload=payload)
+        ref = make_query(qname, qtype, recursion=recursion, payload=payload)
+        ref.id = q.id
+        assert templates.wire(q) == ref.to_wire() == q.to_wire()
+        assert q.question == ref.question
+        assert q.question[0].name.labels == ref.question[0].name.labels  # the case kept
+        assert (q.flags, q.ednsflags, q.payload, q.edns) == (
+            ref.flags,
+            ref.ednsflags,
+            ref.payload,
+            ref.edns,
+        )
+        assert type(q) is type(ref)
+        answer = dns.message.make_response(ref)
+        assert q.is_response(answer)
+
+
+def test_queries_from_templates_have_their_own_ids_and_questions():
+    templates = QueryTemplates()
+    a = templates.make("a.test.", "SOA", recursion=False)
+    b = templates.make("b.test.", "SOA", recursion=False)
+    assert a.question != b.question and a.question[0].name == dns.name.from_text("a.test.")
+    ids = {templates.make("a.test.", "SOA", recursion=False).id for _ in range(50)}
+    assert len(ids) > 40  # drawn at random, as make_query draws them
+    a.id = 4242  # the wire form follows the message's id
+    assert templates.wire(a)[:2] == (4242).to_bytes(2, "big")
+    assert templates.wire(a) == a.to_wire()
+    other = make_query("c.test.", "NS", recursion=False)  # not made here: rendered
+    assert templates.wire(other) == other.to_wire()
+    answer_b = dns.message.make_response(b)
+    assert not a.is_response(answer_b)  # another question: not the answer
+
+
+def test_the_table_of_made_queries_is_bounded():
+    templates = QueryTemplates(size=3)
+    made = [templates.make(f"n{i}.test.", "A", recursion=False) for i in range(10)]
+    assert len(templates._made) <= 3
+    assert all(templates.wire(q) == q.to_wire() for q in made)  # rendered again: same bytes

@@ -4,8 +4,10 @@ A run holds observations only; the checks run in the assessment. What a run's fi
 *then* — the technical checks over its frames, as of the run's ``created_at`` — is what the
 history's trends, the alerts' metrics export and the reports' per-run figures show.
 :func:`run_findings` computes them; :func:`judged_history` gives a loaded history every run's
-findings. A ``findings`` frame stored by an older collector is ignored: the run is judged
-afresh by today's catalogue (the frame stays in the run's files, as what that collector said).
+findings, and :func:`history_view` is one view of a workspace's history (``dnssec-audit
+history``), the trends judged so. A ``findings`` frame stored by an older collector is ignored:
+the run is judged afresh by today's catalogue (the frame stays in the run's files, as what that
+collector said).
 
 Judging is pure and a run is immutable, so judgements are kept in a small in-process cache,
 keyed by the run id, the SHA-256 of its manifest (which names every file's SHA-256), the check
@@ -27,11 +29,12 @@ import pandas as pd
 from toolkit import __version__
 from toolkit.checks import check_ids, run_checks
 from toolkit.errors import InputError
-from toolkit.history.load import History
+from toolkit.history.load import History, load_history
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.schemas import FINDINGS
 from toolkit.store.runs import Run, Store
+from toolkit.vocabulary import HISTORY_VIEWS
 
 PILLARS = ("technical",)
 """The pillars a stored run is judged on by itself: the operational and governance checks need
@@ -129,3 +132,48 @@ def judged_history(
     if zones is not None:
         findings = findings[findings["zone"].isin(list(zones))].reset_index(drop=True)
     return History(history.runs, {**history.frames, "findings": findings})
+
+
+def history_view(
+    workspace: str | Path,
+    view: str,
+    *,
+    zone: str | None = None,
+    portfolio: str | Path | None = None,
+    period: str = "quarter",
+) -> pd.DataFrame:
+    """One view (:data:`toolkit.vocabulary.HISTORY_VIEWS`) of the runs stored in
+    ``workspace``: key changes, timeline, rollovers (their window from ``portfolio``'s
+    policy.yaml when given), faults, last known-good keys, signature trend, or the trends per
+    ``period`` (week, month, quarter; each run judged, and scored under ``portfolio``'s
+    policies when given). ``zone`` (A- or U-label) keeps one zone.
+
+    Raises InputError for a zone that is no zone name (naming ``--zone``), or an unknown view;
+    ValueError for an unknown period."""
+    from toolkit import history
+    from toolkit.assessment.maturity import maturity_scorer
+    from toolkit.inputs.inventory import normalize_zone
+
+    if view not in HISTORY_VIEWS:
+        raise InputError("--view", f"expected one of {', '.join(HISTORY_VIEWS)}, got {view!r}")
+    zones = None
+    if zone:
+        try:
+            zones = [normalize_zone(zone)[0]]
+        except ValueError as exc:
+            raise InputError("--zone", f"{zone!r} is not a zone name: {exc}") from None
+    h = load_history(workspace, zones=zones)
+    policies = load_portfolio(portfolio, check_ids()).policies if portfolio else None
+    if view == "trends":
+        scorer = maturity_scorer(policies) if policies is not None else None
+        judged = judged_history(h, workspace, policies, zones=zones)
+        return history.trends(judged, period, scorer=scorer)
+    views = {
+        "changes": history.changes,
+        "timeline": history.timeline,
+        "rollovers": lambda h: history.rollovers(h, policies),
+        "faults": history.faults,
+        "known-good": history.last_known_good,
+        "signatures": history.signature_trend,
+    }
+    return views[view](h)

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -37,6 +37,8 @@ from toolkit.inputs.maturity_settings import INDICATORS, Indicator, MaturitySett
 from toolkit.inputs.policy import PolicySet
 from toolkit.schemas import Column, FrameSchema
 from toolkit.vocabulary import PILLARS
+
+K = TypeVar("K", bound=Hashable)  # a key of _fsums
 
 PORTFOLIO = "(portfolio)"
 
@@ -213,12 +215,14 @@ def score(
     ev_rows: list[dict[str, Any]] = []
     for inv in inventory[["zone", "risk_tier", "expected_signed", "policy"]].itertuples():
         for ind in INDICATORS:
-            n = counts.get((inv.zone, ind.name), {})
+            by_status = counts.get((inv.zone, ind.name), {})
             if ind.grade in ("share", "other"):
-                value, status, detail = _share(n, ind)
+                value, status, detail = _share(by_status, ind)
                 extra: list[dict[str, Any]] = []
             else:
-                value, status, detail, extra = _graded(ind, inv, n, zone_rows, policies, accepted)
+                value, status, detail, extra = _graded(
+                    ind, inv, by_status, zone_rows, policies, accepted
+                )
             ind_rows.append(
                 {
                     "zone": inv.zone,
@@ -407,10 +411,10 @@ def _fsum(values: pd.Series) -> float:
     return math.fsum(values.astype(float))
 
 
-def _fsums(keys: list[Hashable], values: pd.Series) -> dict[Hashable, float]:
+def _fsums(keys: Sequence[K], values: pd.Series) -> dict[K, float]:
     """The exactly rounded sum (:func:`math.fsum`) of a column per key (``keys``: one per
     row)."""
-    groups: dict[Hashable, list[float]] = {}
+    groups: dict[K, list[float]] = {}
     for key, v in zip(keys, values.astype(float).tolist(), strict=True):
         groups.setdefault(key, []).append(v)
     return {key: math.fsum(vs) for key, vs in groups.items()}

@@ -24,17 +24,15 @@ from toolkit.checks import (
     transport,
 )
 from toolkit.checks.base import (
-    CATALOGUE,
-    FINDINGS,
-    PILLARS,
     RESULT_STATUSES,
-    SEVERITIES,
     Check,
     Context,
     Registry,
     Result,
 )
 from toolkit.inputs.policy import PolicySet
+from toolkit.schemas import CATALOGUE, FINDINGS
+from toolkit.vocabulary import PILLARS, SEVERITIES
 
 __all__ = [
     "CATALOGUE",

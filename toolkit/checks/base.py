@@ -239,7 +239,7 @@ def flag(v: Any) -> bool:
     return bool(v) if v is not None else False
 
 
-_GROUPED: dict[int, tuple[weakref.ref, int, dict[str, list[Row]]]] = {}
+_GROUPED: dict[int, tuple[weakref.ref[pd.DataFrame], int, dict[str, list[Row]]]] = {}
 
 
 def plain_rows(df: pd.DataFrame) -> list[Row]:
@@ -260,14 +260,14 @@ def records_by_zone(df: pd.DataFrame) -> dict[str, list[Row]]:
     """``df``'s rows as dicts of plain values, by zone (in frame order). Computed once per
     frame object (the checks of one run read the same frames many times) and kept until the
     end of the :meth:`Registry.run` that asked for it; frames are treated as immutable."""
-    key = id(df)
+    key, size = id(df), len(df)
     hit = _GROUPED.get(key)
-    if hit is not None and hit[0]() is df and hit[1] == len(df):
+    if hit is not None and hit[0]() is df and hit[1] == size:
         return hit[2]
     out: dict[str, list[Row]] = {}
     for row in plain_rows(df):
         out.setdefault(str(row["zone"]), []).append(row)
-    _GROUPED[key] = (weakref.ref(df, lambda _: _GROUPED.pop(key, None)), len(df), out)
+    _GROUPED[key] = (weakref.ref(df, lambda _: _GROUPED.pop(key, None)), size, out)
     return out
 
 

@@ -83,7 +83,7 @@ def cds_matches_dnskey(ctx: Context) -> Iterator[Result]:
             keys = listing(f"{r['rrtype']} {r['key_tag']}" for r in stray)
             problems.append(f"point at no published key ({keys})")
             why += [f"{_ref(r)}: matches no DNSKEY" for r in stray]
-        named: dict[str, dict[str, set]] = {}
+        named: dict[str, dict[str, set[tuple[int, int]]]] = {}
         for r in normal:
             named.setdefault(r["server"], {}).setdefault(r["rrtype"], set()).add(
                 (r["key_tag"], r["algorithm"])
@@ -198,7 +198,7 @@ def cds_pending_at_parent(ctx: Context) -> Iterator[Result]:
         ds_keys = {(r["key_tag"], r["algorithm"]) for r in ev.rows("ds_matches")}
         add = [r for r in normal if r["matches_ds"] is False]
         unknown = [r for r in normal if r["matches_ds"] is None]
-        named: dict[str, set] = {}
+        named: dict[str, set[tuple[int, int]]] = {}
         for r in normal:
             named.setdefault(r["server"], set()).add((r["key_tag"], r["algorithm"]))
         remove = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit.checks.base import Context, Result, Row, flag, records_by_zone
 
@@ -75,7 +75,9 @@ class Evidence:
         ev = f"dnskeys: no row for {self.zone} (no server publishes a DNSKEY RRset)"
         return Result(self.zone, "not_applicable", {"detail": "zone not signed"}, ev)
 
-    def result(self, failures: list[str], params: dict, passed: str, checked: str) -> Result:
+    def result(
+        self, failures: list[str], params: dict[str, Any], passed: str, checked: str
+    ) -> Result:
         """``fail`` with ``params`` and the failures as evidence, or ``pass`` with ``passed``
         as detail and ``checked`` (what was looked at) as evidence."""
         if failures:

@@ -339,8 +339,8 @@ def ds_publish_within_sla(ctx: Context) -> Iterator[Result]:
             what = ", ".join(f"{r['ticket']}: {r['status']}" for r in mine)
             yield Result(zone, "indeterminate", {"detail": what}, ev)
         else:
-            what = [_ds_seen(r) for r in mine]
-            yield Result(zone, "pass", {"detail": listing(what, 3)}, ev)
+            seen = [_ds_seen(r) for r in mine]
+            yield Result(zone, "pass", {"detail": listing(seen, 3)}, ev)
 
 
 def _ds_problem(r: Row) -> str:

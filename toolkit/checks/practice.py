@@ -30,7 +30,7 @@ from toolkit.checks.evidence import (
 )
 from toolkit.checks.records import signing_history
 from toolkit.history.rollover import rollover_methods
-from toolkit.history.signing import LOOKBACK_DAYS, late_signatures
+from toolkit.history.signing import LOOKBACK_DAYS, LateSignature, late_signatures
 from toolkit.inputs.policy import SigningPolicy
 
 CHECKS, check = collector()
@@ -269,7 +269,7 @@ def signature_validity_matches_policy(ctx: Context) -> Iterator[Result]:
     def period(r: Row) -> float | None:
         if r["inception"] is None or r["expiration"] is None:
             return None
-        return (r["expiration"] - r["inception"]).total_seconds() / 86400
+        return float((r["expiration"] - r["inception"]).total_seconds()) / 86400
 
     def decide(ev: Evidence) -> Result:
         valid: list[tuple[Row, float]] = []
@@ -313,7 +313,7 @@ def signature_validity_matches_policy(ctx: Context) -> Iterator[Result]:
 
 
 def _days(td: pd.Timedelta) -> float:
-    return td.total_seconds() / 86400
+    return float(td.total_seconds()) / 86400
 
 
 @check(
@@ -366,7 +366,9 @@ def signatures_refreshed_on_time(ctx: Context) -> Iterator[Result]:
         if late:
             # one line per signing (the signatures of one inception seen late in the same
             # runs at the same servers), naming the RRsets and keys
-            events: dict[tuple, list] = {}
+            events: dict[
+                tuple[pd.Timestamp, pd.Timestamp, tuple[str, ...], str], list[LateSignature]
+            ] = {}
             for s in late:
                 seen_in = tuple(run for run, _, _ in s.runs)
                 events.setdefault((s.inception, s.due, seen_in, s.servers), []).append(s)

@@ -436,28 +436,28 @@ def rrsig_validity_not_too_long(ctx: Context) -> Iterator[Result]:
     def period(r: Row) -> float | None:
         if r["inception"] is None or r["expiration"] is None:
             return None
-        return (r["expiration"] - r["inception"]).total_seconds() / 86400
+        return float((r["expiration"] - r["inception"]).total_seconds()) / 86400
 
     def decide(ev: Evidence) -> Result:
-        valid = [r for r in _valid(ev) if period(r) is not None]
+        valid = [(r, days) for r in _valid(ev) if (days := period(r)) is not None]
         if not valid:
             detail = "no valid signature to measure (see the signature checks)"
             return Result(ev.zone, "indeterminate", {"detail": detail}, f"signatures[{ev.zone}]")
         bad = [
-            r
-            for r in valid
-            if period(r) > LONG_VALIDITY_DAYS or (r["days_left"] or 0) > LONG_VALIDITY_DAYS
+            (r, days)
+            for r, days in valid
+            if days > LONG_VALIDITY_DAYS or (r["days_left"] or 0) > LONG_VALIDITY_DAYS
         ]
         why = [
-            f"{sig_ref(r)}: period {period(r):.1f} days, {r['days_left']} days left" for r in bad
+            f"{sig_ref(r)}: period {days:.1f} days, {r['days_left']} days left" for r, days in bad
         ]
         params = {
-            "rrsets": _rrsets(bad),
-            "period": max((period(r) or 0 for r in bad), default=0.0),
-            "left": max((r["days_left"] or 0 for r in bad), default=0.0),
+            "rrsets": _rrsets([r for r, _ in bad]),
+            "period": max((days or 0 for _, days in bad), default=0.0),
+            "left": max((r["days_left"] or 0 for r, _ in bad), default=0.0),
             "limit": LONG_VALIDITY_DAYS,
         }
-        longest = max(period(r) or 0 for r in valid)
+        longest = max(days or 0 for _, days in valid)
         passed = f"longest validity period {longest:.1f} days"
         return ev.result(why, params, passed, f"signatures[{ev.zone}]")
 

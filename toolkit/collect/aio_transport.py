@@ -3,7 +3,8 @@ polite and patient with every server address. Every outcome is an observation.
 
 :class:`AioTransport` is the asynchronous twin of :func:`toolkit.collect.transport.send`, as
 dnspython's ``asyncquery`` is of ``query``: the same query messages
-(:func:`~toolkit.collect.transport.make_query`), the same parsing
+(:func:`~toolkit.collect.transport.make_query`, each question's rendered once:
+:class:`~toolkit.collect.transport.QueryTemplates`), the same parsing
 (``dns.message.from_wire`` with the query's keyring and MAC), the same :class:`Exchange`
 rows, the same error names, and the same sequence of exchanges for one question — UDP tried
 ``tries`` times on timeout, then TCP when the UDP answer is truncated. What differs is how it
@@ -56,13 +57,13 @@ import dns.message
 import dns.name
 
 from toolkit.collect.transport import (
+    QUERIES,
     TCP_ONLY,
     UDP_THEN_TCP,
     Clock,
     Exchange,
     TransportConfig,
     _error_name,
-    make_query,
 )
 
 MIN_TIMEOUT = 0.3
@@ -497,8 +498,8 @@ class AioTransport:
         port = cfg.port if port is None else port
         name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
         if query is None:
-            query = make_query(qname, qtype, recursion=recursion, payload=cfg.payload)
-        wire = query.to_wire()
+            query = QUERIES.make(qname, qtype, recursion=recursion, payload=cfg.payload)
+        wire = QUERIES.wire(query)
         address = _canonical(server)
         st = self.state(address)
         exchange: Exchange | None = None
@@ -546,6 +547,6 @@ class AioTransport:
         return exchange
 
 
-def _give_up(fut: asyncio.Future) -> None:
+def _give_up(fut: asyncio.Future[tuple[dns.message.Message, float]]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError())

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import dns.message
 import dns.name
@@ -76,6 +76,9 @@ class Owner:
         return best
 
 
+T = TypeVar("T")
+"""The result of the work a task does."""
+
 _OWNER: contextvars.ContextVar[Owner | None] = contextvars.ContextVar("owner", default=None)
 _FIRST = Owner(index=0)  # work started outside any zone's task is charged to the first zone
 _CUT: contextvars.ContextVar[dns.name.Name | None] = contextvars.ContextVar("cut", default=None)
@@ -86,11 +89,11 @@ def owner() -> Owner:
     return _OWNER.get() or _FIRST
 
 
-def run_for(index: int, coro: Awaitable[object]) -> asyncio.Task:
+def run_for(index: int, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     """A task running ``coro`` on behalf of inventory zone ``index``."""
     ctx = contextvars.copy_context()
     ctx.run(_OWNER.set, Owner(index=index))
-    return asyncio.get_running_loop().create_task(coro, context=ctx)  # type: ignore[arg-type]
+    return asyncio.get_running_loop().create_task(coro, context=ctx)
 
 
 class AsyncWalker(WalkState[AioTransport]):
@@ -111,12 +114,12 @@ class AsyncWalker(WalkState[AioTransport]):
 
     def _share(
         self,
-        tasks: dict[dns.name.Name, asyncio.Task],
+        tasks: dict[dns.name.Name, asyncio.Task[T]],
         owners: dict[dns.name.Name, Owner],
         key: dns.name.Name,
-        make: Callable[[], Awaitable[object]],
+        make: Callable[[], Coroutine[Any, Any, T]],
         cut: dns.name.Name | None = None,
-    ) -> asyncio.Task:
+    ) -> asyncio.Task[T]:
         """The task doing ``make()`` for ``key``: started now (charged to the current work),
         or already running (then the current work is added to its askers)."""
         task = tasks.get(key)
@@ -125,7 +128,7 @@ class AsyncWalker(WalkState[AioTransport]):
             ctx = contextvars.copy_context()
             ctx.run(_OWNER.set, own)
             ctx.run(_CUT.set, cut)
-            task = asyncio.get_running_loop().create_task(make(), context=ctx)  # type: ignore[arg-type]
+            task = asyncio.get_running_loop().create_task(make(), context=ctx)
             tasks[key] = task
             owners[key] = own
         else:

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -53,11 +54,14 @@ from toolkit.collect.parallel import (
     merge_frames,
     share_of_limits,
 )
-from toolkit.collect.resolvers import ResolverSpec, check_resolvers
+from toolkit.collect.resolvers import ResolverSpec, VantageResolverRow, check_resolvers
 from toolkit.collect.transport import TransportConfig
 from toolkit.errors import ToolkitError
 from toolkit.inputs.portfolio import Portfolio
 from toolkit.schemas import RESOLVER_CHECKS
+
+if TYPE_CHECKING:  # Dask is optional: imported where a cluster is used
+    from distributed import Client, LocalCluster
 
 #: A worker's Dask resource ``vantage-NAME`` places it at the vantage point NAME.
 VANTAGE_RESOURCE = "vantage-"
@@ -121,7 +125,7 @@ class _ResolverTask:
     t0: float  # wall clock when the run started
 
 
-def _ask_from_vantage(task: _ResolverTask) -> list[dict]:
+def _ask_from_vantage(task: _ResolverTask) -> list[VantageResolverRow]:
     """Dask task: ask the partition's resolver questions from this worker, which must stand at
     ``task.vantage`` (a task of Dask's resource constraint can only land there; checked)."""
     from distributed import get_worker
@@ -137,9 +141,9 @@ def _ask_from_vantage(task: _ResolverTask) -> list[dict]:
     )
 
 
-def cluster_vantages(client: object) -> list[str]:
+def cluster_vantages(client: Client) -> list[str]:
     """The vantage points of the cluster's workers (their ``vantage-NAME`` resources), sorted."""
-    workers = client.scheduler_info()["workers"]  # type: ignore[attr-defined]
+    workers = client.scheduler_info()["workers"]
     names = {
         key[len(VANTAGE_RESOURCE) :]
         for w in workers.values()
@@ -149,7 +153,7 @@ def cluster_vantages(client: object) -> list[str]:
     return sorted(names)
 
 
-def _client(spec: ClusterSpec) -> tuple[object, object | None]:
+def _client(spec: ClusterSpec) -> tuple[Client, LocalCluster | None]:
     """A connected ``distributed.Client`` and the LocalCluster it started (or None)."""
     try:
         from distributed import Client, LocalCluster
@@ -160,19 +164,20 @@ def _client(spec: ClusterSpec) -> tuple[object, object | None]:
         ) from exc
     if spec.address:
         try:
-            return Client(spec.address, timeout="10s"), None
+            # distributed's Client and LocalCluster constructors are not annotated
+            return Client(spec.address, timeout="10s"), None  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise ClusterCollectionError(
                 f"cannot reach the Dask scheduler at {spec.address}: {exc}"
             ) from exc
-    local = LocalCluster(
+    local = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=spec.workers or (os.cpu_count() or 1),
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
         silence_logs=logging.ERROR,
     )
-    return Client(local), local
+    return Client(local), local  # type: ignore[no-untyped-call]
 
 
 def collect_cluster(
@@ -202,7 +207,7 @@ def collect_cluster(
     inventory = portfolio.inventory
     client, local = _client(spec)
     try:
-        workers = max(1, len(client.scheduler_info()["workers"]))  # type: ignore[attr-defined]
+        workers = max(1, len(client.scheduler_info()["workers"]))
         quiet = share_of_limits(replace(config, progress=False), workers)
         vantages = cluster_vantages(client) if config.resolvers else []
         n_parts = max(2 * workers, -(-len(inventory) // partition_zones))
@@ -213,7 +218,7 @@ def collect_cluster(
             _Task(i, part, portfolio.policies, portfolio.directory, walk_config, now, t0, 1, True)
             for i, part in enumerate(parts)
         ]
-        futures = client.map(  # type: ignore[attr-defined]
+        futures = client.map(
             _run_partition,
             tasks,
             key=[f"collect-partition-{i}-{t0:.6f}" for i in range(len(tasks))],
@@ -228,7 +233,7 @@ def collect_cluster(
             for i, part in enumerate(parts)
         ]
         resolver_futures = [
-            client.submit(  # type: ignore[attr-defined]
+            client.submit(
                 _ask_from_vantage,
                 task,
                 key=f"resolvers-{task.vantage}-{task.index}-{t0:.6f}",
@@ -242,7 +247,8 @@ def collect_cluster(
         results: list[dict[str, pd.DataFrame] | None] = [None] * len(tasks)
         from distributed import as_completed
 
-        for fut in as_completed(futures):
+        # distributed's as_completed is not annotated
+        for fut in as_completed(futures):  # type: ignore[no-untyped-call]
             i = index[fut.key]
             try:
                 results[i] = fut.result()
@@ -250,7 +256,7 @@ def collect_cluster(
                 raise ClusterCollectionError(_failed(tasks[i].inventory, i, retries, exc)) from exc
             if on_partition_done is not None:
                 on_partition_done(i, client)
-        vantage_rows: list[dict] = []
+        vantage_rows: list[VantageResolverRow] = []
         for task, fut in zip(asked, resolver_futures, strict=True):
             try:
                 vantage_rows += fut.result()
@@ -260,9 +266,10 @@ def collect_cluster(
                     + _failed(parts[task.index], task.index, retries, exc)
                 ) from exc
     finally:
-        client.close()  # type: ignore[attr-defined]
+        # distributed's Client.close is not annotated
+        client.close()  # type: ignore[no-untyped-call]
         if local is not None:
-            local.close()  # type: ignore[attr-defined]
+            local.close()
     frames = merge_frames(inventory, [r for r in results if r is not None])
     if vantages:
         frames["resolver_checks"] = RESOLVER_CHECKS.frame(vantage_rows)

@@ -36,14 +36,16 @@ from toolkit.collect.evidence import zone_evidence_rows
 from toolkit.collect.evidence import zone_text as zone_text
 from toolkit.collect.names import listed_names
 from toolkit.collect.resolvers import (
+    NameResolverRow,
+    ResolverRow,
     ResolverSpec,
     check_names_resolver,
     check_names_resolver_async,
     check_resolver,
     check_resolver_async,
 )
-from toolkit.collect.sigstatus import key_tag
-from toolkit.collect.transport import Clock, Exchange, TransportConfig
+from toolkit.collect.sigstatus import key_tag, rdata_text
+from toolkit.collect.transport import Clock, Exchange, QueryRow, TransportConfig
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import Walker, ZoneEvidence
 from toolkit.inputs.inventory import normalize_zone
@@ -71,6 +73,11 @@ COLLECTED: tuple[FrameSchema, ...] = (
 """Every frame :func:`collect` returns besides ``inventory``. The evidence frames hold rows of
 inventory zones only (never of the ancestors walked through), so shards of a portfolio can be
 concatenated."""
+
+Row = dict[str, Any]
+"""A row of an inventory, ``zones``, ``records`` or evidence frame: column name to cell. The
+frame's schema (:mod:`toolkit.schemas`) says what each cell holds; an inventory row comes from
+pandas, whose cells are untyped."""
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +182,7 @@ async def collect_async(
     anchor = load_trust_anchor(config.trust_anchor)
     hints = load_root_hints(config.root_hints)
     clock = Clock(now)
-    logged: list[tuple[Owner, dict]] = []
+    logged: list[tuple[Owner, QueryRow]] = []
 
     def record(ex: Exchange) -> None:
         logged.append((aio_walk.owner(), ex.row("")))
@@ -185,10 +192,10 @@ async def collect_async(
     rows = inventory.to_dict("records")
     zones = [inv["zone"] for inv in rows]
     outcomes: list[Any] = [None] * len(rows)  # ZoneEvidence, or the exception collecting it
-    resolver_rows: list[list[dict]] = [[] for _ in rows]
-    name_rows: list[list[dict]] = [[] for _ in rows]
+    resolver_rows: list[list[ResolverRow]] = [[] for _ in rows]
+    name_rows: list[list[NameResolverRow]] = [[] for _ in rows]
     listed = _listed_names(rows)
-    zone_rows: list[dict] = []
+    zone_rows: list[Row] = []
     finished = asyncio.Event()
     bar = tqdm(
         total=len(rows), desc="collect", unit="zone", file=sys.stderr, disable=_no_bar(config)
@@ -204,7 +211,7 @@ async def collect_async(
             seed=config.seed,
             names=listed,
         )
-        drawn = _Drawn(walker, zones)  # type: ignore[arg-type]
+        drawn = _Drawn(walker, zones)
         slots = asyncio.Semaphore(max(1, config.zones_in_flight))
         state = {"next": 0}
 
@@ -300,7 +307,7 @@ def collect_sequential(
     anchor = load_trust_anchor(config.trust_anchor)
     hints = load_root_hints(config.root_hints)
     clock = Clock(now)
-    query_rows: list[dict] = []
+    query_rows: list[QueryRow] = []
     current = {"zone": "."}
 
     def record(ex: Exchange) -> None:
@@ -321,7 +328,9 @@ def collect_sequential(
         seed=config.seed,
         names=listed,
     )
-    zone_rows, resolver_rows, name_rows = [], [], []
+    zone_rows: list[Row] = []
+    resolver_rows: list[ResolverRow] = []
+    name_rows: list[NameResolverRow] = []
     drawn = _Drawn(walker, [inv["zone"] for inv in rows])
     bar = tqdm(rows, desc="collect", unit="zone", file=sys.stderr, disable=_no_bar(config))
     for i, inv in enumerate(bar):
@@ -355,7 +364,7 @@ def collect_sequential(
     }
 
 
-def _listed_names(rows: list[dict]) -> dict[dns.name.Name, tuple[dns.name.Name, ...]]:
+def _listed_names(rows: list[Row]) -> dict[dns.name.Name, tuple[dns.name.Name, ...]]:
     """The listed names beyond the apex (the inventory's ``names`` column, absent from older
     inventories) of every inventory zone that has some, by zone name."""
     out: dict[dns.name.Name, tuple[dns.name.Name, ...]] = {}
@@ -414,11 +423,11 @@ class _Drawn:
     the end: ``records`` in the order the walker collected the zones (ancestors included),
     the evidence rows in inventory order."""
 
-    def __init__(self, walker: Walker, zones: list[str]) -> None:
+    def __init__(self, walker: Walker | AsyncWalker, zones: list[str]) -> None:
         self.walker = walker
         self.zones = zones
-        self.records: list[dict] = []
-        self._rows: list[dict[str, list[dict]] | None] = [None] * len(zones)
+        self.records: list[Row] = []
+        self._rows: list[dict[str, list[Row]] | None] = [None] * len(zones)
         self._recorded = 0  # walker.evidence entries whose records are drawn
         # inventory zones whose evidence rows are still to draw (a name may appear twice)
         self._pending: Counter[dns.name.Name] = Counter()
@@ -445,10 +454,10 @@ class _Drawn:
             if self._pending[done] <= 0:
                 self.walker.release(done)
 
-    def evidence(self) -> dict[str, list[dict]]:
+    def evidence(self) -> dict[str, list[Row]]:
         """The evidence rows of every inventory zone that was collected, in inventory order.
         A zone collected only after its turn (as the ancestor of a later zone) is drawn now."""
-        out: dict[str, list[dict]] = {schema.name: [] for schema in EVIDENCE}
+        out: dict[str, list[Row]] = {schema.name: [] for schema in EVIDENCE}
         evidence = self.walker.evidence
         for zone, rows in zip(self.zones, self._rows, strict=True):
             if rows is None:
@@ -463,7 +472,7 @@ class _Drawn:
 
 def _evidence_rows(
     zone: str, ev: ZoneEvidence, evidence: dict[dns.name.Name, ZoneEvidence]
-) -> dict[str, list[dict]]:
+) -> dict[str, list[Row]]:
     """The evidence rows of inventory zone ``zone``. A zone whose rows cannot be drawn (a bug)
     gets none, which the checks read as "not evidenced", never as a pass."""
     try:
@@ -479,7 +488,7 @@ def _no_bar(config: CollectConfig) -> bool | None:
     return not config.progress
 
 
-def _zone_row(walker: Walker, inv: dict, clock: Clock) -> dict:
+def _zone_row(walker: Walker, inv: Row, clock: Clock) -> Row:
     name = dns.name.from_text(inv["zone"])
     try:
         ev: ZoneEvidence | Exception = walker.collect_zone(name)
@@ -489,7 +498,7 @@ def _zone_row(walker: Walker, inv: dict, clock: Clock) -> dict:
     return _zone_row_of(inv, ev, clock)
 
 
-def _zone_row_of(inv: dict, ev: ZoneEvidence | Exception, clock: Clock) -> dict:
+def _zone_row_of(inv: Row, ev: ZoneEvidence | Exception, clock: Clock) -> Row:
     """The ``zones`` row of inventory row ``inv`` from its evidence (or the exception that
     collecting it raised)."""
     base = {k: inv.get(k) for k in ("zone", "zone_unicode", "owner", "business_unit")}
@@ -523,8 +532,8 @@ def _zone_row_of(inv: dict, ev: ZoneEvidence | Exception, clock: Clock) -> dict:
     }
 
 
-def _record_rows(evidence: Iterable[ZoneEvidence]) -> list[dict]:
-    rows: list[dict] = []
+def _record_rows(evidence: Iterable[ZoneEvidence]) -> list[Row]:
+    rows: list[Row] = []
     for ev in evidence:
         zone = zone_text(ev.name)
         pd_ = ev.parent_data
@@ -551,10 +560,10 @@ def _record_rows(evidence: Iterable[ZoneEvidence]) -> list[dict]:
 _DENIAL_TYPES = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
 
 
-def _probe_record_rows(ev: ZoneEvidence) -> list[dict]:
+def _probe_record_rows(ev: ZoneEvidence) -> list[Row]:
     """Records of the audit probes beyond SOA/DNSKEY/NS: the apex CDS, CDNSKEY and NSEC3PARAM
     (authoritative answers) and the NSEC/NSEC3 records of the denial answers, with RRSIGs."""
-    rows: list[dict] = []
+    rows: list[Row] = []
     zone = zone_text(ev.name)
     for r in ev.results:
         ex = r.exchange
@@ -586,21 +595,22 @@ def _rows(
     server_name: str | None,
     source: str,
     at: datetime,
-) -> list[dict]:
+) -> list[Row]:
     if rrset is None:
         return []
     out = []
     rrtype = dns.rdatatype.to_text(rrset.rdtype)
+    owner = rrset.name.to_text()
     for rd in rrset:
-        row: dict[str, Any] = {
+        row: Row = {
             "zone": zone,
-            "owner_name": rrset.name.to_text(),
+            "owner_name": owner,
             "rrtype": rrtype,
             "ttl": rrset.ttl,
             "server": server,
             "server_name": server_name,
             "source": source,
-            "rdata": rd.to_text(),
+            "rdata": rdata_text(rd),
             "queried_at": at,
         }
         if rrset.rdtype in (dns.rdatatype.DNSKEY, dns.rdatatype.CDNSKEY):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 import dns.dnssec
 import dns.message
@@ -24,6 +25,8 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+from dns.rdtypes.ANY.NSEC import NSEC
+from dns.rdtypes.ANY.NSEC3 import NSEC3
 
 from toolkit.collect.sigstatus import judge_signatures
 
@@ -53,10 +56,10 @@ class DenialCheck:
     wildcard: str | None = None
 
 
-def types_of(rdata: object) -> set[int]:
+def types_of(rdata: NSEC | NSEC3) -> set[int]:
     """The types in an NSEC/NSEC3 type bitmap."""
     out: set[int] = set()
-    for window, bitmap in rdata.windows:  # type: ignore[attr-defined]
+    for window, bitmap in rdata.windows:
         for i, byte in enumerate(bitmap):
             for bit in range(8):
                 if byte & (0x80 >> bit):
@@ -64,7 +67,7 @@ def types_of(rdata: object) -> set[int]:
     return out
 
 
-def parent_side(rdata: object) -> bool:
+def parent_side(rdata: NSEC | NSEC3) -> bool:
     """An NSEC/NSEC3 from the parent side of a zone cut: NS set, SOA clear (RFC 6840 §4.1).
     It MUST NOT be used to deny anything below the cut, nor any type at the cut but DS."""
     present = types_of(rdata)
@@ -74,7 +77,7 @@ def parent_side(rdata: object) -> bool:
 _CUT = "RFC 6840 §4.1: an NSEC/NSEC3 with NS set and SOA clear is the parent side of a zone cut"
 
 
-def _below_cut(owner: dns.name.Name, rdata: object, name: dns.name.Name) -> bool:
+def _below_cut(owner: dns.name.Name, rdata: NSEC | NSEC3, name: dns.name.Name) -> bool:
     """``name`` lies strictly below the delegation ``owner`` whose NSEC ``rdata`` is."""
     return name != owner and name.is_subdomain(owner) and parent_side(rdata)
 
@@ -86,9 +89,10 @@ def _b32hex(raw: bytes) -> str:
 def _nsec_covers(owner: dns.name.Name, nxt: dns.name.Name, name: dns.name.Name) -> bool:
     """``name`` falls strictly between ``owner`` and ``nxt`` in canonical order (the last NSEC
     of a zone points back at the apex and covers everything after its owner)."""
+    # dnspython's Name comparisons are not annotated; they return bool
     if owner < nxt:
-        return owner < name < nxt
-    return name > owner or name < nxt
+        return bool(owner < name < nxt)
+    return bool(name > owner or name < nxt)
 
 
 def _hash_covers(owner: str, nxt: str, h: str) -> bool:
@@ -102,7 +106,7 @@ def _common(a: dns.name.Name, b: dns.name.Name) -> dns.name.Name:
     return dns.name.Name(a.labels[len(a.labels) - labels :])
 
 
-Sigs = dict[tuple[dns.name.Name, int], dns.rrset.RRset]
+Sigs = dict[tuple[dns.name.Name, dns.rdatatype.RdataType], dns.rrset.RRset]
 
 
 def _signed(
@@ -127,16 +131,26 @@ def _signed(
     return None
 
 
-def _proved(sig: tuple[str, str] | None, what: str, **params: object) -> DenialCheck:
+class _ProofParams(TypedDict, total=False):
+    """The optional fields of a :class:`DenialCheck` that describe the proof."""
+
+    kind: str
+    iterations: int | None
+    salt: str | None
+    opt_out: bool | None
+    wildcard: str | None
+
+
+def _proved(sig: tuple[str, str] | None, what: str, **params: Unpack[_ProofParams]) -> DenialCheck:
     """The verdict on a proof whose records are all there: ``what`` when they are signed."""
     proof, why = sig or ("valid", what)
-    return DenialCheck(proof, why, **params)  # type: ignore[arg-type]
+    return DenialCheck(proof, why, **params)
 
 
 def check_denial(
     zone: dns.name.Name,
     qname: dns.name.Name,
-    qtype: int,
+    qtype: dns.rdatatype.RdataType,
     response: dns.message.Message,
     keys: dns.rrset.RRset | None,
     now: datetime,
@@ -189,7 +203,7 @@ def _mixed(by_nsec3: DenialCheck, by_nsec: DenialCheck) -> DenialCheck:
 def _nsec(
     zone: dns.name.Name,
     qname: dns.name.Name,
-    qtype: int,
+    qtype: dns.rdatatype.RdataType,
     nx: bool,
     records: list[dns.rrset.RRset],
     sigs: Sigs,
@@ -226,7 +240,7 @@ def _nsec(
 def _nsec_wildcard_nodata(
     zone: dns.name.Name,
     qname: dns.name.Name,
-    qtype: int,
+    qtype: dns.rdatatype.RdataType,
     records: list[dns.rrset.RRset],
     sigs: Sigs,
     keys: dns.rrset.RRset,
@@ -268,7 +282,7 @@ def _nsec_wildcard_nodata(
 def _nsec3(
     zone: dns.name.Name,
     qname: dns.name.Name,
-    qtype: int,
+    qtype: dns.rdatatype.RdataType,
     nx: bool,
     records: list[dns.rrset.RRset],
     sigs: Sigs,
@@ -276,7 +290,7 @@ def _nsec3(
     now: datetime,
 ) -> DenialCheck:
     first = records[0][0]
-    params = dict(
+    params = _ProofParams(
         kind="nsec3",
         iterations=int(first.iterations),
         salt=first.salt.hex(),
@@ -360,7 +374,7 @@ def _nsec3(
 def _wildcard(
     zone: dns.name.Name,
     qname: dns.name.Name,
-    qtype: int,
+    qtype: dns.rdatatype.RdataType,
     response: dns.message.Message,
     keys: dns.rrset.RRset,
     now: datetime,
@@ -393,10 +407,10 @@ def _wildcard(
     what = f"wildcard {source} expanded"
 
     def judge(by_nsec3: bool) -> DenialCheck:
-        params: dict[str, object] = {"wildcard": source.to_text()}
+        params: _ProofParams = {"wildcard": source.to_text()}
         if by_nsec3:
             first = nsec3[0][0]
-            params |= dict(
+            params |= _ProofParams(
                 kind="nsec3",
                 iterations=int(first.iterations),
                 salt=first.salt.hex(),
@@ -422,7 +436,7 @@ def _wildcard(
             proves = "NSEC" if nsec else "NSEC or NSEC3 record"
             missing = f"no {proves} proves that {qname} does not exist"
         if not needed:
-            return DenialCheck("invalid", f"{what}, but {missing}", **params)  # type: ignore[arg-type]
+            return DenialCheck("invalid", f"{what}, but {missing}", **params)
         sig = _signed([rrset, needed[0]], rrsigs, zone, keys, now)
         return _proved(sig, f"{what}; {params['kind']} proves {qname} does not exist", **params)
 

@@ -12,7 +12,7 @@ answer); nothing here does I/O or reads the clock.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import dns.dnssec
 import dns.flags
@@ -48,7 +48,8 @@ def zone_text(name: dns.name.Name) -> str:
     return "." if name == dns.name.root else name.to_text(omit_final_dot=True)
 
 
-def _authoritative(r: dns.message.Message | None) -> bool:
+def _authoritative(r: dns.message.Message | None) -> TypeGuard[dns.message.Message]:
+    """Whether ``r`` is an authoritative NOERROR answer (then, to the type checker, not None)."""
     return r is not None and r.rcode() == dns.rcode.NOERROR and bool(r.flags & dns.flags.AA)
 
 
@@ -159,7 +160,9 @@ def zone_evidence_rows(
         signers |= {
             (s.key_tag, s.algorithm)
             for s in statuses.get("DNSKEY", [])
-            if s.status in ("valid", "revoked_key") and s.key_tag is not None
+            if s.status in ("valid", "revoked_key")
+            and s.key_tag is not None
+            and s.algorithm is not None  # always set with a key tag: both come from the RRSIG
         }
     ds_set = ev.parent_data.ds if ev.parent_data is not None else None
     _ds_rows(rows, ds_set, child_keys, signers)
@@ -314,7 +317,12 @@ def _parent_server(
         }
         | _size_columns(results, "DS")
     )
-    if ds is not None and ds_result is not None and rows.ev.parent is not None:
+    if (
+        ds is not None
+        and ds_resp is not None
+        and ds_result is not None
+        and rows.ev.parent is not None
+    ):
         sigs = find_rrset(ds_resp.answer, zone, dns.rdatatype.RRSIG, dns.rdatatype.DS)
         rows.sig_rows("parent", ds_result, ds, sigs, parent_keys, rows.ev.parent)
 
@@ -335,6 +343,7 @@ def _child_server(
     gate = results.get("SOA")
     ex = gate.exchange if gate else None
     answers: dict[str, tuple[dns.rrset.RRset | None, dns.rrset.RRset | None]] = {}
+    r: ProbeResult | None
     for qtype, r in results.items():
         if r.probe.purpose == "apex" and _authoritative(r.response):
             rdtype = dns.rdatatype.from_text(qtype)
@@ -480,7 +489,9 @@ def _key_rows(
     if keys is None:
         return
     (name, address), results = server
-    at = results["DNSKEY"].exchange.queried_at  # type: ignore[union-attr]
+    dnskey_exchange = results["DNSKEY"].exchange
+    assert dnskey_exchange is not None  # keys is the answer of this exchange
+    at = dnskey_exchange.queried_at
     for k in keys:
         tag, alg = key_tag(k), int(k.algorithm)
         signs = sorted(
@@ -533,6 +544,7 @@ def _cds_rows(
         r = results.get(qtype)
         if r is None or not _authoritative(r.response):
             continue
+        assert r.exchange is not None  # an authoritative response came in an exchange
         rdtype = dns.rdatatype.from_text(qtype)
         rrset = find_rrset(r.response.answer, zone, rdtype)
         if rrset is None:
@@ -549,7 +561,7 @@ def _cds_rows(
                     **_cds_facts(zone, qtype, rd, keys, ds_set),
                     "rrset_size": len(rrset),
                     "signed_by_ds_key": signed_by_ds,
-                    "queried_at": r.exchange.queried_at,  # type: ignore[union-attr]
+                    "queried_at": r.exchange.queried_at,
                 }
             )
 
@@ -576,7 +588,10 @@ def _cds_facts(
         matches_key = any(_digest_matches(zone, k, rd) for k in keys or [])
         in_ds = _ds_fields(rd) in {_ds_fields(d) for d in ds_set or []} if ds_set else False
     else:
-        key = DNSKEY(rd.rdclass, dns.rdatatype.DNSKEY, rd.flags, rd.protocol, rd.algorithm, rd.key)
+        # dnspython's DNSKEY constructor is not annotated
+        key = DNSKEY(  # type: ignore[no-untyped-call]
+            rd.rdclass, dns.rdatatype.DNSKEY, rd.flags, rd.protocol, rd.algorithm, rd.key
+        )
         matches_key = key in list(keys or [])
         in_ds = any(_digest_matches(zone, key, d) for d in ds_set or [])
     return facts | {"matches_dnskey": matches_key, "matches_ds": in_ds}

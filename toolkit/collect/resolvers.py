@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 import dns.flags
 import dns.rcode
@@ -56,6 +57,18 @@ class ResolverSpec:
         return cls(name.strip(), address, port_no)
 
 
+def system_resolvers() -> list[ResolverSpec]:
+    """The host's configured resolvers (``/etc/resolv.conf``), named ``system1``, ``system2``,
+    ...; none when the host has no resolver configuration."""
+    import dns.resolver
+
+    try:
+        system = dns.resolver.Resolver().nameservers
+    except dns.resolver.NoResolverConfiguration:
+        system = []
+    return [ResolverSpec(f"system{i + 1}", str(a)) for i, a in enumerate(system)]
+
+
 def resolver_status(rcode: str | None, ad: bool | None) -> str:
     """The zone's status as a validating resolver shows it.
 
@@ -70,9 +83,41 @@ def resolver_status(rcode: str | None, ad: bool | None) -> str:
     return "indeterminate"
 
 
+class ResolverRow(TypedDict):
+    """A row of the ``resolver_checks`` frame as a resolver's answer gives it (the collector
+    adds the ``vantage``): :data:`toolkit.schemas.RESOLVER_CHECKS`."""
+
+    zone: str
+    resolver: str
+    address: str
+    port: int
+    rcode: str | None
+    ad: bool | None
+    ede_code: int | None
+    ede_text: str | None
+    latency_ms: float | None
+    error: str | None
+    resolver_status: str
+    queried_at: datetime
+
+
+class NameResolverRow(ResolverRow):
+    """A row of the ``name_resolvers`` frame before its ``vantage``:
+    :data:`toolkit.schemas.NAME_RESOLVERS`."""
+
+    name: str
+    qtype: str
+
+
+class VantageResolverRow(ResolverRow):
+    """A ``resolver_checks`` row with the vantage point that asked."""
+
+    vantage: str | None
+
+
 def check_resolver(
     zone: str, spec: ResolverSpec, *, clock: Clock, transport: TransportConfig
-) -> dict:
+) -> ResolverRow:
     """Ask ``spec`` for ``zone``'s SOA (RD, DO and AD set); a row of ``resolver_checks``."""
     ex = send(
         zone + ".",
@@ -88,7 +133,7 @@ def check_resolver(
 
 async def check_resolver_async(
     zone: str, spec: ResolverSpec, *, clock: Clock, transport: AioTransport
-) -> dict:
+) -> ResolverRow:
     """:func:`check_resolver` through the asynchronous sender."""
     ex = await transport.send(
         zone + ".", "SOA", spec.address, clock=clock, recursion=True, port=spec.port
@@ -98,10 +143,10 @@ async def check_resolver_async(
 
 def check_names_resolver(
     zone: str, names: Sequence[str], spec: ResolverSpec, *, clock: Clock, transport: TransportConfig
-) -> list[dict]:
+) -> list[NameResolverRow]:
     """Ask ``spec`` each listed name of ``zone`` (absolute, no trailing dot) with every type of
     :data:`toolkit.collect.plan.NAME_TYPES` (RD, DO and AD set); rows of ``name_resolvers``."""
-    rows = []
+    rows: list[NameResolverRow] = []
     for name in names:
         for qtype in NAME_TYPES:
             ex = send(
@@ -119,11 +164,11 @@ def check_names_resolver(
 
 async def check_names_resolver_async(
     zone: str, names: Sequence[str], spec: ResolverSpec, *, clock: Clock, transport: AioTransport
-) -> list[dict]:
+) -> list[NameResolverRow]:
     """:func:`check_names_resolver` through the asynchronous sender: the questions go out
     together (through the sender's caps), the rows come back in the same order."""
 
-    async def one(name: str, qtype: str) -> dict:
+    async def one(name: str, qtype: str) -> NameResolverRow:
         ex = await transport.send(
             name + ".", qtype, spec.address, clock=clock, recursion=True, port=spec.port
         )
@@ -132,12 +177,14 @@ async def check_names_resolver_async(
     return list(await asyncio.gather(*(one(n, t) for n in names for t in NAME_TYPES)))
 
 
-def name_resolver_row(zone: str, name: str, qtype: str, spec: ResolverSpec, ex: Exchange) -> dict:
+def name_resolver_row(
+    zone: str, name: str, qtype: str, spec: ResolverSpec, ex: Exchange
+) -> NameResolverRow:
     """The ``name_resolvers`` row of a resolver's answer about a listed name. Pure."""
     return {**resolver_row(zone, spec, ex), "name": name, "qtype": qtype}
 
 
-def resolver_row(zone: str, spec: ResolverSpec, ex: Exchange) -> dict:
+def resolver_row(zone: str, spec: ResolverSpec, ex: Exchange) -> ResolverRow:
     """The ``resolver_checks`` row of a resolver's answer about ``zone``. Pure."""
     r = ex.response
     rcode = dns.rcode.to_text(r.rcode()) if r is not None else None
@@ -181,18 +228,18 @@ def check_resolvers(
     now: datetime,
     vantage: str | None = None,
     in_flight: int = 256,
-) -> list[dict]:
+) -> list[VantageResolverRow]:
     """Ask every resolver of ``specs`` about every zone of ``zones`` (``in_flight`` questions
     at once, through the asynchronous sender) and return the ``resolver_checks`` rows, zone by
     zone in the given order, each tagged with ``vantage``. Used where only the resolvers'
     view is wanted, e.g. from a second vantage point of a cluster."""
 
-    async def run() -> list[dict]:
+    async def run() -> list[VantageResolverRow]:
         clock = Clock(now)
         gate = asyncio.Semaphore(max(1, in_flight))
         async with AioTransport(transport) as sender:
 
-            async def one(zone: str, spec: ResolverSpec) -> dict:
+            async def one(zone: str, spec: ResolverSpec) -> VantageResolverRow:
                 async with gate:
                     row = await check_resolver_async(zone, spec, clock=clock, transport=sender)
                 return {**row, "vantage": vantage}

@@ -27,17 +27,22 @@ RRset (RFC 4035 §2.2: every algorithm of the apex DNSKEY RRset signs every RRse
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum, auto
+from typing import TypeVar
 
 import dns.dnssec
 import dns.exception
 import dns.name
+import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 from cryptography.exceptions import InvalidSignature
+from dns.dnssectypes import DSDigest
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 from dns.rdtypes.ANY.RRSIG import RRSIG
@@ -81,33 +86,81 @@ VALIDATED_DIGESTS = frozenset({1, 2, 4})
 34.11-94 (3) deprecated by RFC 9906, every other number unassigned or not implemented)."""
 
 
-_MISSING = object()
+class _Missing(Enum):
+    """Not in the cache (an outcome may be None)."""
+
+    MISSING = auto()
+
+
+_MISSING = _Missing.MISSING
 _CACHE_LIMIT = 10_000
 """Entries per cache at most (verifications: the oldest go first; tags and digests: the cache
 starts over). A collection reuses an entry within the zone that made it (its validation, its
 other servers, its evidence rows), so memory stays flat however many zones are collected."""
-_VERIFIED: OrderedDict[tuple, str | None] = OrderedDict()
+_VERIFIED: OrderedDict[tuple[Hashable, ...], str | None] = OrderedDict()
 _TAGS: dict[tuple[int, int, int, bytes], int] = {}
-_DIGESTS: dict[tuple, DS] = {}
+_DIGESTS: dict[tuple[Hashable, ...], DS] = {}
+_FORMS: dict[Callable[[object], object], dict[int, tuple[object, object]]] = {}
+_T = TypeVar("_T")
+_F = TypeVar("_F")
+"""Forms of immutable objects (dnspython's rdata and names cannot be changed after they are
+made) by the function making them, then by object identity: ``make -> id(obj) -> (obj,
+form)``. The object is kept with its form, so its id cannot be reused while the entry lives."""
+
+
+def _form(obj: _T, make: Callable[[_T], _F]) -> _F:
+    """``make(obj)`` for an immutable ``obj``, computed once per object (see :data:`_FORMS`):
+    every server of a zone usually sends the same bytes, parsed once into the same rdata
+    objects, and the chain validation, the denial proofs and the evidence rows each ask for
+    the canonical form of the same records."""
+    table = _FORMS.get(make)  # type: ignore[arg-type]  # keyed by the function, any signature
+    if table is None:
+        table = _FORMS.setdefault(make, {})  # type: ignore[arg-type]  # (as above)
+    hit = table.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]  # type: ignore[return-value]  # made by this very `make` for this object
+    form = make(obj)
+    if len(table) >= 2 * _CACHE_LIMIT:
+        table.clear()
+    table[id(obj)] = (obj, form)
+    return form
+
+
+def rdata_text(rd: dns.rdata.Rdata) -> str:
+    """``rd.to_text()``, once per (immutable) rdata object (see :func:`_form`)."""
+    return _form(rd, _to_text)
+
+
+def _to_text(rd: dns.rdata.Rdata) -> str:
+    return rd.to_text()
+
+
+def _digestable(obj: dns.name.Name | dns.rdata.Rdata) -> bytes:
+    """``obj.to_digestable()`` (RFC 4034 §6.2 canonical wire form), once per object."""
+    return _form(obj, _to_digestable)
+
+
+def _to_digestable(obj: dns.name.Name | dns.rdata.Rdata) -> bytes:
+    return obj.to_digestable()
 
 
 def _key_fields(key: DNSKEY) -> tuple[int, int, int, bytes]:
     """A DNSKEY's content (flags, protocol, algorithm, public key): what its tag and every
     verification with it depend on."""
+    return _form(key, _make_key_fields)
+
+
+def _make_key_fields(key: DNSKEY) -> tuple[int, int, int, bytes]:
     return (int(key.flags), key.protocol, int(key.algorithm), key.key)
 
 
-def _content_key(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name) -> tuple:
-    """What the outcome of :func:`_verify` depends on, as plain values: the RRset's owner,
-    class, type and rdata in canonical wire form (RFC 4034 §6.2, sorted, as they are signed),
-    the RRSIG's fields, the key's content and the signer. Names are compared in canonical
-    (lower-case) form, as validation does."""
+def _sig_fields(sig: RRSIG) -> tuple[Hashable, ...]:
+    """The fields of an RRSIG a verification depends on, once per object."""
+    return _form(sig, _make_sig_fields)
+
+
+def _make_sig_fields(sig: RRSIG) -> tuple[Hashable, ...]:
     return (
-        signer.to_digestable(),
-        rrset.name.to_digestable(),
-        int(rrset.rdclass),
-        int(rrset.rdtype),
-        tuple(sorted(rd.to_digestable() for rd in rrset)),
         int(sig.rdclass),
         int(sig.type_covered),
         int(sig.algorithm),
@@ -118,6 +171,24 @@ def _content_key(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.na
         sig.key_tag,
         sig.signer.to_digestable(),
         sig.signature,
+    )
+
+
+def _content_key(
+    rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name
+) -> tuple[Hashable, ...]:
+    """What the outcome of :func:`_verify` depends on, as plain values: the RRset's owner,
+    class, type and rdata in canonical wire form (RFC 4034 §6.2, sorted, as they are signed),
+    the RRSIG's fields, the key's content and the signer. Names are compared in canonical
+    (lower-case) form, as validation does. The canonical forms of the (immutable) names and
+    rdata are computed once per object; the RRset itself, which can change, is read anew."""
+    return (
+        _digestable(signer),
+        _digestable(rrset.name),
+        int(rrset.rdclass),
+        int(rrset.rdtype),
+        tuple(sorted(_digestable(rd) for rd in rrset)),
+        *_sig_fields(sig),
         int(key.rdtype),
         *_key_fields(key),
     )
@@ -144,7 +215,7 @@ def verify_crypto(
         _VERIFIED[cache_key] = why
         if len(_VERIFIED) > _CACHE_LIMIT:
             _VERIFIED.popitem(last=False)
-    return why  # type: ignore[return-value]
+    return why
 
 
 def _verify(rrset: dns.rrset.RRset, sig: RRSIG, key: DNSKEY, signer: dns.name.Name) -> str | None:
@@ -186,7 +257,7 @@ def key_tag(key: DNSKEY) -> int:
 def make_ds(
     zone: dns.name.Name,
     key: DNSKEY,
-    digest_type: int,
+    digest_type: DSDigest,
     *,
     policy: dns.dnssec.Policy | None = None,
     validating: bool = False,

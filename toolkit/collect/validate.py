@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import dns.dnssec
 import dns.name
@@ -18,6 +19,8 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
+from dns.rdtypes.ANY.DS import DS
+from dns.rdtypes.ANY.NSEC import NSEC
 from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
@@ -40,10 +43,10 @@ class UsableDs:
     """The DS records a validator uses (RFC 4035 §5.2, RFC 6840 §5.2, RFC 4509 §3), and why
     the others are set aside."""
 
-    usable: list
-    unsupported_algorithm: list
-    unsupported_digest: list
-    sha1_ignored: list
+    usable: list[DS]
+    unsupported_algorithm: list[DS]
+    unsupported_digest: list[DS]
+    sha1_ignored: list[DS]
 
     def insecure_reasons(self) -> list[str]:
         """The reason codes of a zone no DS of which a validator can use (then insecure)."""
@@ -216,11 +219,12 @@ def denial_of_ds(
     name: dns.name.Name,
     parent: dns.name.Name,
     denial: list[dns.rrset.RRset],
-    parent_keys: dns.rrset.RRset,
+    parent_keys: dns.rrset.RRset | None,
     now: datetime,
 ) -> SigCheck:
     """Whether the NSEC/NSEC3 records the parent served prove that ``name`` has no DS, each
-    record's signature verifying with the parent's keys (RFC 4035 §5.4, RFC 5155 §8.6).
+    record's signature verifying with the parent's keys (RFC 4035 §5.4, RFC 5155 §8.6; None,
+    a parent without validated keys: nothing verifies).
 
     Proofs recognised: an NSEC or NSEC3 record matching the name whose type bitmap has NS and
     neither DS nor SOA (RFC 6840 §4.4: a bitmap without NS is no delegation; one with SOA comes
@@ -266,9 +270,9 @@ def _delegation_bitmap(types: set[int], kind: str) -> str | None:
     return None
 
 
-def _types(rdata: object) -> set[int]:
+def _types(rdata: NSEC | NSEC3) -> set[int]:
     out: set[int] = set()
-    for window, bitmap in rdata.windows:  # type: ignore[attr-defined]
+    for window, bitmap in rdata.windows:
         for i, byte in enumerate(bitmap):
             for bit in range(8):
                 if byte & (0x80 >> bit):
@@ -338,6 +342,16 @@ def _judge_server(
     return "secure", [], child.dnskey
 
 
+class _ZoneFacts(TypedDict):
+    """The fields of a zone's :class:`Verdict` that do not depend on the judgement."""
+
+    signed: bool | None
+    algorithms: tuple[int, ...]
+    earliest_expiration: datetime | None
+    servers: int
+    answered: int
+
+
 def judge_zone(
     zone: dns.name.Name,
     *,
@@ -360,7 +374,7 @@ def judge_zone(
     signed = any(c.dnskey is not None for c in answered) if answered else None
     algorithms = tuple(sorted({k.algorithm for c in answered for k in (c.dnskey or [])}))
     earliest = _earliest(answered, zone)
-    base = dict(
+    base = _ZoneFacts(
         signed=signed,
         algorithms=algorithms,
         earliest_expiration=earliest,

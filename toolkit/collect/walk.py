@@ -30,11 +30,11 @@ import dns.rrset
 from toolkit.collect.anchors import RootHints, TrustAnchor
 from toolkit.collect.plan import Probe, Server, ZonePlan, plan_zone, random_label
 from toolkit.collect.transport import (
+    QUERIES,
     Clock,
     Exchange,
     TransportConfig,
     find_rrset,
-    make_query,
     send,
 )
 from toolkit.collect.validate import ChildData, ParentData, Verdict, judge_zone
@@ -146,7 +146,7 @@ def judge_cut(
     name, parent = plan.zone, plan.parent
     parent_data, parent_server = parent_answer(name, results)
     children = [child_data(name, server, results) for server in servers]
-    child_times = {}
+    child_times: dict[str, datetime] = {}
     for r in results:
         if r.probe.side == "child" and r.exchange is not None:
             child_times.setdefault(r.probe.server[1], r.exchange.queried_at)
@@ -196,7 +196,7 @@ def question_messages(
     for probe in plan.probes:
         question = (probe.qname, probe.qtype)
         if question not in queries:
-            queries[question] = make_query(
+            queries[question] = QUERIES.make(
                 probe.qname, probe.qtype, recursion=False, payload=payload
             )
     return queries

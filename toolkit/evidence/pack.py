@@ -416,6 +416,22 @@ def write_evidence_pack(
     )
 
 
+def copy_report_pdf(pack: Path | str, out: Path | str) -> Path:
+    """Copy the audit report PDF of the evidence pack at ``pack`` to ``out`` atomically (the
+    pack's very bytes, so the copy matches the manifest); returns ``out``. Raises WriteError
+    when ``out`` cannot be written."""
+    from toolkit.atomic import write_atomic
+    from toolkit.errors import WriteError
+
+    out = Path(out)
+    data = (Path(pack) / REPORT_PDF).read_bytes()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return write_atomic(out, data)
+    except OSError as exc:
+        raise WriteError(out, exc) from exc
+
+
 def _empty_records() -> pd.DataFrame:
     from toolkit.schemas import RECORDS
 

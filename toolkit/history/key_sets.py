@@ -209,6 +209,26 @@ def latest_sets(key_sets: pd.DataFrame) -> pd.DataFrame:
     return key_sets[key_sets["observed_at"] == last].reset_index(drop=True)
 
 
+def observed_span(
+    key_sets: pd.DataFrame, by: Sequence[str] = ("zone", "rrtype", "rdata")
+) -> pd.DataFrame:
+    """When each record was first and last observed (see the module docstring): one row per
+    distinct ``by`` (default: the record itself, zone, type and rdata; the manifest
+    reconciliation asks per ``("zone", "key_tag")``) with ``first_observed`` and
+    ``last_observed``, the times of the first and last runs that observed the side and
+    recorded the record. Observed-empty marker rows (null ``rdata``) are not records."""
+    cols = [*by, "first_observed", "last_observed"]
+    members = key_sets.dropna(subset=["rdata"])
+    if members.empty:
+        return pd.DataFrame({c: pd.Series(dtype=key_sets[c].dtype) for c in by}).assign(
+            first_observed=pd.Series(dtype=key_sets["observed_at"].dtype),
+            last_observed=pd.Series(dtype=key_sets["observed_at"].dtype),
+        )[cols]
+    span = members.groupby(list(by), sort=True)["observed_at"].agg(["min", "max"])
+    span = span.rename(columns={"min": "first_observed", "max": "last_observed"})
+    return span.reset_index()[cols]
+
+
 def load_key_history(
     store: Store,
     until: str = "latest",

@@ -182,10 +182,11 @@ def drill_schedule(drills: pd.DataFrame, policy: DrillPolicy, *, now: datetime) 
         missed = mine[mine["outcome"] == "missed"]
         if last is not None:
             missed = missed[missed["date"] > last]
-        days = None if last is None else (t - last) / DAY
+        days: float | None = None
         if last is None:
             status = "never_held"
         else:
+            days = (t - last) / DAY
             status = "on_schedule" if days <= policy.cadence_days else "overdue"
         rows.append(
             {

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.history.key_sets import latest_sets
+from toolkit.history.key_sets import latest_sets, observed_span
 from toolkit.history.record_frames import DAY, HOUR, schema, ts, utc
 from toolkit.inputs.policy import PolicySet, SigningPolicy
 from toolkit.schemas import UTC_TS
@@ -104,8 +104,9 @@ def manifest_reconciliation(
     t = utc(now)
     dnskeys = key_sets[key_sets["rrtype"] == "DNSKEY"]
     latest = latest_sets(dnskeys).dropna(subset=["rdata"])
-    seen = dnskeys.dropna(subset=["rdata"]).groupby(["zone", "key_tag"])["observed_at"]
-    first, last = seen.min().to_dict(), seen.max().to_dict()
+    span = observed_span(dnskeys, by=("zone", "key_tag")).set_index(["zone", "key_tag"])
+    first = span["first_observed"].to_dict()
+    last = span["last_observed"].to_dict()
     observed_zones = set(dnskeys["zone"])
     listed = _key_ids(manifest)
     rows: list[dict[str, Any]] = []

@@ -204,7 +204,11 @@ def _lifecycles(lst: list[Snapshot]) -> _Zone:
 
 def _ksk_method(z: _Zone, old: str, new: str) -> str:
     key_first = z.keys[new].first_seen
-    ds_first = [z.ds[i].first_seen for i, k in z.ds_key.items() if k == new]
+    ds_first = [
+        first
+        for i, k in z.ds_key.items()
+        if k == new and (first := z.ds[i].first_seen) is not None  # set when the DS is seen
+    ]
     first_ds = min(ds_first) if ds_first else None
     if first_ds is not None and key_first is not None:
         if first_ds < key_first:

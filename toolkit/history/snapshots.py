@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import dns.dnssec
 import dns.name
@@ -21,6 +22,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pandas as pd
+from dns.rdtypes.ANY.DNSKEY import DNSKEY
+from dns.rdtypes.ANY.DS import DS
 
 from toolkit.history.key_sets import observed_sides
 
@@ -142,13 +145,15 @@ def _dnskey_parts(rdata: str) -> tuple[int, int, str]:
 def _ds_matches(zone: str, ds_rdata: str, keys: tuple[tuple[str, str], ...]) -> str | None:
     """The key_id among ``keys`` ((key_id, DNSKEY rdata)) whose digest the DS verifies."""
     try:
-        ds = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, ds_rdata)
+        # from_text with the DS type builds a DS (or raises)
+        ds = cast(DS, dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, ds_rdata))
     except Exception:  # an unparsable DS matches nothing
         return None
     name = dns.name.from_text(zone)
     for kid, text in keys:
         try:
-            key = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, text)
+            # from_text with the DNSKEY type builds a DNSKEY (or raises)
+            key = cast(DNSKEY, dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, text))
             if dns.dnssec.key_id(key) != ds.key_tag or key.algorithm != ds.algorithm:
                 continue
             if dns.dnssec.make_ds(name, key, ds.digest_type) == ds:
@@ -287,7 +292,7 @@ def snapshot(
     )
 
 
-def by_zone(snaps: Iterator[Snapshot] | list[Snapshot]) -> dict[str, list[Snapshot]]:
+def by_zone(snaps: Iterable[Snapshot]) -> dict[str, list[Snapshot]]:
     """Snapshots grouped by zone, each list oldest first."""
     out: dict[str, list[Snapshot]] = {}
     for s in snaps:

@@ -435,6 +435,12 @@ class _Publisher:
         self.rp.publish(self.zone, text)
 
 
+def drill_out_dir(name: str, now: datetime, root: Path | str = Path("out") / "drills") -> Path:
+    """The folder a drill played at ``now`` writes into when given none:
+    ``out/drills/NAME-YYYYmmddTHHMMSSZ`` (a new one per start time)."""
+    return Path(root) / f"{name}-{now:%Y%m%dT%H%M%SZ}"
+
+
 def run_drill(
     drill: str | Drill,
     lab_dir: str | Path,

@@ -40,6 +40,8 @@ from toolkit.lab.scenarios import DEFAULT_BASE, LAB_ZONES, PORT, LabAddresses, L
 from toolkit.lab.servers import ProcessRecord
 
 FORMAT_VERSION = 1
+#: Where ``dnssec-audit lab up`` builds the lab when given no ``--dir``.
+DEFAULT_DIR = Path(".lab")
 READY_TIMEOUT = 10.0
 STATUS_COLUMNS = ["name", "pid", "address", "running", "answering"]
 

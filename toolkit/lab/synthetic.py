@@ -74,6 +74,14 @@ from toolkit.lab import servers, zones
 from toolkit.lab.lab import LabInfo, _write_atomic, lab_down
 from toolkit.lab.scenarios import PORT, LabAddresses, LabZone
 
+SYNTHETIC_DIR = Path(".lab-synthetic")
+"""Where ``dnssec-audit lab synthetic`` builds the lab when given no ``--dir``: its own, so it
+never replaces the regular lab of ``./.lab``."""
+
+SYNTHETIC_BASE = "127.100.0"
+"""The synthetic lab's default loopback addresses: its own, apart from the regular lab's
+(:data:`toolkit.lab.scenarios.DEFAULT_BASE`)."""
+
 SYNTHETIC_SEED = "dnssec-governance-synthetic"
 """Seed of the synthetic zones' keys (the same seed gives the same key tags)."""
 
@@ -269,7 +277,7 @@ def synthetic_up(
     lab_dir: str | Path,
     *,
     zones_count: int,
-    base: str = "127.100.0",
+    base: str = SYNTHETIC_BASE,
     dead_fraction: float = 0.0,
     now: datetime | None = None,
     seed: str = SYNTHETIC_SEED,

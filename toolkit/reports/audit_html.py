@@ -1,14 +1,18 @@
 """HTML fragments of the audit report (``notebooks/audit_report.ipynb``).
 
-Every value from the data — zone names, owners, messages, evidence text, records — goes through
-:func:`toolkit.reports.html.escape`; CSS classes derived from data are whitelisted. A table is built
-by :func:`table_html` from a frame and a list of :class:`Col`. Sections that have no evidence
-say so (:func:`toolkit.reports.html.notice_html`), never invent.
+The HTML is in templates (``report_templates/fragments/audit/``, rendered by
+:mod:`toolkit.reports.templates` with autoescape): the functions here prepare plain values — text
+and numbers formatted, CSS classes whitelisted — and hand them over, so every value from the
+data (zone names, owners, messages, evidence text, records) is escaped by the template. A
+fragment that is already markup (a heading, a badge, a table) is passed as
+:class:`markupsafe.Markup`, rendered by its own template. A table is built by :func:`table_html`
+from a frame and a list of :class:`Col`. Sections that have no evidence say so
+(:func:`toolkit.reports.html.notice_html`), never invent. The results chart is drawn by
+matplotlib in the reports' one chart style (:mod:`toolkit.reports.charts`).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +22,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from toolkit.checks.base import RESULT_STATUSES, SEVERITIES
-from toolkit.reports import templates
+from toolkit.reports import charts, templates
 from toolkit.reports.audit import (
     VERDICTS,
     GovernanceView,
@@ -28,7 +32,6 @@ from toolkit.reports.audit import (
 from toolkit.reports.html import (
     STATUS_LABELS,
     anchor_id,
-    escape,
     facts_table_html,
     heading_html,
     notice_html,
@@ -131,14 +134,16 @@ def severity_badge(severity: Any) -> str:
 @dataclass(frozen=True)
 class Col:
     """A column of :func:`table_html`: the frame column ``key``, its heading, a CSS class
-    (from the code, never from data), and how a value becomes text (``text``, escaped after)
-    or safe HTML (``html``, called with the whole row and responsible for escaping)."""
+    (from the code, never from data), and how a cell is made: text from the value (``text``)
+    or from the whole row (``row_text``), both escaped by the table's template; or a fragment
+    (``html``, called with the whole row, returning markup rendered by another template)."""
 
     key: str
     label: str
     cls: str = ""
     text: Callable[[Any], str] = fmt
     html: Callable[[Mapping[str, Any]], str] | None = None
+    row_text: Callable[[Mapping[str, Any]], str] | None = None
 
 
 def table_html(
@@ -146,11 +151,16 @@ def table_html(
 ) -> str:
     """``df`` as an HTML table: a header row that repeats on every page the table spans, one
     row per frame row, every value escaped."""
-    rows = [
-        [Markup(c.html(row)) if c.html is not None else c.text(row.get(c.key)) for c in cols]
-        for row in df.to_dict("records")
-    ]
+    rows = [[_cell(c, row) for c in cols] for row in df.to_dict("records")]
     return str(templates.render("audit/table.html.j2", rows=rows, cols=cols, cls=cls, empty=empty))
+
+
+def _cell(col: Col, row: Mapping[str, Any]) -> str:
+    if col.html is not None:
+        return Markup(col.html(row))
+    if col.row_text is not None:
+        return col.row_text(row)
+    return col.text(row.get(col.key))
 
 
 def facts_grid_html(facts: Sequence[tuple[str, Any]], *, cls: str = "facts grid") -> str:
@@ -169,16 +179,18 @@ def facts_html(facts: Iterable[tuple[str, Any]], *, cls: str = "facts") -> str:
 
 def records_html(records: pd.DataFrame) -> str:
     """Raw DNS records as zone-file lines in a monospace block."""
-    if records.empty:
-        return '<p class="empty">No records collected.</p>'
-    lines = "\n".join(escape(line) for line in record_lines(records))
-    return f'<pre class="records">{lines}</pre>'
+    lines = None if records.empty else list(record_lines(records))
+    return str(templates.render("audit/records.html.j2", lines=lines))
 
 
 def paragraph(text: str, cls: str = "") -> str:
-    """A paragraph of escaped text."""
-    attr = f' class="{escape(cls)}"' if cls else ""
-    return f"<p{attr}>{escape(text)}</p>"
+    """A paragraph of escaped text (``cls``: its CSS class, from the code)."""
+    return str(templates.render("audit/paragraph.html.j2", text=text, cls=cls))
+
+
+def span(cls: str, text: Any) -> str:
+    """``text`` escaped in a ``<span>`` of class ``cls`` (from the code, never from data)."""
+    return str(templates.render("audit/span.html.j2", cls=cls, text=text))
 
 
 def zone_label(zone: Any, zone_unicode: Any = None) -> str:
@@ -194,19 +206,12 @@ def check_results_svg(summary: pd.DataFrame, *, width_in: float = 7.2) -> str:
     """Horizontal stacked bars: per check, the number of zones per result (pass, fail,
     indeterminate, not applicable). Deterministic SVG: fixed hash salt, no date, text as
     text (DejaVu Sans)."""
-    import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     rows = summary.to_dict("records")[::-1]
     height_in = 1.1 + 0.36 * max(len(rows), 1)
-    rc = {
-        "svg.hashsalt": "dnssec-audit",
-        "svg.fonttype": "none",
-        "font.family": "DejaVu Sans",
-        "font.size": 8.5,
-    }
-    with matplotlib.rc_context(rc):
+    with charts.chart_style():
         fig = Figure(figsize=(width_in, height_in))
         ax = fig.add_subplot()
         labels = [_short(str(r["title"]), 46) for r in rows]
@@ -246,7 +251,7 @@ def check_results_svg(summary: pd.DataFrame, *, width_in: float = 7.2) -> str:
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         ax.tick_params(axis="y", length=0)
-        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.grid(axis="x", **charts.GRID)
         ax.set_axisbelow(True)
         fig.legend(
             loc="upper center",
@@ -257,9 +262,7 @@ def check_results_svg(summary: pd.DataFrame, *, width_in: float = 7.2) -> str:
             columnspacing=1.5,
         )
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.32 / height_in))
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    return buf.getvalue()
+        return charts.svg_of(fig)
 
 
 def chart_selection(summary: pd.DataFrame, max_rows: int = 18) -> tuple[pd.DataFrame, str]:
@@ -311,13 +314,15 @@ def key_figures_html(scope: pd.DataFrame, summary: pd.DataFrame, zones: pd.DataF
             f"{plural(fail_rows, 'failed result')} over all zones",
         ),
     ]
-    html = "".join(
-        f'<div class="kpi"><div class="kpi-value">{n:,}<span class="kpi-of"> / {of:,}</span>'
-        f'</div><div class="kpi-label">{escape(label)}</div>'
-        f'<div class="kpi-note">{escape(note)}</div></div>'
-        for n, of, label, note in tiles
+    return str(
+        templates.render(
+            "audit/key_figures.html.j2",
+            tiles=[
+                {"value": f"{n:,}", "of": f"{of:,}", "label": label, "note": note}
+                for n, of, label, note in tiles
+            ],
+        )
     )
-    return f'<div class="kpis">{html}</div>'
 
 
 def check_summary_html(summary: pd.DataFrame) -> str:
@@ -335,9 +340,8 @@ def check_summary_html(summary: pd.DataFrame) -> str:
 
 
 def _check_cell(row: Mapping[str, Any]) -> str:
-    return (
-        f'<span class="check-title">{escape(row["title"])}</span>'
-        f'<span class="check-id">{escape(row["check_id"])}</span>'
+    return str(
+        templates.render("audit/check_cell.html.j2", title=row["title"], check_id=row["check_id"])
     )
 
 
@@ -380,7 +384,7 @@ def scope_table_html(scope: pd.DataFrame) -> str:
             "zone",
             "Zone",
             "col-zone",
-            html=lambda r: escape(zone_label(r["zone"], r["zone_unicode"])),
+            row_text=lambda r: zone_label(r["zone"], r["zone_unicode"]),
         ),
         Col("risk_tier", "Tier", "col-n"),
         Col("owner", "Owner", "col-owner"),
@@ -390,7 +394,7 @@ def scope_table_html(scope: pd.DataFrame) -> str:
             "servers_answered",
             "Servers answered",
             "col-n",
-            html=lambda r: escape(f"{fmt(r['servers_answered'])} of {fmt(r['servers'])}"),
+            row_text=lambda r: f"{fmt(r['servers_answered'])} of {fmt(r['servers'])}",
         ),
         Col("records", "Records", "col-n"),
         Col("status", "Status", "col-status", html=lambda r: status_badge(r["status"])),
@@ -477,9 +481,10 @@ def runs_table_html(runs: pd.DataFrame) -> str:
             "run_id",
             "Run",
             "col-run",
-            html=lambda r: (
-                f'<span class="mono">{escape(r["run_id"])}</span>'
-                + (' <span class="badge result-pass">reported</span>' if r["reported"] else "")
+            html=lambda r: str(
+                templates.render(
+                    "audit/run_cell.html.j2", run_id=r["run_id"], reported=bool(r["reported"])
+                )
             ),
         ),
         Col("created_at", "Collected (UTC)", "col-time", text=fmt_time),
@@ -506,7 +511,7 @@ def run_files_html(manifest: Mapping[str, Any], manifest_sha256: str) -> str:
             "sha256",
             "SHA-256",
             "col-hash",
-            html=lambda r: f'<span class="hash">{escape(r["sha256"])}</span>',
+            html=lambda r: span("hash", r["sha256"]),
         ),
     ]
     return table_html(pd.DataFrame(rows), cols, cls="data files")
@@ -522,7 +527,7 @@ FINDING_COLS = [
         "evidence",
         "Evidence",
         "col-evidence",
-        html=lambda r: f'<span class="evidence">{escape(fmt(r["evidence"]))}</span>',
+        html=lambda r: span("evidence", fmt(r["evidence"])),
     ),
 ]
 
@@ -543,63 +548,58 @@ def check_section_html(
     ``level`` is the heading level (3, or 4 inside a governance topic).
     """
     meta = catalogue.get(str(row["check_id"]), {})
-    parts = [
-        heading_html(
-            f"{row['title']}",
-            level=level,
-            anchor=anchor_id("check", f"{level}:{row['check_id']}"),
-            toc=toc and level == 3,
-        ),
-        '<p class="check-meta">'
-        f'<span class="check-id">{escape(row["check_id"])}</span> · '
-        f"{severity_badge(row['severity'])} · {escape(row['pillar'])} · "
-        f"result {result_badge(row['result'])}</p>",
-    ]
-    if meta.get("description"):
-        parts.append(paragraph(str(meta["description"])))
     counts = ", ".join(
         f"{int(row[s])} {RESULT_LABELS[s].lower()}" for s in RESULT_STATUSES if int(row[s])
     )
-    parts.append(
-        paragraph(
-            f"{plural(int(row['zones']), 'zone')} assessed in run {run_id}: {counts}. "
-            f"References: {str(row['references']).replace(';', '; ') or DASH}."
-        )
-    )
     issues = findings[findings["status"].isin(["fail", "indeterminate"])]
+    table, more = "", ""
     if not issues.empty:
         rows = collapse_findings(issues)
-        parts.append(table_html(rows.head(limit), FINDING_COLS, cls="data findings"))
+        table = table_html(rows.head(limit), FINDING_COLS, cls="data findings")
         if len(rows) > limit:
-            parts.append(
-                paragraph(
-                    f"{int(rows['zones'].iloc[limit:].sum())} more failed or indeterminate "
-                    "results are in the findings attachment, each with its evidence.",
-                    "note",
-                )
+            more = (
+                f"{int(rows['zones'].iloc[limit:].sum())} more failed or indeterminate "
+                "results are in the findings attachment, each with its evidence."
             )
+    zone_lists = []
     for status, words in (("pass", "Passed"), ("not_applicable", "Not applicable")):
         zones = list(findings.loc[findings["status"] == status, "zone"])
         if not zones:
             continue
         if len(zones) <= limit:
-            parts.append(
-                f'<p class="zone-list"><b>{escape(words)}:</b> '
-                f"{escape(', '.join(fmt(z) for z in zones))}.</p>"
-            )
+            zone_lists.append({"label": words, "text": ", ".join(fmt(z) for z in zones) + "."})
         else:
-            parts.append(
-                paragraph(
-                    f"{words}: {plural(len(zones), 'zone')} (listed with their evidence in the "
-                    "attachment findings.csv).",
-                    "zone-list",
-                )
+            zone_lists.append(
+                {
+                    "label": "",
+                    "text": f"{words}: {plural(len(zones), 'zone')} (listed with their evidence "
+                    "in the attachment findings.csv).",
+                }
             )
-    if meta.get("remediation") and not issues.empty:
-        parts.append(
-            f'<p class="remediation"><b>Remediation:</b> {escape(meta["remediation"])}</p>'
+    return str(
+        templates.render(
+            "audit/check_section.html.j2",
+            heading=Markup(
+                heading_html(
+                    f"{row['title']}",
+                    level=level,
+                    anchor=anchor_id("check", f"{level}:{row['check_id']}"),
+                    toc=toc and level == 3,
+                )
+            ),
+            check_id=row["check_id"],
+            severity=Markup(severity_badge(row["severity"])),
+            pillar=row["pillar"],
+            result=Markup(result_badge(row["result"])),
+            description=str(meta["description"]) if meta.get("description") else "",
+            counts=f"{plural(int(row['zones']), 'zone')} assessed in run {run_id}: {counts}. "
+            f"References: {str(row['references']).replace(';', '; ') or DASH}.",
+            table=Markup(table),
+            more=more,
+            zone_lists=zone_lists,
+            remediation=meta["remediation"] if meta.get("remediation") and not issues.empty else "",
         )
-    return f'<section class="check">{"".join(parts)}</section>'
+    )
 
 
 def requirements_table_html(reqs: pd.DataFrame) -> str:
@@ -626,21 +626,27 @@ def requirement_section_html(
     requirement_evidence rows of this requirement)."""
     ids = [c for c in str(req["check_ids"]).split(";") if c]
     title = f"{req['requirement_id']} — {req['title']}" if not is_missing(req["title"]) else ""
-    parts = [
-        heading_html(
-            title or str(req["requirement_id"]),
-            level=3,
-            anchor=anchor_id("req", f"{req['framework']}:{req['requirement_id']}"),
-            toc=True,
-        ),
-        f'<p class="check-meta">{escape(req["framework"])} · status '
-        f"{result_badge(req['status'])}</p>",
-    ]
+    heading = heading_html(
+        title or str(req["requirement_id"]),
+        level=3,
+        anchor=anchor_id("req", f"{req['framework']}:{req['requirement_id']}"),
+        toc=True,
+    )
+    page: dict[str, Any] = {
+        "heading": Markup(heading),
+        "framework": req["framework"],
+        "status": Markup(result_badge(req["status"])),
+        "unmapped": "",
+        "summary": "",
+        "table": "",
+        "more": "",
+        "passed": "",
+    }
     if not ids:
-        parts.append(
+        page["unmapped"] = Markup(
             notice_html("Not evidenced", "No check of the toolkit is mapped to this requirement.")
         )
-        return f'<section class="check">{"".join(parts)}</section>'
+        return str(templates.render("audit/requirement_section.html.j2", **page))
     counts = evidence["status"].value_counts() if not evidence.empty else pd.Series(dtype=int)
     seen = sorted(set(evidence["check_id"])) if not evidence.empty else []
     unseen = [c for c in ids if c not in seen]
@@ -654,7 +660,7 @@ def requirement_section_html(
     )
     if unseen:
         text += f" No finding of {', '.join(unseen)}: not evidenced."
-    parts.append(paragraph(text))
+    page["summary"] = text
     issues = evidence[evidence["status"].isin(["fail", "indeterminate"])]
     if not issues.empty:
         cols = [
@@ -662,27 +668,24 @@ def requirement_section_html(
                 "check_id",
                 "Check",
                 "col-checkid",
-                html=lambda r: f'<span class="check-id">{escape(r["check_id"])}</span>',
+                html=lambda r: span("check-id", r["check_id"]),
             ),
             *FINDING_COLS,
         ]
         rows = collapse_findings(issues)
-        parts.append(table_html(rows.head(limit), cols, cls="data findings"))
+        page["table"] = Markup(table_html(rows.head(limit), cols, cls="data findings"))
         if len(rows) > limit:
-            parts.append(
-                paragraph(
-                    f"{int(rows['zones'].iloc[limit:].sum())} more failed or indeterminate "
-                    "findings are in the attachment table-requirement_evidence.csv.",
-                    "note",
-                )
+            page["more"] = (
+                f"{int(rows['zones'].iloc[limit:].sum())} more failed or indeterminate "
+                "findings are in the attachment table-requirement_evidence.csv."
             )
     passed = evidence[evidence["status"] == "pass"]
     if not passed.empty:
         zones = sorted(set(passed["zone"]))
         listed = ", ".join(fmt(z) for z in zones[:limit])
         more = f" and {len(zones) - limit} more" if len(zones) > limit else ""
-        parts.append(f'<p class="zone-list"><b>Passed for:</b> {escape(listed + more)}.</p>')
-    return f'<section class="check">{"".join(parts)}</section>'
+        page["passed"] = listed + more + "."
+    return str(templates.render("audit/requirement_section.html.j2", **page))
 
 
 def governance_notice_html(gov: GovernanceView, framework: str) -> str:
@@ -710,11 +713,18 @@ def governance_topics_html(
     governance assessment each section says *not evidenced*."""
     from toolkit.reports.audit import GOVERNANCE_TOPICS, check_summary, findings_of
 
-    parts = []
+    topics = []
     for key, (title, kinds, checks) in GOVERNANCE_TOPICS.items():
-        parts.append(heading_html(title, level=3, anchor=f"gov-{key}", toc=True))
+        topic: dict[str, Any] = {
+            "heading": Markup(heading_html(title, level=3, anchor=f"gov-{key}", toc=True)),
+            "missing": "",
+            "records": "",
+            "absent": "",
+            "sections": [],
+        }
+        topics.append(topic)
         if not gov.available:
-            parts.append(
+            topic["missing"] = Markup(
                 notice_html(
                     f"Not evidenced: {gov.reason}",
                     "Nothing in this section is claimed: the records "
@@ -730,30 +740,32 @@ def governance_topics_html(
                 if df is not None
                 else f"{kind}.csv: not given — not evidenced"
             )
-        parts.append(paragraph("Records: " + "; ".join(files) + "."))
+        topic["records"] = "Records: " + "; ".join(files) + "."
         findings = gov.findings if gov.findings is not None else pd.DataFrame()
         mine = findings[findings["check_id"].isin(checks)] if len(findings) else findings
         absent = [c for c in checks if c not in set(mine.get("check_id", []))]
         if absent:
-            parts.append(
+            topic["absent"] = Markup(
                 notice_html(
                     "Not evidenced",
                     f"No result of {', '.join(absent)} in the assessment of this run.",
                 )
             )
         for row in check_summary(mine).to_dict("records") if len(mine) else []:
-            parts.append(
-                check_section_html(
-                    row,
-                    findings_of(mine, check_id=row["check_id"]),
-                    catalogue,
-                    run_id=run_id,
-                    limit=limit,
-                    toc=False,
-                    level=4,
+            topic["sections"].append(
+                Markup(
+                    check_section_html(
+                        row,
+                        findings_of(mine, check_id=row["check_id"]),
+                        catalogue,
+                        run_id=run_id,
+                        limit=limit,
+                        toc=False,
+                        level=4,
+                    )
                 )
             )
-    return "".join(parts)
+    return str(templates.render("audit/governance_topics.html.j2", topics=topics))
 
 
 # -- DS publication proofs -----------------------------------------------------------------------
@@ -768,10 +780,10 @@ def ds_summary_html(proofs: pd.DataFrame) -> str:
             "ds_key_tag",
             "DS (tag / alg / digest)",
             "col-ds",
-            html=lambda r: (
+            row_text=lambda r: (
                 DASH
                 if is_missing(r["ds_key_tag"])
-                else escape(f"{r['ds_key_tag']} / {r['ds_algorithm']} / {r['ds_digest_type']}")
+                else f"{r['ds_key_tag']} / {r['ds_algorithm']} / {r['ds_digest_type']}"
             ),
         ),
         Col("ds_server", "Served by (parent)", "col-server"),
@@ -796,7 +808,7 @@ def ds_proof_html(
 ) -> str:
     """A zone's DS publication proof: each DS in words (who served it, when, who signed it,
     which DNSKEY its digest was recomputed from, the verdict), then the raw records."""
-    parts = [heading_html(label, level=3, anchor=anchor_id("ds", zone), toc=toc)]
+    paragraphs = []
     for p in proofs.to_dict("records"):
         if p["verdict"] == "no_ds":
             denial = records[records["rrtype"].isin(["NSEC", "NSEC3"])]
@@ -805,10 +817,13 @@ def ds_proof_html(
                 if not denial.empty
                 else " No signed proof of absence was collected."
             )
-            parts.append(
-                f"<p>{verdict_badge('no_ds')} The parent zone {escape(fmt(p['parent']))} "
-                f"publishes no DS record for {escape(zone)}: validators cannot build a chain "
-                f"of trust to it.{escape(how)}</p>"
+            paragraphs.append(
+                {
+                    "badge": Markup(verdict_badge("no_ds")),
+                    "no_ds": True,
+                    "parent": fmt(p["parent"]),
+                    "how": how,
+                }
             )
             continue
         sig = (
@@ -825,15 +840,29 @@ def ds_proof_html(
                 f"(flags {fmt(p['dnskey_flags'])}) served by {fmt(p['dnskey_server'])} at "
                 f"{fmt_time(p['dnskey_received'], precise=True)}: {VERDICTS[p['verdict']]}."
             )
-        parts.append(
-            f"<p>{verdict_badge(p['verdict'])} DS {escape(fmt(p['ds_key_tag']))} (algorithm "
-            f"{escape(fmt(p['ds_algorithm']))}, digest type {escape(fmt(p['ds_digest_type']))}) "
-            f"served by the parent {escape(fmt(p['parent']))} at {escape(fmt(p['ds_server']))}, "
-            f"received {escape(fmt_time(p['ds_received'], precise=True))}, {escape(sig)}. "
-            f"{escape(key)}</p>"
+        paragraphs.append(
+            {
+                "badge": Markup(verdict_badge(p["verdict"])),
+                "no_ds": False,
+                "tag": fmt(p["ds_key_tag"]),
+                "algorithm": fmt(p["ds_algorithm"]),
+                "digest_type": fmt(p["ds_digest_type"]),
+                "parent": fmt(p["parent"]),
+                "server": fmt(p["ds_server"]),
+                "received": fmt_time(p["ds_received"], precise=True),
+                "signature": sig,
+                "key": key,
+            }
         )
-    parts.append(records_html(records))
-    return f'<section class="proof">{"".join(parts)}</section>'
+    return str(
+        templates.render(
+            "audit/ds_proof.html.j2",
+            heading=Markup(heading_html(label, level=3, anchor=anchor_id("ds", zone), toc=toc)),
+            zone=zone,
+            proofs=paragraphs,
+            records=Markup(records_html(records)),
+        )
+    )
 
 
 # -- per-zone annex ------------------------------------------------------------------------------
@@ -881,10 +910,7 @@ def zone_annex_html(
             f"{fmt(annex_row['checks_failed'])} / {fmt(annex_row['checks_indeterminate'])}",
         ),
     ]
-    parts = [
-        heading_html(label, level=3, anchor=anchor_id("zone", zone_row["zone"]), toc=toc),
-        facts_grid_html(facts, cls="facts grid zone-facts"),
-    ]
+    tables: list[tuple[Markup, Markup]] = []
     if resolver_rows is not None and not resolver_rows.empty:
         named = "vantage" in resolver_rows.columns and resolver_rows["vantage"].notna().any()
         cols = [Col("vantage", "Seen from", "col-resolver")] if named else []
@@ -896,7 +922,7 @@ def zone_annex_html(
                 "ede_code",
                 "EDE",
                 "col-n",
-                html=lambda r: escape(_ede(r["ede_code"], r["ede_text"])),
+                row_text=lambda r: _ede(r["ede_code"], r["ede_text"]),
             ),
             Col(
                 "resolver_status",
@@ -907,35 +933,59 @@ def zone_annex_html(
             Col("latency_ms", "ms", "col-n"),
             Col("queried_at", "Asked (UTC)", "col-time", text=lambda v: fmt_time(v, precise=True)),
         ]
-        parts.append(heading_html("Validating resolvers", level=4))
-        parts.append(table_html(resolver_rows, cols, cls="data resolver-results"))
+        tables.append(
+            (
+                Markup(heading_html("Validating resolvers", level=4)),
+                Markup(table_html(resolver_rows, cols, cls="data resolver-results")),
+            )
+        )
     if names is not None and not names.empty:
-        parts.append(heading_html("Names beyond the apex", level=4))
-        parts.append(names_table_html(names))
-    parts.append(heading_html("Checks", level=4))
+        tables.append(
+            (
+                Markup(heading_html("Names beyond the apex", level=4)),
+                Markup(names_table_html(names)),
+            )
+        )
     cols = [
-        Col("title", "Check", "col-check", html=lambda r: escape(r["title"])),
+        Col("title", "Check", "col-check", row_text=lambda r: str(templates.text(r["title"]))),
         Col("status", "Result", "col-result", html=lambda r: result_badge(r["status"])),
         Col("message", "Finding", "col-message"),
         Col(
             "evidence",
             "Evidence",
             "col-evidence",
-            html=lambda r: f'<span class="evidence">{escape(fmt(r["evidence"]))}</span>',
+            html=lambda r: span("evidence", fmt(r["evidence"])),
         ),
     ]
     issues = collapse_zone_findings(findings[findings["status"].isin(["fail", "indeterminate"])])
-    parts.append(
-        table_html(issues, cols, cls="data findings", empty="No check failed or was undecided.")
+    tables.append(
+        (
+            Markup(heading_html("Checks", level=4)),
+            Markup(
+                table_html(
+                    issues, cols, cls="data findings", empty="No check failed or was undecided."
+                )
+            ),
+        )
     )
+    zone_lists = []
     for status, words in (("pass", "Passed"), ("not_applicable", "Not applicable")):
         titles = [fmt(t) for t in findings.loc[findings["status"] == status, "title"]]
         if titles:
-            parts.append(
-                f'<p class="zone-list"><b>{escape(words)} ({len(titles)}):</b> '
-                f"{escape('; '.join(titles))}.</p>"
+            zone_lists.append(
+                {"label": f"{words} ({len(titles)})", "text": "; ".join(titles) + "."}
             )
-    return f'<section class="zone-annex">{"".join(parts)}</section>'
+    return str(
+        templates.render(
+            "audit/zone_annex.html.j2",
+            heading=Markup(
+                heading_html(label, level=3, anchor=anchor_id("zone", zone_row["zone"]), toc=toc)
+            ),
+            facts=Markup(facts_grid_html(facts, cls="facts grid zone-facts")),
+            tables=tables,
+            zone_lists=zone_lists,
+        )
+    )
 
 
 def names_table_html(names: pd.DataFrame) -> str:
@@ -984,7 +1034,7 @@ def attachments_html(entries: Sequence[Mapping[str, Any]]) -> str:
             "name",
             "Attachment",
             "col-file",
-            html=lambda r: f'<span class="mono">{escape(r["name"])}</span>',
+            html=lambda r: span("mono", r["name"]),
         ),
         Col("rows", "Rows", "col-n"),
         Col("bytes", "Bytes", "col-n"),
@@ -993,7 +1043,7 @@ def attachments_html(entries: Sequence[Mapping[str, Any]]) -> str:
             "sha256",
             "SHA-256",
             "col-hash",
-            html=lambda r: f'<span class="hash">{escape(r["sha256"])}</span>',
+            html=lambda r: span("hash", r["sha256"]),
         ),
     ]
     return table_html(

@@ -1,23 +1,23 @@
 """HTML fragments and the KPI chart of the board report, from
 :class:`toolkit.reports.board.BoardView`.
 
-Every value from the data (zone names, owners, check titles, risk text) goes through
-:func:`toolkit.reports.html.escape`; CSS classes derived from data are whitelisted (RAG colour,
-severity). Numbers are formatted here, never taken as text from the data. The chart is a
-deterministic SVG (fixed hash salt, no date, text kept as text).
+The HTML is in templates (``report_templates/fragments/board/``, autoescape): the functions here
+prepare plain values and the templates escape every value from the data (zone names, owners,
+check titles, risk text); CSS classes derived from data are whitelisted (RAG colour, severity).
+Numbers are formatted here, never taken as text from the data. The chart is drawn in the reports'
+one chart style (:mod:`toolkit.reports.charts`): a deterministic SVG (fixed hash salt, no date,
+text kept as text).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from toolkit.reports import templates
+from toolkit.reports import charts, templates
 from toolkit.reports.board import DUE_DAYS, PILLARS, RAG_RULES, BoardView, fmt_change, kpi_rows
-from toolkit.reports.html import escape as _e
 from toolkit.reports.html import facts_table_html, notice_html, pct, plural
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,34 +96,29 @@ def maturity_html(view: BoardView) -> str:
         if view.previous
         else "no earlier quarter assessed"
     )
-    capped = ""
-    if c.gates:
-        capped = (
-            f'<div class="kpi-note">capped by: {_e(", ".join(c.gates))} '
-            "(a serious fault cannot be averaged away)</div>"
-        )
-    tiles = (
-        '<div class="kpis maturity-tiles">'
-        f'<div class="kpi tile-level"><div class="kpi-value">Level {c.level}'
-        '<span class="of"> of 5</span></div><div class="kpi-label">DNSSEC maturity</div>'
-        f"{capped}</div>"
-        f'<div class="kpi"><div class="kpi-value">{c.overall:.1f}<span class="of"> / 100</span>'
-        '</div><div class="kpi-label">maturity score</div>'
-        f'<div class="kpi-note">as of {_e(c.at.date().isoformat())}</div></div>'
-        f'<div class="kpi"><div class="kpi-value change">{_e(arrow)}'
-        f"{_e(_signed(view.change))}</div>"
-        f'<div class="kpi-label">{_e(change)}</div><div class="kpi-note">{_e(prev)}</div></div>'
-        "</div>"
-    )
-    bars = "".join(
-        f'<tr><th class="pillar-name">{_e(p.capitalize())}'
-        f'<span class="pillar-words">{_e(_PILLAR_WORDS[p].split(" — ")[1])}</span></th>'
-        f'<td class="pillar-bar"><div class="bar"><div class="fill" '
-        f'style="width: {_width(c.pillars.get(p)):.1f}%"></div></div></td>'
-        f'<td class="pillar-score">{_pillar_value(c.pillars.get(p))}</td></tr>'
+    pillars = [
+        {
+            "name": p.capitalize(),
+            "words": _PILLAR_WORDS[p].split(" — ")[1],
+            "width": f"{_width(c.pillars.get(p)):.1f}",
+            "score": _pillar_value(c.pillars.get(p)),
+        }
         for p in PILLARS
+    ]
+    return str(
+        templates.render(
+            "board/maturity.html.j2",
+            level=c.level,
+            gates=", ".join(c.gates),
+            score=f"{c.overall:.1f}",
+            as_of=c.at.date().isoformat(),
+            arrow=arrow,
+            change=_signed(view.change),
+            change_words=change,
+            previous=prev,
+            pillars=pillars,
+        )
     )
-    return tiles + f'<table class="pillars">{bars}</table>'
 
 
 def _width(v: float | None) -> float:
@@ -138,6 +133,10 @@ def _signed(change: float | None) -> str:
     return "—" if change is None else f"{change:+.1f}"
 
 
+def _all_clear(text: str) -> str:
+    return str(templates.render("board/all_clear.html.j2", text=text))
+
+
 def decisions_html(view: BoardView) -> str:
     """The decisions the board is asked to take, each with the gap behind it."""
     if not view.available:
@@ -148,7 +147,7 @@ def decisions_html(view: BoardView) -> str:
             + ".",
         )
     if not view.decisions:
-        return '<p class="all-clear">No decision is needed: no gap calls for the board.</p>'
+        return _all_clear("No decision is needed: no gap calls for the board.")
     decisions = [
         {"cls": _sev_class(d["severity"]), "ask": d["ask"], "why": d["why"], "checks": d["checks"]}
         for d in view.decisions
@@ -166,7 +165,7 @@ def risks_table_html(view: BoardView) -> str:
             + ".",
         )
     if view.risks.empty:
-        return '<p class="all-clear">No open risk: every assessed check passes.</p>'
+        return _all_clear("No open risk: every assessed check passes.")
     risks = [
         {**r, "cls": _sev_class(r["severity"]), "due": r["due"].isoformat()}
         for r in view.risks.to_dict("records")
@@ -213,7 +212,7 @@ def rag_table_html(view: BoardView, limit: int = 6) -> str:
             {
                 "cls": _rag_class(r["rag"]),
                 "rag": _RAG.get(r["rag"], "?"),
-                "zone": r["zone_unicode"] if _e(r["zone_unicode"]) else r["zone"],
+                "zone": r["zone_unicode"] if str(templates.text(r["zone_unicode"])) else r["zone"],
                 "owner": str(templates.text(r["owner"])),
                 "status": r["status"],
                 "score": score,
@@ -233,20 +232,13 @@ def rag_table_html(view: BoardView, limit: int = 6) -> str:
 def kpi_chart_svg(kpis: pd.DataFrame, levels: Sequence[float] = (40, 60, 75, 90)) -> str:
     """Four quarterly panels as one deterministic SVG: % secure and % signed; minimum days of
     signature validity left; open findings by severity; maturity score (assessed quarters)."""
-    import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     rows = list(kpi_rows(kpis))
     labels = [str(r["period"]) for r in rows]
     x = list(range(len(rows)))
-    rc = {
-        "svg.hashsalt": "dnssec-audit",
-        "svg.fonttype": "none",
-        "font.family": "DejaVu Sans",
-        "font.size": 8.5,
-    }
-    with matplotlib.rc_context(rc):
+    with charts.chart_style():
         fig = Figure(figsize=(7.2, 4.3))
         axes = fig.subplots(2, 2)
         a1, a2, a3, a4 = axes[0][0], axes[0][1], axes[1][0], axes[1][1]
@@ -307,9 +299,7 @@ def kpi_chart_svg(kpis: pd.DataFrame, levels: Sequence[float] = (40, 60, 75, 90)
             if not rows:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
         fig.tight_layout(h_pad=1.6, w_pad=1.6)
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    return buf.getvalue()
+        return charts.svg_of(fig)
 
 
 def kpi_chart_alt(kpis: pd.DataFrame) -> str:

@@ -33,7 +33,7 @@ CHART_RC: dict[str, Any] = {
     # labels are data (zone names, resolver labels): text, never mathtext between "$" signs
     "text.parse_math": False,
 }
-#: Gridline colour and width of the bar charts (audit report's results chart).
+#: Gridline colour and width of the bar charts (the audit report's results chart, the dashboard's).
 GRID = {"color": "#dddddd", "linewidth": 0.6}
 
 

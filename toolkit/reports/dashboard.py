@@ -30,7 +30,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from toolkit.reports import templates
-from toolkit.reports.charts import chart_style, inline_svg, svg_of
+from toolkit.reports.charts import GRID, chart_style, inline_svg, svg_of
 from toolkit.reports.html import STATUS_COLOURS, STATUS_LABELS, pct, plural
 
 #: Resolver answers as :func:`toolkit.collect.resolvers.resolver_status` names them, in order.
@@ -226,7 +226,7 @@ def bar_chart_svg(
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         ax.tick_params(axis="y", length=0)
-        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.grid(axis="x", **GRID)
         ax.set_axisbelow(True)
         if legend and series:
             fig.legend(loc="upper center", ncol=len(series), frameon=False,

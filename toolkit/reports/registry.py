@@ -23,6 +23,27 @@ DOCUMENTS_CSS = "documents.css"
 #: Parameters every report takes (besides its source: ``workspace`` + ``run``, or ``portfolio``).
 COMMON_PARAMETERS = ("organisation", "as_of", "classification")
 
+#: Defaults of the parameters that have one besides "" (:class:`toolkit.reports.render.
+#: ReportOptions` and the command line both take them from here).
+DEFAULT_ORGANISATION = "Example Organisation"
+DEFAULT_INLINE_ZONE_LIMIT = 25
+DEFAULT_HISTORY_RUNS = 400
+
+#: What each parameter a report can take means (the command line's help, option by option;
+#: the option is ``--`` and the name with ``-`` for ``_``).
+PARAMETER_HELP: dict[str, str] = {
+    "organisation": f"organisation named in the report ({DEFAULT_ORGANISATION})",
+    "period": "period covered, e.g. 2026Q4, 2026-H2, 2026-11, 2026 (default: the run's quarter)",
+    "as_of": "ISO date the report speaks as of (default: the run's date)",
+    "classification": "classification label on every page (default: the report's own)",
+    "framework": "report control by control for iso27001|soc2|nist-800-53|nis2|cis",
+    "inline_zone_limit": "past this many zones, per-zone detail goes to PDF attachments"
+    f" ({DEFAULT_INLINE_ZONE_LIMIT})",
+    "zone": "the zone to report on (A- or U-label)",
+    "portfolio": "portfolio folder (default: the one the run was collected from)",
+    "history_runs": f"recent runs the latency trend covers ({DEFAULT_HISTORY_RUNS})",
+}
+
 
 @dataclass(frozen=True)
 class ReportKind:

@@ -51,7 +51,15 @@ from toolkit import __version__
 from toolkit.atomic import open_atomic
 from toolkit.errors import WRITE_ERRNOS, ReportError, StoreError, WriteError
 from toolkit.reports.html import REPORT_META_KEY, fill_toc, find_zone
-from toolkit.reports.registry import PRINT_CSS, REPORTS, ReportKind, report_kind
+from toolkit.reports.registry import (
+    DEFAULT_HISTORY_RUNS,
+    DEFAULT_INLINE_ZONE_LIMIT,
+    DEFAULT_ORGANISATION,
+    PRINT_CSS,
+    REPORTS,
+    ReportKind,
+    report_kind,
+)
 from toolkit.resources import shipped
 
 log = logging.getLogger(__name__)
@@ -539,15 +547,15 @@ class ReportOptions:
     """
 
     run: str = "latest"
-    organisation: str = "Example Organisation"
+    organisation: str = DEFAULT_ORGANISATION
     period: str = ""
     as_of: str = ""
     classification: str = ""
     framework: str = ""
-    inline_zone_limit: int = 25
+    inline_zone_limit: int = DEFAULT_INLINE_ZONE_LIMIT
     zone: str = ""
     portfolio: Path | str | None = None
-    history_runs: int = 400
+    history_runs: int = DEFAULT_HISTORY_RUNS
     keep_intermediate: bool = False
     failed_notebook: Path | None = None
 

@@ -6,6 +6,7 @@ Every CSV the toolkit writes for people (the evidence pack's frames, the asset-r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,3 +34,23 @@ def _defuse(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def write_frame(df: pd.DataFrame, path: Path | str) -> Path:
+    """Write ``df`` atomically: Parquet for a ``.parquet`` path, else CSV with the cells a
+    spreadsheet would run as formulas defused (:func:`defuse_formulas`: zone data is
+    untrusted). Returns the path; raises WriteError when it cannot be written."""
+    from toolkit.atomic import open_atomic
+    from toolkit.errors import WriteError
+
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            with open_atomic(path, "wb") as fh:
+                df.to_parquet(fh, index=False)
+        else:
+            with open_atomic(path, "w", encoding="utf-8", newline="") as fh:
+                defuse_formulas(df).to_csv(fh, index=False)
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
+    return path

@@ -393,10 +393,14 @@ class Store:
                 f"{mpath}: format_version {version!r}, this tool reads {FORMAT_VERSION}"
             )
         files = manifest.get("files")
-        ok_files = isinstance(files, dict) and all(
-            isinstance(m, dict) and {"frame", "rows", "sha256"} <= set(m) for m in files.values()
-        )
-        if not ok_files or not isinstance(manifest.get("created_at"), str):
+        if (
+            not isinstance(files, dict)
+            or not all(
+                isinstance(m, dict) and {"frame", "rows", "sha256"} <= set(m)
+                for m in files.values()
+            )
+            or not isinstance(manifest.get("created_at"), str)
+        ):
             raise StoreError(f"{mpath}: incomplete manifest (created_at and files expected)")
         if manifest.get("run_id") != path.name:
             raise StoreError(f"{mpath}: names run {manifest.get('run_id')!r}, not {path.name}")
@@ -456,7 +460,7 @@ class Store:
                 raise StoreError(f"no intact run in workspace {self.workspace}")
             real = intact[~intact["simulated"].astype(bool)]
             return str((real if not real.empty else intact)["run_id"].iloc[-1])
-        matches = [r for r in runs["run_id"] if r == run or r.startswith(run)]
+        matches: list[str] = [r for r in runs["run_id"] if r == run or r.startswith(run)]
         if len(matches) != 1:
             what = "no run" if not matches else f"{len(matches)} runs"
             raise StoreError(f"{what} in {self.workspace} match '{run}'")
@@ -475,7 +479,7 @@ class Store:
         run_id = self.resolve(run)
         path = self.runs_dir / run_id
         manifest, _, integrity = self._check_manifest(path)
-        frames: dict[str, pd.DataFrame] = {}
+        loaded: dict[str, pd.DataFrame] = {}
         for fname, meta in manifest["files"].items():
             if wanted is not None and meta["frame"] not in wanted:
                 continue
@@ -496,8 +500,8 @@ class Store:
             if name in SCHEMAS:
                 SCHEMAS[name].check(df, source=str(fpath))
                 df = SCHEMAS[name].cast(df)
-            frames[name] = df
-        return Run(run_id, path, manifest, frames, integrity)
+            loaded[name] = df
+        return Run(run_id, path, manifest, loaded, integrity)
 
     def read_manifest(self, run_id: str) -> dict[str, Any]:
         """A run's checked manifest (signature included) without its frames. Raises

@@ -73,9 +73,10 @@ def request_timestamp(data: bytes, tsa_url: str, *, timeout: float = 20.0) -> by
             tsa_url, data=query.read_bytes(), headers={"Content-Type": QUERY_TYPE}
         )
         try:
+            # typeshed types urlopen's response as Any; an HTTP response reads bytes
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                reply = resp.read(MAX_REPLY_BYTES + 1)
-                kind = resp.headers.get("Content-Type", "")
+                reply: bytes = resp.read(MAX_REPLY_BYTES + 1)
+                kind: str = resp.headers.get("Content-Type", "")
         except (urllib.error.URLError, OSError) as exc:
             raise TimestampError(f"TSA {tsa_url}: {exc}") from exc
         if len(reply) > MAX_REPLY_BYTES or not kind.startswith(REPLY_TYPE):
