@@ -75,12 +75,17 @@ class Result:
 
 @dataclass(frozen=True)
 class Context:
-    """What checks read: the run's frames by name, the signing policies, and ``now``."""
+    """What checks read: the run's frames by name, the signing policies, and ``now``.
+
+    ``portfolio_zones``: every inventory zone of the portfolio, when ``frames`` hold only a
+    part of it (the streaming assessment, :mod:`toolkit.assessment.stream`); a check that
+    compares a zone with the rest of the portfolio reads it (:func:`known_zones`)."""
 
     frames: Mapping[str, pd.DataFrame]
     policies: PolicySet
     now: datetime
     run_id: str = ""
+    portfolio_zones: frozenset[str] | None = None
 
     def frame(self, name: str) -> pd.DataFrame | None:
         return self.frames.get(name)

@@ -19,6 +19,7 @@ from toolkit.checks.records import (
     dnskey_state,
     inventory,
     inventory_zones,
+    known_zones,
     listing,
     missing,
     not_evidenced,
@@ -354,7 +355,7 @@ def delegations_inventoried(ctx: Context) -> Iterator[Result]:
         for zone in zones_:
             yield Result(zone, "indeterminate", {"detail": detail})
         return
-    known = set(zones_)
+    known = known_zones(ctx)  # the whole portfolio's, also when ctx holds one partition
     tried_of, found_of = zone_rows(tried), zone_rows(found.rename(columns={"parent": "zone"}))
     for zone in zones_:
         sources = tried_of(zone)

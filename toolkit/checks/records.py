@@ -35,6 +35,14 @@ def inventory_zones(ctx: Context) -> list[str]:
     return [] if zones is None else list(zones["zone"])
 
 
+def known_zones(ctx: Context) -> frozenset[str]:
+    """Every inventory zone of the portfolio: the context's ``portfolio_zones`` when it holds
+    only a partition of the portfolio, else the inventory's (or the run's) zones."""
+    if ctx.portfolio_zones is not None:
+        return ctx.portfolio_zones
+    return frozenset(inventory_zones(ctx))
+
+
 def inventory(ctx: Context) -> pd.DataFrame:
     """The inventory frame; raises ValueError when the context has none."""
     inv = ctx.frame("inventory")

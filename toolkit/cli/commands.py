@@ -275,8 +275,20 @@ def cmd_zones(args: argparse.Namespace) -> int:
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
+    from toolkit.assessment import stream
     from toolkit.assessment.assess import assess, render_text
 
+    if stream.run_zone_count(args.workspace, args.run) > stream.stream_threshold():  # issue 14
+        s = stream.assess_streaming(
+            args.portfolio,
+            args.workspace,
+            run=args.run,
+            now=parse_now(args.now),
+            out_dir=stream.default_out_dir(args.workspace, args.run),
+        )
+        doc = json.dumps(s.to_dict(args.framework), indent=2, ensure_ascii=False) + "\n"
+        print(doc if args.format == "json" else s.render_text(args.framework), end="")
+        return 0
     result = assess(args.portfolio, args.workspace, run=args.run, now=parse_now(args.now))
     if args.format == "json":
         print(json.dumps(result.to_dict(args.framework), indent=2, ensure_ascii=False))

@@ -230,12 +230,17 @@ def observed_span(
 
 
 def load_key_history(
-    store: Store, until: str = "latest", *, zones: Sequence[str] | None = None
+    store: Store,
+    until: str = "latest",
+    *,
+    zones: Sequence[str] | None = None,
+    verify: bool = True,
 ) -> pd.DataFrame:
     """The key sets of every stored run up to and including run ``until`` (KEY_SETS schema),
     read in one scan of the runs' ``zones`` and ``records`` files (hashes checked first);
     only the rows of ``zones`` when given (the filter is pushed into DuckDB's scan: one
-    partition of a large portfolio at a time).
+    partition of a large portfolio at a time). ``verify`` False skips the hashes (a caller
+    that checked them once, e.g. the streaming assessment reading partition after partition).
 
     Raises StoreError when ``until`` names no run or a run's files were altered.
     """
@@ -249,5 +254,7 @@ def load_key_history(
         if r not in damaged
         and {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
     ]
-    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"), zones=zones)
+    history = load_history(
+        store.workspace, run_ids=ids, frames=("zones", "records"), zones=zones, verify=verify
+    )
     return history_key_sets(history)

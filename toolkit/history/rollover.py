@@ -29,7 +29,7 @@ Faults recognised:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,12 +297,18 @@ def rollovers_from_snapshots(
 
 
 def load_rollovers(
-    store: Store, until: str = "latest", window_days: float = DEFAULT_WINDOW_DAYS
+    store: Store,
+    until: str = "latest",
+    window_days: float = DEFAULT_WINDOW_DAYS,
+    *,
+    zones: Sequence[str] | None = None,
+    verify: bool = True,
 ) -> pd.DataFrame:
     """The rollovers (schema :data:`~toolkit.history.frames.ROLLOVERS`) seen across every
     stored run up to and including run ``until`` that holds ``zones`` and ``records`` (a
-    damaged run is left out), read in one scan (hashes checked first). Raises StoreError when
-    ``until`` names no run or a run's files were altered."""
+    damaged run is left out), read in one scan (hashes checked first, unless ``verify`` is
+    False); only the rows of ``zones`` when given (a zone's rollovers depend on its own rows
+    only). Raises StoreError when ``until`` names no run or a run's files were altered."""
     from toolkit.history.load import load_history, read_manifest
 
     last = store.resolve(until)
@@ -315,7 +321,9 @@ def load_rollovers(
         if r not in damaged
         and {"zones.parquet", "records.parquet"} <= set(read_manifest(store.runs_dir / r)["files"])
     ]
-    history = load_history(store.workspace, run_ids=ids, frames=("zones", "records"))
+    history = load_history(
+        store.workspace, run_ids=ids, frames=("zones", "records"), zones=zones, verify=verify
+    )
     if history["zones"].empty:
         return ROLLOVERS.empty()
     return rollovers_from_snapshots(snapshots(history["zones"], history["records"]), window_days)

@@ -239,12 +239,13 @@ def load_signing_history(
     *,
     since: datetime | None = None,
     zones: Sequence[str] | None = None,
+    verify: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:data:`SIGHTINGS` of the stored runs up to and including ``until`` made at or after
     ``since`` (all when None), and :data:`CDS_STATES` of every run up to ``until``; each frame
-    read in one scan of only the columns needed (hashes checked first; damaged runs left
-    out); only the rows of ``zones`` when given. Raises StoreError when ``until`` names no run
-    or a run's files were altered."""
+    read in one scan of only the columns needed (hashes checked first, unless ``verify`` is
+    False; damaged runs left out); only the rows of ``zones`` when given. Raises StoreError
+    when ``until`` names no run or a run's files were altered."""
     from toolkit.history.load import load_history
 
     last = store.resolve(until)
@@ -261,6 +262,7 @@ def load_signing_history(
         frames=("signatures",),
         columns={"signatures": _SIG_COLUMNS},
         zones=zones,
+        verify=verify,
     )["signatures"]
     h = load_history(
         store.workspace,
@@ -272,6 +274,7 @@ def load_signing_history(
             "zones": ("zone", "signed"),
         },
         zones=zones,
+        verify=verify,
     )
     return signature_sightings(sig), cds_states(h["cds"], h["ds_matches"], h["zones"])
 
