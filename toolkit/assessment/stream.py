@@ -56,7 +56,8 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.assessment.assess import Assessment
+from toolkit.assessment.assess import FORMAT_VERSION as DOC_VERSION
+from toolkit.assessment.assess import Assessment, _plain, _score
 from toolkit.assessment.frameworks import (
     EVIDENCE,
     REQUIREMENTS,
@@ -206,9 +207,6 @@ class StreamedAssessment:
         :meth:`Assessment.to_dict` without the findings and zone scores (as large as the
         portfolio: they are in the parts, ``streamed.out_dir``). Raises KeyError for a
         framework that was not assessed."""
-        from toolkit.assessment.assess import FORMAT_VERSION as DOC_VERSION
-        from toolkit.assessment.assess import _plain, _score
-
         requirements = self.requirements
         if framework is not None:
             if framework not in self.frameworks:
