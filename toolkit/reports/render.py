@@ -797,19 +797,21 @@ def render_board_report(
     out: Path | str,
     *,
     run: str = "latest",
-    organisation: str = "Example Organisation",
+    organisation: str = DEFAULT_ORGANISATION,
     period: str = "",
     as_of: str = "",
-    classification: str = "INTERNAL",
+    classification: str = "",
     keep_intermediate: bool = False,
     policy: FetchPolicy | None = None,
 ) -> Path:
     """Render the board report of ``run`` of ``workspace`` to the PDF ``out``; return ``out``.
 
     ``period`` (e.g. ``2026Q4``) and ``as_of`` (ISO date) default to the run's quarter and
-    date. With ``keep_intermediate`` the executed notebook and the HTML are kept beside the PDF
-    (``<out>.ipynb``, ``<out>.html``). ``policy`` (optional) records the URLs WeasyPrint asked
-    for. Raises :class:`ReportError` (see :func:`render_report`).
+    date, ``classification`` to the report's own (:mod:`toolkit.reports.registry`; the
+    defaults of every ``render_*`` come from there). With ``keep_intermediate`` the executed
+    notebook and the HTML are kept beside the PDF (``<out>.ipynb``, ``<out>.html``).
+    ``policy`` (optional) records the URLs WeasyPrint asked for. Raises :class:`ReportError`
+    (see :func:`render_report`).
     """
     options = ReportOptions(
         run=run,
@@ -827,12 +829,12 @@ def render_audit_report(
     out: Path | str,
     *,
     run: str = "latest",
-    organisation: str = "Example Organisation",
+    organisation: str = DEFAULT_ORGANISATION,
     period: str = "",
     as_of: str = "",
-    classification: str = "CONFIDENTIAL",
+    classification: str = "",
     framework: str = "",
-    inline_zone_limit: int = 25,
+    inline_zone_limit: int = DEFAULT_INLINE_ZONE_LIMIT,
     keep_intermediate: bool = False,
     policy: FetchPolicy | None = None,
 ) -> Path:
@@ -864,10 +866,10 @@ def render_zone_report(
     *,
     zone: str,
     run: str = "latest",
-    organisation: str = "Example Organisation",
+    organisation: str = DEFAULT_ORGANISATION,
     period: str = "",
     as_of: str = "",
-    classification: str = "INTERNAL",
+    classification: str = "",
     keep_intermediate: bool = False,
     policy: FetchPolicy | None = None,
 ) -> Path:
@@ -897,10 +899,10 @@ def render_dashboard(
     out: Path | str,
     *,
     run: str = "latest",
-    organisation: str = "Example Organisation",
+    organisation: str = DEFAULT_ORGANISATION,
     as_of: str = "",
-    classification: str = "INTERNAL",
-    history_runs: int = 400,
+    classification: str = "",
+    history_runs: int = DEFAULT_HISTORY_RUNS,
     keep_intermediate: bool = False,
 ) -> RenderedReport:
     """Render the health dashboard of ``run`` of ``workspace`` to the HTML file ``out``.
@@ -931,9 +933,9 @@ def render_policy_statement(
     portfolio_dir: Path | str,
     out: Path | str,
     *,
-    organisation: str = "Example Organisation",
+    organisation: str = DEFAULT_ORGANISATION,
     as_of: str = "",
-    classification: str = "INTERNAL",
+    classification: str = "",
     keep_intermediate: bool = False,
     policy: FetchPolicy | None = None,
 ) -> RenderedReport:
@@ -966,9 +968,9 @@ def render_runbook(
     zone: str,
     portfolio: Path | str | None = None,
     run: str = "latest",
-    organisation: str = "Example Organisation",
+    organisation: str = DEFAULT_ORGANISATION,
     as_of: str = "",
-    classification: str = "CONFIDENTIAL",
+    classification: str = "",
     keep_intermediate: bool = False,
     policy: FetchPolicy | None = None,
 ) -> RenderedReport:
