@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import socket
 import threading
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from toolkit.collect.transport import (
     hash_added_rdata_once,
     make_query,
     send,
+    shallow_copy,
 )
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
@@ -150,8 +152,25 @@ def test_a_query_from_a_template_is_the_message_make_query_renders(
             ref.edns,
         )
         assert type(q) is type(ref)
+        assert vars(q).keys() == vars(ref).keys()
+        assert q.index == ref.index  # the question's index entry, as find_rrset makes it
+        ((key, rrset),), ((ref_key, _),) = q.index.items(), ref.index.items()
+        assert [type(k) for k in key] == [type(k) for k in ref_key] and rrset is q.question[0]
         answer = dns.message.make_response(ref)
         assert q.is_response(answer)
+
+
+def test_shallow_copy_is_copy_copy():
+    """The same class and the same attributes, shared, as copy.copy gives; the copy's own
+    attributes rebound without touching the original."""
+    query = make_query("z00001.test.", "DNSKEY", recursion=False)
+    for msg in (query, dns.message.from_wire(dns.message.make_response(query).to_wire())):
+        twin, ref = shallow_copy(msg), copy.copy(msg)
+        assert type(twin) is type(ref) is type(msg) and twin is not msg
+        assert vars(twin) == vars(ref) and vars(twin).keys() == vars(msg).keys()
+        assert all(getattr(twin, k) is getattr(msg, k) for k in vars(msg))
+        twin.id = (msg.id + 1) % 65536
+        assert msg.id != twin.id and twin.to_wire()[2:] == msg.to_wire()[2:]
 
 
 def test_queries_from_templates_have_their_own_ids_and_questions():

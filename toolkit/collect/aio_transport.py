@@ -42,7 +42,6 @@ Politeness and patience per server address (the model is Unbound's infra cache,
 from __future__ import annotations
 
 import asyncio
-import copy
 import errno
 import socket
 import time
@@ -64,6 +63,7 @@ from toolkit.collect.transport import (
     Exchange,
     TransportConfig,
     _error_name,
+    shallow_copy,
 )
 
 MIN_TIMEOUT = 0.3
@@ -190,7 +190,7 @@ class ParsedAnswers:
         seen = self._by_body.get(body)
         if seen is not None:
             self.hits += 1
-            twin = copy.copy(seen)
+            twin = shallow_copy(seen)
             twin.id = int.from_bytes(wire[:2], "big")
             return twin
         r = dns.message.from_wire(wire)
