@@ -55,6 +55,7 @@ import dns.flags
 import dns.message
 import dns.name
 
+from toolkit.collect.sigstatus import name_text
 from toolkit.collect.transport import (
     QUERIES,
     TCP_ONLY,
@@ -496,7 +497,7 @@ class AioTransport:
         towards marking it down (a firewall that drops TCP says nothing of UDP service)."""
         cfg = self.config
         port = cfg.port if port is None else port
-        name_text = qname.to_text() if isinstance(qname, dns.name.Name) else str(qname)
+        qtext = name_text(qname) if isinstance(qname, dns.name.Name) else str(qname)
         if query is None:
             query = QUERIES.make(qname, qtype, recursion=recursion, payload=cfg.payload)
         wire = QUERIES.wire(query)
@@ -507,7 +508,7 @@ class AioTransport:
             for _ in range(max(1, cfg.tries)):
                 if st.down is not None:
                     exchange = Exchange(
-                        name_text, qtype, server, server_name, transport, None, st.down,
+                        qtext, qtype, server, server_name, transport, None, st.down,
                         None, False, clock.now(),
                     )  # fmt: skip
                     if log is not None:
@@ -532,7 +533,7 @@ class AioTransport:
                         st.last_answer = max(st.last_answer, now)
                         st.timeouts = 0
                 exchange = Exchange(
-                    name_text, qtype, server, server_name, transport, response, error,
+                    qtext, qtype, server, server_name, transport, response, error,
                     round(seconds * 1000.0, 3), tc, started,
                 )  # fmt: skip
                 if log is not None:
