@@ -21,12 +21,23 @@ from datetime import UTC, datetime
 
 import dns.flags
 import dns.message
+import dns.name
+import dns.opcode
 import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
 import dns.tsigkeyring
 import pytest
 
-from toolkit.collect.aio_transport import MIN_TIMEOUT, AioTransport, ParsedAnswers, ServerState
-from toolkit.collect.transport import Clock, TransportConfig
+from toolkit.collect.aio_transport import (
+    MIN_TIMEOUT,
+    AioTransport,
+    ParsedAnswers,
+    ServerState,
+    answers,
+)
+from toolkit.collect.transport import QUERIES, Clock, TransportConfig, make_query
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
 FAST = TransportConfig(timeout=0.5, tries=1)
@@ -174,6 +185,70 @@ def test_identical_answers_are_parsed_once_and_each_keeps_its_own_id():
     # another answer (other rcode) is parsed on its own
     r3 = parsed.parse(answer(q1.to_wire(), dns.rcode.SERVFAIL).to_wire(), q1)
     assert (parsed.hits, r3.rcode()) == (1, dns.rcode.SERVFAIL)
+
+
+def _reply(query: dns.message.Message, change: str) -> dns.message.Message:
+    """An answer to ``query`` as a server sends it (parsed back from the wire), then changed."""
+    r = dns.message.from_wire(answer(query.to_wire()).to_wire())
+    if change == "no QR":
+        r.flags &= ~dns.flags.QR
+    elif change == "other id":
+        r.id = (query.id + 1) % 65536
+    elif change == "other opcode":
+        r.set_opcode(dns.opcode.NOTIFY)
+    elif change == "other name":
+        r.question[0] = dns.rrset.RRset(
+            dns.name.from_text("other.test."), r.question[0].rdclass, r.question[0].rdtype
+        )
+    elif change == "name in other case":
+        r.question[0] = dns.rrset.RRset(
+            dns.name.from_text("CORP.Test."), r.question[0].rdclass, r.question[0].rdtype
+        )
+    elif change == "other type":
+        r.question[0] = dns.rrset.RRset(r.question[0].name, r.question[0].rdclass, dns.rdatatype.A)
+    elif change == "other class":
+        r.question[0] = dns.rrset.RRset(r.question[0].name, dns.rdataclass.CH, r.question[0].rdtype)
+    elif change in ("FORMERR, no question", "NOERROR, no question"):
+        r.set_rcode(dns.rcode.FORMERR if change.startswith("FORMERR") else dns.rcode.NOERROR)
+        r.question.clear()
+        r.index.clear()
+    elif change == "two questions":
+        r.question.append(dns.rrset.RRset(dns.name.from_text("b.test."), 1, dns.rdatatype.A))
+    elif change == "read with an origin":
+        r = dns.message.from_wire(r.to_wire(), origin=dns.name.from_text("test."))
+    return r
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "none",
+        "no QR",
+        "other id",
+        "other opcode",
+        "other name",
+        "name in other case",
+        "other type",
+        "other class",
+        "FORMERR, no question",
+        "NOERROR, no question",
+        "two questions",
+        "read with an origin",
+    ],
+)
+@pytest.mark.parametrize("made", ["make_query", "templates"])
+def test_answers_is_dnspythons_is_response(change: str, made: str):
+    """The quick check decides every pair as Message.is_response does."""
+    if made == "templates":
+        query = QUERIES.make("corp.test.", "DNSKEY", recursion=False)
+    else:
+        query = make_query("corp.test.", "DNSKEY", recursion=False)
+    r = _reply(query, change)
+    assert answers(query, r) == query.is_response(r)
+    if change in ("none", "name in other case", "FORMERR, no question", "read with an origin"):
+        assert answers(query, r)  # the cases dnspython takes: not a vacuous comparison
+    else:
+        assert not answers(query, r)
 
 
 def test_the_parsed_answers_are_bounded_and_never_kept_for_tsig():
