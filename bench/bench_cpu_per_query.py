@@ -3,8 +3,9 @@ sensitive to a shared machine than any wall-clock figure.
 
 Runs :func:`toolkit.collect.collect` once, in this process, over a running synthetic lab
 (``dnssec-audit lab synthetic --dir DIR --zones N --ns-addresses 48``, no round trip), as one
-worker process of ``collect_parallel`` would: dnspython's ``Set.add`` hashing once
-(:func:`~toolkit.collect.parallel._worker_init` installs the same), the per-server caps lifted
+worker process of ``collect_parallel`` would: set up by the measured version's own
+:func:`~toolkit.collect.parallel._worker_init` (its worker-only dnspython patches), the
+per-server caps lifted
 as ``bench_collect.py``'s sweep lifts them (128 in flight, no rate limit). Prints one JSON line:
 the zones, the queries sent (rows of the ``queries`` frame), the process CPU time of the
 collection (``time.process_time``: user + system of this process, every thread) and of it per
@@ -45,7 +46,7 @@ import pandas as pd
 
 import toolkit
 from toolkit.collect import CollectConfig, TransportConfig, collect
-from toolkit.collect.transport import hash_added_rdata_once
+from toolkit.collect.parallel import _worker_init
 from toolkit.inputs.portfolio import load_portfolio
 
 VOLATILE = {
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         progress=False,
     )
-    hash_added_rdata_once()
+    _worker_init(os.getpid())  # as a worker: the version's own worker-only set-up
     load = os.getloadavg()
     prof = cProfile.Profile() if args.profile else None
     cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -55,7 +55,7 @@ from tqdm import tqdm
 
 from toolkit.collect.anchors import load_root_hints, load_trust_anchor
 from toolkit.collect.collector import COLLECTED, CollectConfig, collect
-from toolkit.collect.transport import hash_added_rdata_once
+from toolkit.collect.transport import convert_enum_values_once, hash_added_rdata_once
 from toolkit.errors import ToolkitError
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.portfolio import Portfolio
@@ -119,9 +119,10 @@ def _collect_part(task: _Task, inventory: pd.DataFrame) -> dict[str, pd.DataFram
 
 def _worker_init(main_pid: int) -> None:
     """Worker process set-up: leave Ctrl-C to the main process, no multiprocessing lock for
-    the (disabled) progress bar, dnspython's ``Set.add`` hashing once
-    (:func:`~toolkit.collect.transport.hash_added_rdata_once`: this process runs nothing but
-    the collection), and end when the main process ends.
+    the (disabled) progress bar, dnspython's ``Set.add`` hashing once and ``IntEnum.make``
+    remembering its integers (:func:`~toolkit.collect.transport.hash_added_rdata_once`,
+    :func:`~toolkit.collect.transport.convert_enum_values_once`: this process runs nothing
+    but the collection), and end when the main process ends.
 
     A forkserver worker's parent is the forkserver, and the forkserver outlives the main
     process as long as any worker lives (every worker holds its "alive" pipe), so neither
@@ -130,6 +131,7 @@ def _worker_init(main_pid: int) -> None:
     The forkserver then sees its pipe close and exits, and the resource tracker after it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     hash_added_rdata_once()
+    convert_enum_values_once()
     tqdm.set_lock(threading.RLock())  # tqdm's default lock is a semaphore the tracker counts
     threading.Thread(target=_die_with, args=(main_pid,), daemon=True).start()
 
