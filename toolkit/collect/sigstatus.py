@@ -155,6 +155,12 @@ def _to_digestable(obj: dns.name.Name | dns.rdata.Rdata) -> bytes:
     return obj.to_digestable()
 
 
+def canonical_name(name: dns.name.Name) -> bytes:
+    """An absolute name's canonical wire form (lower case, RFC 4034 §6.2), once per name
+    object: equal for names ``==`` says are equal, and cheap to hash again."""
+    return _digestable(name)
+
+
 def _key_fields(key: DNSKEY) -> tuple[int, int, int, bytes]:
     """A DNSKEY's content (flags, protocol, algorithm, public key): what its tag and every
     verification with it depend on."""
