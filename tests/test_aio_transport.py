@@ -37,7 +37,7 @@ from toolkit.collect.aio_transport import (
     ServerState,
     answers,
 )
-from toolkit.collect.transport import QUERIES, Clock, TransportConfig, make_query
+from toolkit.collect.transport import QUERIES, Clock, Exchange, TransportConfig, make_query
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
 FAST = TransportConfig(timeout=0.5, tries=1)
@@ -310,6 +310,77 @@ def test_truncated_udp_answer_is_asked_again_over_tcp():
     tcp.close()
     assert [(e.transport, e.tc) for e in seen] == [("udp", True), ("tcp", False)]
     assert (ex.transport, ex.rcode, ex.error) == ("tcp", "NXDOMAIN", None)
+
+
+def ask_tcp(port: int, reply: Callable[[socket.socket], None] | None) -> Exchange:
+    """One TCP-only question to 127.0.0.1:port, where ``reply`` serves the one connection
+    (None: nothing listens)."""
+    listener = None
+    if reply is not None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        listener.settimeout(5)
+
+        def run() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                reply(conn)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+
+    async def main() -> Exchange:
+        async with AioTransport(FAST) as tr:
+            return await tr.send("corp.test.", "SOA", "127.0.0.1", clock=CLOCK, port=port,
+                                 tcp_only=True)  # fmt: skip
+
+    try:
+        return asyncio.run(main())
+    finally:
+        if listener is not None:
+            t.join()
+            listener.close()
+
+
+def free_tcp_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_tcp_answers_errors_and_a_short_answer_are_named_as_before():
+    """Over TCP: an answer (its length first), a connection closed halfway through the answer
+    (EOFError, as the synchronous sender names it), a refused connection, another question's
+    answer (mismatched)."""
+
+    def full(conn: socket.socket) -> None:
+        length = int.from_bytes(conn.recv(2), "big")
+        wire = answer(conn.recv(length), dns.rcode.NXDOMAIN).to_wire()
+        conn.sendall(len(wire).to_bytes(2, "big") + wire[:5])
+        time.sleep(0.05)  # the answer in two segments: read until whole
+        conn.sendall(wire[5:])
+
+    def half(conn: socket.socket) -> None:
+        length = int.from_bytes(conn.recv(2), "big")
+        wire = answer(conn.recv(length)).to_wire()
+        conn.sendall(len(wire).to_bytes(2, "big") + wire[: len(wire) // 2])
+
+    def other(conn: socket.socket) -> None:
+        length = int.from_bytes(conn.recv(2), "big")
+        q = dns.message.from_wire(conn.recv(length))
+        wrong = dns.message.make_query("other.test.", "SOA")
+        wrong.id = q.id
+        wire = dns.message.make_response(wrong).to_wire()
+        conn.sendall(len(wire).to_bytes(2, "big") + wire)
+
+    ex = ask_tcp(free_tcp_port(), full)
+    assert (ex.transport, ex.rcode, ex.error) == ("tcp", "NXDOMAIN", None)
+    assert ask_tcp(free_tcp_port(), half).error == "EOFError"
+    assert ask_tcp(free_tcp_port(), None).error == "refused"
+    assert ask_tcp(free_tcp_port(), other).error == "mismatched answer"
 
 
 # -- politeness --------------------------------------------------------------------------------
