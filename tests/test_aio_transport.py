@@ -21,12 +21,23 @@ from datetime import UTC, datetime
 
 import dns.flags
 import dns.message
+import dns.name
+import dns.opcode
 import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
 import dns.tsigkeyring
 import pytest
 
-from toolkit.collect.aio_transport import MIN_TIMEOUT, AioTransport, ParsedAnswers, ServerState
-from toolkit.collect.transport import Clock, TransportConfig
+from toolkit.collect.aio_transport import (
+    MIN_TIMEOUT,
+    AioTransport,
+    ParsedAnswers,
+    ServerState,
+    answers,
+)
+from toolkit.collect.transport import QUERIES, Clock, Exchange, TransportConfig, make_query
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
 FAST = TransportConfig(timeout=0.5, tries=1)
@@ -176,6 +187,70 @@ def test_identical_answers_are_parsed_once_and_each_keeps_its_own_id():
     assert (parsed.hits, r3.rcode()) == (1, dns.rcode.SERVFAIL)
 
 
+def _reply(query: dns.message.Message, change: str) -> dns.message.Message:
+    """An answer to ``query`` as a server sends it (parsed back from the wire), then changed."""
+    r = dns.message.from_wire(answer(query.to_wire()).to_wire())
+    if change == "no QR":
+        r.flags &= ~dns.flags.QR
+    elif change == "other id":
+        r.id = (query.id + 1) % 65536
+    elif change == "other opcode":
+        r.set_opcode(dns.opcode.NOTIFY)
+    elif change == "other name":
+        r.question[0] = dns.rrset.RRset(
+            dns.name.from_text("other.test."), r.question[0].rdclass, r.question[0].rdtype
+        )
+    elif change == "name in other case":
+        r.question[0] = dns.rrset.RRset(
+            dns.name.from_text("CORP.Test."), r.question[0].rdclass, r.question[0].rdtype
+        )
+    elif change == "other type":
+        r.question[0] = dns.rrset.RRset(r.question[0].name, r.question[0].rdclass, dns.rdatatype.A)
+    elif change == "other class":
+        r.question[0] = dns.rrset.RRset(r.question[0].name, dns.rdataclass.CH, r.question[0].rdtype)
+    elif change in ("FORMERR, no question", "NOERROR, no question"):
+        r.set_rcode(dns.rcode.FORMERR if change.startswith("FORMERR") else dns.rcode.NOERROR)
+        r.question.clear()
+        r.index.clear()
+    elif change == "two questions":
+        r.question.append(dns.rrset.RRset(dns.name.from_text("b.test."), 1, dns.rdatatype.A))
+    elif change == "read with an origin":
+        r = dns.message.from_wire(r.to_wire(), origin=dns.name.from_text("test."))
+    return r
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "none",
+        "no QR",
+        "other id",
+        "other opcode",
+        "other name",
+        "name in other case",
+        "other type",
+        "other class",
+        "FORMERR, no question",
+        "NOERROR, no question",
+        "two questions",
+        "read with an origin",
+    ],
+)
+@pytest.mark.parametrize("made", ["make_query", "templates"])
+def test_answers_is_dnspythons_is_response(change: str, made: str):
+    """The quick check decides every pair as Message.is_response does."""
+    if made == "templates":
+        query = QUERIES.make("corp.test.", "DNSKEY", recursion=False)
+    else:
+        query = make_query("corp.test.", "DNSKEY", recursion=False)
+    r = _reply(query, change)
+    assert answers(query, r) == query.is_response(r)
+    if change in ("none", "name in other case", "FORMERR, no question", "read with an origin"):
+        assert answers(query, r)  # the cases dnspython takes: not a vacuous comparison
+    else:
+        assert not answers(query, r)
+
+
 def test_the_parsed_answers_are_bounded_and_never_kept_for_tsig():
     parsed = ParsedAnswers(size=2)
     queries = [dns.message.make_query(f"z{i}.test.", "SOA") for i in range(3)]
@@ -235,6 +310,77 @@ def test_truncated_udp_answer_is_asked_again_over_tcp():
     tcp.close()
     assert [(e.transport, e.tc) for e in seen] == [("udp", True), ("tcp", False)]
     assert (ex.transport, ex.rcode, ex.error) == ("tcp", "NXDOMAIN", None)
+
+
+def ask_tcp(port: int, reply: Callable[[socket.socket], None] | None) -> Exchange:
+    """One TCP-only question to 127.0.0.1:port, where ``reply`` serves the one connection
+    (None: nothing listens)."""
+    listener = None
+    if reply is not None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        listener.settimeout(5)
+
+        def run() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                reply(conn)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+
+    async def main() -> Exchange:
+        async with AioTransport(FAST) as tr:
+            return await tr.send("corp.test.", "SOA", "127.0.0.1", clock=CLOCK, port=port,
+                                 tcp_only=True)  # fmt: skip
+
+    try:
+        return asyncio.run(main())
+    finally:
+        if listener is not None:
+            t.join()
+            listener.close()
+
+
+def free_tcp_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_tcp_answers_errors_and_a_short_answer_are_named_as_before():
+    """Over TCP: an answer (its length first), a connection closed halfway through the answer
+    (EOFError, as the synchronous sender names it), a refused connection, another question's
+    answer (mismatched)."""
+
+    def full(conn: socket.socket) -> None:
+        length = int.from_bytes(conn.recv(2), "big")
+        wire = answer(conn.recv(length), dns.rcode.NXDOMAIN).to_wire()
+        conn.sendall(len(wire).to_bytes(2, "big") + wire[:5])
+        time.sleep(0.05)  # the answer in two segments: read until whole
+        conn.sendall(wire[5:])
+
+    def half(conn: socket.socket) -> None:
+        length = int.from_bytes(conn.recv(2), "big")
+        wire = answer(conn.recv(length)).to_wire()
+        conn.sendall(len(wire).to_bytes(2, "big") + wire[: len(wire) // 2])
+
+    def other(conn: socket.socket) -> None:
+        length = int.from_bytes(conn.recv(2), "big")
+        q = dns.message.from_wire(conn.recv(length))
+        wrong = dns.message.make_query("other.test.", "SOA")
+        wrong.id = q.id
+        wire = dns.message.make_response(wrong).to_wire()
+        conn.sendall(len(wire).to_bytes(2, "big") + wire)
+
+    ex = ask_tcp(free_tcp_port(), full)
+    assert (ex.transport, ex.rcode, ex.error) == ("tcp", "NXDOMAIN", None)
+    assert ask_tcp(free_tcp_port(), half).error == "EOFError"
+    assert ask_tcp(free_tcp_port(), None).error == "refused"
+    assert ask_tcp(free_tcp_port(), other).error == "mismatched answer"
 
 
 # -- politeness --------------------------------------------------------------------------------

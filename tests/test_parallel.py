@@ -4,6 +4,10 @@ speed belongs to bench/bench_collect.py)."""
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -11,7 +15,12 @@ import pytest
 from conftest import SECOND_LAB_BASE
 
 from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect
-from toolkit.collect.parallel import collect_parallel, merge_frames
+from toolkit.collect.parallel import (
+    WORKER_GC_THRESHOLD,
+    _worker_init,
+    collect_parallel,
+    merge_frames,
+)
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab import lab_down, lab_status
 from toolkit.lab.synthetic import dead_zones, synthetic_up, zone_names
@@ -67,6 +76,22 @@ def test_merge_keeps_each_zones_records_once_in_shard_order():
         assert list(out[schema.name].columns) == schema.names
     assert out["queries"].empty and out["resolver_checks"].empty
     assert shards == [{}, {}]  # the parts were let go as they were merged
+
+
+def test_a_worker_process_is_set_up_for_the_collection_and_an_import_changes_nothing():
+    """_worker_init (the pool's initializer) freezes what the worker imported and collects
+    the youngest generation less often; importing the toolkit leaves the garbage collector
+    of any other process as it is."""
+    import toolkit.collect.parallel  # noqa: F401
+
+    assert gc.get_threshold()[0] != WORKER_GC_THRESHOLD
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:  # fmt: skip
+        threshold = pool.submit(gc.get_threshold).result()
+        frozen = pool.submit(gc.get_freeze_count).result()
+    assert threshold == (WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
+    assert frozen > 10_000  # the imported modules' objects: never walked again
 
 
 def test_workers_must_be_positive():

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import socket
 import threading
 from datetime import UTC, datetime
 
+import dns.dnssectypes
+import dns.enum
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
 import dns.rrset
 import dns.set
 import pytest
@@ -18,9 +24,11 @@ from toolkit.collect.transport import (
     Clock,
     QueryTemplates,
     TransportConfig,
+    convert_enum_values_once,
     hash_added_rdata_once,
     make_query,
     send,
+    shallow_copy,
 )
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
@@ -150,8 +158,25 @@ def test_a_query_from_a_template_is_the_message_make_query_renders(
             ref.edns,
         )
         assert type(q) is type(ref)
+        assert vars(q).keys() == vars(ref).keys()
+        assert q.index == ref.index  # the question's index entry, as find_rrset makes it
+        ((key, rrset),), ((ref_key, _),) = q.index.items(), ref.index.items()
+        assert [type(k) for k in key] == [type(k) for k in ref_key] and rrset is q.question[0]
         answer = dns.message.make_response(ref)
         assert q.is_response(answer)
+
+
+def test_shallow_copy_is_copy_copy():
+    """The same class and the same attributes, shared, as copy.copy gives; the copy's own
+    attributes rebound without touching the original."""
+    query = make_query("z00001.test.", "DNSKEY", recursion=False)
+    for msg in (query, dns.message.from_wire(dns.message.make_response(query).to_wire())):
+        twin, ref = shallow_copy(msg), copy.copy(msg)
+        assert type(twin) is type(ref) is type(msg) and twin is not msg
+        assert vars(twin) == vars(ref) and vars(twin).keys() == vars(msg).keys()
+        assert all(getattr(twin, k) is getattr(msg, k) for k in vars(msg))
+        twin.id = (msg.id + 1) % 65536
+        assert msg.id != twin.id and twin.to_wire()[2:] == msg.to_wire()[2:]
 
 
 def test_queries_from_templates_have_their_own_ids_and_questions():
@@ -234,3 +259,76 @@ def test_rdatasets_parse_alike_with_either_set_add(monkeypatch):
     after = [rd.to_text() for rd in dns.message.from_wire(wire).answer[0]]
     assert before == after  # the same wire (to_wire shuffles an RRset's order: one wire here)
     assert sorted(after) == ["ns1.z.test.", "ns2.z.test."]  # of equal names, the first kept
+
+
+# --- dnspython's IntEnum.make, remembered per value (convert_enum_values_once) -----------------
+
+
+@pytest.fixture
+def enum_make_once(monkeypatch):
+    """dnspython's IntEnum.make replaced for one test only (monkeypatch puts dnspython's back)."""
+    monkeypatch.setattr(dns.enum.IntEnum, "make", dns.enum.IntEnum.__dict__["make"])
+    assert convert_enum_values_once() and convert_enum_values_once()  # installed, idempotent
+    yield
+
+
+def test_importing_the_toolkit_leaves_dnspythons_enums_as_they_are():
+    import toolkit.collect.parallel  # noqa: F401  (the workers install it, the import does not)
+
+    assert dns.enum.IntEnum.__dict__["make"].__func__.__module__ == "dns.enum"
+
+
+ENUMS = (
+    dns.rdatatype.RdataType,
+    dns.rdataclass.RdataClass,
+    dns.rcode.Rcode,
+    dns.opcode.Opcode,
+    dns.dnssectypes.Algorithm,
+    dns.dnssectypes.DSDigest,
+)
+VALUES = (0, 1, 2, 5, 6, 13, 16, 41, 46, 47, 48, 50, 255, 257, 4095, 4096, 65280, 65535, 65536)
+VALUES += (-1, True, False, dns.rdataclass.IN, dns.rdatatype.DNSKEY, "A", "TYPE65280", "IN")
+VALUES += ("NOERROR", "ECDSAP256SHA256", "nonsense", 1.0, None)  # type: ignore[assignment]
+
+
+def _outcome(cls, value):
+    """What make gives (value, class, name) or raises (exception class)."""
+    try:
+        made = cls.make(value)
+    except Exception as exc:  # what dnspython raises is the outcome compared
+        return type(exc).__name__
+    return (int(made), type(made), made.name)
+
+
+def test_enum_make_remembered_gives_what_dnspython_gives(monkeypatch):
+    before = {(cls, repr(v)): _outcome(cls, v) for cls in ENUMS for v in VALUES}
+    assert before[(dns.rdatatype.RdataType, "1.0")] == "TypeError"  # not an int: refused
+    assert before[(dns.rdatatype.RdataType, "65536")] == "ValueError"  # out of range
+    monkeypatch.setattr(dns.enum.IntEnum, "make", dns.enum.IntEnum.__dict__["make"])
+    assert convert_enum_values_once()
+    for _ in range(2):  # made, then remembered: the same outcomes both times
+        after = {(cls, repr(v)): _outcome(cls, v) for cls in ENUMS for v in VALUES}
+        assert after == before
+    rt = dns.rdatatype.RdataType
+    assert rt.make(65280) is rt.make(65280) and rt.make(48) is rt.DNSKEY
+    private = rt.make(65280)
+    assert rt.make(private) is private  # a member of the class: itself, as dnspython gives
+    assert dns.rdataclass.RdataClass.make(True) is dns.rdataclass.IN  # bool: by value, as before
+
+
+def test_messages_parse_alike_with_either_enum_make(enum_make_once, monkeypatch):
+    q = dns.message.make_query("z.test.", "TYPE65280", want_dnssec=True)
+    r = dns.message.make_response(q)
+    r.set_rcode(dns.rcode.BADVERS)  # an extended rcode: flags and EDNS flags together
+    r.answer.append(dns.rrset.from_text("z.test.", 300, "IN", "TYPE65280", r"\# 2 abcd"))
+    r.authority.append(dns.rrset.from_text("z.test.", 300, "CH", "TXT", '"x"'))
+    wire = r.to_wire()
+    patched = dns.message.from_wire(wire)
+    monkeypatch.setattr(dns.enum.IntEnum, "make", dns.enum.IntEnum.__dict__["make"])
+    monkeypatch.undo()  # dnspython's own make
+    assert dns.enum.IntEnum.__dict__["make"].__func__.__module__ == "dns.enum"
+    plain = dns.message.from_wire(wire)
+    assert patched.to_text() == plain.to_text() and patched.rcode() == plain.rcode()
+    assert [(rr.rdtype, rr.rdclass) for rr in patched.answer + patched.authority] == [
+        (rr.rdtype, rr.rdclass) for rr in plain.answer + plain.authority
+    ]

@@ -331,9 +331,7 @@ class AsyncWalker(WalkState[AioTransport]):
 
         async def one(i: int) -> bool:
             p = plan.probes[i]
-            ex = await self._ask(
-                p.qname, p.qtype, p.server, queries[p.qname, p.qtype], tcp_only=p.tcp
-            )
+            ex = await self._ask(p.qname, p.qtype, p.server, queries[i], tcp_only=p.tcp)
             results[i] = ProbeResult(p, ex)
             return not p.gate or gate_passed(ex.response, p)
 

@@ -44,7 +44,7 @@ from toolkit.collect.resolvers import (
     check_resolver,
     check_resolver_async,
 )
-from toolkit.collect.sigstatus import key_tag, rdata_text
+from toolkit.collect.sigstatus import key_tag, name_text, rdata_text
 from toolkit.collect.transport import Clock, Exchange, QueryRow, TransportConfig
 from toolkit.collect.validate import sig_time
 from toolkit.collect.walk import Walker, ZoneEvidence
@@ -600,7 +600,7 @@ def _rows(
         return []
     out = []
     rrtype = dns.rdatatype.to_text(rrset.rdtype)
-    owner = rrset.name.to_text()
+    owner = name_text(rrset.name)
     for rd in rrset:
         row: Row = {
             "zone": zone,
@@ -630,7 +630,7 @@ def _rows(
                 "key_tag": rd.key_tag,
                 "algorithm": int(rd.algorithm),
                 "covered_type": dns.rdatatype.to_text(rd.type_covered),
-                "signer": rd.signer.to_text(),
+                "signer": name_text(rd.signer),
                 "inception": sig_time(rd.inception),
                 "expiration": sig_time(rd.expiration),
             }

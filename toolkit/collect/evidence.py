@@ -31,9 +31,11 @@ from toolkit.collect.sigstatus import (
     SEP,
     ZONE_KEY,
     SigStatus,
+    _form,
     judge_signatures,
     key_tag,
     make_ds,
+    name_text,
 )
 from toolkit.collect.transport import find_rrset
 from toolkit.collect.validate import sig_time
@@ -44,7 +46,12 @@ _EVIDENCE = ("nameservers", "dnskeys", "signatures", "ds_matches", "cds", "denia
 
 
 def zone_text(name: dns.name.Name) -> str:
-    """A zone name as the frames write it: no trailing dot, "." for the root."""
+    """A zone name as the frames write it: no trailing dot, "." for the root (once per name
+    object, see :func:`toolkit.collect.sigstatus.name_text`)."""
+    return _form(name, _zone_text)
+
+
+def _zone_text(name: dns.name.Name) -> str:
     return "." if name == dns.name.root else name.to_text(omit_final_dot=True)
 
 
@@ -114,7 +121,7 @@ class _Rows:
                 "side": side,
                 "server": ex.server,
                 "server_name": ex.server_name,
-                "owner": rrset.name.to_text(),
+                "owner": name_text(rrset.name),
                 "covered_type": dns.rdatatype.to_text(rrset.rdtype),
                 "key_tag": st.key_tag,
                 "algorithm": st.algorithm,
@@ -126,7 +133,7 @@ class _Rows:
             if sig is not None:
                 expiration = sig_time(sig.expiration)
                 row |= {
-                    "signer": sig.signer.to_text(),
+                    "signer": name_text(sig.signer),
                     "inception": sig_time(sig.inception),
                     "expiration": expiration,
                     "original_ttl": sig.original_ttl,
@@ -241,13 +248,15 @@ def _size_columns(results: dict[str, ProbeResult], asked: str) -> dict[str, Any]
     r = results.get(asked)
     if r is not None and r.exchange is not None:
         out["answer_bytes"] = r.exchange.size
-    largest: tuple[int, str] | None = None
+    largest: tuple[int, ProbeResult] | None = None  # the first of the largest
     for r in results.values():
         size = r.exchange.size if r.exchange is not None else None
         if size is not None and (largest is None or size > largest[0]):
-            largest = (size, f"{r.probe.qname.to_text()} {r.probe.qtype}")
+            largest = (size, r)
     if largest is not None:
-        out["largest_bytes"], out["largest_question"] = largest
+        size, r = largest
+        out["largest_bytes"] = size
+        out["largest_question"] = f"{name_text(r.probe.qname)} {r.probe.qtype}"
     return out
 
 
@@ -330,7 +339,7 @@ def _parent_server(
 def _ns_text(ns: dns.rrset.RRset | None) -> str | None:
     if ns is None:
         return None
-    return ";".join(sorted(rd.target.to_text().lower() for rd in ns))
+    return ";".join(sorted(name_text(rd.target).lower() for rd in ns))
 
 
 def _child_server(
@@ -410,7 +419,7 @@ def _denial_rows(
             "zone": rows.zone,
             "server": ex.server,
             "server_name": ex.server_name,
-            "qname": r.probe.qname.to_text(),
+            "qname": name_text(r.probe.qname),
             "qtype": r.probe.qtype,
             "purpose": r.probe.purpose,
             "rcode": ex.rcode,

@@ -36,6 +36,7 @@ sockets), so a script that calls this must guard its entry point with
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import os
@@ -55,7 +56,7 @@ from tqdm import tqdm
 
 from toolkit.collect.anchors import load_root_hints, load_trust_anchor
 from toolkit.collect.collector import COLLECTED, CollectConfig, collect
-from toolkit.collect.transport import hash_added_rdata_once
+from toolkit.collect.transport import convert_enum_values_once, hash_added_rdata_once
 from toolkit.errors import ToolkitError
 from toolkit.inputs.policy import PolicySet
 from toolkit.inputs.portfolio import Portfolio
@@ -76,6 +77,10 @@ portfolios are cut finer; each shard costs a few queries to rediscover the zones
 round trip or two of ramp-up and drain (~0.5 % more queries at 500). Measured on 10,000 zones
 at 50 ms: shards of 1,000 zones peaked at 1,180 MB (sum of the processes' peaks)."""
 
+
+WORKER_GC_THRESHOLD = 20_000
+"""Allocations between two collections of the youngest generation of Python's cyclic
+garbage collector in a collection worker (Python's default: 700). See :func:`tune_gc`."""
 
 _FRAMES: tuple[FrameSchema, ...] = COLLECTED  # every frame collect() returns
 
@@ -119,9 +124,11 @@ def _collect_part(task: _Task, inventory: pd.DataFrame) -> dict[str, pd.DataFram
 
 def _worker_init(main_pid: int) -> None:
     """Worker process set-up: leave Ctrl-C to the main process, no multiprocessing lock for
-    the (disabled) progress bar, dnspython's ``Set.add`` hashing once
-    (:func:`~toolkit.collect.transport.hash_added_rdata_once`: this process runs nothing but
-    the collection), and end when the main process ends.
+    the (disabled) progress bar, dnspython's ``Set.add`` hashing once and ``IntEnum.make``
+    remembering its integers (:func:`~toolkit.collect.transport.hash_added_rdata_once`,
+    :func:`~toolkit.collect.transport.convert_enum_values_once`: this process runs nothing
+    but the collection), the garbage collector set for it (:func:`tune_gc`), and end when
+    the main process ends.
 
     A forkserver worker's parent is the forkserver, and the forkserver outlives the main
     process as long as any worker lives (every worker holds its "alive" pipe), so neither
@@ -130,8 +137,31 @@ def _worker_init(main_pid: int) -> None:
     The forkserver then sees its pipe close and exits, and the resource tracker after it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     hash_added_rdata_once()
+    convert_enum_values_once()
+    tune_gc()
     tqdm.set_lock(threading.RLock())  # tqdm's default lock is a semaphore the tracker counts
     threading.Thread(target=_die_with, args=(main_pid,), daemon=True).start()
+
+
+def tune_gc() -> None:
+    """Set up Python's cyclic garbage collector for a process that runs nothing but the
+    collection: everything alive now (the modules the worker imported: pandas, pyarrow,
+    dnspython, cryptography, the toolkit) goes to the permanent generation (``gc.freeze``),
+    and the youngest generation is collected every :data:`WORKER_GC_THRESHOLD` allocations
+    instead of every 700.
+
+    Parsing makes many short-lived objects, and with the defaults the collector spent about a
+    fifth of a worker's CPU at 0 ms in the garbage collector (measured with ``gc.callbacks``,
+    500 zones: 1.1-1.2 s of 5.4-6.2 s), most of it in a few full collections, each walking
+    every object of the imported libraries, which never become garbage. Frozen, those are
+    never walked again; collected less often, the young objects are mostly gone (freed by
+    their reference counts) before a collection looks at them, so fewer are promoted, and
+    the older generations are collected seldom (same run: 0.35 s). Nothing is collected
+    differently: cyclic garbage is still found, only later, and a young generation of 20,000
+    objects is a few MB. A worker process only (:func:`_worker_init`), never on import."""
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(WORKER_GC_THRESHOLD, older, oldest)
 
 
 def _die_with(pid: int) -> None:

@@ -135,6 +135,17 @@ def _to_text(rd: dns.rdata.Rdata) -> str:
     return rd.to_text()
 
 
+def name_text(name: dns.name.Name) -> str:
+    """``name.to_text()``, once per (immutable) name object (see :func:`_form`): the probes'
+    names are written in every exchange's row, and the owner and signer names of the parsed
+    records in every record and signature row."""
+    return _form(name, _name_to_text)
+
+
+def _name_to_text(name: dns.name.Name) -> str:
+    return name.to_text()
+
+
 def _digestable(obj: dns.name.Name | dns.rdata.Rdata) -> bytes:
     """``obj.to_digestable()`` (RFC 4034 §6.2 canonical wire form), once per object."""
     return _form(obj, _to_digestable)
@@ -142,6 +153,12 @@ def _digestable(obj: dns.name.Name | dns.rdata.Rdata) -> bytes:
 
 def _to_digestable(obj: dns.name.Name | dns.rdata.Rdata) -> bytes:
     return obj.to_digestable()
+
+
+def canonical_name(name: dns.name.Name) -> bytes:
+    """An absolute name's canonical wire form (lower case, RFC 4034 §6.2), once per name
+    object: equal for names ``==`` says are equal, and cheap to hash again."""
+    return _digestable(name)
 
 
 def _key_fields(key: DNSKEY) -> tuple[int, int, int, bytes]:

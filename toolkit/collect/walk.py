@@ -29,6 +29,7 @@ import dns.rrset
 
 from toolkit.collect.anchors import RootHints, TrustAnchor
 from toolkit.collect.plan import Probe, Server, ZonePlan, plan_zone, random_label
+from toolkit.collect.sigstatus import canonical_name
 from toolkit.collect.transport import (
     QUERIES,
     Clock,
@@ -188,18 +189,23 @@ def judge_cut(
     )
 
 
-def question_messages(
-    plan: ZonePlan, payload: int
-) -> dict[tuple[dns.name.Name, str], dns.message.QueryMessage]:
-    """One query message per question of the plan: every server is asked with the same one."""
-    queries: dict[tuple[dns.name.Name, str], dns.message.QueryMessage] = {}
+def question_messages(plan: ZonePlan, payload: int) -> list[dns.message.QueryMessage]:
+    """The query message of each probe of the plan, in plan order: one message per question
+    (name and type), every server asked with the same one (made for the first probe that asks
+    it). Names are told apart by their canonical form, kept per name object: equal names
+    (in any case) are one question, as ``Name`` equality has it, without hashing the name
+    for every probe (``Name.__hash__`` walks every character in Python)."""
+    made: dict[tuple[bytes, str], dns.message.QueryMessage] = {}
+    out = []
     for probe in plan.probes:
-        question = (probe.qname, probe.qtype)
-        if question not in queries:
-            queries[question] = QUERIES.make(
+        question = (canonical_name(probe.qname), probe.qtype)
+        query = made.get(question)
+        if query is None:
+            query = made[question] = QUERIES.make(
                 probe.qname, probe.qtype, recursion=False, payload=payload
             )
-    return queries
+        out.append(query)
+    return out
 
 
 class WalkState(Generic[T]):
@@ -446,17 +452,11 @@ class Walker(WalkState[TransportConfig]):
         failed: set[Server] = set()
         results = []
         queries = question_messages(plan, self.transport.payload)
-        for probe in plan.probes:
+        for probe, query in zip(plan.probes, queries, strict=True):
             if probe.server in failed:
                 results.append(ProbeResult(probe, None))
                 continue
-            ex = self._ask(
-                probe.qname,
-                probe.qtype,
-                probe.server,
-                queries[probe.qname, probe.qtype],
-                tcp_only=probe.tcp,
-            )
+            ex = self._ask(probe.qname, probe.qtype, probe.server, query, tcp_only=probe.tcp)
             results.append(ProbeResult(probe, ex))
             if probe.gate and not gate_passed(ex.response, probe):
                 failed.add(probe.server)
