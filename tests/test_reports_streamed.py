@@ -128,3 +128,89 @@ def test_part_files_hashes_are_the_files(replica):
     for r in files.to_dict("records"):
         assert sha256_file(s.out_dir / r["path"]) == r["sha256"]
     assert int(files.loc[files["frame"] == "findings", "rows"].sum()) == s.findings
+
+
+def test_audit_figures_streamed_equal_assess(replica, monkeypatch):
+    from toolkit.reports import audit
+    from toolkit.reports import streamed as st
+
+    ws, _, _ = replica
+    store = Store(ws)
+    run = store.load("latest")
+    monkeypatch.delenv("DNSSEC_AUDIT_STREAM_ABOVE", raising=False)
+    whole = audit.governance_view(run, store, framework="iso27001")
+    monkeypatch.setenv("DNSSEC_AUDIT_STREAM_ABOVE", "0")
+    part = audit.governance_view(run, store, framework="iso27001")
+    assert whole.available and part.available and part.streamed is not None
+    assert whole.findings is not None and part.findings is None  # never all in memory
+    assert_frame_equal(part.requirements, whole.requirements)
+    assert_frame_equal(part.check_summary, audit.check_summary(whole.findings))
+    assert part.missing_records == whole.missing_records
+    a = audit.report_frames(run, store, period="2026Q4", governance=whole)
+    b = audit.report_frames(run, store, period="2026Q4", governance=part)
+    for name in ("runs", "scope", "chain_zones", "trust_anchor_keys", "check_summary",
+                 "zone_annex", "requirements"):  # fmt: skip
+        assert_frame_equal(b[name], a[name], obj=name)
+    detail = audit.zones_to_detail(run, 10, whole.findings)
+    assert audit.zones_to_detail(run, 10, failing=st.failing_zones(part.streamed)) == detail
+    assert_frame_equal(
+        audit.ds_proofs(run, zones=detail),
+        a["ds_proofs"][a["ds_proofs"]["zone"].isin(detail)].reset_index(drop=True),
+        check_dtype=False,  # a column's time unit is inferred from the rows present
+    )
+    # the printed rows of each requirement: those of the in-memory collapse, first 10
+    ev = whole.evidence
+    collapsed = st.issue_rows(part.streamed, "requirement_evidence", "requirement_id",
+                              "framework = ?", ["iso27001"], limit=10)  # fmt: skip
+    stats = st.requirement_stats(part.streamed, "iso27001", limit=10)
+    assert collapsed
+    for req in whole.requirements["requirement_id"]:
+        mine = ev[ev["requirement_id"] == req]
+        issues = mine[mine["status"].isin(["fail", "indeterminate"])]
+        if issues.empty:
+            assert req not in collapsed
+            continue
+        want = audit.collapse_findings(issues).head(10)
+        got = collapsed[req]
+        key = ["zone", "check_id", "status", "message", "evidence", "zones"]
+        assert_frame_equal(
+            got[key].astype(str).sort_values(key).reset_index(drop=True),
+            want[key].astype(str).sort_values(key).reset_index(drop=True),
+            obj=req,
+        )
+        assert stats[req]["rows"] == len(mine)
+        assert stats[req]["zones"] == mine["zone"].nunique()
+
+
+def test_audit_pdf_of_streamed_run_lists_every_part_with_its_hash(
+    history_ws, monkeypatch, tmp_path
+):
+    import subprocess
+
+    from toolkit.reports.audit import assessment_time
+    from toolkit.reports.render import render_audit_report
+
+    monkeypatch.setenv("DNSSEC_AUDIT_STREAM_ABOVE", "0")
+    out = tmp_path / "audit.pdf"
+    render_audit_report(history_ws, out, framework="iso27001")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = "".join(text.split())  # a hash may wrap inside its table cell
+    store = Store(history_ws)
+    run = store.load("latest")
+    s = stream.load_streamed(stream.default_out_dir(history_ws, run.run_id), store)
+    assert pd.Timestamp(s.as_of) == pd.Timestamp(assessment_time(run))  # the report's own
+    files = stream.part_files(s)
+    assert len(files) >= 8
+    for r in files.to_dict("records"):
+        assert r["path"] in flat
+        assert r["sha256"] in flat, r["path"]
+        assert sha256_file(s.out_dir / r["path"]) == r["sha256"]
+    assert f"assessments/{run.run_id}" in flat
+    assert "table-streamed_parts.csv" in flat
+    from pypdf import PdfReader
+
+    attached = set(PdfReader(out).attachments)
+    assert "table-streamed_parts.csv" in attached and "table-check_summary.csv" in attached
+    assert not attached & {"zones.csv", "records.csv", "queries.csv"}  # frames: the run's

@@ -308,3 +308,175 @@ def requirement_rows(
 def as_of_date(s: StreamedAssessment) -> date:
     """The date the streamed assessment was made as of (UTC)."""
     return pd.Timestamp(s.as_of).tz_convert("UTC").date()
+
+
+def issue_rows(
+    s: StreamedAssessment,
+    frame: str,
+    key: str,
+    where: str,
+    params: Sequence[Any],
+    *,
+    limit: int,
+    min_group: int = 3,
+    max_names: int = 12,
+) -> dict[str, pd.DataFrame]:
+    """Per value of column ``key`` (``check_id`` of the findings, ``requirement_id`` of the
+    requirement evidence) among the rows of ``frame`` meeting ``where`` (DuckDB, with
+    ``params``): the failed and indeterminate rows as
+    :func:`toolkit.reports.audit.collapse_findings` prints them, enough of them that their
+    first ``limit`` are those of the whole frame — the first ``limit`` fail rows, the first
+    ``limit`` indeterminate rows not collapsed and the first ``limit`` collapsed groups
+    (indeterminate rows sharing check and message, at least ``min_group``: one row naming the
+    first ``max_names`` zones and counting all). Each frame has the column ``zones``."""
+    from toolkit.assessment.stream import PARTS
+    from toolkit.reports.audit import findings_of
+
+    cols = [c for c in PARTS[frame].names]
+    sel = ", ".join(f'"{c}"' for c in cols)
+    with _db(s, frame) as con:
+        con.execute(
+            f"CREATE TEMP TABLE issues AS SELECT {sel}, _file, _row FROM {frame} "
+            f"WHERE status IN ('fail', 'indeterminate') AND ({where})",
+            list(params),
+        )
+        con.execute(
+            f'CREATE TEMP TABLE grp AS SELECT "{key}" AS k, check_id, message, count(*) AS n '
+            "FROM issues WHERE status = 'indeterminate' "
+            f'GROUP BY "{key}", check_id, message'
+        )
+        fails = con.execute(
+            f'SELECT {sel} FROM (SELECT *, row_number() OVER (PARTITION BY "{key}" ORDER BY '
+            "zone, check_id, _file, _row) AS r FROM issues WHERE status = 'fail') "
+            "WHERE r <= ? ORDER BY _file, _row",
+            [limit],
+        ).df()
+        single = con.execute(
+            f'SELECT {sel} FROM (SELECT i.*, row_number() OVER (PARTITION BY i."{key}" '
+            "ORDER BY i.zone, i.check_id, i._file, i._row) AS r FROM issues i JOIN grp g ON "
+            f'g.k = i."{key}" AND g.check_id = i.check_id AND g.message IS NOT DISTINCT FROM '
+            "i.message WHERE i.status = 'indeterminate' AND g.n < ?) WHERE r <= ? "
+            "ORDER BY _file, _row",
+            [min_group, limit],
+        ).df()
+        isel = ", ".join(f'i."{c}"' for c in cols)
+        grouped = con.execute(
+            f'WITH g2 AS (SELECT "{key}" AS k, check_id, message, count(*) AS n, '
+            "list(zone ORDER BY zone)[1:?] AS names, "
+            "min(_file || ':' || lpad(CAST(_row AS VARCHAR), 12, '0')) AS first_at "
+            "FROM issues WHERE status = 'indeterminate' "
+            f'GROUP BY "{key}", check_id, message HAVING count(*) >= ?) '
+            f"SELECT {isel}, g2.n, g2.names FROM issues i JOIN g2 ON "
+            f'g2.k = i."{key}" AND g2.check_id = i.check_id AND '
+            "g2.message IS NOT DISTINCT FROM i.message AND "
+            "i._file || ':' || lpad(CAST(i._row AS VARCHAR), 12, '0') = g2.first_at",
+            [max_names, min_group],
+        ).df()
+    out: dict[str, pd.DataFrame] = {}
+    rows: list[pd.DataFrame] = [fails.assign(zones=1), single.assign(zones=1)]
+    if len(grouped):
+        g = grouped.copy()
+        names = [[str(z) for z in zs] for zs in g["names"]]
+        n = [int(x) for x in g["n"]]
+        g["zone"] = [f"{k} zones" for k in n]
+        g["message"] = [
+            f"{m} — zones: {', '.join(ns)}"
+            + (f" and {k - max_names} more" if k > max_names else "")
+            for m, ns, k in zip(g["message"], names, n, strict=True)
+        ]
+        g["evidence"] = [
+            f"{k} zones, same finding; each zone's evidence row is in the findings attachment"
+            for k in n
+        ]
+        g["zones"] = n
+        g = findings_of(g.drop(columns=["n", "names"]))
+        rows.append(g.groupby(key, sort=False).head(limit))
+    both = pd.concat(rows, ignore_index=True)
+    for k, part in both.groupby(key, sort=False):
+        out[str(k)] = findings_of(part).head(limit)
+    return out
+
+
+def zone_lists(
+    s: StreamedAssessment,
+    frame: str,
+    key: str,
+    where: str,
+    params: Sequence[Any],
+    *,
+    limit: int,
+    statuses: Sequence[str] = ("pass", "not_applicable"),
+) -> dict[tuple[str, str], list[str]]:
+    """Per value of ``key`` and status of ``statuses``: the first ``limit`` + 1 zones of the
+    rows of ``frame`` meeting ``where``, in the order :func:`toolkit.reports.audit.findings_of`
+    gives (zone, then check)."""
+    placeholders = ", ".join("?" for _ in statuses)
+    with _db(s, frame) as con:
+        got = con.execute(
+            f'SELECT k, status, zone FROM (SELECT "{key}" AS k, status, zone, row_number() OVER '
+            f'(PARTITION BY "{key}", status ORDER BY zone, check_id, _file, _row) AS r FROM '
+            f"{frame} WHERE status IN ({placeholders}) AND ({where})) WHERE r <= ? "
+            "ORDER BY k, status, r",
+            [*statuses, *params, limit + 1],
+        ).fetchall()
+    out: dict[tuple[str, str], list[str]] = {}
+    for k, status, zone in got:
+        out.setdefault((str(k), str(status)), []).append(str(zone))
+    return out
+
+
+def requirement_stats(s: StreamedAssessment, framework: str, *, limit: int) -> dict[str, Any]:
+    """Per requirement of ``framework``, what the audit report prints of its evidence rows:
+    rows (count), zones (distinct), counts (per status), checks (the distinct checks seen),
+    passed (the first ``limit`` distinct passing zones, sorted) and passed_n."""
+    with _db(s, "requirement_evidence") as con:
+        base = con.execute(
+            "SELECT requirement_id, count(*), count(DISTINCT zone), "
+            "list(DISTINCT check_id ORDER BY check_id), "
+            + ", ".join(f"count(*) FILTER (WHERE status = '{st}')" for st in RESULT_STATUSES)
+            + ", count(DISTINCT zone) FILTER (WHERE status = 'pass') "
+            "FROM requirement_evidence WHERE framework = ? GROUP BY requirement_id",
+            [framework],
+        ).fetchall()
+        passed = con.execute(
+            "SELECT requirement_id, zone FROM (SELECT requirement_id, zone, row_number() OVER "
+            "(PARTITION BY requirement_id ORDER BY zone) AS r FROM (SELECT DISTINCT "
+            "requirement_id, zone FROM requirement_evidence WHERE framework = ? AND "
+            "status = 'pass')) WHERE r <= ? ORDER BY requirement_id, r",
+            [framework, limit],
+        ).fetchall()
+    first: dict[str, list[str]] = {}
+    for req, zone in passed:
+        first.setdefault(str(req), []).append(str(zone))
+    out: dict[str, Any] = {}
+    for r in base:
+        req = str(r[0])
+        out[req] = {
+            "rows": int(r[1]),
+            "zones": int(r[2]),
+            "checks": [str(c) for c in r[3]],
+            "counts": {st: int(r[4 + i]) for i, st in enumerate(RESULT_STATUSES)},
+            "passed": first.get(req, []),
+            "passed_n": int(r[4 + len(RESULT_STATUSES)]),
+        }
+    return out
+
+
+def failing_zones(s: StreamedAssessment) -> set[str]:
+    """The zones with at least one failed finding."""
+    with _db(s, "findings") as con:
+        rows = con.execute(
+            "SELECT DISTINCT zone FROM findings WHERE status = 'fail' AND zone IS NOT NULL"
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+NO_STATS: dict[str, Any] = {
+    "rows": 0,
+    "zones": 0,
+    "checks": [],
+    "counts": {},
+    "passed": [],
+    "passed_n": 0,
+}
+"""The :func:`requirement_stats` entry of a requirement without any evidence row."""
