@@ -146,14 +146,14 @@ def render_one(kind: str, workspace: str, out: str) -> None:
         render_board_report(workspace, out)
     elif kind == "assess":
         from toolkit.assessment.stream import streamed_assessment
-        from toolkit.reports.audit import assessment_time
         from toolkit.store.runs import Store
 
-        store = Store(workspace)
-        run = store.load("latest")
-        now, portfolio = assessment_time(run), run.manifest["parameters"]["portfolio"]
-        del run
-        s = streamed_assessment(portfolio, store, now=now)
+        store = Store(workspace)  # the run's time and portfolio, without loading its frames
+        runs = store.list_runs().set_index("run_id")
+        run_id = store.resolve("latest")
+        now = pd.Timestamp(runs.loc[run_id, "created_at"]).to_pydatetime()
+        portfolio = store.read_manifest(run_id)["parameters"]["portfolio"]
+        s = streamed_assessment(portfolio, store, run=run_id, now=now)
         Path(out).write_text(json.dumps({"findings": s.findings, "disk_bytes": s.disk_bytes}))
     else:
         render_audit_report(workspace, out, framework="iso27001")

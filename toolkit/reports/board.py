@@ -181,8 +181,21 @@ def board_view(
 
     now = assessment_time(run, as_of)
     period = _quarter(run.created_at)
+    from toolkit.history import History
+    from toolkit.reports.streamed import should_stream
+
     history = load_history(store.workspace, until=run.created_at, frames=("zones",))
-    kpis = trends(judged_history(history, store), "quarter").copy()
+    sizes = history["zones"].groupby("run_id").size() if len(history["zones"]) else {}
+    large = {str(r) for r in history.run_ids if should_stream(int(sizes.get(r, 0)))}
+    # a large run is not judged in memory (its technical findings alone would take GBs): its
+    # period's open findings are those of its streamed assessment, when one is made below
+    judged = judged_history(History(history.runs[~history.runs["run_id"].isin(large)]), store)
+    history = History(history.runs, {**history.frames, "findings": judged["findings"]})
+    kpis = trends(history, "quarter").copy()
+    if large:
+        for col in OPEN_COLUMNS:
+            kpis[col] = kpis[col].astype("Int64")
+            kpis.loc[kpis["last_run_id"].isin(large), col] = pd.NA
     run_at = dict(zip(history.runs["run_id"], history.runs["created_at"], strict=True))
     view = BoardView(False, "", period, now, kpis=kpis)
     portfolio = (run.manifest.get("parameters") or {}).get("portfolio")
@@ -195,7 +208,6 @@ def board_view(
         view.tier1 = tier1_rag(run["zones"], None, None)
         return view
     from toolkit.assessment.assess import assess
-    from toolkit.reports.streamed import should_stream
 
     try:
         from toolkit.checks import check_ids
@@ -276,6 +288,10 @@ def _quarter(at: datetime) -> str:
     return f"{at.year}Q{(at.month - 1) // 3 + 1}"
 
 
+OPEN_COLUMNS = tuple(f"open_{s}" for s in ("critical", "high", "medium", "low"))
+"""The KPI columns of open findings by severity (toolkit.history.trends)."""
+
+
 def _set_kpi_maturity(kpis: pd.DataFrame, qs: QuarterScore | None) -> None:
     if qs is None or kpis.empty:
         return
@@ -283,6 +299,9 @@ def _set_kpi_maturity(kpis: pd.DataFrame, qs: QuarterScore | None) -> None:
     kpis["maturity_score"] = kpis["maturity_score"].astype("Float64")
     kpis.loc[hit, "maturity_score"] = qs.overall
     kpis.loc[hit, "maturity_level"] = qs.level
+    for col in OPEN_COLUMNS:  # left null for a large run: its streamed assessment's failed
+        missing = hit & kpis[col].isna() & (kpis["last_run_id"] == qs.run_id)  # findings
+        kpis.loc[missing, col] = qs.open_by_severity.get(col.removeprefix("open_"), 0)
 
 
 def quarter_score(a: Assessment, period: str) -> QuarterScore:
