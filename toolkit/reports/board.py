@@ -218,6 +218,7 @@ def board_view(
         if streamed:  # issue 14: figures from DuckDB aggregates over the streamed parts
             s = _streamed(loaded, store, run.run_id, now)
             current = streamed_quarter_score(s, period)
+            _set_kpi_open(kpis, run.run_id, s)
         else:
             a = assess(loaded, store, run=run, now=now)
             current = quarter_score(a, period)
@@ -236,7 +237,9 @@ def board_view(
         at = pd.Timestamp(run_at[prev_run]).to_pydatetime().astimezone(UTC)
         try:
             if should_stream(_zone_count(store, prev_run)):  # its scores from its parts
-                qs = streamed_quarter_score(_streamed(loaded, store, prev_run, at), str(row.period))
+                ps = _streamed(loaded, store, prev_run, at)
+                qs = streamed_quarter_score(ps, str(row.period))
+                _set_kpi_open(view.kpis, prev_run, ps)
             else:
                 qs = quarter_score(assess(loaded, store, run=prev_run, now=at), str(row.period))
         except Exception:  # an earlier run that cannot be assessed: leave its point out
@@ -299,9 +302,19 @@ def _set_kpi_maturity(kpis: pd.DataFrame, qs: QuarterScore | None) -> None:
     kpis["maturity_score"] = kpis["maturity_score"].astype("Float64")
     kpis.loc[hit, "maturity_score"] = qs.overall
     kpis.loc[hit, "maturity_level"] = qs.level
-    for col in OPEN_COLUMNS:  # left null for a large run: its streamed assessment's failed
-        missing = hit & kpis[col].isna() & (kpis["last_run_id"] == qs.run_id)  # findings
-        kpis.loc[missing, col] = qs.open_by_severity.get(col.removeprefix("open_"), 0)
+
+
+def _set_kpi_open(kpis: pd.DataFrame, run_id: str, s: StreamedAssessment) -> None:
+    """A large run's open findings in the KPIs (left null by the judged history): the failed
+    technical findings of its streamed assessment, as the chart says."""
+    from toolkit.reports.streamed import fails_by_severity
+
+    hit = kpis["last_run_id"] == run_id
+    if not hit.any():
+        return
+    fails = fails_by_severity(s, pillar="technical")
+    for col in OPEN_COLUMNS:
+        kpis.loc[hit, col] = fails.get(col.removeprefix("open_"), 0)
 
 
 def quarter_score(a: Assessment, period: str) -> QuarterScore:

@@ -62,12 +62,15 @@ def _db(s: StreamedAssessment, *frames: str) -> Iterator[duckdb.DuckDBPyConnecti
         con.close()
 
 
-def fails_by_severity(s: StreamedAssessment) -> dict[str, int]:
-    """Failed findings per severity (every severity of the vocabulary, 0 when none)."""
+def fails_by_severity(s: StreamedAssessment, pillar: str | None = None) -> dict[str, int]:
+    """Failed findings per severity (every severity of the vocabulary, 0 when none), of one
+    ``pillar`` when given."""
     with _db(s, "findings") as con:
         got = dict(
             con.execute(
-                "SELECT severity, count(*) FROM findings WHERE status = 'fail' GROUP BY severity"
+                "SELECT severity, count(*) FROM findings WHERE status = 'fail' "
+                "AND (? IS NULL OR pillar = ?) GROUP BY severity",
+                [pillar, pillar],
             ).fetchall()
         )
     return {sev: int(got.get(sev, 0)) for sev in SEVERITIES}
