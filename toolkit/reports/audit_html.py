@@ -246,6 +246,10 @@ def check_results_svg(summary: pd.DataFrame, *, width_in: float = 7.2) -> str:
             ax.text(0.5, 0.5, "No findings in this run", ha="center", va="center")
             ax.set_yticks([])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if total >= 10000:  # a large run: "20k", not 20000 (the labels would run together)
+            from matplotlib.ticker import FuncFormatter
+
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
         ax.set_xlim(0, max(total, 1))
         ax.set_xlabel("Number of zones")
         for side in ("top", "right", "left"):
