@@ -153,8 +153,13 @@ def render_one(kind: str, workspace: str, out: str) -> None:
         run_id = store.resolve("latest")
         now = pd.Timestamp(runs.loc[run_id, "created_at"]).to_pydatetime()
         portfolio = store.read_manifest(run_id)["parameters"]["portfolio"]
+        from toolkit.assessment.stream import default_out_dir, is_current
+
+        reused = is_current(default_out_dir(workspace, run_id), run_id, now, portfolio)
         s = streamed_assessment(portfolio, store, run=run_id, now=now)
-        Path(out).write_text(json.dumps({"findings": s.findings, "disk_bytes": s.disk_bytes}))
+        Path(out).write_text(
+            json.dumps({"findings": s.findings, "disk_bytes": s.disk_bytes, "reused": reused})
+        )
     else:
         render_audit_report(workspace, out, framework="iso27001")
     seconds = time.perf_counter() - t0
@@ -285,8 +290,9 @@ def large(args: argparse.Namespace) -> None:
     for kind, r in rows:
         load = "/".join(f"{x:.1f}" for x in r["load"])
         if kind == "assess":
+            how = "found current, reused" if r.get("reused") else "made"
             lines.append(
-                f"| streamed assessment ({r['findings']:,} findings, "
+                f"| streamed assessment, {how} ({r['findings']:,} findings, "
                 f"{r['disk_bytes'] / 1e9:.1f} GB of parts) | {r['seconds']:.0f} s | "
                 f"{r['self_mb']:.0f} MB | — | — | — | {load} |"
             )
