@@ -10,6 +10,11 @@ control-by-control view of a framework) comes from the governance assessment
 (``toolkit.assessment.assess``). Until a workspace holds one, :func:`governance_view` says so and
 the
 report marks those sections *not evidenced* instead of guessing.
+
+A run above the streaming threshold is reported from its streamed assessment
+(:func:`governance_view` sets ``GovernanceView.streamed``; ``findings`` is then None and every
+figure comes from :mod:`toolkit.reports.streamed`): the PDF keeps the summaries and names the
+Parquet parts, with their SHA-256, that hold the per-zone data (``streamed_parts``).
 """
 
 from __future__ import annotations

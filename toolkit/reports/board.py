@@ -11,6 +11,11 @@ reported run (``dnssec-audit assess --format json`` → ``scores.portfolio``, an
 ``maturity.explain()`` gives the indicators behind it); last quarter's is the same assessment of
 that quarter's last run; the KPI trends are :func:`toolkit.history.trends` per quarter.
 
+A run of more zones than the streaming threshold (``DNSSEC_AUDIT_STREAM_ABOVE``, 20,000) is
+never assessed in memory: its streamed assessment (``WORKSPACE/assessments/RUN``, reused when
+current, else made) gives the same figures by DuckDB aggregates over its Parquet parts
+(:mod:`toolkit.reports.streamed`; :func:`streamed_top_risks`, :func:`streamed_decisions`).
+
 When the run records no portfolio (a hand-built run) the view is *not available* and says why:
 the report then prints "not evidenced", never a score it could not compute.
 """
