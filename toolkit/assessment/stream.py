@@ -768,3 +768,123 @@ def _publish(tmp: Path, out_dir: Path) -> None:
 
 def _du(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+# -- reading a streamed assessment back (the reports, issue 14) -------------------------------
+
+
+def load_streamed(
+    out_dir: str | Path,
+    store: Store | str | Path,
+    *,
+    portfolio: Portfolio | str | Path | None = None,
+    frameworks: Iterable[str] | None = None,
+) -> StreamedAssessment:
+    """The streamed assessment written in ``out_dir`` by :func:`assess_streaming`, read back
+    from its ``summary.json`` and ``requirements.parquet`` (the parts stay on disk); the
+    portfolio and its records are loaded again (``portfolio``: the one the summary names when
+    None). Raises InputError when ``out_dir`` holds no streamed assessment of this format."""
+    out_dir = Path(out_dir)
+    store = store if isinstance(store, Store) else Store(store)
+    summary = _summary(out_dir)
+    if summary is None:
+        raise InputError(out_dir / "summary.json", "not a streamed assessment of this format")
+    ids = check_ids()
+    if not isinstance(portfolio, Portfolio):
+        portfolio = load_portfolio(portfolio or summary["portfolio"], ids)
+    records = load_records(portfolio.directory, set(portfolio.inventory["zone"]), ids)
+    return StreamedAssessment(
+        run_id=str(summary["run_id"]),
+        as_of=pd.Timestamp(summary["as_of"]).to_pydatetime(),
+        portfolio=portfolio,
+        records=records,
+        frameworks=load_frameworks(frameworks),
+        out_dir=out_dir,
+        requirements=REQUIREMENTS.cast(pd.read_parquet(out_dir / "requirements.parquet")),
+        portfolio_score=summary["portfolio_score"],
+        status_counts=summary["status_counts"],
+        partitions=int(summary["partitions"]),
+        zones=int(summary["zones"]),
+        findings=int(summary["findings"]),
+        disk_bytes=_du(out_dir),
+        store=store,
+    )
+
+
+def _summary(out_dir: Path) -> dict[str, Any] | None:
+    """``out_dir``'s summary.json when it is one of this format, else None."""
+    try:
+        summary = json.loads((out_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("format_version") != FORMAT_VERSION:
+        return None
+    if not (out_dir / "requirements.parquet").is_file():
+        return None
+    return summary
+
+
+def is_current(out_dir: str | Path, run_id: str, now: datetime, portfolio: str | Path) -> bool:
+    """Whether ``out_dir`` holds a streamed assessment of run ``run_id`` as of ``now``
+    against the portfolio folder ``portfolio`` (as :func:`assess_streaming` records it)."""
+    summary = _summary(Path(out_dir))
+    return (
+        summary is not None
+        and summary.get("run_id") == run_id
+        and pd.Timestamp(summary.get("as_of")) == pd.Timestamp(now)
+        and summary.get("portfolio") == str(portfolio)
+    )
+
+
+def streamed_assessment(
+    portfolio: Portfolio | str | Path,
+    store: Store | str | Path,
+    *,
+    run: str = "latest",
+    now: datetime,
+    out_dir: str | Path | None = None,
+    partition_zones: int = DEFAULT_PARTITION_ZONES,
+) -> StreamedAssessment:
+    """The streamed assessment of ``run`` as of ``now``: the one already in ``out_dir``
+    (default :func:`default_out_dir`: ``WORKSPACE/assessments/RUN_ID``) when it is of that
+    run, time and portfolio (:func:`is_current`), else made by :func:`assess_streaming`
+    (replacing a stale one). Every framework is assessed. Raises what they raise."""
+    store = store if isinstance(store, Store) else Store(store)
+    run_id = store.resolve(run)
+    folder = out_dir if out_dir is not None else default_out_dir(store.workspace, run_id)
+    if not isinstance(portfolio, Portfolio):
+        portfolio = load_portfolio(portfolio, check_ids())
+    if is_current(folder, run_id, now, portfolio.directory):
+        return load_streamed(folder, store, portfolio=portfolio)
+    return assess_streaming(
+        portfolio, store, run=run_id, now=now, out_dir=folder, partition_zones=partition_zones
+    )
+
+
+PART_FILES_COLUMNS = ["path", "frame", "rows", "bytes", "sha256"]
+
+
+def part_files(s: StreamedAssessment) -> pd.DataFrame:
+    """Every file of a streamed assessment (summary.json, requirements.parquet and each part
+    of :data:`PARTS`), with its path relative to ``s.out_dir``, frame, rows (Parquet
+    metadata; null for summary.json), size and SHA-256 computed now from the bytes on disk.
+    Columns: :data:`PART_FILES_COLUMNS`, in path order."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    files = [s.out_dir / "summary.json", s.out_dir / "requirements.parquet"]
+    files += [p for name in PARTS for p in s.part_paths(name)]
+    for p in sorted(files, key=lambda f: f.relative_to(s.out_dir).as_posix()):
+        rel = p.relative_to(s.out_dir).as_posix()
+        rows.append(
+            {
+                "path": rel,
+                "frame": rel.split("/")[0] if "/" in rel else p.stem,
+                "rows": pq.ParquetFile(p).metadata.num_rows if p.suffix == ".parquet" else None,
+                "bytes": p.stat().st_size,
+                "sha256": sha256_file(p),
+            }
+        )
+    df = pd.DataFrame(rows, columns=PART_FILES_COLUMNS)
+    df["rows"] = df["rows"].astype("Int64")
+    return df

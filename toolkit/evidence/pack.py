@@ -118,9 +118,13 @@ def run_manifest_bytes(run: Run) -> bytes:
         raise EvidenceError(f"run {run.run_id}: cannot read its manifest: {exc}") from exc
 
 
-def report_data_files(run: Run, tables: Mapping[str, pd.DataFrame]) -> Iterator[DataFile]:
+def report_data_files(
+    run: Run, tables: Mapping[str, pd.DataFrame], *, run_frames: bool = True
+) -> Iterator[DataFile]:
     """The files the audit report embeds: the run's manifest, each frame of the run as CSV
-    (``<frame>.csv``), and each table the report prints (``table-<name>.csv``).
+    (``<frame>.csv``; not with ``run_frames`` False: a run reported from its streamed
+    assessment, whose frames stay the run's hashed Parquet files), and each table the report
+    prints (``table-<name>.csv``).
 
     Made one at a time as they are consumed: at 10,000 zones the CSVs come to ~500 MB, which
     :func:`write_attachment_dir` writes out file by file instead of holding them all."""
@@ -132,8 +136,8 @@ def report_data_files(run: Run, tables: Mapping[str, pd.DataFrame]) -> Iterator[
         run_manifest_bytes(run),
         f"manifest of run {run.run_id}: parameters and the SHA-256 of each file of the run",
     )
-    names = [n for n in RUN_FRAMES if n in run.frames]
-    names += sorted(n for n in run.frames if n not in RUN_FRAMES)
+    names = [n for n in RUN_FRAMES if n in run.frames] if run_frames else []
+    names += sorted(n for n in run.frames if n not in RUN_FRAMES) if run_frames else []
     for name in names:
         df = run.frames[name]
         what = SCHEMAS[name].description if name in SCHEMAS else f"frame {name} of the run"
@@ -154,6 +158,8 @@ _TABLES = {
     "assessment_findings": "the governance assessment's findings (every check, every pillar)",
     "requirements": "the status of each framework requirement",
     "requirement_evidence": "the findings behind each requirement's status",
+    "streamed_parts": "the files of the streamed assessment (findings, requirement evidence, "
+    "scores, indicators) with the SHA-256 of each",
 }
 
 

@@ -10,12 +10,17 @@ control-by-control view of a framework) comes from the governance assessment
 (``toolkit.assessment.assess``). Until a workspace holds one, :func:`governance_view` says so and
 the
 report marks those sections *not evidenced* instead of guessing.
+
+A run above the streaming threshold is reported from its streamed assessment
+(:func:`governance_view` sets ``GovernanceView.streamed``; ``findings`` is then None and every
+figure comes from :mod:`toolkit.reports.streamed`): the PDF keeps the summaries and names the
+Parquet parts, with their SHA-256, that hold the per-zone data (``streamed_parts``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +32,7 @@ from toolkit.assessment.judge import run_findings
 from toolkit.checks.base import RESULT_STATUSES, SEVERITIES, Row
 
 if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.assessment.stream import StreamedAssessment
     from toolkit.store.runs import Run, Store
 
 #: Frames of a run the audit report stands on (all of them are attached to the PDF). A run
@@ -442,18 +448,23 @@ def _ds_verdict(
     return verdict, candidates[0]
 
 
-def ds_proofs(run: Run) -> pd.DataFrame:
-    """For every inventory zone, each DS record its parent publishes and the proof behind it:
+def ds_proofs(run: Run, zones: Collection[str] | None = None) -> pd.DataFrame:
+    """For every inventory zone (only ``zones`` when given), each DS record its parent
+    publishes and the proof behind it:
     the server that served it and when, the parent's signature over the DS set (signer key tag
     and validity), and the zone's DNSKEY the digest was recomputed from, with the verdict
     (:data:`VERDICTS`). A zone without DS gets one row with verdict ``no_ds``. Columns:
     :data:`DS_PROOF_COLUMNS`, sorted by zone and DS key tag."""
     from toolkit.checks.base import plain_rows
 
-    zones = run.frames["zones"]
+    only = None if zones is None else set(zones)
+    inventory_zones = run.frames["zones"]
     records = run.frames.get("records")
     if records is None:
         records = pd.DataFrame(columns=["zone", "rrtype", "source", "covered_type"])
+    if only is not None:  # only these zones' proofs (a large run's detailed zones)
+        inventory_zones = inventory_zones[inventory_zones["zone"].isin(only)]
+        records = records[records["zone"].isin(only)]
     rows = []
     # one pass over the records (a large run has hundreds of thousands of rows), then plain
     # rows per zone: per-zone frame filtering would cost minutes at 10,000 zones
@@ -466,7 +477,7 @@ def ds_proofs(run: Run) -> pd.DataFrame:
     for r in plain_rows(relevant):
         by_zone.setdefault(r["zone"], {}).setdefault(r["rrtype"], []).append(r)
     made: dict[tuple[str, str, int], Any] = {}
-    for z in zones.sort_values("zone").itertuples(index=False):
+    for z in inventory_zones.sort_values("zone").itertuples(index=False):
         rec = by_zone.get(z.zone, {})
         ds, sig, keys = rec.get("DS", []), rec.get("RRSIG", []), rec.get("DNSKEY", [])
         base = {"zone": z.zone, "parent": z.parent, "status": z.status}
@@ -626,18 +637,23 @@ ANNEX_COLUMNS = [
 ]
 
 
-def zone_annex(run: Run, findings: pd.DataFrame | None = None) -> pd.DataFrame:
+def zone_annex(
+    run: Run, findings: pd.DataFrame | None = None, *, counts: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per zone: its status facts, how many checks (of ``findings``, default the
     run's judged as of its time by :func:`~toolkit.assessment.judge.run_findings`) failed or
     were indeterminate, and how many validating resolvers saw it secure. Columns:
     :data:`ANNEX_COLUMNS`, sorted by zone. This is the per-zone annex in one table
     (the PDF attaches it in full)."""
     zones = run.frames["zones"].sort_values("zone").reset_index(drop=True)
-    if findings is None:
+    if findings is None and counts is None:
         findings = run_findings(run)
     checks = run.frames.get("resolver_checks")
     df = zones[[c for c in ANNEX_COLUMNS if c in zones.columns]].copy()
-    if findings is not None and not findings.empty:
+    if counts is not None:  # per zone: failed, indeterminate (toolkit.reports.streamed)
+        fails = counts.set_index("zone")["failed"]
+        indet = counts.set_index("zone")["indeterminate"]
+    elif findings is not None and not findings.empty:
         fails = findings[findings["status"] == "fail"].groupby("zone").size()
         indet = findings[findings["status"] == "indeterminate"].groupby("zone").size()
     else:
@@ -654,7 +670,13 @@ def zone_annex(run: Run, findings: pd.DataFrame | None = None) -> pd.DataFrame:
     return df[ANNEX_COLUMNS]
 
 
-def zones_to_detail(run: Run, limit: int, findings: pd.DataFrame | None = None) -> list[str]:
+def zones_to_detail(
+    run: Run,
+    limit: int,
+    findings: pd.DataFrame | None = None,
+    *,
+    failing: set[str] | None = None,
+) -> list[str]:
     """The zones the report details inline (DS proof, annex page): all of them when the run
     holds at most ``limit`` zones; otherwise the ``limit`` most in need of attention — bogus,
     then indeterminate, then those with a failed check, by risk tier then name. The rest are
@@ -662,11 +684,12 @@ def zones_to_detail(run: Run, limit: int, findings: pd.DataFrame | None = None) 
     zones = run.frames["zones"]
     if len(zones) <= limit:
         return sorted(zones["zone"])
-    if findings is None:
-        findings = run_findings(run)
-    failing = set()
-    if findings is not None:
-        failing = set(findings.loc[findings["status"] == "fail", "zone"])
+    if failing is None:  # else: the zones with a failed finding, given
+        if findings is None:
+            findings = run_findings(run)
+        failing = set()
+        if findings is not None:
+            failing = set(findings.loc[findings["status"] == "fail", "zone"])
     rank = {"bogus": 0, "indeterminate": 1}
     order = zones.assign(
         _r=[
@@ -746,6 +769,8 @@ class GovernanceView:
     evidence: pd.DataFrame = field(default_factory=lambda: _empty(["framework", "requirement_id"]))
     records: dict[str, pd.DataFrame] = field(default_factory=dict)
     missing_records: list[str] = field(default_factory=list)
+    streamed: StreamedAssessment | None = None
+    check_summary: pd.DataFrame | None = None
 
 
 def assessment_time(run: Run, as_of: str = "") -> datetime:
@@ -791,6 +816,10 @@ def governance_view(
             framework,
         )
     now = assessment_time(run, as_of)
+    from toolkit.reports.streamed import should_stream
+
+    if should_stream(len(run.frames["zones"])):
+        return _streamed_view(run, store, str(portfolio), framework, now)
     try:
         a = module.assess(
             str(portfolio),
@@ -822,6 +851,44 @@ def governance_view(
     )
 
 
+def _streamed_view(
+    run: Run, store: Store, portfolio: str, framework: str, now: datetime
+) -> GovernanceView:
+    """The governance view of a run above the streaming threshold: its streamed assessment
+    (reused when current, else made), requirements in memory, every finding left in the
+    Parquet parts (``findings`` None, ``streamed`` set; the check summary by DuckDB)."""
+    from toolkit.assessment.stream import streamed_assessment
+    from toolkit.reports import streamed as st
+
+    try:
+        s = streamed_assessment(portfolio, store, run=run.run_id, now=now)
+        reqs = s.requirements
+        if framework:
+            if framework not in s.frameworks:
+                raise KeyError(f"unknown framework {framework!r}")
+            reqs = reqs[reqs["framework"] == framework]
+        summary = st.check_summary(s)
+    except Exception as exc:  # an assessment that cannot be made is reported, not hidden
+        return GovernanceView(
+            False,
+            f"the governance assessment could not be made: {type(exc).__name__}: {exc}",
+            framework,
+        )
+    return GovernanceView(
+        True,
+        "",
+        framework,
+        now,
+        None,
+        reqs.reset_index(drop=True),
+        _empty(["framework", "requirement_id"]),
+        dict(sorted(s.records.frames.items())),
+        list(s.records.missing),
+        streamed=s,
+        check_summary=summary,
+    )
+
+
 # -- all the report's tables ---------------------------------------------------------------------
 
 
@@ -840,6 +907,8 @@ def report_frames(
     The check summary is of the assessment's findings when there are some, else of the run's.
     """
     gov = governance or GovernanceView(False, NOT_EVIDENCED)
+    if gov.available and gov.streamed is not None:
+        return _streamed_frames(run, store, period=period, as_of=as_of, gov=gov)
     findings = gov.findings if gov.available and gov.findings is not None else run_findings(run)
     frames = {
         "runs": runs_in_period(store, period, run.run_id, as_of),
@@ -856,6 +925,33 @@ def report_frames(
         frames["requirement_evidence"] = gov.evidence
         for kind, df in gov.records.items():
             frames[f"records_{kind}"] = df
+    return frames
+
+
+def _streamed_frames(
+    run: Run, store: Store, *, period: str, as_of: str, gov: GovernanceView
+) -> dict[str, pd.DataFrame]:
+    """:func:`report_frames` of a run reported from its streamed assessment: the summary
+    tables (check summary by DuckDB, the per-zone annex with each zone's counts by one
+    aggregate) and the list of the assessment's files with their SHA-256 (streamed_parts).
+    The findings and requirement evidence stay in the parts; the DS proofs are made for the
+    zones the report details (:func:`ds_proofs` with ``zones``)."""
+    from toolkit.assessment.stream import part_files
+    from toolkit.reports import streamed as st
+
+    s = gov.streamed
+    assert s is not None
+    summary = gov.check_summary if gov.check_summary is not None else st.check_summary(s)
+    frames = {
+        "runs": runs_in_period(store, period, run.run_id, as_of),
+        "scope": scope(run),
+        "chain_zones": chain_zones(run),
+        "trust_anchor_keys": trust_anchor_keys(run),
+        "check_summary": summary,
+        "zone_annex": zone_annex(run, counts=st.zone_counts(s)),
+        "requirements": gov.requirements,
+        "streamed_parts": part_files(s),
+    }
     return frames
 
 

@@ -246,6 +246,10 @@ def check_results_svg(summary: pd.DataFrame, *, width_in: float = 7.2) -> str:
             ax.text(0.5, 0.5, "No findings in this run", ha="center", va="center")
             ax.set_yticks([])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if total >= 10000:  # a large run: "20k", not 20000 (the labels would run together)
+            from matplotlib.ticker import FuncFormatter
+
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
         ax.set_xlim(0, max(total, 1))
         ax.set_xlabel("Number of zones")
         for side in ("top", "right", "left"):
@@ -541,39 +545,52 @@ def check_section_html(
     limit: int,
     toc: bool = True,
     level: int = 3,
+    collapsed: pd.DataFrame | None = None,
+    where: str = "",
 ) -> str:
     """One check, for the check-by-check findings: what it checks, severity, references, the
     count per result, every fail and indeterminate row with its evidence, and the zones that
     passed (listed while there are at most ``limit``, else counted: they are in findings.csv).
     ``level`` is the heading level (3, or 4 inside a governance topic).
+
+    The counts are ``row``'s (a :func:`toolkit.reports.audit.check_summary` row). A streamed
+    assessment's report gives ``collapsed`` (the fail and indeterminate rows already as
+    :func:`~toolkit.reports.audit.collapse_findings` prints them, at least the first
+    ``limit``: :func:`toolkit.reports.streamed.issue_rows`), ``findings`` holding the first
+    ``limit`` + 1 rows of the other results, and ``where`` the place of every row (words).
     """
     meta = catalogue.get(str(row["check_id"]), {})
     counts = ", ".join(
         f"{int(row[s])} {RESULT_LABELS[s].lower()}" for s in RESULT_STATUSES if int(row[s])
     )
-    issues = findings[findings["status"].isin(["fail", "indeterminate"])]
+    n_issues = int(row["fail"]) + int(row["indeterminate"])
     table, more = "", ""
-    if not issues.empty:
-        rows = collapse_findings(issues)
+    if n_issues:
+        if collapsed is not None:
+            rows = collapsed
+        else:
+            rows = collapse_findings(findings[findings["status"].isin(["fail", "indeterminate"])])
         table = table_html(rows.head(limit), FINDING_COLS, cls="data findings")
-        if len(rows) > limit:
+        rest = n_issues - int(rows["zones"].head(limit).sum())
+        if rest > 0:
             more = (
-                f"{int(rows['zones'].iloc[limit:].sum())} more failed or indeterminate "
-                "results are in the findings attachment, each with its evidence."
+                f"{rest} more failed or indeterminate "
+                f"results are in {where or 'the findings attachment'}, each with its evidence."
             )
     zone_lists = []
     for status, words in (("pass", "Passed"), ("not_applicable", "Not applicable")):
-        zones = list(findings.loc[findings["status"] == status, "zone"])
-        if not zones:
+        n = int(row[status])
+        if not n:
             continue
-        if len(zones) <= limit:
+        if n <= limit:
+            zones = list(findings.loc[findings["status"] == status, "zone"])
             zone_lists.append({"label": words, "text": ", ".join(fmt(z) for z in zones) + "."})
         else:
             zone_lists.append(
                 {
                     "label": "",
-                    "text": f"{words}: {plural(len(zones), 'zone')} (listed with their evidence "
-                    "in the attachment findings.csv).",
+                    "text": f"{words}: {plural(n, 'zone')} (listed with their evidence "
+                    f"in {where or 'the attachment findings.csv'}).",
                 }
             )
     return str(
@@ -597,7 +614,7 @@ def check_section_html(
             table=Markup(table),
             more=more,
             zone_lists=zone_lists,
-            remediation=meta["remediation"] if meta.get("remediation") and not issues.empty else "",
+            remediation=meta["remediation"] if meta.get("remediation") and n_issues else "",
         )
     )
 
@@ -618,12 +635,24 @@ def requirements_table_html(reqs: pd.DataFrame) -> str:
 
 
 def requirement_section_html(
-    req: Mapping[str, Any], evidence: pd.DataFrame, *, run_id: str, limit: int
+    req: Mapping[str, Any],
+    evidence: pd.DataFrame,
+    *,
+    run_id: str,
+    limit: int,
+    stats: Mapping[str, Any] | None = None,
+    collapsed: pd.DataFrame | None = None,
+    where: str = "",
 ) -> str:
     """One requirement of a framework, for the control-by-control findings: its status (rolled
     up by the governance assessment: any fail → fail; no pass, or an indeterminate →
     not evidenced), the checks mapped to it, and the findings behind it (``evidence``: the
-    requirement_evidence rows of this requirement)."""
+    requirement_evidence rows of this requirement).
+
+    A streamed assessment's report gives the figures instead of every row: ``stats`` (one
+    entry of :func:`toolkit.reports.streamed.requirement_stats`), ``collapsed`` (the fail and
+    indeterminate rows as printed, :func:`toolkit.reports.streamed.issue_rows`) and ``where``
+    the place of every row (words)."""
     ids = [c for c in str(req["check_ids"]).split(";") if c]
     title = f"{req['requirement_id']} — {req['title']}" if not is_missing(req["title"]) else ""
     heading = heading_html(
@@ -647,13 +676,15 @@ def requirement_section_html(
             notice_html("Not evidenced", "No check of the toolkit is mapped to this requirement.")
         )
         return str(templates.render("audit/requirement_section.html.j2", **page))
-    counts = evidence["status"].value_counts() if not evidence.empty else pd.Series(dtype=int)
-    seen = sorted(set(evidence["check_id"])) if not evidence.empty else []
+    if stats is None:
+        stats = _requirement_stats(evidence, limit)
+    counts = stats["counts"]
+    seen = stats["checks"]
     unseen = [c for c in ids if c not in seen]
     text = (
         f"Evidenced by {plural(len(ids), 'check')} ({', '.join(ids)}): "
-        f"{plural(len(evidence), 'finding')} over "
-        f"{plural(int(evidence['zone'].nunique()) if len(evidence) else 0, 'zone')} "
+        f"{plural(stats['rows'], 'finding')} over "
+        f"{plural(stats['zones'], 'zone')} "
         f"(run {run_id}): "
         + ", ".join(f"{int(counts.get(s, 0))} {RESULT_LABELS[s].lower()}" for s in RESULT_STATUSES)
         + "."
@@ -661,8 +692,8 @@ def requirement_section_html(
     if unseen:
         text += f" No finding of {', '.join(unseen)}: not evidenced."
     page["summary"] = text
-    issues = evidence[evidence["status"].isin(["fail", "indeterminate"])]
-    if not issues.empty:
+    n_issues = int(counts.get("fail", 0)) + int(counts.get("indeterminate", 0))
+    if n_issues:
         cols = [
             Col(
                 "check_id",
@@ -672,20 +703,37 @@ def requirement_section_html(
             ),
             *FINDING_COLS,
         ]
-        rows = collapse_findings(issues)
+        if collapsed is not None:
+            rows = collapsed
+        else:
+            rows = collapse_findings(evidence[evidence["status"].isin(["fail", "indeterminate"])])
         page["table"] = Markup(table_html(rows.head(limit), cols, cls="data findings"))
-        if len(rows) > limit:
+        rest = n_issues - int(rows["zones"].head(limit).sum())
+        if rest > 0:
             page["more"] = (
-                f"{int(rows['zones'].iloc[limit:].sum())} more failed or indeterminate "
-                "findings are in the attachment table-requirement_evidence.csv."
+                f"{rest} more failed or indeterminate "
+                f"findings are in {where or 'the attachment table-requirement_evidence.csv'}."
             )
-    passed = evidence[evidence["status"] == "pass"]
-    if not passed.empty:
-        zones = sorted(set(passed["zone"]))
+    if stats["passed_n"]:
+        zones = stats["passed"]
         listed = ", ".join(fmt(z) for z in zones[:limit])
-        more = f" and {len(zones) - limit} more" if len(zones) > limit else ""
+        more = f" and {stats['passed_n'] - limit} more" if stats["passed_n"] > limit else ""
         page["passed"] = listed + more + "."
     return str(templates.render("audit/requirement_section.html.j2", **page))
+
+
+def _requirement_stats(evidence: pd.DataFrame, limit: int) -> dict[str, Any]:
+    """What :func:`requirement_section_html` prints of a requirement's evidence rows."""
+    counts = evidence["status"].value_counts() if not evidence.empty else pd.Series(dtype=int)
+    passed = sorted(set(evidence.loc[evidence["status"] == "pass", "zone"]))
+    return {
+        "rows": len(evidence),
+        "zones": int(evidence["zone"].nunique()) if len(evidence) else 0,
+        "checks": sorted(set(evidence["check_id"])) if not evidence.empty else [],
+        "counts": {s: int(counts.get(s, 0)) for s in RESULT_STATUSES},
+        "passed": passed[:limit],
+        "passed_n": len(passed),
+    }
 
 
 def governance_notice_html(gov: GovernanceView, framework: str) -> str:
@@ -741,6 +789,9 @@ def governance_topics_html(
                 else f"{kind}.csv: not given — not evidenced"
             )
         topic["records"] = "Records: " + "; ".join(files) + "."
+        if gov.streamed is not None:  # a large run: its figures from the streamed parts
+            topic["sections"] = _streamed_topic(topic, gov, checks, catalogue, run_id, limit)
+            continue
         findings = gov.findings if gov.findings is not None else pd.DataFrame()
         mine = findings[findings["check_id"].isin(checks)] if len(findings) else findings
         absent = [c for c in checks if c not in set(mine.get("check_id", []))]
@@ -766,6 +817,119 @@ def governance_topics_html(
                 )
             )
     return str(templates.render("audit/governance_topics.html.j2", topics=topics))
+
+
+def _streamed_topic(
+    topic: dict[str, Any],
+    gov: GovernanceView,
+    checks: Sequence[str],
+    catalogue: Mapping[str, Mapping[str, Any]],
+    run_id: str,
+    limit: int,
+) -> list[Markup]:
+    """The check sections of one governance topic from a streamed assessment."""
+    from toolkit.reports import streamed
+
+    s = gov.streamed
+    assert s is not None
+    summary = gov.check_summary if gov.check_summary is not None else streamed.check_summary(s)
+    mine = summary[summary["check_id"].isin(checks)]
+    absent = [c for c in checks if c not in set(mine["check_id"])]
+    if absent:
+        topic["absent"] = Markup(
+            notice_html(
+                "Not evidenced",
+                f"No result of {', '.join(absent)} in the assessment of this run.",
+            )
+        )
+    return [
+        Markup(h)
+        for h in streamed_check_sections(s, mine, catalogue, run_id=run_id, limit=limit, level=4)
+    ]
+
+
+def streamed_check_sections(
+    s: Any,
+    summary: pd.DataFrame,
+    catalogue: Mapping[str, Mapping[str, Any]],
+    *,
+    run_id: str,
+    limit: int,
+    level: int = 3,
+) -> list[str]:
+    """:func:`check_section_html` of each row of ``summary`` (check summary rows of the
+    streamed assessment ``s``), the printed rows read from its parts by DuckDB
+    (:func:`toolkit.reports.streamed.issue_rows`, :func:`~toolkit.reports.streamed.zone_lists`)."""
+    from toolkit.reports import streamed
+
+    if summary.empty:
+        return []
+    ids = [str(c) for c in summary["check_id"]]
+    cond = f"check_id IN ({', '.join('?' for _ in ids)})"
+    collapsed = streamed.issue_rows(s, "findings", "check_id", cond, ids, limit=limit)
+    firsts = streamed.zone_lists(s, "findings", "check_id", cond, ids, limit=limit)
+    where = streamed_where(s, "findings")
+    out = []
+    for row in summary.to_dict("records"):
+        c = str(row["check_id"])
+        shown = pd.DataFrame(
+            [
+                {"zone": z, "status": st}
+                for st in ("pass", "not_applicable")
+                for z in firsts.get((c, st), [])
+            ],
+            columns=["zone", "status"],
+        )
+        out.append(
+            check_section_html(
+                row,
+                shown,
+                catalogue,
+                run_id=run_id,
+                limit=limit,
+                toc=level == 3,
+                level=level,
+                collapsed=collapsed.get(c, pd.DataFrame(columns=["zones"])),
+                where=where,
+            )
+        )
+    return out
+
+
+def streamed_notice_html(s: Any, zones: int, parts: pd.DataFrame, limit: int) -> str:
+    """Where a large run's per-zone data is: the notice of the summary section."""
+    return notice_html(
+        f"{zones:,} zones: per-zone data in hashed Parquet files, not in this PDF",
+        "The governance assessment was made partition by partition "
+        f"({plural(s.partitions, 'partition')}) and its {s.findings:,} findings, the "
+        "requirement evidence and the zone "
+        f"scores are {len(parts)} Parquet files in assessments/{s.run_id} of the workspace "
+        "(section 7 lists each with its SHA-256 and rows). This report prints every summary — "
+        "requirements, results per check, the failed and indeterminate findings up to "
+        f"{limit} per check or requirement with the count of the rest — computed by DuckDB "
+        "from those files; the run's own frames are its Parquet files, hashed in its "
+        "manifest (section 2.4).",
+        kind="info",
+    )
+
+
+def streamed_parts_html(parts: pd.DataFrame) -> str:
+    """The files of a streamed assessment with rows, size and SHA-256 (section 7)."""
+    cols = [
+        Col("path", "File", "col-file", html=lambda r: span("mono", r["path"])),
+        Col("rows", "Rows", "col-n"),
+        Col("bytes", "Bytes", "col-n"),
+        Col("sha256", "SHA-256", "col-hash", html=lambda r: span("hash", r["sha256"])),
+    ]
+    return table_html(parts, cols, cls="data attachments")
+
+
+def streamed_where(s: Any, frame: str) -> str:
+    """Where the rows of ``frame`` of a streamed assessment are, in words for the PDF."""
+    return (
+        f"the Parquet parts {frame}/part-*.parquet of the streamed assessment "
+        f"(assessments/{s.run_id} of the workspace; section 7 lists each with its SHA-256)"
+    )
 
 
 # -- DS publication proofs -----------------------------------------------------------------------

@@ -11,6 +11,11 @@ reported run (``dnssec-audit assess --format json`` → ``scores.portfolio``, an
 ``maturity.explain()`` gives the indicators behind it); last quarter's is the same assessment of
 that quarter's last run; the KPI trends are :func:`toolkit.history.trends` per quarter.
 
+A run of more zones than the streaming threshold (``DNSSEC_AUDIT_STREAM_ABOVE``, 20,000) is
+never assessed in memory: its streamed assessment (``WORKSPACE/assessments/RUN``, reused when
+current, else made) gives the same figures by DuckDB aggregates over its Parquet parts
+(:mod:`toolkit.reports.streamed`; :func:`streamed_top_risks`, :func:`streamed_decisions`).
+
 When the run records no portfolio (a hand-built run) the view is *not available* and says why:
 the report then prints "not evidenced", never a score it could not compute.
 """
@@ -31,6 +36,7 @@ from toolkit.vocabulary import PILLARS, SEVERITIES, SEVERITY_RANK
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.assessment.assess import Assessment
+    from toolkit.assessment.stream import StreamedAssessment
     from toolkit.store.runs import Run, Store
 
 #: Days from the as-of date to a risk's due date, by severity (the board report prints this).
@@ -180,8 +186,21 @@ def board_view(
 
     now = assessment_time(run, as_of)
     period = _quarter(run.created_at)
+    from toolkit.history import History
+    from toolkit.reports.streamed import should_stream
+
     history = load_history(store.workspace, until=run.created_at, frames=("zones",))
-    kpis = trends(judged_history(history, store), "quarter").copy()
+    sizes = history["zones"].groupby("run_id").size() if len(history["zones"]) else {}
+    large = {str(r) for r in history.run_ids if should_stream(int(sizes.get(r, 0)))}
+    # a large run is not judged in memory (its technical findings alone would take GBs): its
+    # period's open findings are those of its streamed assessment, when one is made below
+    judged = judged_history(History(history.runs[~history.runs["run_id"].isin(large)]), store)
+    history = History(history.runs, {**history.frames, "findings": judged["findings"]})
+    kpis = trends(history, "quarter").copy()
+    if large:
+        for col in OPEN_COLUMNS:
+            kpis[col] = kpis[col].astype("Int64")
+            kpis.loc[kpis["last_run_id"].isin(large), col] = pd.NA
     run_at = dict(zip(history.runs["run_id"], history.runs["created_at"], strict=True))
     view = BoardView(False, "", period, now, kpis=kpis)
     portfolio = (run.manifest.get("parameters") or {}).get("portfolio")
@@ -193,19 +212,27 @@ def board_view(
         ) + ", so there are no governance records to assess and no maturity score"
         view.tier1 = tier1_rag(run["zones"], None, None)
         return view
+    from toolkit.assessment.assess import assess
+
     try:
-        from toolkit.assessment.assess import assess
         from toolkit.checks import check_ids
         from toolkit.inputs.portfolio import load_portfolio
 
         loaded = load_portfolio(str(portfolio), check_ids())
-        a = assess(loaded, store, run=run, now=now)
+        streamed = should_stream(len(run["zones"]))
+        if streamed:  # issue 14: figures from DuckDB aggregates over the streamed parts
+            s = _streamed(loaded, store, run.run_id, now)
+            current = streamed_quarter_score(s, period)
+            _set_kpi_open(kpis, run.run_id, s)
+        else:
+            a = assess(loaded, store, run=run, now=now)
+            current = quarter_score(a, period)
     except Exception as exc:  # reported, not hidden
         view.reason = f"the assessment could not be made: {type(exc).__name__}: {exc}"
         view.tier1 = tier1_rag(run["zones"], None, None)
         return view
     view.available = True
-    view.current = quarter_score(a, period)
+    view.current = current
     view.assessed_runs = [run.run_id]
     view.maturity_levels = tuple(loaded.policies.settings.maturity.levels)
     view.policy_owner = str(loaded.policies.settings.policy_owner or "")
@@ -214,10 +241,14 @@ def board_view(
         prev_run = str(row.last_run_id)
         at = pd.Timestamp(run_at[prev_run]).to_pydatetime().astimezone(UTC)
         try:
-            pa = assess(loaded, store, run=prev_run, now=at)
+            if should_stream(_zone_count(store, prev_run)):  # its scores from its parts
+                ps = _streamed(loaded, store, prev_run, at)
+                qs = streamed_quarter_score(ps, str(row.period))
+                _set_kpi_open(view.kpis, prev_run, ps)
+            else:
+                qs = quarter_score(assess(loaded, store, run=prev_run, now=at), str(row.period))
         except Exception:  # an earlier run that cannot be assessed: leave its point out
             continue
-        qs = quarter_score(pa, str(row.period))
         view.assessed_runs.append(prev_run)
         if view.previous is None:
             view.previous = qs
@@ -226,6 +257,20 @@ def board_view(
         view.previous_period = str(earlier.iloc[0]["period"])
     _set_kpi_maturity(view.kpis, view.current)
     zones = run["zones"]
+    if streamed:
+        view.risks, view.open_risks = streamed_top_risks(
+            s, loaded.inventory, as_of=now.date(), policy_owner=view.policy_owner, n=top
+        )
+        view.decisions = streamed_decisions(s, zones)
+        t1 = list(zones.loc[zones["risk_tier"].astype("Float64") == 1, "zone"])
+        from toolkit.reports.streamed import rows_of_zones
+
+        view.tier1 = tier1_rag(
+            zones,
+            rows_of_zones(s, "scores", t1),
+            rows_of_zones(s, "findings", t1, where="status = 'fail'"),
+        )
+        return view
     view.risks, view.open_risks = top_risks(
         a.findings, a.portfolio.inventory, as_of=now.date(), policy_owner=view.policy_owner, n=top
     )
@@ -234,9 +279,25 @@ def board_view(
     return view
 
 
+def _zone_count(store: Store, run_id: str) -> int:
+    from toolkit.assessment.stream import run_zone_count
+
+    return run_zone_count(store, run_id)
+
+
+def _streamed(portfolio: Any, store: Store, run_id: str, now: datetime) -> StreamedAssessment:
+    from toolkit.assessment.stream import streamed_assessment
+
+    return streamed_assessment(portfolio, store, run=run_id, now=now)
+
+
 def _quarter(at: datetime) -> str:
     at = at.astimezone(UTC)
     return f"{at.year}Q{(at.month - 1) // 3 + 1}"
+
+
+OPEN_COLUMNS = tuple(f"open_{s}" for s in ("critical", "high", "medium", "low"))
+"""The KPI columns of open findings by severity (toolkit.history.trends)."""
 
 
 def _set_kpi_maturity(kpis: pd.DataFrame, qs: QuarterScore | None) -> None:
@@ -248,10 +309,38 @@ def _set_kpi_maturity(kpis: pd.DataFrame, qs: QuarterScore | None) -> None:
     kpis.loc[hit, "maturity_level"] = qs.level
 
 
+def _set_kpi_open(kpis: pd.DataFrame, run_id: str, s: StreamedAssessment) -> None:
+    """A large run's open findings in the KPIs (left null by the judged history): the failed
+    technical findings of its streamed assessment, as the chart says."""
+    from toolkit.reports.streamed import fails_by_severity
+
+    hit = kpis["last_run_id"] == run_id
+    if not hit.any():
+        return
+    fails = fails_by_severity(s, pillar="technical")
+    for col in OPEN_COLUMNS:
+        kpis.loc[hit, col] = fails.get(col.removeprefix("open_"), 0)
+
+
 def quarter_score(a: Assessment, period: str) -> QuarterScore:
     """The portfolio's maturity of an assessment, with its open (failed) findings by severity."""
-    p = a.maturity.portfolio
     fails = a.findings[a.findings["status"] == "fail"]["severity"].value_counts()
+    return _quarter_score(
+        a.maturity.portfolio, {s: int(fails.get(s, 0)) for s in SEVERITIES}, a, period
+    )
+
+
+def streamed_quarter_score(s: StreamedAssessment, period: str) -> QuarterScore:
+    """:func:`quarter_score` of a streamed assessment: its portfolio score, and its failed
+    findings by severity counted by DuckDB over the parts."""
+    from toolkit.reports.streamed import fails_by_severity
+
+    return _quarter_score(s.portfolio_score, fails_by_severity(s), s, period)
+
+
+def _quarter_score(
+    p: Mapping[str, Any], fails: Mapping[str, int], a: Assessment | StreamedAssessment, period: str
+) -> QuarterScore:
     gates = () if pd.isna(p.get("gates")) else tuple(str(p["gates"]).split(";"))
     return QuarterScore(
         period=period,
@@ -290,10 +379,9 @@ def top_risks(
     policy owner for a portfolio-wide finding, "not named" otherwise), tier (the most critical
     tier affected), due (:func:`due_date`). Worst first: severity, tier, zones, check.
     """
-    cols = ["check_id", "severity", "title", "risk", "zones", "zone_list", "owner", "tier", "due"]
     failed = findings[findings["status"] == "fail"]
     if failed.empty:
-        return pd.DataFrame(columns=cols), 0
+        return pd.DataFrame(columns=RISK_COLUMNS), 0
     from toolkit.checks import default_registry
 
     catalogue = default_registry().catalogue()
@@ -315,26 +403,101 @@ def top_risks(
             o = "" if o is None or pd.isna(o) else str(o).strip()
             if o and o not in who:
                 who.append(o)
-        shown = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
-        if PORTFOLIO in zones:
-            shown = "the whole portfolio" + (f"; {shown}" if shown else "")
-        sev = str(g["severity"].iloc[0])
         rows.append(
-            {
-                "check_id": str(check_id),
-                "severity": sev,
-                "title": str(g["title"].iloc[0]),
-                "risk": str(risk_text.get(check_id) or g["message"].iloc[0]),
-                "zones": len(named) or 1,
-                "zone_list": shown,
-                "owner": (", ".join(who[:3]) + (f" +{len(who) - 3} more" if len(who) > 3 else ""))
-                if who
-                else "not named",
-                "tier": min((_tier(tiers, z) for z in zones), default=9),
-                "due": due_date(sev, as_of),
-            }
+            _risk_row(
+                str(check_id),
+                str(g["severity"].iloc[0]),
+                str(g["title"].iloc[0]),
+                str(risk_text.get(check_id) or g["message"].iloc[0]),
+                named=named,
+                named_n=len(named),
+                portfolio=PORTFOLIO in zones,
+                owners=who,
+                owners_n=len(who),
+                tier=min((_tier(tiers, z) for z in zones), default=9),
+                as_of=as_of,
+            )
         )
-    df = pd.DataFrame(rows, columns=cols)
+    return _rank_risks(rows, n)
+
+
+def streamed_top_risks(
+    s: StreamedAssessment,
+    inventory: pd.DataFrame,
+    *,
+    as_of: date,
+    policy_owner: str = "",
+    n: int = 5,
+) -> tuple[pd.DataFrame, int]:
+    """:func:`top_risks` of a streamed assessment's findings, from DuckDB aggregates per
+    failing check (:func:`toolkit.reports.streamed.risk_groups`): the same rows."""
+    from toolkit.checks import default_registry
+    from toolkit.reports.streamed import risk_groups
+
+    groups = risk_groups(s, inventory, policy_owner=policy_owner)
+    if groups.empty:
+        return pd.DataFrame(columns=RISK_COLUMNS), 0
+    catalogue = default_registry().catalogue()
+    risk_text = dict(zip(catalogue["check_id"], catalogue["risk"], strict=True))
+    rows = [
+        _risk_row(
+            g["check_id"],
+            g["severity"],
+            g["title"],
+            str(risk_text.get(g["check_id"]) or g["message"]),
+            named=g["labels"],
+            named_n=g["named"],
+            portfolio=g["portfolio"],
+            owners=g["owners"],
+            owners_n=g["owners_n"],
+            tier=g["tier"],
+            as_of=as_of,
+        )
+        for g in groups.to_dict("records")
+    ]
+    return _rank_risks(rows, n)
+
+
+RISK_COLUMNS = ["check_id", "severity", "title", "risk", "zones", "zone_list", "owner", "tier",
+                "due"]  # fmt: skip
+
+
+def _risk_row(
+    check_id: str,
+    sev: str,
+    title: str,
+    risk: str,
+    *,
+    named: list[str],
+    named_n: int,
+    portfolio: bool,
+    owners: list[str],
+    owners_n: int,
+    tier: int,
+    as_of: date,
+) -> dict[str, Any]:
+    """One risk of :func:`top_risks`: ``named`` holds at least the first three zones' names
+    (by tier, then name) of the ``named_n``, ``owners`` the first three of ``owners_n``."""
+    shown = ", ".join(named[:3]) + (f" and {named_n - 3} more" if named_n > 3 else "")
+    if portfolio:
+        shown = "the whole portfolio" + (f"; {shown}" if shown else "")
+    return {
+        "check_id": check_id,
+        "severity": sev,
+        "title": title,
+        "risk": risk,
+        "zones": named_n or 1,
+        "zone_list": shown,
+        "owner": (", ".join(owners[:3]) + (f" +{owners_n - 3} more" if owners_n > 3 else ""))
+        if owners_n
+        else "not named",
+        "tier": tier,
+        "due": due_date(sev, as_of),
+    }
+
+
+def _rank_risks(rows: list[dict[str, Any]], n: int) -> tuple[pd.DataFrame, int]:
+    df = pd.DataFrame(rows, columns=RISK_COLUMNS)
     df["_s"] = df["severity"].map(_SEV_RANK).fillna(9)
     df = df.sort_values(["_s", "tier", "zones", "check_id"], ascending=[True, True, False, True])
     df = df.drop(columns="_s").reset_index(drop=True)
@@ -351,7 +514,7 @@ def decisions(findings: pd.DataFrame, zones: pd.DataFrame) -> list[dict[str, Any
     """The decisions of :data:`DECISIONS` whose checks fail, worst severity first: dicts with
     id, ask, why (filled in), severity, findings (count), checks, zones (names)."""
     failed = findings[findings["status"] == "fail"]
-    names = dict(zip(zones["zone"], zones["zone_unicode"].fillna(zones["zone"]), strict=True))
+    names = _display_names(zones)
     out = []
     for order, d in enumerate(DECISIONS):
         hit = failed[failed["check_id"].isin(d.checks)]
@@ -359,23 +522,60 @@ def decisions(findings: pd.DataFrame, zones: pd.DataFrame) -> list[dict[str, Any
             continue
         zs = [names.get(z, z) for z in sorted({str(z) for z in hit["zone"].dropna()})]
         zs = [z for z in zs if z != PORTFOLIO]
-        listed = ", ".join(zs[:4]) + (f" and {len(zs) - 4} more" if len(zs) > 4 else "")
         sev = min((_SEV_RANK.get(str(s), 9) for s in hit["severity"]), default=9)
         out.append(
-            {
-                "id": d.id,
-                "ask": d.ask.format(zones=listed or "the zones concerned"),
-                "why": d.why.format(
-                    zones_n=plural(len(zs), "zone"), findings_n=plural(len(hit), "finding")
-                ),
-                "severity": SEVERITIES[sev] if sev < len(SEVERITIES) else "info",
-                "findings": len(hit),
-                "checks": ", ".join(sorted(set(hit["check_id"]))),
-                "order": order,
-            }
+            _decision_row(order, d, zs, len(zs), len(hit), sev, sorted(set(hit["check_id"])))
         )
     out.sort(key=lambda x: (_SEV_RANK.get(x["severity"], 9), x["order"]))
     return out
+
+
+def streamed_decisions(s: StreamedAssessment, zones: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`decisions` of a streamed assessment's findings, from DuckDB aggregates per
+    decision (:func:`toolkit.reports.streamed.decision_hits`): the same rows."""
+    from toolkit.reports.streamed import decision_hits
+
+    names = _display_names(zones)
+    out = []
+    for order, (d, hit) in enumerate(
+        zip(DECISIONS, decision_hits(s, [d.checks for d in DECISIONS]), strict=True)
+    ):
+        if hit is None:
+            continue
+        zs = [names.get(z, z) for z in hit["zones"]]
+        sev = min((_SEV_RANK.get(x, 9) for x in hit["severities"]), default=9)
+        out.append(_decision_row(order, d, zs, hit["zones_n"], hit["findings"], sev, hit["checks"]))
+    out.sort(key=lambda x: (_SEV_RANK.get(x["severity"], 9), x["order"]))
+    return out
+
+
+def _display_names(zones: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(zones["zone"], zones["zone_unicode"].fillna(zones["zone"]), strict=True))
+
+
+def _decision_row(
+    order: int,
+    d: Decision,
+    zs: list[str],
+    zones_n: int,
+    findings_n: int,
+    sev: int,
+    checks: list[str],
+) -> dict[str, Any]:
+    """One decision of :func:`decisions`: ``zs`` holds at least the first five of the
+    ``zones_n`` zones' names (by zone), ``findings_n`` the failed findings behind it."""
+    listed = ", ".join(zs[:4]) + (f" and {zones_n - 4} more" if zones_n > 4 else "")
+    return {
+        "id": d.id,
+        "ask": d.ask.format(zones=listed or "the zones concerned"),
+        "why": d.why.format(
+            zones_n=plural(zones_n, "zone"), findings_n=plural(findings_n, "finding")
+        ),
+        "severity": SEVERITIES[sev] if sev < len(SEVERITIES) else "info",
+        "findings": findings_n,
+        "checks": ", ".join(checks),
+        "order": order,
+    }
 
 
 def tier1_rag(
