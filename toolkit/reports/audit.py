@@ -356,13 +356,13 @@ def collapse_findings(
             continue
         first = g.iloc[[0]].copy()
         names = sorted(str(z) for z in g["zone"])
-        first["zone"] = f"{len(names)} zones"
+        first["zone"] = f"{len(names):,} zones"
         listed = ", ".join(names[:max_names])
         if len(names) > max_names:
             listed += f" and {len(names) - max_names} more"
         first["message"] = f"{first['message'].iloc[0]} — zones: {listed}"
         first["evidence"] = (
-            f"{len(names)} zones, same finding; each zone's evidence row is in the findings "
+            f"{len(names):,} zones, same finding; each zone's evidence row is in the findings "
             "attachment"
         )
         first["zones"] = len(names)

@@ -478,7 +478,7 @@ def _risk_row(
 ) -> dict[str, Any]:
     """One risk of :func:`top_risks`: ``named`` holds at least the first three zones' names
     (by tier, then name) of the ``named_n``, ``owners`` the first three of ``owners_n``."""
-    shown = ", ".join(named[:3]) + (f" and {named_n - 3} more" if named_n > 3 else "")
+    shown = ", ".join(named[:3]) + (f" and {named_n - 3:,} more" if named_n > 3 else "")
     if portfolio:
         shown = "the whole portfolio" + (f"; {shown}" if shown else "")
     return {
@@ -488,7 +488,7 @@ def _risk_row(
         "risk": risk,
         "zones": named_n or 1,
         "zone_list": shown,
-        "owner": (", ".join(owners[:3]) + (f" +{owners_n - 3} more" if owners_n > 3 else ""))
+        "owner": (", ".join(owners[:3]) + (f" +{owners_n - 3:,} more" if owners_n > 3 else ""))
         if owners_n
         else "not named",
         "tier": tier,
@@ -564,7 +564,7 @@ def _decision_row(
 ) -> dict[str, Any]:
     """One decision of :func:`decisions`: ``zs`` holds at least the first five of the
     ``zones_n`` zones' names (by zone), ``findings_n`` the failed findings behind it."""
-    listed = ", ".join(zs[:4]) + (f" and {zones_n - 4} more" if zones_n > 4 else "")
+    listed = ", ".join(zs[:4]) + (f" and {zones_n - 4:,} more" if zones_n > 4 else "")
     return {
         "id": d.id,
         "ask": d.ask.format(zones=listed or "the zones concerned"),

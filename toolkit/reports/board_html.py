@@ -192,11 +192,11 @@ def rag_table_html(view: BoardView, limit: int = 6) -> str:
     if t.empty:
         return notice_html("Tier-1 zones: none", "The inventory names no tier-1 zone.", kind="info")
     counts = t["rag"].value_counts()
-    summary = ", ".join(f"{int(counts.get(k, 0))} {_RAG[k].lower()}" for k in _RAG_ORDER)
+    summary = ", ".join(f"{int(counts.get(k, 0)):,} {_RAG[k].lower()}" for k in _RAG_ORDER)
     t = t.assign(_order=t["rag"].map(_RAG_ORDER).fillna(3)).sort_values(["_order", "zone"])
     shown = t.head(limit)
     more = (
-        f"{len(shown)} of {len(t)} tier-1 zones shown, worst first ({summary}); the audit "
+        f"{len(shown)} of {len(t):,} tier-1 zones shown, worst first ({summary}); the audit "
         "report lists every zone. "
         if len(t) > len(shown)
         else ""

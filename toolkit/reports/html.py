@@ -217,17 +217,17 @@ def headline_html(h: Mapping[str, Any]) -> str:
     n = int(h["zones"])
     tiles = kpi_tiles_html(
         [
-            (str(n), "zones checked", "every zone of the inventory", "tile-neutral"),
+            (f"{n:,}", "zones checked", "every zone of the inventory", "tile-neutral"),
             (
                 pct(h["signed_pct"]),
                 "signed",
-                f"{h['signed']} of {n} serve DNSSEC keys",
+                f"{int(h['signed']):,} of {n:,} serve DNSSEC keys",
                 "tile-neutral",
             ),
             (
                 pct(h["secure_pct"]),
                 "secure",
-                f"{h['secure']} of {n} have a validated chain of trust",
+                f"{int(h['secure']):,} of {n:,} have a validated chain of trust",
                 "tile-good" if n and h["secure"] == n else "tile-neutral",
             ),
         ]
@@ -254,18 +254,20 @@ def headline_html(h: Mapping[str, Any]) -> str:
     if others == 0:
         sentence += " All of them are secure."
     else:
+        bogus, insecure, unknown = (int(h[k]) for k in ("bogus", "insecure", "indeterminate"))
         parts = [
-            f"{h['bogus']} {_is(h['bogus'])} bogus (validation fails, so users behind validating "
-            "resolvers cannot reach "
-            f"{'it' if h['bogus'] == 1 else 'them'})",
-            f"{h['insecure']} {_is(h['insecure'])} insecure (not protected by DNSSEC)",
-            f"{h['indeterminate']} {_is(h['indeterminate'])} indeterminate (could not be checked)",
+            f"{bogus:,} {_is(bogus)} bogus (validation fails, so users behind validating "
+            f"resolvers cannot reach {'it' if bogus == 1 else 'them'})",
+            f"{insecure:,} {_is(insecure)} insecure (not protected by DNSSEC)",
+            f"{unknown:,} {_is(unknown)} indeterminate (could not be checked)",
         ]
-        lead = "Of the other zone" if others == 1 else f"Of the other {others} zones"
+        lead = "Of the other zone" if others == 1 else f"Of the other {others:,} zones"
         if secure == 0:
             lead = "Of these"
         sentence += f" {lead}, {parts[0]}, {parts[1]} and {parts[2]}."
-    counts = [{"cls": status_class(s), "n": int(h[s]), "label": STATUS_LABELS[s]} for s in STATUSES]
+    counts = [
+        {"cls": status_class(s), "n": f"{int(h[s]):,}", "label": STATUS_LABELS[s]} for s in STATUSES
+    ]
     return str(
         templates.render(
             "common/headline.html.j2",

@@ -381,14 +381,14 @@ def issue_rows(
         g = grouped.copy()
         names = [[str(z) for z in zs] for zs in g["names"]]
         n = [int(x) for x in g["n"]]
-        g["zone"] = [f"{k} zones" for k in n]
+        g["zone"] = [f"{k:,} zones" for k in n]
         g["message"] = [
             f"{m} — zones: {', '.join(ns)}"
-            + (f" and {k - max_names} more" if k > max_names else "")
+            + (f" and {k - max_names:,} more" if k > max_names else "")
             for m, ns, k in zip(g["message"], names, n, strict=True)
         ]
         g["evidence"] = [
-            f"{k} zones, same finding; each zone's evidence row is in the findings attachment"
+            f"{k:,} zones, same finding; each zone's evidence row is in the findings attachment"
             for k in n
         ]
         g["zones"] = n
