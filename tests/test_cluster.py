@@ -12,12 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from toolkit.checks import run_checks
 from toolkit.cli.main import main
-from toolkit.collect import CollectConfig, ResolverSpec, collect
-from toolkit.collect.cluster import ClusterCollectionError, ClusterSpec, collect_cluster
+from toolkit.collect import CollectConfig, ResolverSpec, collect, collect_run
+from toolkit.collect.cluster import (
+    ClusterCollectionError,
+    ClusterSpec,
+    collect_cluster,
+    collect_cluster_parts,
+)
 from toolkit.collect.resolvers import check_vantage
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.reports.audit_html import resolvers_html
@@ -147,15 +153,70 @@ def test_collect_cluster_on_the_command_line_stores_a_run_that_names_its_cluster
     assert main([*argv, "--no-progress", "--cluster", "local:2"]) == 0
     run = Store(ws).load("latest")
     assert run.manifest["parameters"]["cluster"] == "local:2"
+    assert run.manifest["parameters"]["cluster_split"]["workers"] == 2
     assert len(run.frames["zones"]) == len(load_portfolio(SAMPLE).inventory)
+    assert _debris(ws) == []  # the staging folder of the parts is gone
 
 
-def test_a_partition_that_keeps_failing_names_itself(tmp_path, monkeypatch):
-    """A task that raises on every try (here: the trust anchor is gone after the check in this
-    process, so every worker fails to read it) stops the run with the partition named."""
+def _debris(ws: Path) -> list[str]:
+    runs = ws / "runs"
+    return (
+        sorted(p.name for p in runs.iterdir() if p.name.startswith(".tmp-"))
+        if runs.is_dir()
+        else []
+    )
+
+
+@pytest.mark.lab
+def test_a_run_stored_from_parts_is_the_run_of_the_merged_frames(lab, single_machine, tmp_path):
+    """The client assembles each frame from the partitions' parts, one row group per part;
+    stored and loaded back, every frame equals what merge_frames gives from the same parts
+    (records deduplicated, dtypes, order), and both equal the single machine's zones."""
+    portfolio, now, single = single_machine
+    store = Store(tmp_path / "ws")
+    with store.staging() as staging:
+        parts = collect_cluster_parts(
+            portfolio, _config(lab), now=now, cluster="local:2", staging=staging, partition_zones=3
+        )
+        assert len(parts.partitions) >= 4
+        merged = parts.merged()
+        streamed = store.write(parts.frames(), parameters={}, now=now)
+        whole = store.write(merged, parameters={}, now=now)
+        assert staging.is_dir()
+        sizes = [len(pd.read_parquet(p["queries"])) for p in parts.partitions]
+    assert _debris(tmp_path / "ws") == []
+    a = store.load(streamed.run_id)
+    b = store.load(whole.run_id)
+    assert set(a.frames) == set(b.frames)
+    for name in a.frames:
+        pd.testing.assert_frame_equal(a.frames[name], b.frames[name], obj=name)
+    # one row group per non-empty part, in partition order
+    queries = pq.ParquetFile(streamed.path / "queries.parquet")
+    assert [queries.metadata.row_group(i).num_rows for i in range(queries.num_row_groups)] == [
+        n for n in sizes if n
+    ]
+    # records: each zone's evidence once, as merge_frames keeps it
+    assert not a.frames["records"].empty
+    zones, _ = _verdicts(a.frames, portfolio.policies, now)
+    want, _ = _verdicts(single, portfolio.policies, now)
+    pd.testing.assert_frame_equal(zones, want)
+
+
+def test_a_failed_partition_stores_nothing_and_leaves_no_staging(tmp_path, monkeypatch):
+    """collect --cluster whose partition keeps failing: no run, and no parts left behind."""
     from toolkit.collect import cluster as cluster_mod
 
-    portfolio = load_portfolio(SAMPLE)
+    anchor, hints = _vanishing_anchor(tmp_path, monkeypatch, cluster_mod)
+    config = CollectConfig(trust_anchor=anchor, root_hints=hints, progress=False)
+    ws = tmp_path / "ws"
+    with pytest.raises(ClusterCollectionError, match=r"partition \d+"):
+        collect_run(SAMPLE, ws, config, now=datetime.now(UTC), cluster="local:1")
+    assert _debris(ws) == []
+    assert Store(ws).list_runs().empty
+
+
+def _vanishing_anchor(tmp_path, monkeypatch, cluster_mod):
+    """A trust anchor that is checked in this process, then gone before any worker reads it."""
     anchor = tmp_path / "anchor.ds"
     hints = tmp_path / "hints"
     anchor.write_text(". 3600 IN DS 20326 8 2 " + "ab" * 32 + "\n")
@@ -164,10 +225,20 @@ def test_a_partition_that_keeps_failing_names_itself(tmp_path, monkeypatch):
 
     def check_then_remove(path):
         out = real(path)
-        anchor.unlink()  # gone before any worker reads it
+        anchor.unlink(missing_ok=True)  # gone before any worker reads it
         return out
 
     monkeypatch.setattr(cluster_mod, "load_trust_anchor", check_then_remove)
+    return anchor, hints
+
+
+def test_a_partition_that_keeps_failing_names_itself(tmp_path, monkeypatch):
+    """A task that raises on every try (here: the trust anchor is gone after the check in this
+    process, so every worker fails to read it) stops the run with the partition named."""
+    from toolkit.collect import cluster as cluster_mod
+
+    portfolio = load_portfolio(SAMPLE)
+    anchor, hints = _vanishing_anchor(tmp_path, monkeypatch, cluster_mod)
     config = CollectConfig(trust_anchor=anchor, root_hints=hints, progress=False)
     with pytest.raises(ClusterCollectionError, match=r"partition \d+ \(\d+ zones, .* 1 retries"):
         collect_cluster(portfolio, config, now=datetime.now(UTC), cluster="local:1", retries=1)
