@@ -8,24 +8,30 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import SECOND_LAB_BASE
 
 from toolkit.checks import run_checks
 from toolkit.cli.main import main
-from toolkit.collect import CollectConfig, ResolverSpec, collect, collect_run
+from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect, collect_run
 from toolkit.collect.cluster import (
     ClusterCollectionError,
     ClusterSpec,
     collect_cluster,
     collect_cluster_parts,
+    split_by_address,
 )
 from toolkit.collect.resolvers import check_vantage
 from toolkit.inputs.portfolio import load_portfolio
+from toolkit.lab import lab_down
+from toolkit.lab import network as net
+from toolkit.lab.synthetic import ns_pair, synthetic_up
 from toolkit.reports.audit_html import resolvers_html
 from toolkit.schemas import RESOLVER_CHECKS
 from toolkit.store.runs import Store
@@ -360,3 +366,101 @@ def test_collect_vantage_on_one_machine_tags_every_answer(lab, tmp_path):
     run = Store(ws).load("latest")
     assert set(run.frames["resolver_checks"]["vantage"]) == {"lab-host"}
     assert run.manifest["parameters"]["vantage"] == "lab-host"
+
+
+# --- politeness split by address ------------------------------------------------------------
+
+
+def test_the_caps_are_split_by_the_partitions_asking_each_address():
+    config = CollectConfig(
+        transport=TransportConfig(max_inflight_per_server=16, max_qps_per_server=100.0)
+    )
+    uses = [{"r", "a"}, {"r", "a"}, {"r", "a", "b"}, {"r"}]
+    configs, split = split_by_address(config, 2, uses)
+    assert split["r"]["tasks_at_once"] == 2 and split["a"]["tasks_at_once"] == 2
+    assert split["b"] == {
+        "partitions": 1,
+        "tasks_at_once": 1,
+        "max_inflight_per_server": 16,
+        "max_qps_per_server": 100.0,
+    }
+    equal = (8, 50.0)
+    assert [
+        (c.transport.max_inflight_per_server, c.transport.max_qps_per_server) for c in configs
+    ] == [equal] * 4
+    # only partition 2 asks b: the whole cap there; every other address the equal share
+    assert [c.transport.server_caps for c in configs] == [(), (), (("b", 16, 100.0),), ()]
+    # lifted caps stay lifted
+    free = CollectConfig(transport=TransportConfig(max_inflight_per_server=0, max_qps_per_server=0))
+    configs, _ = split_by_address(free, 2, uses)
+    assert all(c.transport.server_caps == () for c in configs)
+
+
+@pytest.mark.lab
+def test_split_caps_hold_at_every_address_as_the_shim_measured_them(tmp_path):
+    """24 zones on 8 addresses behind the shim; zone i is served by pair i mod 4, and the
+    inventory is ordered pair by pair, so each of 4 partitions asks its own pair. With caps of
+    2 in flight and 40 q/s on 2 workers, a pair asked by one partition gets the whole cap in
+    that task (the equal share would be 1 and 20 q/s) and the shim never saw any address with
+    more than 2 in flight nor much more than 40 q/s (+ the burst, + a loaded machine's margin,
+    as test_synthetic_spread allows)."""
+    lab_dir = tmp_path / "syn"
+    try:
+        syn = synthetic_up(
+            lab_dir,
+            zones_count=24,
+            base=SECOND_LAB_BASE,
+            ns_addresses=8,
+            network=net.NetworkConditions(rtt_ms=20),
+        )
+        pairs = {z: ns_pair(i, syn.ns_addresses) for i, z in enumerate(syn.zones)}
+        portfolio = load_portfolio(syn.portfolio)
+        inv = portfolio.inventory
+        order = sorted(
+            range(len(inv)),
+            key=lambda i: (syn.ns_addresses.index(pairs[inv["zone"].iloc[i]][0]), i),
+        )
+        portfolio = replace(portfolio, inventory=inv.iloc[order].reset_index(drop=True))
+        config = CollectConfig(
+            trust_anchor=syn.info.trust_anchor,
+            root_hints=syn.info.root_hints,
+            progress=False,
+            transport=TransportConfig(
+                timeout=2.0, max_inflight_per_server=2, max_qps_per_server=40.0
+            ),
+        )
+        store = Store(tmp_path / "ws")
+        with store.staging() as staging:
+            parts = collect_cluster_parts(
+                portfolio,
+                config,
+                now=datetime.now(UTC),
+                cluster="local:2",
+                staging=staging,
+                partition_zones=6,
+                known_addresses=pairs,
+            )
+            run = store.write(
+                parts.frames(),
+                parameters={"cluster_split": parts.parameters},
+                now=datetime.now(UTC),
+            )
+        shim = next(p for p in syn.info.processes if p.name == "shim")
+        stats = net.request_stats(shim, lab_dir)
+    finally:
+        lab_down(lab_dir)
+    split = parts.parameters
+    assert len(parts.partitions) == 4
+    assert split["equal_share"] == {"max_inflight_per_server": 1, "max_qps_per_server": 20.0}
+    for address in syn.ns_addresses:
+        assert split["by_address"][address]["tasks_at_once"] == 1
+        assert split["by_address"][address]["max_qps_per_server"] == 40.0
+    recorded = Store(tmp_path / "ws").read_manifest(run.run_id)["parameters"]["cluster_split"]
+    assert recorded["by_address"][syn.ns_addresses[0]]["partitions"] == 1
+    zones = Store(tmp_path / "ws").load(run.run_id).frames["zones"]
+    assert set(zones["status"]) == {"secure"}, zones[["zone", "reasons"]]
+    for address, route in stats["routes"].items():
+        assert route["max_in_flight"] <= 2, (address, route)
+        assert route["max_queries_per_s"] <= 52, (address, route)
+    # the split took effect: a partition's own pair saw 2 in flight (the equal share is 1)
+    assert max(stats["routes"][a]["max_in_flight"] for a in syn.ns_addresses) == 2

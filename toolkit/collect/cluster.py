@@ -41,9 +41,16 @@ rest of the collection (the walk and the toolkit's own validation) runs once, on
 Without vantage workers, the resolvers are asked by the worker collecting the partition and the
 rows carry ``config.vantage``.
 
-Politeness holds for the whole cluster: each of the cluster's worker processes gets an equal
-share of the per-server limits (:func:`toolkit.collect.parallel.share_of_limits`), so a server
-never sees more than the configured limits from the whole run, however many workers ask it.
+Politeness holds for the whole cluster, split by address. At most W tasks run at once (W: the
+cluster's worker threads), so an address that only n partitions ask sees at most min(W, n)
+tasks at once, and each of them may have cap / min(W, n) of it (:func:`split_by_address`):
+the sum never exceeds the cap. That needs the addresses each partition asks, and most are only
+discovered during the walk (the parents' and the zones' own servers); so the split applies to
+the addresses known before probing — the root hints (every partition asks them) and those a
+caller vouches for (``known_addresses``: zone → every address its collection asks) — and every
+other address keeps the safe equal share cap / W
+(:func:`toolkit.collect.parallel.share_of_limits`). The split is recorded in the run's
+manifest (``cluster_split``).
 """
 
 from __future__ import annotations
@@ -52,13 +59,15 @@ import contextlib
 import functools
 import io
 import logging
+import math
 import os
 import re
 import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -300,6 +309,48 @@ class ClusterParts:
         return frames
 
 
+def split_by_address(
+    config: CollectConfig, tasks_at_once: int, uses: Sequence[Collection[str]]
+) -> tuple[list[CollectConfig], dict[str, dict[str, float | int]]]:
+    """Each partition's collector configuration, its per-server caps split by address.
+
+    ``uses[i]`` holds the addresses partition i is known to ask. An address that n partitions
+    ask gets cap / min(``tasks_at_once``, n) in each of them (in flight rounded up, as
+    :func:`share_of_limits` does); every other address the equal share cap / tasks_at_once.
+    Returns the configurations (partition order) and, by address, the split (for the
+    manifest: partitions asking it, tasks at once, the caps each task has)."""
+    equal = share_of_limits(config, tasks_at_once)
+    t = config.transport
+    count = Counter(a for part in uses for a in set(part))
+    split: dict[str, dict[str, float | int]] = {}
+    for address, n in sorted(count.items()):
+        k = max(1, min(tasks_at_once, n))
+        inflight = t.max_inflight_per_server
+        qps = t.max_qps_per_server
+        split[address] = {
+            "partitions": n,
+            "tasks_at_once": k,
+            "max_inflight_per_server": max(1, math.ceil(inflight / k)) if inflight > 0 else 0,
+            "max_qps_per_server": qps / k if qps > 0 else 0,
+        }
+    if t.max_inflight_per_server <= 0 and t.max_qps_per_server <= 0:
+        return [equal] * len(uses), split  # no caps: nothing to split
+    configs = []
+    for part in uses:
+        own = tuple(
+            (a, int(split[a]["max_inflight_per_server"]), float(split[a]["max_qps_per_server"]))
+            for a in sorted(set(part))
+            if split[a]["tasks_at_once"] < tasks_at_once
+        )
+        configs.append(replace(equal, transport=replace(equal.transport, server_caps=own)))
+    return configs, split
+
+
+def _root_addresses(config: CollectConfig) -> set[str]:
+    """The addresses of the root hints (every partition's walk starts there)."""
+    return {address for _name, address in load_root_hints(config.root_hints).servers}
+
+
 def collect_cluster_parts(
     portfolio: Portfolio,
     config: CollectConfig,
@@ -310,6 +361,7 @@ def collect_cluster_parts(
     partition_zones: int = MAX_TASK_ZONES,
     retries: int = DEFAULT_RETRIES,
     on_partition_done: Callable[[int, object], None] | None = None,
+    known_addresses: Mapping[str, Collection[str]] | None = None,
 ) -> ClusterParts:
     """Probe every inventory zone on a Dask cluster, each partition's frames written as parts
     into the existing folder ``staging``; return where they are.
@@ -320,6 +372,9 @@ def collect_cluster_parts(
     for an unusable trust anchor or hints file, ValueError for a bad cluster spec,
     ClusterCollectionError when a partition fails after Dask's retries, the scheduler cannot be
     reached or Dask is not installed. The caller owns ``staging`` (and removes it).
+    ``known_addresses`` (zone → every server address its collection asks, as the caller
+    knows it before probing) lets the per-server caps be split by address (see the module
+    docstring); the root hints' addresses are always known.
     """
     spec = ClusterSpec.parse(cluster) if isinstance(cluster, str) else cluster
     if partition_zones < 1:
@@ -330,15 +385,26 @@ def collect_cluster_parts(
     where = str(staging.resolve())
     client, local = _client(spec)
     try:
-        workers = max(1, len(client.scheduler_info()["workers"]))
-        quiet = share_of_limits(replace(config, progress=False), workers)
+        info = client.scheduler_info()["workers"]
+        workers = max(1, len(info))
+        # tasks at once: every thread of every worker runs one (README: one thread each)
+        at_once = max(workers, sum(int(w.get("nthreads") or 1) for w in info.values()))
+        quiet = share_of_limits(replace(config, progress=False), at_once)
         vantages = cluster_vantages(client) if config.resolvers else []
         n_parts = max(2 * workers, -(-len(inventory) // partition_zones))
         parts = _split(inventory, n_parts)
+        roots = _root_addresses(config)
+        known = known_addresses or {}
+        uses = [roots.union(*(known.get(z, ()) for z in part["zone"])) for part in parts]
+        walk = (
+            replace(config, progress=False, resolvers=())
+            if vantages
+            else replace(config, progress=False)
+        )
+        configs, split = split_by_address(walk, at_once, uses)
         t0 = time.time()
-        walk_config = replace(quiet, resolvers=()) if vantages else quiet
         tasks = [
-            _Task(i, part, portfolio.policies, portfolio.directory, walk_config, now, t0, 1, True)
+            _Task(i, part, portfolio.policies, portfolio.directory, configs[i], now, t0, 1, True)
             for i, part in enumerate(parts)
         ]
         futures = client.map(
@@ -404,11 +470,13 @@ def collect_cluster_parts(
     t = quiet.transport
     parameters: dict[str, object] = {
         "workers": workers,
+        "tasks_at_once": at_once,
         "partitions": len(tasks),
-        "caps_per_task": {
+        "equal_share": {
             "max_inflight_per_server": t.max_inflight_per_server,
             "max_qps_per_server": t.max_qps_per_server,
         },
+        "by_address": split,
     }
     return ClusterParts(inventory, results, vantage_parts if vantages else None, parameters)
 
