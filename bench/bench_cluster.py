@@ -101,8 +101,21 @@ def child(mode: str, lab: dict[str, Any], ws: Path, workers: int) -> dict[str, A
         portfolio = load_portfolio(lab["portfolio"])
         hwm: dict[str, float] = {}
 
+        progress = ws.parent / "progress.jsonl"
+        done = [0]
+
         def worker_hwm(_index: int, client: Any) -> None:  # each worker's own VmHWM
             hwm.update(client.run(_self_hwm_mb))
+            done[0] += 1
+            line = {
+                "partitions_done": done[0],
+                "elapsed_s": round(time.perf_counter() - t0, 1),
+                "client_hwm_mb": round(_self_hwm_mb()),
+                "worker_hwm_mb": sorted(round(x) for x in hwm.values()),
+                "load": os.getloadavg()[0],
+            }
+            with open(progress, "a") as fh:
+                fh.write(json.dumps(line) + "\n")
 
         t0 = time.perf_counter()
         with store.staging() as staging:
