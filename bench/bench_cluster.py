@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                 got["load_after"] = [round(x, 2) for x in os.getloadavg()]
                 got["zones_per_s"] = round(args.zones / got["collect_s"], 1)
                 statuses[mode] = _statuses(ws)
+                got["statuses"] = {s: statuses[mode].count(s) for s in sorted(set(statuses[mode]))}
                 if mode == "cluster-free" or (mode == "cluster" and "hottest" not in figures):
                     address, hot, total = _hottest(ws)
                     figures["hottest"] = {"address": address, "queries": hot, "total": total}
@@ -356,7 +357,9 @@ def markdown(f: dict[str, Any]) -> str:
             f"{', '.join(map(str, r['worker_peak_rss_mb']))} | {r['client_peak_rss_mb']} | "
             f"{r['load_before'][0]} → {r['load_after'][0]} |"
         )
-    lines += ["", f"Same zone statuses in every run: {'yes' if f.get('same_statuses') else 'NO'}."]
+    counts = "; ".join(f"{mode}: {r.get('statuses')}" for mode, r in f["runs"].items())
+    same = "yes" if f.get("same_statuses") else "NO"
+    lines += ["", f"Same zone statuses in every run: {same} ({counts})."]
     a = f.get("assess")
     if a:
         lines += [
