@@ -1,25 +1,29 @@
 """Benchmark of collection on a Dask ``LocalCluster`` against the single-machine process pool.
 
-One run, on the synthetic lab (real Knot DNS, every server behind the network shim at round
-trip D), measures in this order:
+One run builds the synthetic lab (real Knot DNS, every server behind the network shim at round
+trip D) and measures, each step in a fresh process so that every peak is its own:
 
-a. the single-machine collector (``collect_parallel``, one process per worker asked): zones/s,
-   wall time, peak RSS of every process;
-b. the same inventory on a ``LocalCluster`` of the same number of worker processes
-   (``collect_cluster``): zones/s, peak RSS per worker, and that it gives the same zone
-   statuses as (a);
-   then the same cluster with the per-server caps lifted (the workers' own capacity);
-c. the assessment of the cluster run (``toolkit.assessment.assess.assess`` on the stored run): time
-   and the growth of this process's peak RSS;
-d. on paper, from (b)'s per-worker rate: workers needed for 1,000,000 zones in 24 hours and in
-   1 hour, and what the per-server politeness budget allows: the address asked most per zone
-   (the parent's server) sees at most ``max_qps_per_server`` from the whole cluster.
+* ``cluster`` / ``cluster-free``: ``collect --cluster local:N`` as the command does it
+  (:func:`~toolkit.collect.cluster.collect_cluster_parts` into the workspace's staging folder,
+  then the store writes the run from the parts), with the default per-server caps or with
+  them lifted: zones/s, the peak RSS (VmHWM) of each Dask worker and of the client process
+  (which also hosts the LocalCluster's scheduler);
+* ``pool`` / ``pool-free``: the single-machine process pool of N workers
+  (:func:`~toolkit.collect.collect_run` with ``workers=N``: the frames merged in the main
+  process, then stored): zones/s, peak RSS of each worker and of the main process;
+* ``assess``: the streamed assessment (:func:`~toolkit.assessment.stream.assess_streaming`)
+  of the first cluster run: wall time and peak RSS of its process;
+* on paper, from the caps-lifted cluster's per-worker rate: workers for 1,000,000 zones in
+  24 hours and in 1 hour, and what the politeness budget allows through the address asked most
+  (the TLD's).
 
-It prints a Markdown report, writes it atomically (``--out``, default
-``bench/results-cluster.md``) and with ``--json FILE`` the figures as JSON. Every daemon it
-starts is stopped at the end. Needs root (port 53 on loopback), knotd and dask[distributed].
+Every step appends its figures to ``--json`` as soon as it ends (a long run stopped early keeps
+what it measured) and the Markdown summary is written atomically to ``--out`` at the end.
+Every daemon it starts is stopped at the end. Needs root (port 53 on loopback), knotd and
+dask[distributed].
 
-    .venv/bin/python bench/bench_cluster.py --zones 2000 --rtt-ms 50
+    .venv/bin/python bench/bench_cluster.py --zones 10000 --rtt-ms 50 --base 127.90.0 \\
+        --modes cluster,cluster-free,pool,pool-free --assess --json bench/results-cluster-10k.json
 """
 
 from __future__ import annotations
@@ -29,28 +33,24 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_collect import MemorySampler  # noqa: E402  (the collector benchmark's sampler)
 
-from toolkit.assessment.assess import assess  # noqa: E402
 from toolkit.atomic import write_atomic  # noqa: E402
 from toolkit.collect import CollectConfig, TransportConfig  # noqa: E402
-from toolkit.collect.cluster import collect_cluster  # noqa: E402
-from toolkit.collect.parallel import collect_parallel  # noqa: E402
-from toolkit.inputs.portfolio import load_portfolio  # noqa: E402
-from toolkit.lab import lab_down  # noqa: E402
-from toolkit.lab.network import NetworkConditions  # noqa: E402
-from toolkit.lab.synthetic import synthetic_up  # noqa: E402
-from toolkit.store.runs import Store  # noqa: E402
+
+MODES = ("cluster", "cluster-free", "pool", "pool-free")
 
 
 def _self_hwm_mb() -> float:
@@ -60,8 +60,151 @@ def _self_hwm_mb() -> float:
     return 0.0
 
 
+def _config(lab: dict[str, Any], free: bool) -> CollectConfig:
+    transport = TransportConfig()
+    if free:
+        transport = replace(transport, max_inflight_per_server=0, max_qps_per_server=0)
+    return CollectConfig(
+        trust_anchor=Path(lab["trust_anchor"]),
+        root_hints=Path(lab["root_hints"]),
+        transport=transport,
+        progress=False,
+    )
+
+
+def child(mode: str, lab: dict[str, Any], ws: Path, workers: int) -> dict[str, Any]:
+    """One measured step, in this (fresh) process."""
+    from toolkit.store.runs import Store
+
+    now = datetime.now(UTC)
+    if mode == "assess":
+        from toolkit.assessment.stream import assess_streaming
+
+        store = Store(ws)
+        t0 = time.perf_counter()
+        res = assess_streaming(lab["portfolio"], store, now=now, out_dir=ws.parent / "assessed")
+        wall = time.perf_counter() - t0
+        return {
+            "assess_s": round(wall, 1),
+            "assess_peak_rss_mb": round(_self_hwm_mb()),
+            "findings": int(res.findings),
+            "partitions": int(res.partitions),
+            "disk_mb": round(res.disk_bytes / 1e6),
+        }
+    free = mode.endswith("-free")
+    config = _config(lab, free)
+    store = Store(ws)
+    if mode.startswith("cluster"):
+        from toolkit.collect.cluster import collect_cluster_parts
+        from toolkit.inputs.portfolio import load_portfolio
+
+        portfolio = load_portfolio(lab["portfolio"])
+        hwm: dict[str, float] = {}
+
+        progress = ws.parent / "progress.jsonl"
+        done = [0]
+
+        def worker_hwm(_index: int, client: Any) -> None:  # each worker's own VmHWM
+            hwm.update(client.run(_self_hwm_mb))
+            done[0] += 1
+            line = {
+                "partitions_done": done[0],
+                "elapsed_s": round(time.perf_counter() - t0, 1),
+                "client_hwm_mb": round(_self_hwm_mb()),
+                "worker_hwm_mb": sorted(round(x) for x in hwm.values()),
+                "load": os.getloadavg()[0],
+            }
+            with open(progress, "a") as fh:
+                fh.write(json.dumps(line) + "\n")
+
+        t0 = time.perf_counter()
+        with store.staging() as staging:
+            parts = collect_cluster_parts(
+                portfolio,
+                config,
+                now=now,
+                cluster=f"local:{workers}",
+                staging=staging,
+                on_partition_done=worker_hwm,
+            )
+            collected = time.perf_counter() - t0
+            store.write(
+                parts.frames(),
+                parameters={"portfolio": lab["portfolio"], "cluster_split": parts.parameters},
+                now=now,
+            )
+        wall = time.perf_counter() - t0
+        worker_peaks = sorted(hwm.values())
+        partitions = len(parts.partitions)
+    else:
+        from toolkit.collect import collect_run
+
+        sampler = MemorySampler(set())
+        sampler.start()
+        t0 = time.perf_counter()
+        collect_run(lab["portfolio"], ws, config, now=now, workers=workers)
+        wall = time.perf_counter() - t0
+        collected = wall
+        sampler.stop()
+        me = os.getpid()
+        # the pool's workers are the largest of this process's descendants (the forkserver and
+        # the resource tracker are small)
+        others = sorted(kb / 1024 for pid, kb in sampler.hwm.items() if pid != me)
+        worker_peaks = others[-workers:]
+        partitions = None
+    return {
+        "mode": mode,
+        "wall_s": round(wall, 1),
+        "collect_s": round(collected, 1),
+        "worker_peak_rss_mb": [round(x) for x in worker_peaks],
+        "client_peak_rss_mb": round(_self_hwm_mb()),
+        "partitions": partitions,
+    }
+
+
+def _run_child(args: argparse.Namespace, mode: str, lab: dict[str, Any], ws: Path) -> dict:
+    out = ws.parent / f"{mode}.json"
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        mode,
+        "--lab-json",
+        json.dumps(lab),
+        "--ws",
+        str(ws),
+        "--workers",
+        str(args.workers),
+        "--child-out",
+        str(out),
+    ]
+    subprocess.run(cmd, check=True)
+    return json.loads(out.read_text())
+
+
+def _statuses(ws: Path) -> list[str]:
+    from toolkit.store.runs import Store
+
+    zones = Store(ws).load(frames=["zones"]).frames["zones"]
+    return zones.sort_values("zone")["status"].astype(str).tolist()
+
+
+def _hottest(ws: Path) -> tuple[str, int, int]:
+    """The address asked most in the run, its queries, and all queries."""
+    import pyarrow.parquet as pq
+
+    from toolkit.store.runs import Store
+
+    store = Store(ws)
+    run_id = store.resolve("latest")
+    col = pq.read_table(store.runs_dir / run_id / "queries.parquet", columns=["server"])
+    counts = col.column("server").drop_null().value_counts().to_pylist()
+    best = max(counts, key=lambda c: c["counts"])
+    return str(best["values"]), int(best["counts"]), col.num_rows
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--zones", type=int, default=2000)
     ap.add_argument("--rtt-ms", type=float, default=50.0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -69,13 +212,47 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--addresses", type=int, default=48, help="name-server addresses the zones spread over"
     )
+    ap.add_argument("--modes", default="cluster,cluster-free,pool", help=", ".join(MODES))
+    ap.add_argument("--assess", action="store_true", help="assess the first cluster run")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results-cluster.md")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--lab-json", help=argparse.SUPPRESS)
+    ap.add_argument("--ws", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
-    load_before = os.getloadavg()
+    if args.child:
+        figures = child(args.child, json.loads(args.lab_json), args.ws, args.workers)
+        write_atomic(args.child_out, json.dumps(figures) + "\n")
+        return 0
+
+    from toolkit.lab import lab_down
+    from toolkit.lab.network import NetworkConditions
+    from toolkit.lab.synthetic import synthetic_up
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        ap.error(f"unknown mode(s) {bad}: {', '.join(MODES)}")
+    figures: dict[str, Any] = {
+        "zones": args.zones,
+        "rtt_ms": args.rtt_ms,
+        "workers": args.workers,
+        "addresses": args.addresses,
+        "machine": f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "runs": {},
+    }
+
+    def save() -> None:
+        if args.json:
+            write_atomic(args.json, json.dumps(figures, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         lab_dir = Path(tmp) / "lab"
+        figures["load_before_lab"] = [round(x, 2) for x in os.getloadavg()]
+        t0 = time.perf_counter()
         syn = synthetic_up(
             lab_dir,
             zones_count=args.zones,
@@ -83,167 +260,128 @@ def main(argv: list[str] | None = None) -> int:
             ns_addresses=args.addresses,
             network=NetworkConditions(rtt_ms=args.rtt_ms) if args.rtt_ms else None,
         )
+        figures["lab_build_s"] = round(time.perf_counter() - t0, 1)
+        save()
+        lab = {
+            "trust_anchor": str(syn.info.trust_anchor),
+            "root_hints": str(syn.info.root_hints),
+            "portfolio": str(syn.portfolio),
+        }
+        statuses: dict[str, list[str]] = {}
         try:
-            portfolio = load_portfolio(syn.portfolio)
-            transport = TransportConfig()
-            config = CollectConfig(
-                trust_anchor=syn.info.trust_anchor,
-                root_hints=syn.info.root_hints,
-                transport=transport,
-                progress=False,
-            )
-            lab_pids = {p.pid for p in syn.info.processes}
+            for mode in modes:
+                ws = Path(tmp) / mode / "ws"
+                ws.parent.mkdir()
+                load = [round(x, 2) for x in os.getloadavg()]
+                got = _run_child(args, mode, lab, ws)
+                got["load_before"] = load
+                got["load_after"] = [round(x, 2) for x in os.getloadavg()]
+                got["zones_per_s"] = round(args.zones / got["collect_s"], 1)
+                statuses[mode] = _statuses(ws)
+                got["statuses"] = {s: statuses[mode].count(s) for s in sorted(set(statuses[mode]))}
+                if mode == "cluster-free" or (mode == "cluster" and "hottest" not in figures):
+                    address, hot, total = _hottest(ws)
+                    figures["hottest"] = {"address": address, "queries": hot, "total": total}
+                figures["runs"][mode] = got
+                print(mode, json.dumps(got), flush=True)
+                save()
+                if args.assess and mode.startswith("cluster") and "assess" not in figures:
+                    load = [round(x, 2) for x in os.getloadavg()]
+                    a = _run_child(args, "assess", lab, ws)
+                    a["load_before"] = load
+                    a["load_after"] = [round(x, 2) for x in os.getloadavg()]
+                    a["of_run"] = mode
+                    figures["assess"] = a
+                    print("assess", json.dumps(a)[:400], flush=True)
+                    save()
+                    import shutil
 
-            sampler = MemorySampler(lab_pids)
-            sampler.start()
-            t0 = time.perf_counter()
-            single = collect_parallel(
-                portfolio, config, now=datetime.now(UTC), workers=args.workers
-            )
-            single_s = time.perf_counter() - t0
-            sampler.stop()
-            single_peak = sampler.peak_sum_mb
-
-            hwm: dict[str, float] = {}
-
-            def worker_hwm(_index: int, client: object) -> None:  # each worker's own VmHWM
-                hwm.update(client.run(_self_hwm_mb))  # type: ignore[attr-defined]
-
-            t0 = time.perf_counter()
-            now = datetime.now(UTC)
-            frames = collect_cluster(
-                portfolio,
-                config,
-                now=now,
-                cluster=f"local:{args.workers}",
-                on_partition_done=worker_hwm,
-            )
-            cluster_s = time.perf_counter() - t0
-            worker_peaks = list(hwm.values())
-
-            # the workers' own capacity: the same run with the per-server caps lifted (what a
-            # portfolio spread over many providers' and TLDs' addresses would allow)
-            free = replace(
-                config,
-                transport=replace(transport, max_inflight_per_server=0, max_qps_per_server=0),
-            )
-            t0 = time.perf_counter()
-            uncapped = collect_cluster(
-                portfolio, free, now=datetime.now(UTC), cluster=f"local:{args.workers}"
-            )
-            uncapped_s = time.perf_counter() - t0
-            same_uncapped = (
-                uncapped["zones"].sort_values("zone")["status"].tolist()
-                == frames["zones"].sort_values("zone")["status"].tolist()
-            )
-
-            same = (
-                single["zones"].sort_values("zone")["status"].tolist()
-                == frames["zones"].sort_values("zone")["status"].tolist()
-            )
-            store = Store(Path(tmp) / "ws")
-            run = store.write(frames, parameters={"portfolio": str(syn.portfolio)}, now=now)
-            hwm0 = _self_hwm_mb()
-            t0 = time.perf_counter()
-            a = assess(portfolio, store, run=run.run_id, now=now)
-            assess_s = time.perf_counter() - t0
-            assess_growth = _self_hwm_mb() - hwm0
-            findings = len(a.findings)
-            queries = len(frames["queries"])
-            per_address = frames["queries"]["server"].dropna().value_counts()
-            hottest, hottest_queries = per_address.index[0], int(per_address.iloc[0])
+                    shutil.rmtree(ws.parent / "assessed", ignore_errors=True)
         finally:
             lab_down(lab_dir)
+    ref = next(iter(statuses.values()), [])
+    figures["same_statuses"] = all(s == ref for s in statuses.values())
+    _paper(figures)
+    save()
+    report = markdown(figures)
+    print(report)
+    write_atomic(args.out, report)
+    return 0
 
-    n = args.zones
-    per_worker = n / uncapped_s / args.workers
-    qpz = queries / n
-    cap = transport.max_qps_per_server
-    # the address asked most per zone (the TLD's, in a real portfolio as here) binds first
-    per_zone_at_hottest = hottest_queries / n
-    polite_zps = cap / per_zone_at_hottest if cap else math.inf
-    figures = {
-        "zones": n,
-        "rtt_ms": args.rtt_ms,
-        "workers": args.workers,
-        "single_zones_per_s": round(n / single_s, 1),
-        "single_peak_rss_mb_sum": round(single_peak),
-        "cluster_zones_per_s": round(n / cluster_s, 1),
-        "cluster_worker_peak_rss_mb": [round(x) for x in sorted(worker_peaks)],
-        "cluster_uncapped_zones_per_s": round(n / uncapped_s, 1),
-        "same_statuses": same and same_uncapped,
-        "assess_s": round(assess_s, 2),
-        "assess_peak_rss_growth_mb": round(assess_growth),
-        "findings": findings,
-        "queries_per_zone": round(qpz, 2),
-        "hottest_address": hottest,
-        "queries_per_zone_at_hottest_address": round(per_zone_at_hottest, 2),
+
+def _paper(figures: dict[str, Any]) -> None:
+    """The 1,000,000-zone estimate from the caps-lifted cluster's per-worker rate."""
+    free = figures["runs"].get("cluster-free")
+    hot = figures.get("hottest")
+    if not free or not hot:
+        return
+    n, workers = figures["zones"], figures["workers"]
+    per_worker = n / free["collect_s"] / workers
+    cap = TransportConfig().max_qps_per_server
+    per_zone_hot = hot["queries"] / n
+    polite = cap / per_zone_hot
+    figures["paper"] = {
+        "per_worker_zones_per_s": round(per_worker, 1),
+        "queries_per_zone": round(hot["total"] / n, 2),
+        "queries_per_zone_at_hottest": round(per_zone_hot, 2),
         "max_qps_per_server": cap,
-        "politeness_limit_zones_per_s": round(polite_zps, 1),
+        "politeness_limit_zones_per_s": round(polite, 1),
         "workers_for_1M_in_24h": math.ceil(1e6 / (86400 * per_worker)),
         "workers_for_1M_in_1h": math.ceil(1e6 / (3600 * per_worker)),
-        "load_before": [round(x, 2) for x in load_before],
-        "load_after": [round(x, 2) for x in os.getloadavg()],
-        "machine": f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "hours_for_1M_at_cap": round(1e6 / polite / 3600, 1),
+        "qps_at_tld_for_1M_in_1h": round(1e6 / 3600 * per_zone_hot),
     }
-    fits_1h = polite_zps >= 1e6 / 3600
+
+
+def markdown(f: dict[str, Any]) -> str:
+    names = {
+        "pool": "single machine (process pool), default caps",
+        "pool-free": "single machine (process pool), caps lifted",
+        "cluster": "Dask LocalCluster, default caps",
+        "cluster-free": "Dask LocalCluster, caps lifted",
+    }
     lines = [
-        "# Collection on a Dask LocalCluster vs the single-machine pool",
+        f"## {f['zones']:,} zones",
         "",
-        f"{figures['date']}; {figures['machine']}; load average before "
-        f"{figures['load_before']}, after {figures['load_after']}.",
-        f"{n} synthetic zones on {args.addresses} name-server addresses, every server behind "
-        f"the shim at {args.rtt_ms:g} ms RTT, "
-        f"{args.workers} worker processes in both.",
+        f"{f['date']}; {f['machine']}; {f['zones']:,} synthetic zones on {f['addresses']} "
+        f"name-server addresses behind the shim at {f['rtt_ms']:g} ms RTT; {f['workers']} worker "
+        f"processes in every run. Synthetic lab built in {f.get('lab_build_s')} s.",
         "",
-        "| | zones/s | peak RSS (MB) |",
-        "|---|---|---|",
-        f"| single machine (process pool) | {figures['single_zones_per_s']} | "
-        f"{figures['single_peak_rss_mb_sum']} (largest sampled sum of its processes) |",
-        f"| Dask LocalCluster | {figures['cluster_zones_per_s']} | "
-        f"{', '.join(map(str, figures['cluster_worker_peak_rss_mb']))} (per worker) |",
-        f"| Dask LocalCluster, per-server caps lifted | "
-        f"{figures['cluster_uncapped_zones_per_s']} | |",
-        "",
-        "With the default caps (100 queries/s per server address for the whole run) the lab's "
-        "single TLD address binds both runs; lifted, the workers' own capacity shows.",
-        "",
-        f"Same zone statuses in all runs: {'yes' if figures['same_statuses'] else 'NO'}. "
-        "Assessment of the cluster "
-        f"run: {figures['assess_s']} s, peak RSS +{figures['assess_peak_rss_growth_mb']} MB, "
-        f"{findings} findings.",
-        "",
-        "## 1,000,000 zones on paper",
-        "",
-        f"Per worker process (caps lifted): {per_worker:.1f} zones/s at {args.rtt_ms:g} ms "
-        f"({qpz:.1f} queries per zone). Workers needed: "
-        f"**{figures['workers_for_1M_in_24h']}** for a 24-hour audit, "
-        f"**{figures['workers_for_1M_in_1h']}** for a 1-hour audit (the lab's knotd and shim "
-        "share the same cores, so a dedicated worker does at least this).",
-        f"Politeness: the address asked most ({hottest}) gets "
-        f"{per_zone_at_hottest:.2f} queries per zone; at {cap:g} queries/s per address for the "
-        f"whole cluster that allows at most {polite_zps:,.0f} zones/s "
-        f"({polite_zps * 3600:,.0f} zones/hour) through it. In a real portfolio that address "
-        "is a TLD server: the collector asks every parent server for each zone's DS and NS, so "
-        "a TLD's many addresses do not share the load, each sees it all. 1,000,000 zones under "
-        f"one TLD therefore take at least {1e6 / polite_zps / 3600:.1f} hours at this cap, "
-        "whatever the number of workers: "
-        + (
-            "a 1-hour audit fits."
-            if fits_1h
-            else "a 1-hour audit needs a higher rate agreed with the TLD operator (or a "
-            "collector that spreads parent questions over the TLD's servers), not more workers."
-        ),
-        "",
+        "| run | zones/s | wall (s) | peak RSS per worker (MB) | peak RSS of the client / "
+        "main process (MB) | load before → after |",
+        "|---|---|---|---|---|---|",
     ]
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out, report)
-    if args.json:
-        write_atomic(args.json, json.dumps(figures, indent=2) + "\n")
-    return 0
+    for mode, r in f["runs"].items():
+        lines.append(
+            f"| {names[mode]} | {r['zones_per_s']} | {r['wall_s']} | "
+            f"{', '.join(map(str, r['worker_peak_rss_mb']))} | {r['client_peak_rss_mb']} | "
+            f"{r['load_before'][0]} → {r['load_after'][0]} |"
+        )
+    counts = "; ".join(f"{mode}: {r.get('statuses')}" for mode, r in f["runs"].items())
+    same = "yes" if f.get("same_statuses") else "NO"
+    lines += ["", f"Same zone statuses in every run: {same} ({counts})."]
+    a = f.get("assess")
+    if a:
+        lines += [
+            "",
+            f"Streamed assessment of the {a['of_run']} run: {a['assess_s']} s, peak RSS "
+            f"{a['assess_peak_rss_mb']} MB (load {a['load_before'][0]} → {a['load_after'][0]}).",
+        ]
+    p = f.get("paper")
+    if p:
+        lines += [
+            "",
+            f"Per worker process (caps lifted): {p['per_worker_zones_per_s']} zones/s "
+            f"({p['queries_per_zone']} queries per zone): 1,000,000 zones need "
+            f"**{p['workers_for_1M_in_24h']}** worker(s) in 24 hours, "
+            f"**{p['workers_for_1M_in_1h']}** in 1 hour, by CPU. The address asked most "
+            f"({f['hottest']['address']}, the TLD's) gets {p['queries_per_zone_at_hottest']} "
+            f"queries per zone: at {p['max_qps_per_server']:g} queries/s per address for the "
+            f"whole cluster, at most {p['politeness_limit_zones_per_s']} zones/s, "
+            f"{p['hours_for_1M_at_cap']} hours for 1,000,000 zones; a 1-hour audit needs "
+            f"{p['qps_at_tld_for_1M_in_1h']:,} queries/s at that address.",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -8,18 +8,30 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
+from conftest import SECOND_LAB_BASE
 
 from toolkit.checks import run_checks
 from toolkit.cli.main import main
-from toolkit.collect import CollectConfig, ResolverSpec, collect
-from toolkit.collect.cluster import ClusterCollectionError, ClusterSpec, collect_cluster
+from toolkit.collect import CollectConfig, ResolverSpec, TransportConfig, collect, collect_run
+from toolkit.collect.cluster import (
+    ClusterCollectionError,
+    ClusterSpec,
+    collect_cluster,
+    collect_cluster_parts,
+    split_by_address,
+)
 from toolkit.collect.resolvers import check_vantage
 from toolkit.inputs.portfolio import load_portfolio
+from toolkit.lab import lab_down
+from toolkit.lab import network as net
+from toolkit.lab.synthetic import ns_pair, synthetic_up
 from toolkit.reports.audit_html import resolvers_html
 from toolkit.schemas import RESOLVER_CHECKS
 from toolkit.store.runs import Store
@@ -147,15 +159,70 @@ def test_collect_cluster_on_the_command_line_stores_a_run_that_names_its_cluster
     assert main([*argv, "--no-progress", "--cluster", "local:2"]) == 0
     run = Store(ws).load("latest")
     assert run.manifest["parameters"]["cluster"] == "local:2"
+    assert run.manifest["parameters"]["cluster_split"]["workers"] == 2
     assert len(run.frames["zones"]) == len(load_portfolio(SAMPLE).inventory)
+    assert _debris(ws) == []  # the staging folder of the parts is gone
 
 
-def test_a_partition_that_keeps_failing_names_itself(tmp_path, monkeypatch):
-    """A task that raises on every try (here: the trust anchor is gone after the check in this
-    process, so every worker fails to read it) stops the run with the partition named."""
+def _debris(ws: Path) -> list[str]:
+    runs = ws / "runs"
+    return (
+        sorted(p.name for p in runs.iterdir() if p.name.startswith(".tmp-"))
+        if runs.is_dir()
+        else []
+    )
+
+
+@pytest.mark.lab
+def test_a_run_stored_from_parts_is_the_run_of_the_merged_frames(lab, single_machine, tmp_path):
+    """The client assembles each frame from the partitions' parts, one row group per part;
+    stored and loaded back, every frame equals what merge_frames gives from the same parts
+    (records deduplicated, dtypes, order), and both equal the single machine's zones."""
+    portfolio, now, single = single_machine
+    store = Store(tmp_path / "ws")
+    with store.staging() as staging:
+        parts = collect_cluster_parts(
+            portfolio, _config(lab), now=now, cluster="local:2", staging=staging, partition_zones=3
+        )
+        assert len(parts.partitions) >= 4
+        merged = parts.merged()
+        streamed = store.write(parts.frames(), parameters={}, now=now)
+        whole = store.write(merged, parameters={}, now=now)
+        assert staging.is_dir()
+        sizes = [len(pd.read_parquet(p["queries"])) for p in parts.partitions]
+    assert _debris(tmp_path / "ws") == []
+    a = store.load(streamed.run_id)
+    b = store.load(whole.run_id)
+    assert set(a.frames) == set(b.frames)
+    for name in a.frames:
+        pd.testing.assert_frame_equal(a.frames[name], b.frames[name], obj=name)
+    # one row group per non-empty part, in partition order
+    queries = pq.ParquetFile(streamed.path / "queries.parquet")
+    assert [queries.metadata.row_group(i).num_rows for i in range(queries.num_row_groups)] == [
+        n for n in sizes if n
+    ]
+    # records: each zone's evidence once, as merge_frames keeps it
+    assert not a.frames["records"].empty
+    zones, _ = _verdicts(a.frames, portfolio.policies, now)
+    want, _ = _verdicts(single, portfolio.policies, now)
+    pd.testing.assert_frame_equal(zones, want)
+
+
+def test_a_failed_partition_stores_nothing_and_leaves_no_staging(tmp_path, monkeypatch):
+    """collect --cluster whose partition keeps failing: no run, and no parts left behind."""
     from toolkit.collect import cluster as cluster_mod
 
-    portfolio = load_portfolio(SAMPLE)
+    anchor, hints = _vanishing_anchor(tmp_path, monkeypatch, cluster_mod)
+    config = CollectConfig(trust_anchor=anchor, root_hints=hints, progress=False)
+    ws = tmp_path / "ws"
+    with pytest.raises(ClusterCollectionError, match=r"partition \d+"):
+        collect_run(SAMPLE, ws, config, now=datetime.now(UTC), cluster="local:1")
+    assert _debris(ws) == []
+    assert Store(ws).list_runs().empty
+
+
+def _vanishing_anchor(tmp_path, monkeypatch, cluster_mod):
+    """A trust anchor that is checked in this process, then gone before any worker reads it."""
     anchor = tmp_path / "anchor.ds"
     hints = tmp_path / "hints"
     anchor.write_text(". 3600 IN DS 20326 8 2 " + "ab" * 32 + "\n")
@@ -164,10 +231,20 @@ def test_a_partition_that_keeps_failing_names_itself(tmp_path, monkeypatch):
 
     def check_then_remove(path):
         out = real(path)
-        anchor.unlink()  # gone before any worker reads it
+        anchor.unlink(missing_ok=True)  # gone before any worker reads it
         return out
 
     monkeypatch.setattr(cluster_mod, "load_trust_anchor", check_then_remove)
+    return anchor, hints
+
+
+def test_a_partition_that_keeps_failing_names_itself(tmp_path, monkeypatch):
+    """A task that raises on every try (here: the trust anchor is gone after the check in this
+    process, so every worker fails to read it) stops the run with the partition named."""
+    from toolkit.collect import cluster as cluster_mod
+
+    portfolio = load_portfolio(SAMPLE)
+    anchor, hints = _vanishing_anchor(tmp_path, monkeypatch, cluster_mod)
     config = CollectConfig(trust_anchor=anchor, root_hints=hints, progress=False)
     with pytest.raises(ClusterCollectionError, match=r"partition \d+ \(\d+ zones, .* 1 retries"):
         collect_cluster(portfolio, config, now=datetime.now(UTC), cluster="local:1", retries=1)
@@ -289,3 +366,101 @@ def test_collect_vantage_on_one_machine_tags_every_answer(lab, tmp_path):
     run = Store(ws).load("latest")
     assert set(run.frames["resolver_checks"]["vantage"]) == {"lab-host"}
     assert run.manifest["parameters"]["vantage"] == "lab-host"
+
+
+# --- politeness split by address ------------------------------------------------------------
+
+
+def test_the_caps_are_split_by_the_partitions_asking_each_address():
+    config = CollectConfig(
+        transport=TransportConfig(max_inflight_per_server=16, max_qps_per_server=100.0)
+    )
+    uses = [{"r", "a"}, {"r", "a"}, {"r", "a", "b"}, {"r"}]
+    configs, split = split_by_address(config, 2, uses)
+    assert split["r"]["tasks_at_once"] == 2 and split["a"]["tasks_at_once"] == 2
+    assert split["b"] == {
+        "partitions": 1,
+        "tasks_at_once": 1,
+        "max_inflight_per_server": 16,
+        "max_qps_per_server": 100.0,
+    }
+    equal = (8, 50.0)
+    assert [
+        (c.transport.max_inflight_per_server, c.transport.max_qps_per_server) for c in configs
+    ] == [equal] * 4
+    # only partition 2 asks b: the whole cap there; every other address the equal share
+    assert [c.transport.server_caps for c in configs] == [(), (), (("b", 16, 100.0),), ()]
+    # lifted caps stay lifted
+    free = CollectConfig(transport=TransportConfig(max_inflight_per_server=0, max_qps_per_server=0))
+    configs, _ = split_by_address(free, 2, uses)
+    assert all(c.transport.server_caps == () for c in configs)
+
+
+@pytest.mark.lab
+def test_split_caps_hold_at_every_address_as_the_shim_measured_them(tmp_path):
+    """24 zones on 8 addresses behind the shim; zone i is served by pair i mod 4, and the
+    inventory is ordered pair by pair, so each of 4 partitions asks its own pair. With caps of
+    2 in flight and 40 q/s on 2 workers, a pair asked by one partition gets the whole cap in
+    that task (the equal share would be 1 and 20 q/s) and the shim never saw any address with
+    more than 2 in flight nor much more than 40 q/s (+ the burst, + a loaded machine's margin,
+    as test_synthetic_spread allows)."""
+    lab_dir = tmp_path / "syn"
+    try:
+        syn = synthetic_up(
+            lab_dir,
+            zones_count=24,
+            base=SECOND_LAB_BASE,
+            ns_addresses=8,
+            network=net.NetworkConditions(rtt_ms=20),
+        )
+        pairs = {z: ns_pair(i, syn.ns_addresses) for i, z in enumerate(syn.zones)}
+        portfolio = load_portfolio(syn.portfolio)
+        inv = portfolio.inventory
+        order = sorted(
+            range(len(inv)),
+            key=lambda i: (syn.ns_addresses.index(pairs[inv["zone"].iloc[i]][0]), i),
+        )
+        portfolio = replace(portfolio, inventory=inv.iloc[order].reset_index(drop=True))
+        config = CollectConfig(
+            trust_anchor=syn.info.trust_anchor,
+            root_hints=syn.info.root_hints,
+            progress=False,
+            transport=TransportConfig(
+                timeout=2.0, max_inflight_per_server=2, max_qps_per_server=40.0
+            ),
+        )
+        store = Store(tmp_path / "ws")
+        with store.staging() as staging:
+            parts = collect_cluster_parts(
+                portfolio,
+                config,
+                now=datetime.now(UTC),
+                cluster="local:2",
+                staging=staging,
+                partition_zones=6,
+                known_addresses=pairs,
+            )
+            run = store.write(
+                parts.frames(),
+                parameters={"cluster_split": parts.parameters},
+                now=datetime.now(UTC),
+            )
+        shim = next(p for p in syn.info.processes if p.name == "shim")
+        stats = net.request_stats(shim, lab_dir)
+    finally:
+        lab_down(lab_dir)
+    split = parts.parameters
+    assert len(parts.partitions) == 4
+    assert split["equal_share"] == {"max_inflight_per_server": 1, "max_qps_per_server": 20.0}
+    for address in syn.ns_addresses:
+        assert split["by_address"][address]["tasks_at_once"] == 1
+        assert split["by_address"][address]["max_qps_per_server"] == 40.0
+    recorded = Store(tmp_path / "ws").read_manifest(run.run_id)["parameters"]["cluster_split"]
+    assert recorded["by_address"][syn.ns_addresses[0]]["partitions"] == 1
+    zones = Store(tmp_path / "ws").load(run.run_id).frames["zones"]
+    assert set(zones["status"]) == {"secure"}, zones[["zone", "reasons"]]
+    for address, route in stats["routes"].items():
+        assert route["max_in_flight"] <= 2, (address, route)
+        assert route["max_queries_per_s"] <= 52, (address, route)
+    # the split took effect: a partition's own pair saw 2 in flight (the equal share is 1)
+    assert max(stats["routes"][a]["max_in_flight"] for a in syn.ns_addresses) == 2

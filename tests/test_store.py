@@ -118,3 +118,49 @@ def test_schema_mismatch_and_bad_manifest_are_errors(tmp_path):
     manifest.write_text(json.dumps(doc))
     with pytest.raises(StoreError, match="format_version 99"):
         store.load(run.run_id)
+
+
+def test_a_frame_given_as_parts_is_stored_as_the_whole_frame(tmp_path):
+    """FrameParts: one row group per non-empty part, in order; loaded back, the frame equals
+    the parts concatenated (dtypes of the schema), and the manifest counts its rows."""
+    import pyarrow.parquet as pq
+
+    from toolkit.store.runs import FrameParts
+
+    whole = zones_frame()
+    pieces = [whole.iloc[:1], whole.iloc[1:1], whole.iloc[1:]]
+    store = Store(tmp_path)
+    run = store.write(
+        {"zones": FrameParts(lambda: iter(pieces)), "empty": FrameParts(lambda: iter([]))},
+        parameters={},
+        now=NOW,
+    )
+    assert "zones" not in run.frames  # not held whole
+    loaded = store.load(run.run_id)
+    pd.testing.assert_frame_equal(loaded["zones"], whole)
+    assert loaded.manifest["files"]["zones.parquet"]["rows"] == len(whole)
+    f = pq.ParquetFile(run.path / "zones.parquet")
+    assert [f.metadata.row_group(i).num_rows for i in range(f.num_row_groups)] == [1, 2]
+    assert loaded["empty"].empty
+
+
+def test_a_part_off_its_schema_is_refused_and_nothing_is_stored(tmp_path):
+    from toolkit.store.runs import FrameParts
+
+    bad = zones_frame().drop(columns=["zone"])
+    store = Store(tmp_path)
+    with pytest.raises(StoreError, match="part 1"):
+        store.write(
+            {"zones": FrameParts(lambda: iter([zones_frame(), bad]))}, parameters={}, now=NOW
+        )
+    assert store.list_runs().empty
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_staging_is_removed_whatever_happens(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(RuntimeError), store.staging() as staging:
+        (staging / "p000000-zones.parquet").write_bytes(b"x")
+        raise RuntimeError("a partition failed")
+    assert not staging.exists()
+    assert store.list_runs().empty

@@ -34,7 +34,7 @@ from toolkit.collect.discover import discover as discover_zones
 from toolkit.collect.resolvers import ResolverSpec
 from toolkit.collect.transport import TransportConfig
 from toolkit.errors import WriteError
-from toolkit.inputs.portfolio import load_portfolio
+from toolkit.inputs.portfolio import Portfolio, load_portfolio
 from toolkit.store.runs import Run, Store
 
 __all__ = ["CollectConfig", "ResolverSpec", "TransportConfig", "collect", "collect_run"]
@@ -72,11 +72,10 @@ def collect_run(
         discover = polite_discovery(discover, config.transport)
         check_zone_files(discover, list(portfolio.inventory["zone"]))
     if cluster is not None:
-        from toolkit.collect.cluster import ClusterSpec, collect_cluster
-
-        spec = ClusterSpec.parse(cluster)
-        frames = collect_cluster(portfolio, config, now=now, cluster=spec)
-    elif workers == 1:
+        return _collect_cluster_run(
+            portfolio, Path(portfolio_dir), workspace, config, now, cluster, tsa_url, discover
+        )
+    if workers == 1:
         frames = collect(portfolio, config, now=now)
     else:
         from toolkit.collect.parallel import collect_parallel
@@ -89,12 +88,51 @@ def collect_run(
         found, tried = discover_zones(zones, servers, discover, now=now)
         frames["delegations"], frames["discovery"] = found, tried
         parameters["discover"] = discover.parameters()
-    if cluster is not None:
-        parameters["cluster"] = str(spec)
     try:
         return Store(workspace).write(frames, parameters=parameters, now=now, tsa_url=tsa_url)
     except OSError as exc:  # a disk that filled up during collection
         raise WriteError(workspace, exc, "cannot store the run in") from exc
+
+
+def _collect_cluster_run(
+    portfolio: Portfolio,
+    portfolio_dir: Path,
+    workspace: str | Path,
+    config: CollectConfig,
+    now: datetime,
+    cluster: str,
+    tsa_url: str | None,
+    discover: DiscoverConfig | None,
+) -> Run:
+    """:func:`collect_run` on a Dask cluster: the partitions' parts are staged in the
+    workspace and the run is written from them part by part (never whole in this process).
+    The returned run's ``frames`` hold ``zones`` (read back from the stored run), the
+    inventory and discovery's frames."""
+    from toolkit.collect.cluster import ClusterSpec, collect_cluster_parts
+
+    spec = ClusterSpec.parse(cluster)
+    store = Store(workspace)
+    try:
+        with store.staging() as staging:
+            parts = collect_cluster_parts(portfolio, config, now=now, cluster=spec, staging=staging)
+            frames = parts.frames()
+            parameters = {
+                "portfolio": str(portfolio_dir.resolve()),
+                **config.parameters(),
+                "cluster": str(spec),
+                "cluster_split": parts.parameters,
+            }
+            if discover is not None:
+                zones = list(portfolio.inventory["zone"])
+                servers = servers_from_nameservers(parts.read("nameservers"))
+                found, tried = discover_zones(zones, servers, discover, now=now)
+                frames["delegations"], frames["discovery"] = found, tried
+                parameters["discover"] = discover.parameters()
+            run = store.write(frames, parameters=parameters, now=now, tsa_url=tsa_url)
+    except OSError as exc:  # a disk that filled up during collection
+        raise WriteError(workspace, exc, "cannot store the run in") from exc
+    run.frames["zones"] = store.load(run.run_id, frames=["zones"]).frames["zones"]
+    return run
 
 
 def check_writable(workspace: str | Path) -> None:

@@ -100,6 +100,8 @@ class ServerState:
     timeouts: int = 0
     down: str | None = None
     tat: float = 0.0  # the token bucket's theoretical arrival time (GCRA)
+    qps: float = 0.0  # the address's rate cap (0: none)
+    burst: int = 1  # the token bucket's burst: the address's in-flight cap (at least 1)
     inflight: int = 0
     max_inflight: int = 0  # the most ever in flight at once (politeness, observed)
     sent: int = 0
@@ -245,7 +247,8 @@ class AioTransport:
 
     ``config`` gives the timeout, tries, port, payload, the most queries in flight from this
     loop (``max_inflight``) and the politeness limits (``max_inflight_per_server``,
-    ``max_qps_per_server``, ``max_tcp_per_server``, ``down_after``; 0 means no limit).
+    ``max_qps_per_server``, ``max_tcp_per_server``, ``down_after``; 0 means no limit), with
+    ``server_caps`` in place of the first two for the addresses it names.
     """
 
     def __init__(self, config: TransportConfig) -> None:
@@ -260,6 +263,7 @@ class AioTransport:
         self.inflight = 0
         self.max_inflight = 0  # the most queries ever in flight at once
         self.parsed = ParsedAnswers()
+        self._server_caps = {_canonical(a): (n, q) for a, n, q in config.server_caps}
 
     async def __aenter__(self) -> AioTransport:
         self._loop = asyncio.get_running_loop()
@@ -283,11 +287,15 @@ class AioTransport:
         """The state kept for ``address`` (created on first use)."""
         st = self.servers.get(address)
         if st is None:
-            cap = self.config.max_inflight_per_server
+            cap, qps = self._server_caps.get(
+                address, (self.config.max_inflight_per_server, self.config.max_qps_per_server)
+            )
             tcp = self.config.max_tcp_per_server
             st = ServerState(
                 asyncio.Semaphore(cap) if cap > 0 else None,
                 asyncio.Semaphore(tcp) if tcp > 0 else None,
+                qps=qps,
+                burst=max(1, cap),
             )
             self.servers[address] = st
         return st
@@ -300,11 +308,11 @@ class AioTransport:
 
     async def _pace(self, st: ServerState) -> None:
         """Wait for the token bucket of one address (GCRA: a rate and a burst, no timers)."""
-        rate = self.config.max_qps_per_server
+        rate = st.qps
         if rate <= 0:
             return
         interval = 1.0 / rate
-        burst = max(1, self.config.max_inflight_per_server)
+        burst = st.burst
         now = time.monotonic()
         tat = max(st.tat, now)
         wait = tat - (burst - 1) * interval - now

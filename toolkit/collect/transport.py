@@ -181,6 +181,10 @@ class TransportConfig:
     max_qps_per_server: float = DEFAULT_MAX_QPS_PER_SERVER
     down_after: int = DEFAULT_DOWN_AFTER
     max_tcp_per_server: int = DEFAULT_MAX_TCP_PER_SERVER
+    server_caps: tuple[tuple[str, int, float], ...] = ()
+    """(address, max in flight, max queries/s) of addresses with caps of their own, in place
+    of the two per-server caps above (a cluster's split by address; the asynchronous sender
+    honours them)."""
 
 
 UDP_THEN_TCP = ("udp", "tcp")

@@ -42,13 +42,15 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from toolkit import __version__
 from toolkit.atomic import sync_dir, write_atomic
@@ -74,6 +76,20 @@ SIGNED = "signed"
 STALE_TMP_SECONDS = 24 * 3600
 """A temporary folder untouched this long is stale even if a process with its writer's pid runs."""
 _TMP_NAME = re.compile(r"^\.tmp-(?P<pid>[0-9]+)-[0-9a-f]{8}-")
+
+
+@dataclass(frozen=True)
+class FrameParts:
+    """A frame given as ordered parts, for a run too large to hold in one process.
+
+    ``parts()`` yields the frame's parts in order (each a DataFrame of the frame's columns);
+    :meth:`Store.write` writes each as one row group of the frame's single Parquet file as it
+    comes, so only one part is in memory at a time. The stored file is an ordinary frame file
+    (same name, hash and manifest entry as a frame given whole): the run format stays one
+    format. ``parts`` may be called once only.
+    """
+
+    parts: Callable[[], Iterable[pd.DataFrame]]
 
 
 @dataclass
@@ -128,7 +144,7 @@ class Store:
 
     def write(
         self,
-        frames: Mapping[str, pd.DataFrame],
+        frames: Mapping[str, pd.DataFrame | FrameParts],
         *,
         parameters: Mapping[str, Any],
         now: datetime,
@@ -141,6 +157,8 @@ class Store:
         ``now`` is the run's time (UTC); ``parameters`` (JSON-serialisable) records how the run
         was made. Frames named after a schema in :mod:`toolkit.schemas` are checked against it.
         Raises StoreError if the run id exists or a frame does not match its schema.
+        A frame given as :class:`FrameParts` is written part by part (one row group each,
+        never whole in memory); the returned run's ``frames`` hold only the frames given whole.
 
         ``clock`` is the real time (default: the system clock). A run dated more than
         :data:`CLOCK_SKEW` ahead of it, or whose parameters say ``simulated`` (drills, the demo
@@ -171,16 +189,20 @@ class Store:
         try:
             files: dict[str, dict[str, Any]] = {}
             for name, df in frames.items():
-                if name in SCHEMAS:
+                if name in SCHEMAS and not isinstance(df, FrameParts):
                     try:
                         SCHEMAS[name].check(df, source=f"run {run_id}")
                     except ValueError as exc:
                         raise StoreError(str(exc)) from exc
                 fname = f"{name}.parquet"
-                df.to_parquet(tmp / fname, index=False)
+                if isinstance(df, FrameParts):
+                    rows = _write_parts(tmp / fname, name, df, source=f"run {run_id}")
+                else:
+                    df.to_parquet(tmp / fname, index=False)
+                    rows = len(df)
                 files[fname] = {
                     "frame": name,
-                    "rows": len(df),
+                    "rows": rows,
                     "sha256": sha256_file(tmp / fname),
                 }
             manifest = {
@@ -220,7 +242,30 @@ class Store:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return Run(run_id, final, manifest, dict(frames))
+        whole = {n: df for n, df in frames.items() if isinstance(df, pd.DataFrame)}
+        return Run(run_id, final, manifest, whole)
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A new private folder of this workspace for a run's parts before the run is written
+        (a cluster's workers write into it), removed on leaving the block, whatever happens.
+
+        It is a hidden temporary folder of ``runs/`` named after this process
+        (``.tmp-<pid>-<random>-staging``): never listed as a run, and removed by any writer's
+        clean-up once this process is gone (a client killed mid-run). Folders it had to create
+        (the workspace, ``runs/``) are removed with it when they are still empty: a run that
+        fails leaves the workspace as it found it."""
+        created = [p for p in (self.workspace, self.runs_dir) if not p.exists()]
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        path = self.runs_dir / f".tmp-{os.getpid()}-{secrets.token_hex(4)}-staging"
+        path.mkdir()
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):  # not empty: a run or a lock is in it
+                    folder.rmdir()
 
     def _chain_tail(self) -> tuple[int, str | None]:
         """The sequence number and manifest SHA-256 of the last published signed run."""
@@ -507,6 +552,41 @@ class Store:
         """A run's checked manifest (signature included) without its frames. Raises
         StoreError when it is damaged."""
         return self._check_manifest(self.runs_dir / run_id)[0]
+
+
+def _write_parts(path: Path, name: str, given: FrameParts, *, source: str) -> int:
+    """Write the parts of frame ``name`` into one Parquet file, one row group per part, in
+    order; return the rows written. A part that does not match the frame's schema (when it has
+    one) is a StoreError naming the part. Parts are cast to the schema's dtypes, so every row
+    group has the file's one Arrow schema (the schema's, or the first part's)."""
+    schema = SCHEMAS.get(name)
+    arrow: pa.Schema | None = None
+    if schema is not None:
+        arrow = pa.Schema.from_pandas(schema.empty(), preserve_index=False)
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for i, part in enumerate(given.parts()):
+            if schema is not None:
+                try:
+                    schema.check(part, source=f"{source}, part {i}")
+                except ValueError as exc:
+                    raise StoreError(str(exc)) from exc
+                part = schema.cast(part)
+            table = pa.Table.from_pandas(part, schema=arrow, preserve_index=False)
+            if writer is None:
+                arrow = table.schema
+                writer = pq.ParquetWriter(path, arrow)
+            if table.num_rows:
+                writer.write_table(table, row_group_size=table.num_rows)
+                rows += table.num_rows
+        if writer is None:  # no parts at all: the frame's empty file
+            empty = schema.empty() if schema is not None else pd.DataFrame()
+            empty.to_parquet(path, index=False)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 _REPORTED: set[tuple[str, str]] = set()
