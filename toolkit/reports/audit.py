@@ -606,7 +606,7 @@ def _resolver_words(seen: pd.DataFrame | None, name: str, qtype: str) -> str:
     for status in ("secure", "insecure"):
         n = int((asked["resolver_status"] == status).sum())
         if n:
-            parts.append(f"{n} {status}")
+            parts.append(f"{n:,} {status}")
     for rcode, group in asked[~ok].groupby(asked[~ok]["rcode"].fillna("no answer")):
         parts.append(f"{rcode}: {', '.join(sorted(group['resolver']))}")
     return "; ".join(parts)

@@ -290,7 +290,7 @@ def check_results_alt(summary: pd.DataFrame) -> str:
         return "Results per check: no findings in this run."
     parts = []
     for r in summary.to_dict("records"):
-        counts = [f"{int(r[s])} {s.replace('_', ' ')}" for s in RESULT_STATUSES]
+        counts = [f"{int(r[s]):,} {s.replace('_', ' ')}" for s in RESULT_STATUSES]
         parts.append(f"{r['title']}: {', '.join(counts)}")
     return "Results per check. " + "; ".join(parts) + "."
 
@@ -561,7 +561,7 @@ def check_section_html(
     """
     meta = catalogue.get(str(row["check_id"]), {})
     counts = ", ".join(
-        f"{int(row[s])} {RESULT_LABELS[s].lower()}" for s in RESULT_STATUSES if int(row[s])
+        f"{int(row[s]):,} {RESULT_LABELS[s].lower()}" for s in RESULT_STATUSES if int(row[s])
     )
     n_issues = int(row["fail"]) + int(row["indeterminate"])
     table, more = "", ""
@@ -686,7 +686,9 @@ def requirement_section_html(
         f"{plural(stats['rows'], 'finding')} over "
         f"{plural(stats['zones'], 'zone')} "
         f"(run {run_id}): "
-        + ", ".join(f"{int(counts.get(s, 0))} {RESULT_LABELS[s].lower()}" for s in RESULT_STATUSES)
+        + ", ".join(
+            f"{int(counts.get(s, 0)):,} {RESULT_LABELS[s].lower()}" for s in RESULT_STATUSES
+        )
         + "."
     )
     if unseen:
