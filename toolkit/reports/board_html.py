@@ -52,8 +52,8 @@ def executive_summary_html(h: Mapping[str, Any], view: BoardView) -> str:
     ]
     if n:
         s.append(
-            f"Of our {plural(n, 'domain')} checked, {h['secure']} ({pct(h['secure_pct'])}) carry "
-            "a seal that validates end to end."
+            f"Of our {plural(n, 'domain')} checked, {int(h['secure']):,} "
+            f"({pct(h['secure_pct'])}) carry a seal that validates end to end."
         )
     if view.current is not None:
         c = view.current
