@@ -174,3 +174,25 @@ def test_policy_statement_escapes_the_file(tmp_path):
         _assert_text_only(out)
     assert '<h2 id="s1" data-toc="1">1 Introduction</h2>' in intro  # our markup kept
     assert 'class="value not-defined"' in statement.technical_html(doc)
+
+
+def test_headline_counts_past_999_carry_the_thousands_separator():
+    """A board member reads '100,000 zones checked', not '100000' beside '42,858'."""
+    from toolkit.reports.html import headline_html
+
+    h = {
+        "zones": 100000,
+        "signed": 71428,
+        "signed_pct": 71.4,
+        "secure": 49999,
+        "secure_pct": 50.0,
+        "insecure": 28572,
+        "bogus": 14286,
+        "indeterminate": 7143,
+        "needing_action": 42858,
+    }
+    out = headline_html(h)
+    for text in ("100,000", "71,428 of 100,000", "49,999 of 100,000", "14,286 are bogus"):
+        assert text in out, text
+    assert "Of the other 50,001 zones" in out
+    assert not re.search(r"\b\d{4,}\b", re.sub(r"<[^>]+>", " ", out)), "a count without separator"
