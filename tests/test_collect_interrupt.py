@@ -153,3 +153,20 @@ def test_a_worker_that_dies_is_named_in_the_error(synthetic, tmp_path):
     assert f"pid {victim} (killed by SIGKILL)" in err, err
     assert "Traceback" not in err
     assert wait_gone(proc.pid, 10) == []
+
+
+def test_after_ctrl_c_a_stuck_interpreter_exit_still_ends_the_process():
+    """The command's exit after a Ctrl-C cannot hang: a library thread that never ends (as a
+    pool's manager thread waiting on a killed worker may) is cut short with exit code 130."""
+    code = (
+        "import sys, threading\n"
+        "from toolkit.cli import main as m\n"
+        "threading.Thread(target=threading.Event().wait).start()  # never ends, not a daemon\n"
+        "m._exit_soon(m.INTERRUPTED)\n"
+        "sys.exit(m.INTERRUPTED)\n"
+    )
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=30)
+    took = time.monotonic() - t0
+    assert proc.returncode == 130
+    assert took < 10  # the grace period (3 s) and the interpreter's start

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -516,9 +517,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dnssec-audit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C: one line, the shell's exit code for SIGINT
-        print("dnssec-audit: interrupted (nothing was stored)", file=sys.stderr)
-        return 130
+        print("dnssec-audit: interrupted (nothing was stored)", file=sys.stderr, flush=True)
+        return INTERRUPTED
+
+
+INTERRUPTED = 130
+"""The exit code after a Ctrl-C (the shell's code for SIGINT)."""
+
+EXIT_GRACE_SECONDS = 3.0
+"""After a Ctrl-C, the longest the interpreter's own exit may take before the process ends."""
+
+
+def console_main() -> None:
+    """The ``dnssec-audit`` command: :func:`main`, then exit with its code; after a Ctrl-C the
+    process ends within :data:`EXIT_GRACE_SECONDS` however the interpreter's exit goes
+    (:func:`_exit_soon`). Only the command does this: :func:`main` called inside another
+    program (a notebook, a test) never ends that program."""
+    code = main()
+    if code == INTERRUPTED:
+        _exit_soon(code)
+    sys.exit(code)
+
+
+def _exit_soon(code: int) -> None:
+    """End the process with ``code`` if the interpreter's exit has not ended it within
+    :data:`EXIT_GRACE_SECONDS`. After a Ctrl-C the exit runs the handlers of the libraries
+    (``concurrent.futures`` joins its pools' manager threads, ``multiprocessing`` its queues'
+    feeder threads); one of them waiting on a worker killed mid-write would keep the process
+    alive. Nothing is lost by ending it: every write of the toolkit is atomic (temporary path,
+    then rename), and a temporary folder left behind is removed by the next writer."""
+    timer = threading.Timer(EXIT_GRACE_SECONDS, os._exit, args=(code,))
+    timer.daemon = True
+    timer.start()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -309,16 +309,20 @@ def collect_parallel(
                 initializer=_worker_init,
                 initargs=(os.getpid(),),
             )
+            stopped = False
             try:
                 futures = {ppool.submit(_run_task, t): t for t in tasks}
                 _gather(futures, results, bar)
             except BrokenProcessPool as exc:
                 raise ParallelCollectionError(_death_note(ppool, futures, results)) from exc
             except BaseException:  # Ctrl-C, or a failure: stop the workers now, not at the end
+                stopped = True
                 _kill_workers(ppool)
                 raise
             finally:
-                ppool.shutdown(wait=True, cancel_futures=True)
+                # Once its workers are killed, the pool's manager thread may wait on a queue
+                # nobody reads any more: do not wait for it then (the process is ending).
+                ppool.shutdown(wait=not stopped, cancel_futures=True)
     finally:
         bar.close()
     return merge_frames(inventory, [frames for task in results for frames in task])
