@@ -71,7 +71,15 @@ def start_collect(synthetic, workspace: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # as a command typed at a terminal: Ctrl-C's default action. A suite started in the
+        # background of a non-interactive shell (`make test &`) passes SIGINT on as ignored,
+        # and Python then installs no KeyboardInterrupt handler: the Ctrl-C would be lost.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_workers(proc: subprocess.Popen, count: int = 2, timeout: float = 60) -> None:
