@@ -23,6 +23,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
+
 from toolkit.collect.collector import CollectConfig, collect, with_politeness
 from toolkit.collect.discover import (
     DiscoverConfig,
@@ -83,15 +85,26 @@ def collect_run(
         frames = collect_parallel(portfolio, config, now=now, workers=workers)
     parameters = {"portfolio": str(Path(portfolio_dir).resolve()), **config.parameters()}
     if discover is not None:
-        zones = list(portfolio.inventory["zone"])
-        servers = servers_from_nameservers(frames.get("nameservers"))
-        found, tried = discover_zones(zones, servers, discover, now=now)
-        frames["delegations"], frames["discovery"] = found, tried
+        frames.update(_discovered(portfolio, frames.get("nameservers"), discover, now))
         parameters["discover"] = discover.parameters()
     try:
         return Store(workspace).write(frames, parameters=parameters, now=now, tsa_url=tsa_url)
     except OSError as exc:  # a disk that filled up during collection
         raise WriteError(workspace, exc, "cannot store the run in") from exc
+
+
+def _discovered(
+    portfolio: Portfolio,
+    nameservers: pd.DataFrame | None,
+    discover: DiscoverConfig,
+    now: datetime,
+) -> dict[str, pd.DataFrame]:
+    """Zone discovery after a collection, asking the servers that answered for each zone
+    (the run's ``nameservers`` frame): its ``delegations`` and ``discovery`` frames."""
+    zones = list(portfolio.inventory["zone"])
+    servers = servers_from_nameservers(nameservers)
+    found, tried = discover_zones(zones, servers, discover, now=now)
+    return {"delegations": found, "discovery": tried}
 
 
 def _collect_cluster_run(
@@ -123,10 +136,7 @@ def _collect_cluster_run(
                 "cluster_split": parts.parameters,
             }
             if discover is not None:
-                zones = list(portfolio.inventory["zone"])
-                servers = servers_from_nameservers(parts.read("nameservers"))
-                found, tried = discover_zones(zones, servers, discover, now=now)
-                frames["delegations"], frames["discovery"] = found, tried
+                frames.update(_discovered(portfolio, parts.read("nameservers"), discover, now))
                 parameters["discover"] = discover.parameters()
             run = store.write(frames, parameters=parameters, now=now, tsa_url=tsa_url)
     except OSError as exc:  # a disk that filled up during collection
