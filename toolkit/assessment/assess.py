@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -87,15 +87,7 @@ class Assessment:
         findings, requirements = self.filtered(framework)
         cols = ["zone", "check_id", "severity", "status", "message", "pillar", "title", "evidence"]
         return {
-            "format_version": FORMAT_VERSION,
-            "run_id": self.run_id,
-            "as_of": pd.Timestamp(self.as_of).isoformat(),
-            "portfolio": str(self.portfolio.directory),
-            "framework": framework,
-            "records": {
-                "given": sorted(f"{k}.csv" for k in self.records.frames),
-                "missing": self.records.missing,
-            },
+            **document_head(self, framework),
             "findings": [_plain(r) for r in findings[cols].to_dict("records")],
             "requirements": [
                 {
@@ -128,6 +120,35 @@ class Assessment:
             self.findings[self.findings["check_id"].isin(checks)],
             self.requirements[self.requirements["framework"] == framework],
         )
+
+
+class _Assessed(Protocol):
+    """What a JSON document's head reads of an assessment (in memory or streamed)."""
+
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def as_of(self) -> datetime: ...
+    @property
+    def portfolio(self) -> Portfolio: ...
+    @property
+    def records(self) -> GovernanceRecords: ...
+
+
+def document_head(a: _Assessed, framework: str | None) -> dict[str, Any]:
+    """The fields every JSON document of ``dnssec-audit assess`` opens with (an assessment in
+    memory or a streamed one): format, run, time, portfolio, framework, records given."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "run_id": a.run_id,
+        "as_of": pd.Timestamp(a.as_of).isoformat(),
+        "portfolio": str(a.portfolio.directory),
+        "framework": framework,
+        "records": {
+            "given": sorted(f"{k}.csv" for k in a.records.frames),
+            "missing": a.records.missing,
+        },
+    }
 
 
 def _plain_value(v: Any) -> Any:

@@ -56,8 +56,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.assessment.assess import FORMAT_VERSION as DOC_VERSION
-from toolkit.assessment.assess import Assessment, _plain, _score
+from toolkit.assessment.assess import Assessment, _plain, _score, document_head
 from toolkit.assessment.frameworks import (
     EVIDENCE,
     REQUIREMENTS,
@@ -213,15 +212,7 @@ class StreamedAssessment:
                 raise KeyError(framework)
             requirements = requirements[requirements["framework"] == framework]
         return {
-            "format_version": DOC_VERSION,
-            "run_id": self.run_id,
-            "as_of": pd.Timestamp(self.as_of).isoformat(),
-            "portfolio": str(self.portfolio.directory),
-            "framework": framework,
-            "records": {
-                "given": sorted(f"{k}.csv" for k in self.records.frames),
-                "missing": self.records.missing,
-            },
+            **document_head(self, framework),
             "streamed": {
                 "out_dir": str(self.out_dir),
                 "parts": sorted(PARTS),
