@@ -541,7 +541,6 @@ def test_tcp_only_questions_keep_the_caps_and_their_timeouts_never_mark_a_server
         down_after=2,
         max_inflight_per_server=2,
         max_qps_per_server=0,
-        max_tcp_per_server=4,
     )
 
     async def main():
@@ -567,66 +566,185 @@ def test_tcp_only_questions_keep_the_caps_and_their_timeouts_never_mark_a_server
     assert st.down is None and st.backoff == 1.0
 
 
-def test_tcp_connections_to_one_server_are_capped_and_wait_outside_their_timeout():
-    """RFC 7766 §6.2.2: few concurrent TCP connections to one server. Eight TCP-only
-    questions, each answered after 0.1 s, with a 0.5-s timeout and one connection at a time:
-    the server never holds two connections, and none times out though the last waits 0.7 s
-    for its turn (each answer keeps 0.4 s of margin for a loaded machine)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    port = listener.getsockname()[1]
-    open_now, most = [0], [0]
-    lock = threading.Lock()
+class TcpServer:
+    """A DNS-over-TCP server on 127.0.0.1: ``handle(conn)`` serves each connection in a
+    thread of its own; counts the connections accepted and the most open at once."""
 
-    def handle(conn: socket.socket) -> None:
-        """Count the questions being served at once: from the query read to just before the
-        answer is sent (the client can start its next connection only once it has it)."""
-        try:
-            length = int.from_bytes(conn.recv(2), "big")
-            data = b""
-            while len(data) < length:
-                data += conn.recv(length - len(data))
-            with lock:
-                open_now[0] += 1
-                most[0] = max(most[0], open_now[0])
-            time.sleep(0.1)
-            with lock:
-                open_now[0] -= 1
-            wire = answer(data).to_wire()
-            conn.sendall(len(wire).to_bytes(2, "big") + wire)
-        finally:
-            conn.close()
+    def __init__(self, handle: Callable[[socket.socket], None]) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.handle = handle
+        self.accepted = 0
+        self.open_now = 0
+        self.most_open = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
 
-    def accept() -> None:
+    def _accept(self) -> None:
         try:
             while True:
-                conn, _ = listener.accept()
-                threading.Thread(target=handle, args=(conn,), daemon=True).start()
+                conn, _ = self.listener.accept()
+                with self.lock:
+                    self.accepted += 1
+                    self.open_now += 1
+                    self.most_open = max(self.most_open, self.open_now)
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
         except OSError:
             pass
 
-    threading.Thread(target=accept, daemon=True).start()
-    config = TransportConfig(timeout=0.5, tries=1, max_qps_per_server=0)
-    assert config.max_tcp_per_server == 1  # the default
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            self.handle(conn)
+        finally:
+            conn.close()
+            with self.lock:
+                self.open_now -= 1
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def read_message(conn: socket.socket) -> bytes:
+    """One length-prefixed message from a TCP connection (b"" at the end of the stream)."""
+    head = b""
+    while len(head) < 2:
+        chunk = conn.recv(2 - len(head))
+        if not chunk:
+            return b""
+        head += chunk
+    length = int.from_bytes(head, "big")
+    data = b""
+    while len(data) < length:
+        chunk = conn.recv(length - len(data))
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+def framed(message: dns.message.Message) -> bytes:
+    wire = message.to_wire()
+    return len(wire).to_bytes(2, "big") + wire
+
+
+def ask_tcp_many(config: TransportConfig, port: int, count: int, pause: float = 0.0):
+    """``count`` TCP-only questions (t0.test. ... SOA) to 127.0.0.1:port at once, then, after
+    ``pause`` seconds, one more (last.test.); returns the exchanges and the transport."""
 
     async def main():
         async with AioTransport(config) as tr:
-            return await asyncio.gather(
+            first = await asyncio.gather(
                 *(
                     tr.send(f"t{i}.test.", "SOA", "127.0.0.1", clock=CLOCK, port=port,
                             tcp_only=True)
-                    for i in range(8)
+                    for i in range(count)
                 )
             )  # fmt: skip
+            await asyncio.sleep(pause)
+            last = await tr.send("last.test.", "SOA", "127.0.0.1", clock=CLOCK, port=port,
+                                 tcp_only=True)  # fmt: skip
+            return [*first, last], tr
 
+    return asyncio.run(main())
+
+
+def test_tcp_questions_share_one_pipelined_connection_answered_in_any_order():
+    """RFC 7766 §6.2.1.1 and §7: eight TCP questions to one server go out on one connection
+    without waiting for each other's answers (the server reads all eight before it answers
+    any), and answers in reverse order are matched to their questions by id and question.
+    A later question reuses the open connection."""
+    seen_before_answering = []
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        queries = [read_message(conn) for _ in range(8)]
+        seen_before_answering.append(sum(1 for q in queries if q))
+        for q in reversed(queries):
+            conn.sendall(framed(answer(q)))
+        while q := read_message(conn):
+            conn.sendall(framed(answer(q)))
+
+    server = TcpServer(handle)
+    config = TransportConfig(timeout=2.0, tries=1, max_qps_per_server=0)
     try:
-        exchanges = asyncio.run(main())
+        exchanges, tr = ask_tcp_many(config, server.port, 8)
     finally:
-        listener.close()
-    assert [(e.transport, e.error, e.rcode) for e in exchanges] == [("tcp", None, "NOERROR")] * 8
-    assert most[0] == 1
-    assert all(e.latency_ms < 500 for e in exchanges)  # the wait for a connection is not timed
+        server.close()
+    assert seen_before_answering == [8]
+    assert server.accepted == 1
+    assert [(e.transport, e.error, e.rcode) for e in exchanges] == [("tcp", None, "NOERROR")] * 9
+    assert [e.response.question[0].name.to_text() for e in exchanges] == [
+        *(f"t{i}.test." for i in range(8)),
+        "last.test.",
+    ]
+    assert not tr.rejected
+
+
+def test_a_server_closing_after_each_answer_gets_the_other_questions_on_new_connections():
+    """A server that answers one question per connection and then closes it (gracefully): the
+    questions still waiting on the closed connection are asked again on a new one, one
+    connection open at a time, each timed from its new connection, so none times out though
+    the last is answered 0.8 s after it was first written (timeout 0.5 s)."""
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        q = read_message(conn)
+        time.sleep(0.1)
+        conn.sendall(framed(answer(q)))
+        conn.shutdown(socket.SHUT_WR)
+        while read_message(conn):  # the other questions, then the client's close
+            pass
+
+    server = TcpServer(handle)
+    config = TransportConfig(timeout=0.5, tries=1, max_qps_per_server=0)
+    try:
+        exchanges, _ = ask_tcp_many(config, server.port, 8)
+    finally:
+        server.close()
+    assert [(e.transport, e.error, e.rcode) for e in exchanges] == [("tcp", None, "NOERROR")] * 9
+    assert server.accepted == 9 and server.most_open == 1
+    assert all(e.latency_ms < 500 for e in exchanges)
+
+
+def test_a_tcp_answer_with_an_unknown_id_is_rejected_and_the_right_one_taken():
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        while q := read_message(conn):
+            stray = answer(q)
+            stray.id = (stray.id + 1) % 65536
+            conn.sendall(framed(stray) + framed(answer(q, dns.rcode.NXDOMAIN)))
+
+    server = TcpServer(handle)
+    try:
+        exchanges, tr = ask_tcp_many(FAST, server.port, 1)
+    finally:
+        server.close()
+    assert [(e.error, e.rcode) for e in exchanges] == [(None, "NXDOMAIN")] * 2
+    assert tr.rejected == {"unexpected id (tcp)": 2}
+
+
+def test_an_idle_tcp_connection_is_closed_and_the_next_question_opens_another(monkeypatch):
+    """RFC 7766 §6.2.3: the sender closes a connection idle for TCP_IDLE seconds."""
+    import toolkit.collect.aio_transport as aio
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        while q := read_message(conn):
+            conn.sendall(framed(answer(q)))
+
+    monkeypatch.setattr(aio, "TCP_IDLE", 0.2)
+    server = TcpServer(handle)
+    try:
+        kept, _ = ask_tcp_many(FAST, server.port, 2, pause=0.0)
+        accepted_kept = server.accepted
+        closed, _ = ask_tcp_many(FAST, server.port, 2, pause=0.6)
+    finally:
+        server.close()
+    assert [e.error for e in kept + closed] == [None] * 6
+    assert accepted_kept == 1  # three questions, one connection
+    assert server.accepted - accepted_kept == 2  # the pause outlasted TCP_IDLE
 
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1)")

@@ -26,8 +26,9 @@ Politeness and patience per server address (the model is Unbound's infra cache,
 * at most ``max_inflight_per_server`` queries in flight to one address, and at most
   ``max_qps_per_server`` queries per second to it (a token bucket, GCRA, whose burst is the
   in-flight cap);
-* at most ``max_tcp_per_server`` TCP connections open to one address (RFC 7766 §6.2.2; a TCP
-  question waits for its connection before its timeout starts);
+* one TCP connection to one address, opened by its first TCP question, reused by the next and
+  pipelined, answers matched by id and question in any order (RFC 7766 §6.2.1, §6.2.2 and
+  §7, see :class:`_TcpConnection`); closed after :data:`TCP_IDLE` seconds without a question;
 * an adaptive timeout: the smoothed round trip and its variance (RFC 6298's estimator),
   timeout = SRTT + 4 x RTTVAR, never above the configured timeout nor below
   :data:`MIN_TIMEOUT`, the configured timeout until a first answer; doubled (up to the
@@ -93,7 +94,6 @@ class ServerState:
     reason the address is no longer asked (None while it is)."""
 
     slots: asyncio.Semaphore | None
-    tcp_slots: asyncio.Semaphore | None = None  # TCP connections open at once (RFC 7766 §6.2.2)
     srtt: float | None = None
     rttvar: float = 0.0
     backoff: float = 1.0
@@ -168,12 +168,11 @@ def _canonical(address: str) -> str:
 PARSED_ANSWERS = 2048
 """Answers kept parsed, by content (see :class:`ParsedAnswers`). A zone brings about ten
 distinct answers, and :data:`~toolkit.collect.collector.DEFAULT_ZONES_IN_FLIGHT` zones are
-collected at once: the answers of the TCP probe, which waits for the server's one TCP
-connection (:data:`~toolkit.collect.transport.DEFAULT_MAX_TCP_PER_SERVER`), come after a
-couple of thousand others. Measured at 0 ms, 1,000 zones on 48 addresses: with 1,024 kept,
-about half of the TCP answers were parsed again (11,008 parses for 21,021 answers); with
-2,048, one in twenty (10,080-10,120 parses, 8 % fewer); 4,096 saves only some 60 more. A
-parsed answer of the lab's zones takes about 6 KB: some 6 MB more per process."""
+collected at once. Measured at 0 ms, 1,000 zones on 48 addresses, when every TCP question
+still waited for a connection of its own (its answers came after a couple of thousand others):
+with 1,024 kept, about half of the TCP answers were parsed again (11,008 parses for 21,021
+answers); with 2,048, one in twenty (10,080-10,120 parses, 8 % fewer); 4,096 saved only some
+60 more. A parsed answer of the lab's zones takes about 6 KB: some 6 MB more per process."""
 
 
 class ParsedAnswers:
@@ -242,12 +241,218 @@ def answers(query: dns.message.Message, response: dns.message.Message) -> bool:
     return query.is_response(response)
 
 
+TCP_IDLE = 5.0
+"""Seconds a TCP connection with no question in flight stays open for the next one before
+the sender closes it (RFC 7766 §6.2.3: clients close idle connections unless more queries
+are coming soon). The collector interleaves zones, so a portfolio's questions to one address
+come every few milliseconds while it is being collected; servers close idle connections
+after some seconds themselves (Knot and BIND: 10 s and 30 s by default), and a question that
+meets such a close is asked again on a new connection."""
+
+
+@dataclass
+class _TcpWaiting:
+    """A question written on a TCP connection: the message, and the future of its outcome
+    (response or None, error or None, monotonic time, whether to ask again on a new
+    connection)."""
+
+    query: dns.message.Message
+    future: asyncio.Future[tuple[dns.message.Message | None, str | None, float, bool]]
+
+
+class _TcpConnection:
+    """One TCP connection to one server address, reused for every TCP question to it and
+    pipelined (RFC 7766 §6.2.1.1): questions are written as they come, without waiting for
+    earlier answers, and answers are matched to their question by message id and question, in
+    whatever order they arrive (§7). RFC 7766 §6.2.2: one connection per server, not one per
+    question.
+
+    A frame whose id no question on the connection carries is rejected and counted (like a
+    stray datagram). A frame with a waiting question's id that does not parse, or answers
+    another question, ends that question with the error, as a one-question connection did.
+    When the connection closes (the server closes it, resets it, or the connect fails), every
+    question still on it ends with the reason; those on a connection that had already answered
+    something are asked again on a new one (a server closing an idle or a busy connection
+    between questions), the others are not (a server that closes before any answer)."""
+
+    def __init__(
+        self,
+        transport: AioTransport,
+        address: str,
+        port: int,
+        connect_timeout: float,
+    ) -> None:
+        assert transport._loop is not None
+        self.loop = transport._loop
+        self.transport = transport
+        self.address, self.port = address, port
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.waiting: dict[int, list[_TcpWaiting]] = {}
+        self.answered = 0  # frames taken as answers on this connection
+        self.error: str | None = None  # why the connection closed (None while it is open)
+        self.connected = False
+        self._in = bytearray()
+        self._out = bytearray()
+        self._writing = False
+        self._idle: asyncio.TimerHandle | None = None
+        self._connect = self.loop.create_task(self._open(connect_timeout))
+
+    # -- the caller's side -------------------------------------------------------------------
+
+    def ask(self, query: dns.message.Message, wire: bytes) -> _TcpWaiting:
+        """Write one question (after the connect, if it is still under way)."""
+        w = _TcpWaiting(query, self.loop.create_future())
+        self.waiting.setdefault(query.id, []).append(w)
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        self._out += len(wire).to_bytes(2, "big") + wire
+        if self.connected:
+            self._flush()
+        return w
+
+    def forget(self, w: _TcpWaiting) -> None:
+        """A question leaves the connection (answered, or its timeout is over)."""
+        lst = self.waiting.get(w.query.id)
+        if lst is not None and w in lst:
+            lst.remove(w)
+            if not lst:
+                del self.waiting[w.query.id]
+        if not self.waiting and self.error is None and self._idle is None:
+            self._idle = self.loop.call_later(TCP_IDLE, self.close, "idle")
+
+    def close(self, error: str) -> None:
+        """Close the connection; every question still on it ends with ``error``."""
+        if self.error is not None:
+            return
+        self.error = error
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if not self.loop.is_closed():
+            if self.connected:
+                self.loop.remove_reader(self.sock.fileno())
+            if self._writing:
+                self.loop.remove_writer(self.sock.fileno())
+        self._writing = False
+        if not self._connect.done():
+            try:
+                current = asyncio.current_task(self.loop)
+            except RuntimeError:
+                current = None
+            if self._connect is not current:
+                self._connect.cancel()
+        self.sock.close()
+        again = self.answered > 0
+        now = time.monotonic()
+        for lst in self.waiting.values():
+            for w in lst:
+                if not w.future.done():
+                    w.future.set_result((None, error, now, again))
+        self.waiting.clear()
+        self.transport._tcp_closed(self)
+
+    # -- the loop's side -----------------------------------------------------------------
+
+    async def _open(self, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await self.loop.sock_connect(self.sock, (self.address, self.port))
+        except TimeoutError:
+            self.close("timeout")
+            return
+        except OSError as exc:
+            self.close(_error_name(exc))
+            return
+        if self.error is not None:
+            return
+        self.connected = True
+        self.loop.add_reader(self.sock.fileno(), self._readable)
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.error is not None:
+            return
+        if self._out:
+            try:
+                n = self.sock.send(self._out)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as exc:
+                self.close(_error_name(exc))
+                return
+            del self._out[:n]
+        if self._out and not self._writing:
+            self.loop.add_writer(self.sock.fileno(), self._flush)
+            self._writing = True
+        elif not self._out and self._writing:
+            self.loop.remove_writer(self.sock.fileno())
+            self._writing = False
+
+    def _readable(self) -> None:
+        try:
+            chunk = self.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.close(_error_name(exc))
+            return
+        if not chunk:
+            # closed by the server; a question whose answer was cut short ends as the
+            # synchronous sender names it
+            self.close("EOFError")
+            return
+        buf = self._in
+        buf += chunk
+        while len(buf) >= 2:
+            length = int.from_bytes(buf[:2], "big")
+            if len(buf) < 2 + length:
+                break
+            frame = bytes(buf[2 : 2 + length])
+            del buf[: 2 + length]
+            self._take(frame)
+            if self.error is not None:
+                return
+
+    def _take(self, frame: bytes) -> None:
+        """One whole message from the server: the answer of the first question waiting with
+        its id, or rejected."""
+        lst = self.waiting.get(int.from_bytes(frame[:2], "big")) if len(frame) >= 2 else None
+        if not lst:
+            self.transport.rejected["unexpected id (tcp)"] += 1
+            return
+        w = lst[0]
+        self.answered += 1
+        now = time.monotonic()
+        result: tuple[dns.message.Message | None, str | None, float, bool]
+        try:
+            r = self.transport.parsed.parse(frame, w.query)
+        except Exception as exc:  # whatever the parser raises, the message is not taken
+            error = (
+                _error_name(exc)
+                if isinstance(exc, dns.exception.DNSException)
+                else f"malformed answer ({type(exc).__name__})"
+            )
+            result = (None, error, now, False)
+        else:
+            if answers(w.query, r):
+                result = (r, None, now, False)
+            else:
+                result = (None, "mismatched answer", now, False)
+        self.forget(w)
+        if not w.future.done():
+            w.future.set_result(result)
+
+
 class AioTransport:
     """The asynchronous sender of one event loop. Use as ``async with AioTransport(cfg)``.
 
     ``config`` gives the timeout, tries, port, payload, the most queries in flight from this
     loop (``max_inflight``) and the politeness limits (``max_inflight_per_server``,
-    ``max_qps_per_server``, ``max_tcp_per_server``, ``down_after``; 0 means no limit), with
+    ``max_qps_per_server``, ``down_after``; 0 means no limit), with
     ``server_caps`` in place of the first two for the addresses it names.
     """
 
@@ -257,6 +462,7 @@ class AioTransport:
         self.rejected: Counter[str] = Counter()
         self.unreachable: dict[int, str] = {}  # address family -> error of its first send
         self._udp: dict[int, list[_UdpSocket]] = {}
+        self._tcp: dict[tuple[str, int], _TcpConnection] = {}
         self._next = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Semaphore(config.max_inflight) if config.max_inflight > 0 else None
@@ -273,7 +479,10 @@ class AioTransport:
         self.close()
 
     def close(self) -> None:
-        """Close every socket (queries still waiting are left to their timeouts)."""
+        """Close every socket (UDP queries still waiting are left to their timeouts, TCP
+        questions end as ``closed``)."""
+        for conn in list(self._tcp.values()):
+            conn.close("closed")
         for sockets in self._udp.values():
             for us in sockets:
                 if self._loop is not None and not self._loop.is_closed():
@@ -290,10 +499,8 @@ class AioTransport:
             cap, qps = self._server_caps.get(
                 address, (self.config.max_inflight_per_server, self.config.max_qps_per_server)
             )
-            tcp = self.config.max_tcp_per_server
             st = ServerState(
                 asyncio.Semaphore(cap) if cap > 0 else None,
-                asyncio.Semaphore(tcp) if tcp > 0 else None,
                 qps=qps,
                 burst=max(1, cap),
             )
@@ -431,42 +638,40 @@ class AioTransport:
 
     # -- TCP -------------------------------------------------------------------------------
 
+    def _tcp_closed(self, conn: _TcpConnection) -> None:
+        key = (conn.address, conn.port)
+        if self._tcp.get(key) is conn:
+            del self._tcp[key]
+
     async def _tcp_once(
         self, query: dns.message.Message, wire: bytes, address: str, port: int, timeout: float
     ) -> tuple[dns.message.Message | None, str | None, float]:
-        """One TCP exchange (RFC 7766 framing): (response, error, seconds).
-
-        On a plain non-blocking socket through the loop's ``sock_*`` calls: one connection,
-        one question, one answer, then closed. asyncio's streams (a transport, a protocol and
-        a stream reader and writer per connection) cost about a third of a loopback exchange's
-        CPU and gave nothing more here."""
+        """One TCP exchange (RFC 7766 framing) on the address's one connection, opened on the
+        first question and reused by the next ones (:class:`_TcpConnection`): (response,
+        error, seconds from the question's hand-over to its answer or give-up, the connect
+        included when it had to wait for one). A question on a connection the server closes
+        after answering others is asked again on a new connection, timed afresh."""
         assert self._loop is not None, "use AioTransport inside `async with`"
         loop = self._loop
         t0 = time.monotonic()
-        sock = None
         try:
-            async with asyncio.timeout(timeout):
-                family = socket.AF_INET6 if ":" in address else socket.AF_INET
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                sock.setblocking(False)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                await loop.sock_connect(sock, (address, port))
-                await loop.sock_sendall(sock, len(wire).to_bytes(2, "big") + wire)
-                length = int.from_bytes(await _recv_exactly(loop, sock, 2), "big")
-                data = await _recv_exactly(loop, sock, length)
-            r = self.parsed.parse(data, query)
-            if not answers(query, r):
-                return None, "mismatched answer", time.monotonic() - t0
-            return r, None, time.monotonic() - t0
+            async with asyncio.timeout(timeout) as deadline:
+                while True:
+                    key = (address, port)
+                    conn = self._tcp.get(key)
+                    if conn is None:
+                        conn = self._tcp[key] = _TcpConnection(self, address, port, timeout)
+                    w = conn.ask(query, wire)
+                    try:
+                        r, error, t1, again = await w.future
+                    finally:
+                        conn.forget(w)
+                    if not again:
+                        return r, error, t1 - t0
+                    t0 = time.monotonic()
+                    deadline.reschedule(loop.time() + timeout)
         except TimeoutError:
             return None, "timeout", time.monotonic() - t0
-        except (dns.exception.DNSException, OSError, EOFError) as exc:
-            # a connection closed before the whole answer: EOFError, as the synchronous
-            # sender names it
-            return None, _error_name(exc), time.monotonic() - t0
-        finally:
-            if sock is not None:
-                sock.close()
 
     # -- one question ----------------------------------------------------------------------
 
@@ -480,29 +685,9 @@ class AioTransport:
         port: int,
         clock: Clock,
     ) -> tuple[datetime, dns.message.Message | None, str | None, float]:
-        """One try within the limits: over TCP first the server's TCP connection slot, then
-        the server's in-flight slot, its token bucket, then a slot of this loop's own in-flight
-        budget (taken last, so that a query waiting for a slow server's rate holds no slot
-        another server's query could use)."""
-        tcp_slots = st.tcp_slots if transport == "tcp" else None
-        if tcp_slots is not None:
-            await tcp_slots.acquire()
-        try:
-            return await self._try_in_slots(st, transport, query, wire, address, port, clock)
-        finally:
-            if tcp_slots is not None:
-                tcp_slots.release()
-
-    async def _try_in_slots(
-        self,
-        st: ServerState,
-        transport: str,
-        query: dns.message.Message,
-        wire: bytes,
-        address: str,
-        port: int,
-        clock: Clock,
-    ) -> tuple[datetime, dns.message.Message | None, str | None, float]:
+        """One try within the limits: the server's in-flight slot, its token bucket, then a
+        slot of this loop's own in-flight budget (taken last, so that a query waiting for a
+        slow server's rate holds no slot another server's query could use)."""
         if st.slots is not None:
             await st.slots.acquire()
         try:
@@ -604,18 +789,6 @@ class AioTransport:
             return exchange
         assert exchange is not None
         return exchange
-
-
-async def _recv_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, n: int) -> bytes:
-    """Exactly ``n`` bytes from a connected non-blocking socket; EOFError when the peer
-    closes the connection before."""
-    data = b""
-    while len(data) < n:
-        chunk = await loop.sock_recv(sock, n - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    return data
 
 
 def _give_up(fut: asyncio.Future[tuple[dns.message.Message, float]]) -> None:

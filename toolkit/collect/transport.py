@@ -154,23 +154,13 @@ loss six losses in a row happen once in 10^10 tries; a dead server costs six tim
 per question."""
 
 
-DEFAULT_MAX_TCP_PER_SERVER = 1
-"""TCP connections open at once to one server address at most, per collector process. RFC 7766
-§6.2.2: clients MUST minimise concurrent TCP connections to a server, and SHOULD keep to one
-for regular queries. The audit opens one connection per TCP question (the TCP probe of every
-zone, and the retry of a truncated answer) and closes it after the answer; a portfolio of a
-thousand zones on one provider would otherwise open hundreds at once to each of its addresses,
-a burst an operator sees as a SYN flood, and whose queueing (measured in the lab: 1.5 s
-median TCP round trip, 2-s timeouts) turns into false "no TCP" findings. Queued TCP questions
-wait for the connection outside their timeout."""
-
-
 @dataclass(frozen=True)
 class TransportConfig:
     """How patient and polite the sender is: per-try timeout (s), tries per transport, UDP
     payload, the most queries in flight from one process, and per server address the most
-    queries in flight, queries per second, TCP connections open at once and consecutive
-    timeouts before it is down (0: no limit)."""
+    queries in flight, queries per second and consecutive timeouts before it is down (0: no
+    limit). TCP: one connection per address, reused (see
+    :class:`toolkit.collect.aio_transport.AioTransport`)."""
 
     timeout: float = 2.0
     tries: int = 2
@@ -180,7 +170,6 @@ class TransportConfig:
     max_inflight_per_server: int = DEFAULT_MAX_INFLIGHT_PER_SERVER
     max_qps_per_server: float = DEFAULT_MAX_QPS_PER_SERVER
     down_after: int = DEFAULT_DOWN_AFTER
-    max_tcp_per_server: int = DEFAULT_MAX_TCP_PER_SERVER
     server_caps: tuple[tuple[str, int, float], ...] = ()
     """(address, max in flight, max queries/s) of addresses with caps of their own, in place
     of the two per-server caps above (a cluster's split by address; the asynchronous sender
