@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -125,6 +126,27 @@ def test_streamed_assessment_reused_when_current_and_remade_when_stale(replica):
     remade = stream.streamed_assessment(portfolio, store, run=run_id, now=later)
     assert pd.Timestamp(remade.as_of) == pd.Timestamp(later)
     assert json.loads((out / "summary.json").read_text())["as_of"] == later.isoformat()
+
+
+def test_streamed_assessment_remade_when_a_portfolio_record_changes(replica, tmp_path):
+    """The same folder, the same run and time, but a portfolio file edited in place: the
+    assessment on disk is stale and made again."""
+    ws, portfolio, run_id = replica
+    copy = tmp_path / "portfolio"
+    shutil.copytree(portfolio, copy)
+    store = Store(ws)
+    out = tmp_path / "assessment"
+    stream.streamed_assessment(copy, store, run=run_id, now=NOW, out_dir=out)
+    assert stream.is_current(out, run_id, NOW, copy)
+    inventory = copy / "inventory.csv"
+    text = inventory.read_text()
+    assert "\n" in text
+    inventory.write_text(text.replace("\n", "\r\n", 1))  # still valid CSV, same rows
+    assert not stream.is_current(out, run_id, NOW, copy)
+    stamp = (out / "summary.json").stat().st_mtime_ns
+    stream.streamed_assessment(copy, store, run=run_id, now=NOW, out_dir=out)
+    assert (out / "summary.json").stat().st_mtime_ns != stamp
+    assert stream.is_current(out, run_id, NOW, copy)
 
 
 def test_part_files_hashes_are_the_files(replica):

@@ -43,6 +43,7 @@ rows).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -590,6 +591,7 @@ def _stream(job: _Job, tmp: Path, size: int) -> dict[str, Any]:
         "run_id": job.run_id,
         "as_of": pd.Timestamp(job.now).isoformat(),
         "portfolio": str(job.portfolio.directory),
+        "portfolio_sha256": portfolio_digest(job.portfolio.directory),
         "partitions": n_parts,
         "partition_zones": size,
         "zones": len(zones),
@@ -815,15 +817,29 @@ def _summary(out_dir: Path) -> dict[str, Any] | None:
     return summary
 
 
+def portfolio_digest(directory: str | Path) -> str:
+    """SHA-256 of what a portfolio folder holds: every regular file under it (inventory,
+    policy, governance records), by relative path and content, sorted by path. An edit to any
+    record changes it, whatever the files' times say."""
+    root = Path(directory)
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        h.update(f"{rel}\0{sha256_file(path)}\n".encode())
+    return h.hexdigest()
+
+
 def is_current(out_dir: str | Path, run_id: str, now: datetime, portfolio: str | Path) -> bool:
     """Whether ``out_dir`` holds a streamed assessment of run ``run_id`` as of ``now``
-    against the portfolio folder ``portfolio`` (as :func:`assess_streaming` records it)."""
+    against the portfolio folder ``portfolio`` with the same contents as when it was made
+    (:func:`portfolio_digest`, as :func:`assess_streaming` records it)."""
     summary = _summary(Path(out_dir))
     return (
         summary is not None
         and summary.get("run_id") == run_id
         and pd.Timestamp(summary.get("as_of")) == pd.Timestamp(now)
         and summary.get("portfolio") == str(portfolio)
+        and summary.get("portfolio_sha256") == portfolio_digest(portfolio)
     )
 
 
