@@ -61,6 +61,24 @@ from toolkit.atomic import write_atomic
 from toolkit.errors import LabError
 
 FORMAT_VERSION = 1
+RECEIVE_BUFFER = 4 * 1024 * 1024
+"""Receive buffer of the shim's UDP sockets. A path on the internet queues a burst in its
+routers rather than dropping it (losses are what ``loss`` is for), so the relay asks for more
+than the kernel's ~200 KB default: a collector's burst of some hundred queries at one lab
+address, arriving while the relay is busy, would otherwise overflow it (measured: 23-46 drops
+in a 3,000-zone run at 200 ms, all at the one TLD address)."""
+
+
+def _large_receive_buffer(sock: socket.socket | None) -> None:
+    """Ask for :data:`RECEIVE_BUFFER` on ``sock`` (the kernel may grant less)."""
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+    except OSError:
+        pass
+
+
 FAULTS = ("slow", "rrl", "truncate", "formerr-edns", "no-tcp")
 """The rude behaviours a route can have (one at most)."""
 
@@ -447,6 +465,8 @@ class Shim:
                 lambda r=r, front=front: _Back(r, front),
                 remote_addr=(route.backend, route.backend_port),
             )
+            for end in (r.front, r.back):
+                _large_receive_buffer(end.get_extra_info("socket"))
             if route.fault != "no-tcp":
                 server = await asyncio.start_server(
                     lambda rd, wr, r=r: self._tcp(r, rd, wr),
