@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 import select
 import shutil
 import socket
@@ -32,12 +33,22 @@ import pytest
 
 from toolkit.collect.aio_transport import (
     MIN_TIMEOUT,
+    URGENT,
     AioTransport,
+    Budget,
     ParsedAnswers,
     ServerState,
     answers,
 )
-from toolkit.collect.transport import QUERIES, Clock, Exchange, TransportConfig, make_query
+from toolkit.collect.transport import (
+    ANSWERS_PER_S,
+    INFLIGHT_FLOOR,
+    QUERIES,
+    Clock,
+    Exchange,
+    TransportConfig,
+    make_query,
+)
 
 CLOCK = Clock(datetime(2026, 11, 28, tzinfo=UTC))
 FAST = TransportConfig(timeout=0.5, tries=1)
@@ -453,6 +464,79 @@ def test_many_queries_in_flight_to_an_unlimited_server_overlap():
     server.stop()
     assert all(ex.error is None for ex in exchanges)
     assert server.most >= 100  # hundreds in flight at once over a few sockets
+
+
+def test_the_process_budget_grows_with_the_round_trip_and_stays_at_the_floor_on_short_ones():
+    """Little's law: at 0.3 s a process needs ANSWERS_PER_S x 0.3 = 900 questions in flight to
+    stay busy, more than the short-trip floor of 384; at 10 ms it keeps to the floor."""
+    count = INFLIGHT_FLOOR * 3
+    config = TransportConfig(
+        timeout=3.0, tries=1, max_inflight=2048, max_inflight_per_server=0, max_qps_per_server=0
+    )
+    far = HoldingServer(hold=0.3)
+    far.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    exchanges, transport = ask(config, far.port, *[(f"z{i}.test.", "SOA") for i in range(count)])
+    far.stop()
+    # (this one-thread server sends ~900 answers in one burst, many after the adaptive
+    # timeout of a round trip that never varies: those time out; only the budget is judged)
+    assert far.received == count
+    assert sum(ex.error is None for ex in exchanges) >= INFLIGHT_FLOOR
+    assert far.most > INFLIGHT_FLOOR
+    assert transport.max_inflight <= min(2048, math.ceil(ANSWERS_PER_S * 0.6))
+    assert transport.budget() > INFLIGHT_FLOOR
+    near = HoldingServer(hold=0.01)
+    near.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    exchanges, transport = ask(config, near.port, *[(f"z{i}.test.", "SOA") for i in range(count)])
+    near.stop()
+    assert near.received == count
+    assert near.most <= INFLIGHT_FLOOR
+    assert transport.budget() == INFLIGHT_FLOOR
+    capped = TransportConfig(timeout=3.0, tries=1, max_inflight=100, max_inflight_per_server=0)
+    far = HoldingServer(hold=0.3)
+    exchanges, transport = ask(capped, far.port, *[(f"z{i}.test.", "SOA") for i in range(300)])
+    far.stop()
+    assert far.received == 300
+    assert far.most <= 100 and transport.budget() == 100  # the configured cap is a cap
+
+
+def test_the_budget_lets_urgent_waiters_first_follows_its_size_and_passes_on_cancelled_slots():
+    async def main():
+        b = Budget(1)
+        await b.acquire()
+        order = []
+
+        async def waiter(name, urgent=False):
+            token = URGENT.set(urgent)
+            try:
+                await b.acquire(URGENT.get())
+                order.append(name)
+            finally:
+                URGENT.reset(token)
+
+        tasks = [asyncio.create_task(waiter(n)) for n in ("a", "b")]
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(waiter("urgent", urgent=True)))
+        doomed = asyncio.create_task(waiter("cancelled"))
+        await asyncio.sleep(0)
+        assert b.used == 1 and order == []
+        b.release()  # one slot: the urgent waiter, though it came after a and b
+        await asyncio.sleep(0)
+        assert order == ["urgent"]
+        b.resize(3)  # two more slots: a and b, in their order
+        await asyncio.sleep(0)
+        assert order == ["urgent", "a", "b"] and b.used == 3
+        doomed.cancel()
+        await asyncio.gather(*tasks)
+        await asyncio.gather(doomed, return_exceptions=True)
+        b.release()
+        b.release()
+        b.release()
+        assert b.used == 0
+        b.resize(1)
+        await b.acquire()  # a cancelled waiter never holds a slot
+        assert b.used == 1
+
+    asyncio.run(main())
 
 
 # -- patience ----------------------------------------------------------------------------------

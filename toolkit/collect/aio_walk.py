@@ -35,7 +35,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from toolkit.collect.aio_transport import AioTransport
+from toolkit.collect.aio_transport import URGENT, AioTransport
 from toolkit.collect.plan import Server, ZonePlan
 from toolkit.collect.transport import Exchange
 from toolkit.collect.walk import (
@@ -119,15 +119,20 @@ class AsyncWalker(WalkState[AioTransport]):
         key: dns.name.Name,
         make: Callable[[], Coroutine[Any, Any, T]],
         cut: dns.name.Name | None = None,
+        urgent: bool = False,
     ) -> asyncio.Task[T]:
-        """The task doing ``make()`` for ``key``: started now (charged to the current work),
-        or already running (then the current work is added to its askers)."""
+        """The task doing ``make()`` for ``key``: started now (charged to the current work;
+        its questions :data:`~toolkit.collect.aio_transport.URGENT` when ``urgent`` or when
+        the current work's are), or already running (then the current work is added to its
+        askers)."""
         task = tasks.get(key)
         if task is None:
             own = Owner(askers=[owner()])
             ctx = contextvars.copy_context()
             ctx.run(_OWNER.set, own)
             ctx.run(_CUT.set, cut)
+            if urgent:
+                ctx.run(URGENT.set, True)
             task = asyncio.get_running_loop().create_task(make(), context=ctx)
             tasks[key] = task
             owners[key] = own
@@ -213,7 +218,7 @@ class AsyncWalker(WalkState[AioTransport]):
                 if child in self._missing:
                     return current, "nxdomain" if self._missing[child].nxdomain else "no-response"
             # asked, or being asked: the answer is shared, and this work is among its askers
-            outcome = await self._cut(current, child, depth)
+            outcome = await self._cut(current, child, depth, urgent=child != name)
             if outcome == "zone":
                 current = child
             elif outcome == "not-a-zone":
@@ -222,7 +227,9 @@ class AsyncWalker(WalkState[AioTransport]):
                 return current, outcome
         return current, "zone" if current == name else "not-a-zone"
 
-    async def _cut(self, parent: dns.name.Name, child: dns.name.Name, depth: int) -> str:
+    async def _cut(
+        self, parent: dns.name.Name, child: dns.name.Name, depth: int, urgent: bool = False
+    ) -> str:
         """Whether ``child`` is a zone cut below ``parent``: shared by every zone that asks,
         except inside a loop of glueless delegations, which is probed again as a sequential
         walk would (until its depth limit) rather than waiting for itself."""
@@ -241,6 +248,7 @@ class AsyncWalker(WalkState[AioTransport]):
             child,
             lambda: self._probe_cut(parent, child, depth),
             cut=child,
+            urgent=urgent,
         )
         if task.done():
             return task.result()
@@ -280,7 +288,7 @@ class AsyncWalker(WalkState[AioTransport]):
 
     # -- collecting and judging ------------------------------------------------------------
 
-    async def collect_zone(self, name: dns.name.Name) -> ZoneEvidence:
+    async def collect_zone(self, name: dns.name.Name, urgent: bool = False) -> ZoneEvidence:
         """Evidence and verdict for ``name`` (and, shared, for every zone above it)."""
         ev = self.done.get(name)
         if ev is not None:
@@ -288,14 +296,16 @@ class AsyncWalker(WalkState[AioTransport]):
             if own is not None:
                 own.askers.append(owner())
             return ev
-        task = self._share(self._zones, self._zone_owner, name, lambda: self._collect(name))
+        task = self._share(
+            self._zones, self._zone_owner, name, lambda: self._collect(name), urgent=urgent
+        )
         return await asyncio.shield(task)
 
     async def _collect(self, name: dns.name.Name) -> ZoneEvidence:
         try:
             zone, outcome = await self.enclosing_zone(name)
             if outcome != "zone":
-                parent_ev = await self.collect_zone(zone)
+                parent_ev = await self.collect_zone(zone, urgent=True)
                 ev = not_a_zone(name, zone, outcome, parent_ev.verdict, self.clock)
             else:
                 ev = await self._collect_cut(name)
@@ -309,7 +319,9 @@ class AsyncWalker(WalkState[AioTransport]):
         parent = self._parent.get(name)
         plan = self.plan_for(name)
         if parent is not None:  # the plan runs while the zone above is judged
-            parent_ev, results = await asyncio.gather(self.collect_zone(parent), self.execute(plan))
+            parent_ev, results = await asyncio.gather(
+                self.collect_zone(parent, urgent=True), self.execute(plan)
+            )
             parent_verdict = parent_ev.verdict
         else:
             results, parent_verdict = await self.execute(plan), None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -214,6 +215,7 @@ async def collect_async(
         drawn = _Drawn(walker, zones)
         slots = asyncio.Semaphore(max(1, config.zones_in_flight))
         state = {"next": 0}
+        spread = random.Random(config.seed)
 
         def draw() -> None:
             """Draw, in inventory order, every zone whose turn has come and that is done."""
@@ -232,6 +234,11 @@ async def collect_async(
 
         async def one(i: int) -> None:
             try:
+                # zones admitted together (a wave whose slots came free at once) start spread
+                # over one round trip, so that they do not move in step through their round
+                # trips, all asking the parent at once and then all waiting for the CPU
+                if transport.base_rtt:
+                    await asyncio.sleep(spread.random() * transport.base_rtt)
                 try:
                     out: Any = await walker.collect_zone(dns.name.from_text(zones[i]))
                 except Exception as exc:  # a bug or an answer we cannot parse: a row says so
