@@ -19,7 +19,9 @@ from governance_fakes import store_sample_run
 from pandas.testing import assert_frame_equal
 
 from toolkit.assessment import stream
-from toolkit.reports.board import board_view
+from toolkit.reports import board_html
+from toolkit.reports.board import STREAMED_OPEN, board_view
+from toolkit.reports.html import ReportInfo
 from toolkit.store.runs import Store, sha256_file
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -85,8 +87,10 @@ def assert_same_board(a, b) -> None:
     assert_frame_equal(b.tier1, a.tier1)
     # a large run's open findings in the KPIs are its streamed assessment's failed technical
     # findings instead of the run judged in memory (not loaded whole): the rest is equal
-    opened = [c for c in a.kpis.columns if c.startswith("open_")]
-    assert_frame_equal(b.kpis.drop(columns=opened), a.kpis.drop(columns=opened))
+    opened = [c for c in (*a.kpis.columns, *b.kpis.columns) if c.startswith("open_")]
+    assert_frame_equal(
+        b.kpis.drop(columns=opened, errors="ignore"), a.kpis.drop(columns=opened, errors="ignore")
+    )
     for q in (b.current, b.previous):
         if q is not None:
             row = b.kpis[b.kpis["last_run_id"] == q.run_id].iloc[0]
@@ -109,6 +113,20 @@ def test_board_trend_vs_previous_quarter_streamed_equals_assess(history_ws, monk
     assert_same_board(whole, streamed)
     for run_id in streamed.assessed_runs:  # each quarter's run has its streamed assessment
         assert (history_ws / "assessments" / run_id / "summary.json").is_file()
+    # the quarters whose open findings were counted over a streamed assessment are marked on
+    # the chart, in its text alternative and in the sources; the in-memory board marks none
+    marked = streamed.kpis.loc[streamed.kpis[STREAMED_OPEN].fillna(False).astype(bool)]
+    assert set(marked["last_run_id"]) == set(streamed.assessed_runs)
+    assert STREAMED_OPEN not in whole.kpis
+    store = Store(history_ws)
+    run = store.load("latest")
+    info = ReportInfo("Board", "Example Ltd", "2026Q4", "2026-12-01", run.run_id, "internal")
+    assert board_html.STREAMED_MARK in board_html.kpi_chart_svg(streamed.kpis)
+    assert board_html.STREAMED_MARK not in board_html.kpi_chart_svg(whole.kpis)
+    assert "(streamed count)" in board_html.kpi_chart_alt(streamed.kpis)
+    assert "(streamed count)" not in board_html.kpi_chart_alt(whole.kpis)
+    assert "history-based checks included" in board_html.sources_html(streamed, run, info)
+    assert "history-based checks included" not in board_html.sources_html(whole, run, info)
 
 
 def test_streamed_assessment_reused_when_current_and_remade_when_stale(replica):

@@ -320,6 +320,15 @@ def _set_kpi_open(kpis: pd.DataFrame, run_id: str, s: StreamedAssessment) -> Non
     fails = fails_by_severity(s, pillar="technical")
     for col in OPEN_COLUMNS:
         kpis.loc[hit, col] = fails.get(col.removeprefix("open_"), 0)
+    if STREAMED_OPEN not in kpis:
+        kpis[STREAMED_OPEN] = False
+    kpis.loc[hit, STREAMED_OPEN] = True
+
+
+STREAMED_OPEN = "open_streamed"
+"""KPI column: True where a quarter's open findings were counted over its run's streamed
+assessment (a run above the streaming threshold, as of that assessment's time, history-based
+checks included) rather than judged on the run alone; the chart and the sources say so."""
 
 
 def quarter_score(a: Assessment, period: str) -> QuarterScore:

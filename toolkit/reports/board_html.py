@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit.reports import charts, templates
-from toolkit.reports.board import DUE_DAYS, PILLARS, RAG_RULES, BoardView, fmt_change, kpi_rows
+from toolkit.reports.board import (
+    DUE_DAYS,
+    PILLARS,
+    RAG_RULES,
+    STREAMED_OPEN,
+    BoardView,
+    fmt_change,
+    kpi_rows,
+)
 from toolkit.reports.html import facts_table_html, notice_html, pct, plural
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -229,6 +237,22 @@ def rag_table_html(view: BoardView, limit: int = 6) -> str:
     )
 
 
+STREAMED_NOTE = (
+    "* open findings of a run above the streaming threshold: counted over its streamed "
+    "assessment (as of that assessment, history-based checks included), not judged on the "
+    "run alone"
+)
+"""The note of a KPI point whose open findings were counted differently (see
+:data:`toolkit.reports.board.STREAMED_OPEN`), in the sources; the chart marks the point's
+quarter with ``*`` and :data:`STREAMED_MARK`."""
+
+STREAMED_MARK = "* open findings counted over the streamed assessment (see the sources)"
+
+
+def _any_streamed(kpis: pd.DataFrame) -> bool:
+    return STREAMED_OPEN in kpis and bool(kpis[STREAMED_OPEN].fillna(False).astype(bool).any())
+
+
 def kpi_chart_svg(kpis: pd.DataFrame, levels: Sequence[float] = (40, 60, 75, 90)) -> str:
     """Four quarterly panels as one deterministic SVG: % secure and % signed; minimum days of
     signature validity left; open findings by severity; maturity score (assessed quarters)."""
@@ -236,6 +260,7 @@ def kpi_chart_svg(kpis: pd.DataFrame, levels: Sequence[float] = (40, 60, 75, 90)
     from matplotlib.ticker import MaxNLocator
 
     rows = list(kpi_rows(kpis))
+    streamed = [bool(r.get(STREAMED_OPEN)) for r in rows]
     labels = [str(r["period"]) for r in rows]
     x = list(range(len(rows)))
     with charts.chart_style():
@@ -278,6 +303,8 @@ def kpi_chart_svg(kpis: pd.DataFrame, levels: Sequence[float] = (40, 60, 75, 90)
         a3.set_title("Open technical findings by severity", fontsize=9, loc="left")
         a3.legend(frameon=False, fontsize=7, ncol=4, loc="upper left")
         a3.set_ylim(0, max(max(bottom, default=0) * 1.35, 1))
+        if any(streamed):
+            a3.text(0.0, -0.3, STREAMED_MARK, transform=a3.transAxes, fontsize=6.5, color="#555")
 
         edges = [0.0, *levels, 100.0]
         for i in range(5):
@@ -290,7 +317,10 @@ def kpi_chart_svg(kpis: pd.DataFrame, levels: Sequence[float] = (40, 60, 75, 90)
 
         for ax in (a1, a2, a3, a4):
             ax.set_xticks(x)
-            ax.set_xticklabels(labels, fontsize=7.5)
+            ax.set_xticklabels(
+                [f"{p}*" if s and ax is a3 else p for p, s in zip(labels, streamed, strict=True)],
+                fontsize=7.5,
+            )
             ax.set_xlim(-0.6, max(len(rows) - 0.4, 0.6))
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
@@ -311,7 +341,8 @@ def kpi_chart_alt(kpis: pd.DataFrame) -> str:
             f"signed {r['signed_pct']}%" if r.get("signed_pct") is not None else "",
             f"min days {r['min_days_left']:.0f}" if r.get("min_days_left") is not None else "",
             "open findings "
-            + "/".join(str(int(r.get(f"open_{s}") or 0)) for s in ("critical", "high", "medium")),
+            + "/".join(str(int(r.get(f"open_{s}") or 0)) for s in ("critical", "high", "medium"))
+            + (" (streamed count)" if r.get(STREAMED_OPEN) else ""),
             f"maturity {r['maturity_score']:.1f}" if r.get("maturity_score") is not None else "",
         ]
         parts.append(f"{r['period']}: " + ", ".join(b for b in bits if b))
@@ -361,7 +392,8 @@ def sources_html(view: BoardView, run: Run, info: ReportInfo) -> str:
         (
             "Trends",
             f"each quarter's last run ({plural(len(view.kpis), 'quarter')}); open findings: the "
-            "technical findings stored with the run; maturity: assessed quarters only",
+            "technical findings stored with the run; maturity: assessed quarters only"
+            + (f". {STREAMED_NOTE}" if _any_streamed(view.kpis) else ""),
         )
     )
     m = run.manifest
