@@ -481,6 +481,39 @@ def test_lab_discovery_reaches_the_assessment(discovered):
 
 
 @pytest.mark.lab
+def test_a_cluster_collection_discovers_what_the_single_machine_does(discovered, lab, tmp_path):
+    """collect --cluster local:2 --discover: the parts are collected by two Dask workers,
+    discovery runs once after them, and the stored delegations and discovery frames are the
+    single machine's (sorted; their times are each run's own)."""
+    from test_collect import lab_config
+
+    _, single, portfolio = discovered
+    files = tmp_path / "zonefiles"
+    files.mkdir()
+    shutil.copy(lab.dir / "zones" / "discover-zonefile.test.zone", files)
+    run = collect_run(
+        portfolio,
+        tmp_path / "ws",
+        lab_config(lab),
+        now=datetime.now(UTC),
+        cluster="local:2",
+        discover=DiscoverConfig(zone_files=files),
+    )
+    stored = Store(tmp_path / "ws").load(run.run_id)
+    assert stored.manifest["parameters"]["cluster"] == "local:2"
+    for name, keys in (("delegations", ["parent", "child", "source", "server"]),
+                       ("discovery", ["zone", "source", "server"])):  # fmt: skip
+
+        def plain(df: pd.DataFrame, keys: list[str] = keys) -> pd.DataFrame:
+            out = df.drop(columns="seen_at").sort_values(keys).reset_index(drop=True)
+            out["file"] = out["file"].map(lambda f: f if pd.isna(f) else Path(f).name)
+            return out
+
+        assert len(stored[name]) > 0
+        pd.testing.assert_frame_equal(plain(stored[name]), plain(single[name]))
+
+
+@pytest.mark.lab
 def test_runs_without_discovery_still_load_and_assess(lab, tmp_path):
     from test_collect import lab_config
 
