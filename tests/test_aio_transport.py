@@ -734,6 +734,17 @@ def ask_tcp_many(config: TransportConfig, port: int, count: int, pause: float = 
     return asyncio.run(main())
 
 
+def served_tcp(handle: Callable[[socket.socket], None], config: TransportConfig, count: int):
+    """:func:`ask_tcp_many` against a :class:`TcpServer` serving ``handle``: the exchanges,
+    the transport and the (closed) server."""
+    server = TcpServer(handle)
+    try:
+        exchanges, tr = ask_tcp_many(config, server.port, count)
+    finally:
+        server.close()
+    return exchanges, tr, server
+
+
 def test_tcp_questions_share_one_pipelined_connection_answered_in_any_order():
     """RFC 7766 §6.2.1.1 and §7: eight TCP questions to one server go out on one connection
     without waiting for each other's answers (the server reads all eight before it answers
@@ -750,12 +761,8 @@ def test_tcp_questions_share_one_pipelined_connection_answered_in_any_order():
         while q := read_message(conn):
             conn.sendall(framed(answer(q)))
 
-    server = TcpServer(handle)
     config = TransportConfig(timeout=2.0, tries=1, max_qps_per_server=0)
-    try:
-        exchanges, tr = ask_tcp_many(config, server.port, 8)
-    finally:
-        server.close()
+    exchanges, tr, server = served_tcp(handle, config, 8)
     assert seen_before_answering == [8]
     assert server.accepted == 1
     assert [(e.transport, e.error, e.rcode) for e in exchanges] == [("tcp", None, "NOERROR")] * 9
@@ -781,12 +788,8 @@ def test_a_server_closing_after_each_answer_gets_the_other_questions_on_new_conn
         while read_message(conn):  # the other questions, then the client's close
             pass
 
-    server = TcpServer(handle)
     config = TransportConfig(timeout=0.5, tries=1, max_qps_per_server=0)
-    try:
-        exchanges, _ = ask_tcp_many(config, server.port, 8)
-    finally:
-        server.close()
+    exchanges, _, server = served_tcp(handle, config, 8)
     assert [(e.transport, e.error, e.rcode) for e in exchanges] == [("tcp", None, "NOERROR")] * 9
     assert server.accepted == 9 and server.most_open == 1
     assert all(e.latency_ms < 500 for e in exchanges)
@@ -800,11 +803,7 @@ def test_a_tcp_answer_with_an_unknown_id_is_rejected_and_the_right_one_taken():
             stray.id = (stray.id + 1) % 65536
             conn.sendall(framed(stray) + framed(answer(q, dns.rcode.NXDOMAIN)))
 
-    server = TcpServer(handle)
-    try:
-        exchanges, tr = ask_tcp_many(FAST, server.port, 1)
-    finally:
-        server.close()
+    exchanges, tr, _ = served_tcp(handle, FAST, 1)
     assert [(e.error, e.rcode) for e in exchanges] == [(None, "NXDOMAIN")] * 2
     assert tr.rejected == {"unexpected id (tcp)": 2}
 
