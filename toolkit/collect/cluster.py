@@ -448,6 +448,10 @@ def collect_cluster_parts(
             results[i] = {
                 name: _land(part, staging, f"p{i:06d}-{name}") for name, part in got.items()
             }
+            # the part is landed: let the cluster forget the task (its result, and the task
+            # with its partition of the inventory, which a worker keeps while a client holds
+            # the future: the list above would hold every one to the end of the run)
+            fut.release()
             del got, fut  # the bytes of a remote worker's parts: written, not kept
             if on_partition_done is not None:
                 on_partition_done(i, client)
