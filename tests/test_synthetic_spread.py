@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import SECOND_LAB_BASE
+from spread_lab import assert_caps_held, capped_config, shim_stats, spread_lab
 
 from toolkit.cli.main import main
-from toolkit.collect import CollectConfig, TransportConfig, collect
+from toolkit.collect import CollectConfig, collect
 from toolkit.errors import LabError
 from toolkit.inputs.portfolio import load_portfolio
 from toolkit.lab import lab_down
@@ -54,25 +55,10 @@ def test_zones_spread_over_the_addresses_and_the_caps_hold_at_each(tmp_path):
     with more than 2 queries in flight, nor much more than 40 + 2 (the burst) in any second."""
     lab_dir = tmp_path / "syn"
     try:
-        syn = synthetic_up(
-            lab_dir,
-            zones_count=24,
-            base=SECOND_LAB_BASE,
-            ns_addresses=8,
-            network=net.NetworkConditions(rtt_ms=20),
-        )
+        syn = spread_lab(lab_dir)
         assert len(set(syn.ns_addresses)) == 8
-        config = CollectConfig(
-            trust_anchor=syn.info.trust_anchor,
-            root_hints=syn.info.root_hints,
-            progress=False,
-            transport=TransportConfig(
-                timeout=2.0, max_inflight_per_server=2, max_qps_per_server=40.0
-            ),
-        )
-        frames = collect(load_portfolio(syn.portfolio), config, now=datetime.now(UTC))
-        shim = next(p for p in syn.info.processes if p.name == "shim")
-        stats = net.request_stats(shim, lab_dir)
+        frames = collect(load_portfolio(syn.portfolio), capped_config(syn), now=datetime.now(UTC))
+        stats = shim_stats(syn, lab_dir)
     finally:
         lab_down(lab_dir)
     assert set(frames["zones"]["status"]) == {"secure"}, frames["zones"][["zone", "reasons"]]
@@ -83,16 +69,9 @@ def test_zones_spread_over_the_addresses_and_the_caps_hold_at_each(tmp_path):
         assert asked == set(ns_pair(i, syn.ns_addresses)), (zone, asked)
     assert set(child["server"]) == set(syn.ns_addresses)
     for address in syn.ns_addresses:
-        route = stats["routes"][address]
-        assert route["queries_udp"] > 0
-        assert route["max_in_flight"] <= 2, (address, route)
-        # 40 q/s + a burst of 2 is 42 in any second as sent; the shim stamps arrivals when it
-        # reads them, and on a loaded machine a late read packs more into one window (118 seen
-        # for 116 in a benchmark at load 7.5): a margin, still far below the 100 q/s the
-        # in-flight cap alone would allow at 20 ms
-        assert route["max_queries_per_s"] <= 52, (address, route)
+        assert stats["routes"][address]["queries_udp"] > 0
     # the caps bound (without them a zone's 9 probes per address, TCP among them, go out together)
-    assert max(stats["routes"][a]["max_in_flight"] for a in syn.ns_addresses) == 2
+    assert_caps_held(stats["routes"], syn.ns_addresses, bound=syn.ns_addresses)
 
 
 @pytest.mark.lab
@@ -113,8 +92,7 @@ def test_no_live_zone_is_indeterminate_under_two_percent_loss(tmp_path):
             trust_anchor=syn.info.trust_anchor, root_hints=syn.info.root_hints, progress=False
         )
         frames = collect(load_portfolio(syn.portfolio), config, now=datetime.now(UTC))
-        shim = next(p for p in syn.info.processes if p.name == "shim")
-        stats = net.request_stats(shim, lab_dir)
+        stats = shim_stats(syn, lab_dir)
     finally:
         lab_down(lab_dir)
     assert sum(r["dropped_loss"] for r in stats["routes"].values()) > 50  # the loss was real
